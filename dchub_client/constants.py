@@ -1,0 +1,84 @@
+"""Every environment variable dchub reads, read in this one place.
+
+Other modules read ``constants.X`` or call the helpers below *at call time*, so tests can
+patch the environment or these attributes.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+#: Where models come from when no local path matches: one or more hub roots.
+DEFAULT_HUB = "https://deepchemdata.s3-us-west-1.amazonaws.com/modelhub/"
+
+#: Format tags and versions written by this release.
+PRETRAINED_FORMAT = "dchub-pretrained"
+PRETRAINED_FORMAT_VERSION = "1.0"
+INDEX_FORMAT = "dchub-index"
+MANIFEST_FORMAT = "dchub-manifest"
+HUB_FORMAT_VERSION = "1.0"
+
+PARAMS_FILE = "params.json"
+CARD_FILE = "README.md"
+
+#: Largest weight name, in characters (fits every common file system with ".npy").
+MAX_NAME_LENGTH = 200
+#: Weight names: letters, digits and ``._-``; never a path separator or a dot-only name.
+WEIGHT_NAME_RE = re.compile(r"^(?!\.)[A-Za-z0-9._-]{1,%d}$" % MAX_NAME_LENGTH)
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+
+
+def _is_true(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in _TRUE
+
+
+def hub_setting() -> str:
+    """The raw ``DEEPCHEM_MODEL_HUB`` value (mirrors separated by whitespace or commas)."""
+    return os.environ.get("DEEPCHEM_MODEL_HUB", DEFAULT_HUB)
+
+
+def hub_roots() -> list[str]:
+    """``DEEPCHEM_MODEL_HUB`` split into its mirrors, in the order they are tried."""
+    return [part for part in re.split(r"[\s,]+", hub_setting()) if part]
+
+
+def cache_dir() -> Path:
+    """The client cache: ``DEEPCHEM_HUB_CACHE`` or the user cache directory."""
+    configured = os.environ.get("DEEPCHEM_HUB_CACHE")
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("dchub", appauthor=False))
+
+
+def offline() -> bool:
+    """``DEEPCHEM_HUB_OFFLINE=1``: never touch the network."""
+    return _is_true(os.environ.get("DEEPCHEM_HUB_OFFLINE"))
+
+
+def index_ttl_seconds() -> float:
+    """How long a cached ``index.json`` is reused before it is fetched again."""
+    return float(os.environ.get("DEEPCHEM_HUB_INDEX_TTL", "600"))
+
+
+def download_workers() -> int:
+    """Parallel downloads per model (bounded pool)."""
+    return max(1, int(os.environ.get("DEEPCHEM_HUB_WORKERS", "8")))
+
+
+def timeout_seconds() -> float:
+    """Connect/read timeout for one HTTP request."""
+    return float(os.environ.get("DEEPCHEM_HUB_TIMEOUT", "30"))
+
+
+def trusted_keys_setting() -> str | None:
+    """``DEEPCHEM_HUB_TRUSTED_KEYS``: public keys (or a file of them) that must sign the index."""
+    return os.environ.get("DEEPCHEM_HUB_TRUSTED_KEYS")
+
+
+def debug() -> bool:
+    """``DCHUB_DEBUG=1``: the CLIs print full tracebacks."""
+    return _is_true(os.environ.get("DCHUB_DEBUG"))

@@ -1,0 +1,178 @@
+"""Every exception dchub_client raises.
+
+Each class derives from :class:`DchubError` and from the builtin it refines, so callers can
+catch either. Messages name the file, weight, class or mirror concerned and say what to do.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DchubError(Exception):
+    """Base class of every dchub error."""
+
+
+# --- the pretrained format -------------------------------------------------------------
+
+
+class PretrainedFormatError(DchubError, ValueError):
+    """A pretrained folder or one of its files is malformed.
+
+    Attributes:
+        path: the file (or folder) at fault, when known.
+    """
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        super().__init__(f"{path}: {message}" if path is not None else message)
+
+
+class MissingParamsError(PretrainedFormatError, FileNotFoundError):
+    """A folder has no ``params.json``: it is not a pretrained folder."""
+
+
+class UnsupportedFormatVersionError(PretrainedFormatError):
+    """The file was written by a newer, incompatible major version of the format."""
+
+
+class WeightFileError(PretrainedFormatError):
+    """A weight file is missing, extra, truncated, or does not match its entry.
+
+    Attributes:
+        weight: the weight name concerned.
+    """
+
+    def __init__(self, message: str, *, path: str | Path | None = None, weight: str | None = None) -> None:
+        self.weight = weight
+        super().__init__(message, path=path)
+
+
+class ChecksumError(WeightFileError):
+    """A file's sha256 differs from the one recorded for it."""
+
+    def __init__(self, path: str | Path, *, expected: str, actual: str, weight: str | None = None) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"sha256 mismatch: expected {expected}, got {actual}; the file is corrupt or was "
+            "changed after it was written",
+            path=path,
+            weight=weight,
+        )
+
+
+class InvalidWeightNameError(DchubError, ValueError):
+    """A weight name is not a safe, portable file name."""
+
+
+# --- the interface ----------------------------------------------------------------------
+
+
+class UnknownWeightError(DchubError, KeyError):
+    """``set_weight``/``model[name]`` named a weight the model does not have."""
+
+    def __init__(self, name: str, model: str, suggestions: list[str]) -> None:
+        self.name = name
+        self.suggestions = suggestions
+        hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(f"{model} has no weight named {name!r}{hint}")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class WeightMismatchError(DchubError, ValueError):
+    """A value's shape or dtype does not fit the weight it is assigned to."""
+
+
+class UnsupportedModelError(DchubError, TypeError):
+    """No adapter knows how to handle this model (or its framework is not installed)."""
+
+
+class MissingDependencyError(DchubError, ImportError):
+    """A framework needed for this model is not installed; the message names the extra."""
+
+
+class FrameworkConfigurationError(DchubError, RuntimeError):
+    """A framework is installed but configured so that the model cannot run (e.g. Keras 3)."""
+
+
+# --- constructor arguments and the allowlist --------------------------------------------
+
+
+class ParameterEncodingError(DchubError, TypeError):
+    """A constructor argument cannot be written to ``params.json``.
+
+    Attributes:
+        argument: the dotted path of the argument (``loss``, ``model.layers[0]``).
+    """
+
+    def __init__(self, argument: str, message: str) -> None:
+        self.argument = argument
+        super().__init__(f"cannot encode constructor argument {argument!r}: {message}")
+
+
+class UntrustedClassError(DchubError, PermissionError):
+    """``params.json`` names a class or function that is not on the allowlist.
+
+    Nothing from that module is imported or executed.
+    """
+
+    def __init__(self, qualname: str, *, path: str | Path | None = None, reason: str = "") -> None:
+        self.qualname = qualname
+        self.path = Path(path) if path is not None else None
+        where = f"{path}: " if path is not None else ""
+        why = f" ({reason})" if reason else ""
+        super().__init__(
+            f"{where}refusing to build {qualname!r}{why}: it is not on dchub's allowlist. If you trust it, "
+            "import it yourself and call dchub_client.register_class(TheClass) before loading."
+        )
+
+
+class ModelClassMismatchError(DchubError, TypeError):
+    """``SomeModel.from_pretrained`` was given a folder holding an unrelated class."""
+
+
+# --- hubs, mirrors and the cache ---------------------------------------------------------
+
+
+class HubError(DchubError):
+    """Base class of errors about hubs, mirrors and the cache."""
+
+
+class HubFormatError(HubError, ValueError):
+    """A hub's ``index.json`` or a model manifest is malformed or of an unknown version."""
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        self.source = source
+        super().__init__(f"{source}: {message}" if source else message)
+
+
+class ModelNotFoundError(HubError, LookupError):
+    """No hub holds the requested model or version; the message suggests close names."""
+
+    def __init__(self, message: str, *, suggestions: list[str] | None = None) -> None:
+        self.suggestions = suggestions or []
+        super().__init__(message)
+
+
+class MirrorError(HubError, ConnectionError):
+    """Every mirror failed for one file; ``failures`` maps each mirror to what it answered."""
+
+    def __init__(self, what: str, failures: dict[str, str]) -> None:
+        self.what = what
+        self.failures = dict(failures)
+        lines = "\n".join(f"  - {mirror}: {why}" for mirror, why in failures.items())
+        super().__init__(f"could not fetch {what} from any mirror:\n{lines}")
+
+
+class OfflineError(HubError, FileNotFoundError):
+    """Offline mode (or no network) and the requested item is not in the cache."""
+
+
+class CacheError(HubError, OSError):
+    """The local cache is damaged or cannot be written."""
+
+
+class TrustError(HubError, PermissionError):
+    """The hub index failed a signature, rollback or expiry check."""

@@ -1,0 +1,81 @@
+"""Atomic writes: temp file or folder beside the target, verify, ``os.replace``."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_file(target: str | os.PathLike[str], mode: str = "wb") -> Iterator[tuple[Path, object]]:
+    """Open a temp file next to *target*; on success it replaces *target* atomically.
+
+    Yields ``(temp_path, handle)``. On any exception the temp file is removed and *target* is
+    untouched. Callers may verify ``temp_path`` inside the block before it is moved.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp_path = Path(tmp)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield tmp_path, handle
+        os.replace(tmp_path, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+
+
+def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
+    """Write *data* to *target* atomically."""
+    with atomic_file(target, "wb") as (_, handle):
+        handle.write(data)  # type: ignore[attr-defined]
+
+
+def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
+    """Write UTF-8 *text* to *target* atomically (``\\n`` line endings on every OS)."""
+    atomic_write_bytes(target, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_folder(target: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Build a folder in a temp sibling; on success it takes *target*'s place.
+
+    An existing non-empty *target* is refused unless *overwrite*; then the old folder is
+    moved aside, the new one renamed in, and the old one removed, so *target* is always
+    either the old or the new folder, never a mix.
+    """
+    target = Path(target)
+    _refuse_non_empty(target, overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        _swap_in(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _refuse_non_empty(target: Path, overwrite: bool) -> None:
+    if target.exists() and not target.is_dir():
+        raise FileExistsError(f"{target}: exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise FileExistsError(f"{target}: folder exists and is not empty; pass overwrite=True to replace it")
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    os.replace(target, old / "x")
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.replace(old / "x", target)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
