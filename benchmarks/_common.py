@@ -1,0 +1,59 @@
+"""Shared helpers for the benchmarks: rows of ratios against a peer measured in the same run."""
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Row:
+    """One benchmark result: ours against a peer, as a ratio with a target.
+
+    ``ratio`` is ``ours / peer`` for times (lower is better) unless ``higher_is_better``, in
+    which case it is a throughput ratio ``ours / peer`` (higher is better).
+    """
+
+    benchmark: str
+    ours: float
+    peer_name: str
+    peer: float
+    unit: str = "s"
+    target: float | None = 1.0
+    higher_is_better: bool = False
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.peer if self.peer else float("inf")
+
+    @property
+    def ok(self) -> bool | None:
+        if self.target is None:
+            return None
+        return self.ratio >= self.target if self.higher_is_better else self.ratio <= self.target
+
+
+def best_of(fn: Callable[[], object], repeat: int = 3, setup: Callable[[], object] | None = None) -> float:
+    """Best wall time of *repeat* calls of *fn* (seconds); *setup* runs untimed before each call."""
+    times = []
+    for _ in range(repeat):
+        if setup is not None:
+            setup()
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def median_of(fn: Callable[[], object], repeat: int = 5) -> float:
+    """Median wall time of *repeat* calls of *fn* (seconds)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
