@@ -1,0 +1,96 @@
+"""Tests for dchub_client.hubformat: the index and manifest definitions shared by hubgen and the client."""
+from __future__ import annotations
+
+import pytest
+
+from dchub_client import hubformat as hf
+from dchub_client.errors import HubFormatError
+
+SHA = "a" * 64
+SHB = "b" * 64
+
+
+def _index() -> dict:
+    return {"format": "dchub-index", "format_version": "1.0", "name": "hub", "title": "T", "description": "",
+            "mirrors": ["https://x/"], "generated": "2020-01-01T00:00:00Z",
+            "models": {"m": {"latest": "1.0", "versions": {
+                "1.0": {"manifest": "models/m/1.0/manifest.json", "sha256": SHA, "size": 10}}}}}
+
+
+def _manifest() -> dict:
+    return {"format": "dchub-manifest", "format_version": "1.0", "name": "m", "version": "1.0",
+            "class": "deepchem.models.X", "framework": "torch", "card": {"license": "MIT"},
+            "files": [{"path": "params.json", "sha256": SHA, "size": 3},
+                      {"path": "w.npy", "sha256": SHB, "size": 5,
+                       "parts": [{"sha256": SHA, "size": 3}, {"sha256": SHB, "size": 2}]}]}
+
+
+def test_index_round_trip():
+    index = hf.parse_index(_index(), "idx")
+    assert index.models["m"].versions["1.0"].size == 10
+    assert hf.index_to_json(index) == _index()
+
+
+def test_manifest_round_trip_and_blobs():
+    manifest = hf.parse_manifest(_manifest(), "man", name="m", version="1.0")
+    assert manifest.files[0].blobs == (hf.Part(SHA, 3),)
+    assert [p.size for p in manifest.files[1].blobs] == [3, 2]
+    assert hf.manifest_to_json(manifest) == _manifest()
+    assert manifest.size == 8
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.update(format="x"), "'format' must be 'dchub-index'"),
+    (lambda d: d.update(format_version="2.0"), "not supported"),
+    (lambda d: d["models"]["m"].update(latest="9"), "'latest' is '9'"),
+    (lambda d: d["models"]["m"]["versions"]["1.0"].update(sha256="zz"), "'sha256' must be 64"),
+    (lambda d: d["models"]["m"]["versions"]["1.0"].update(manifest="../x"), "invalid path"),
+    (lambda d: d["models"].update({"a/b": d["models"]["m"]}), "invalid model name 'a/b'"),
+    (lambda d: d.update(mirrors="x"), "'mirrors' must be a JSON array"),
+])
+def test_bad_index(mutate, message):
+    data = _index()
+    mutate(data)
+    with pytest.raises(HubFormatError, match="idx: .*" + message.replace("(", r"\(")) as info:
+        hf.parse_index(data, "idx")
+    assert info.value.source == "idx"
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["files"][1]["parts"][0].update(size=4), "add up to 6 bytes"),
+    (lambda d: d["files"].append(dict(d["files"][0])), "listed twice"),
+    (lambda d: d["files"][0].update(size=-1), "'size' must be a non-negative"),
+    (lambda d: d["files"][0].update(path="/etc/passwd"), "invalid path"),
+    (lambda d: d.update(version="2.0"), "expected '1.0'"),
+])
+def test_bad_manifest(mutate, message):
+    data = _manifest()
+    mutate(data)
+    with pytest.raises(HubFormatError, match=message):
+        hf.parse_manifest(data, "man", name="m", version="1.0")
+
+
+def test_names_paths_and_blob_path():
+    assert hf.blob_path(SHA) == f"blobs/sha256/aa/{SHA}"
+    assert hf.manifest_path("m", "1.0") == "models/m/1.0/manifest.json"
+    for bad in ["", "a b", "a/b", ".x", "-x", "é", "a" * 101, "a..b"]:
+        with pytest.raises(HubFormatError):
+            hf.validate_name(bad)
+    assert hf.validate_relpath("sub/file.npy") == "sub/file.npy"
+    for bad in ["a//b", "a/./b", "a\\b", "C:x"]:
+        with pytest.raises(HubFormatError):
+            hf.validate_relpath(bad)
+
+
+def test_strict_json_and_canonical_dumps():
+    with pytest.raises(HubFormatError, match="duplicate key"):
+        hf.loads(b'{"a": 1, "a": 2}', "f")
+    with pytest.raises(HubFormatError, match="NaN"):
+        hf.loads(b'{"a": NaN}', "f")
+    assert hf.dumps({"b": 1, "a": "é"}) == '{\n "a": "é",\n "b": 1\n}\n'.encode()
+
+
+def test_latest_version():
+    assert hf.latest_version(["1.9", "1.10", "1.2"]) == "1.10"
+    assert hf.latest_version(["1.0.0", "1.0.0rc1"]) == "1.0.0"
+    assert hf.latest_version(["beta", "alpha"]) == "beta"
