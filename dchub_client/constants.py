@@ -82,3 +82,9 @@ def trusted_keys_setting() -> str | None:
 def debug() -> bool:
     """``DCHUB_DEBUG=1``: the CLIs print full tracebacks."""
     return _is_true(os.environ.get("DCHUB_DEBUG"))
+
+
+def source_date_epoch() -> int | None:
+    """``SOURCE_DATE_EPOCH`` (reproducible builds): the timestamp generated files record, or None."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    return int(value) if value.isdigit() else None
