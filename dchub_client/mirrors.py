@@ -1,0 +1,175 @@
+"""Hub mirrors: where bytes come from, and trying the next mirror when one fails.
+
+A mirror is one root of ``DEEPCHEM_MODEL_HUB``: an ``http(s)://`` URL (fetched with pooch's
+:class:`pooch.HTTPDownloader`, in 1 MiB chunks), a ``file://`` URL or a local path (copied).
+Every fetch streams into a *sink* (anything with ``write``); callers verify what arrived.
+:func:`try_mirrors` runs one attempt per mirror, in order, and raises
+:class:`~dchub_client.errors.MirrorError` listing what each mirror answered when all fail.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import constants
+from .errors import HubFormatError, MirrorError
+from .hashing import CHUNK_SIZE
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: ``index.json`` and manifests larger than this are refused.
+MAX_METADATA_BYTES = 64 << 20
+
+
+class TooLargeError(ValueError):
+    """A mirror sent more bytes than expected (internal: recorded as that mirror's failure)."""
+
+
+class DigestMismatch(ValueError):
+    """Bytes from a mirror did not hash to the expected sha256 (internal: recorded per mirror)."""
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """One hub root. ``base`` is a URL ending in ``/`` (http) or a local folder path (local)."""
+
+    root: str
+    kind: str  # "http" or "local"
+    base: str
+
+    @property
+    def path(self) -> Path | None:
+        """The local folder of a local mirror, else None."""
+        return Path(self.base) if self.kind == "local" else None
+
+    def locate(self, relpath: str) -> str:
+        """The URL or local path of *relpath* (``/``-separated, relative to the root)."""
+        if self.kind == "local":
+            return str(Path(self.base, *relpath.split("/")))
+        return urllib.parse.urljoin(self.base, urllib.parse.quote(relpath))
+
+    def fetch(self, relpath: str, sink: Any) -> None:
+        """Stream the file at *relpath* into *sink*; raise on any failure (see :func:`describe`)."""
+        _downloader(self)(self.locate(relpath), sink, None)
+
+    def read_bytes(self, relpath: str, max_bytes: int = MAX_METADATA_BYTES) -> bytes:
+        """The whole (small) file at *relpath*, refusing more than *max_bytes*."""
+        buffer = _LimitedBuffer(max_bytes)
+        self.fetch(relpath, buffer)
+        return buffer.getvalue()
+
+    def has_index(self) -> bool:
+        """For a local mirror: whether it holds ``index.json`` (else it may be a plain folder of models)."""
+        return self.kind != "local" or Path(self.base, "index.json").is_file()
+
+
+def parse_mirror(root: str) -> Mirror:
+    """Turn one ``DEEPCHEM_MODEL_HUB`` entry into a :class:`Mirror`."""
+    scheme = urllib.parse.urlparse(root).scheme.lower()
+    if scheme in ("http", "https"):
+        return Mirror(root=root, kind="http", base=root if root.endswith("/") else root + "/")
+    if scheme == "file":
+        path = urllib.request.url2pathname(urllib.parse.urlparse(root).path)
+        return Mirror(root=root, kind="local", base=str(Path(path)))
+    if len(scheme) > 1:  # a one-letter scheme is a Windows drive
+        raise HubFormatError(f"unsupported mirror {root!r}: use http(s)://, file:// or a local path",
+                             source="DEEPCHEM_MODEL_HUB")
+    return Mirror(root=root, kind="local", base=str(Path(root).expanduser()))
+
+
+def parse_mirrors(roots: Iterable[str]) -> list[Mirror]:
+    """Parse mirror roots, keeping their order."""
+    return [parse_mirror(r) for r in roots]
+
+
+def _downloader(mirror: Mirror) -> Callable[..., Any]:
+    if mirror.kind == "local":
+        return _copy_local
+    import pooch
+
+    return pooch.HTTPDownloader(chunk_size=CHUNK_SIZE, progressbar=False, timeout=constants.timeout_seconds())
+
+
+def _copy_local(path: str, sink: Any, pooch: Any = None) -> None:
+    """A pooch-style downloader for local files: copy *path* into *sink* in large chunks."""
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
+        while n := handle.readinto(buffer):
+            sink.write(view[:n])
+
+
+class _LimitedBuffer(io.BytesIO):
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def write(self, data: Any) -> int:  # type: ignore[override]
+        if self.tell() + len(data) > self._limit:
+            raise TooLargeError(f"more than {self._limit} bytes")
+        return super().write(data)
+
+
+def describe(err: BaseException) -> str:
+    """A short account of why one mirror failed: ``HTTP 404``, ``timeout``, ``sha256 mismatch`` ..."""
+    import requests
+
+    if isinstance(err, requests.HTTPError) and err.response is not None:
+        return f"HTTP {err.response.status_code} {err.response.reason or ''}".strip()
+    if isinstance(err, requests.Timeout):
+        return f"timeout after {constants.timeout_seconds():g} s"
+    if isinstance(err, requests.ConnectionError):
+        return f"connection error ({_root_cause(err)})"
+    if isinstance(err, FileNotFoundError):
+        return "not found"
+    if isinstance(err, (DigestMismatch, TooLargeError, HubFormatError)):
+        return str(err)
+    return f"{type(err).__name__}: {err}"
+
+
+def _root_cause(err: BaseException) -> str:
+    while err.__context__ is not None and err.__context__ is not err:
+        err = err.__context__
+    text = str(err)
+    return text.split(": ", 1)[-1][:120] if text else type(err).__name__
+
+
+def failure_types() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "this mirror failed, try the next one"."""
+    import requests
+
+    return (requests.RequestException, OSError, DigestMismatch, TooLargeError, HubFormatError)
+
+
+def try_mirrors(mirrors: Iterable[Mirror], what: str, attempt: Callable[[Mirror], T]) -> T:
+    """Run ``attempt(mirror)`` on each mirror in order; return the first success.
+
+    Raises:
+        MirrorError: every mirror failed; ``failures`` maps each mirror to what it answered.
+        HubFormatError: every mirror answered, and every answer was malformed.
+    """
+    failures: dict[str, str] = {}
+    errors: list[BaseException] = []
+    for mirror in mirrors:
+        try:
+            return attempt(mirror)
+        except failure_types() as err:
+            log.info("%s: %s failed: %s", what, mirror.root, describe(err))
+            failures[mirror.root] = describe(err)
+            errors.append(err)
+    if errors and all(isinstance(e, HubFormatError) for e in errors):
+        raise errors[0]
+    if not failures:
+        raise MirrorError(what, {"(none)": "no mirror configured; set DEEPCHEM_MODEL_HUB"})
+    raise MirrorError(what, failures) from errors[-1]
+
+
+__all__ = ["Mirror", "parse_mirror", "parse_mirrors", "try_mirrors", "describe", "DigestMismatch",
+           "TooLargeError", "MAX_METADATA_BYTES"]
