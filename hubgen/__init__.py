@@ -1,0 +1,12 @@
+"""hubgen: turn pretrained folders into a static, content-addressed model hub.
+
+``build_hub`` writes the tree described in ``docs/format.md`` §2 from ``hub_manifest.yaml``;
+``verify_hub`` checks a hub folder or URL.
+"""
+from __future__ import annotations
+
+from .build import BuildSummary, build_hub
+from .manifest import HubSpec, ModelSpec, load_manifest
+from .verify import VerifyReport, verify_hub
+
+__all__ = ["BuildSummary", "HubSpec", "ModelSpec", "VerifyReport", "build_hub", "load_manifest", "verify_hub"]

@@ -1,0 +1,362 @@
+"""``hubgen build``: pretrained folders → a static, content-addressed hub tree (``docs/format.md`` §2).
+
+The build first gathers (manifest, folders, existing hub), then writes, in an order that keeps the
+hub consistent if it is interrupted: blobs, manifests, the site, ``index.json`` (the commit point),
+then ``SHA256SUMS`` and ``.nojekyll``. Published versions are never changed or removed.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dchub_client import constants, hubformat, pretrained
+from dchub_client.errors import DchubError
+from dchub_client.fsutil import atomic_folder, atomic_write_bytes
+from dchub_client.hashing import sha256_bytes
+
+from .blobs import CACHE_FILE, TMP_DIR, BlobStore, FileDigest, HashCache
+from .errors import BuildError, RecipeError, VersionConflictError
+from .manifest import HubSpec, ModelSpec, load_manifest
+from .sums import SUMS_FILE, sums_text
+
+logger = logging.getLogger(__name__)
+
+INDEX_FILE = "index.json"
+NOJEKYLL = ".nojekyll"
+#: Top-level names hubgen itself writes; a non-empty output folder holding anything else is refused.
+_OWN_NAMES = frozenset({INDEX_FILE, SUMS_FILE, NOJEKYLL, CACHE_FILE, TMP_DIR, "blobs", "models"})
+#: Never listed in SHA256SUMS nor published.
+PRIVATE_NAMES = frozenset({CACHE_FILE, TMP_DIR})
+
+#: ``progress(done_bytes, total_bytes)``, called as files are read.
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    """What a build did."""
+
+    out_dir: Path
+    models: int
+    versions: int
+    versions_new: int
+    files: int
+    bytes_total: int
+    bytes_new: int
+    bytes_reused: int
+    bytes_hashed: int
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A validated pretrained folder to publish as one model version."""
+
+    spec: ModelSpec
+    info: pretrained.PretrainedInfo
+    files: tuple[tuple[str, Path], ...]
+
+
+def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int | None = None,
+              rebuild: bool = False, progress: ProgressCallback | None = None) -> BuildSummary:
+    """Build (or update in place) the hub described by *manifest_path* into *out_dir*.
+
+    Args:
+        manifest_path: ``hub_manifest.yaml``.
+        out_dir: the hub folder; created, or updated incrementally when it already holds a hub.
+        part_size: largest blob in bytes (default: the manifest's ``part_size``, else 95 MiB).
+        rebuild: run every model's recipe even when its folder exists.
+        progress: called with ``(done_bytes, total_bytes)`` while files are read.
+
+    Returns:
+        A :class:`BuildSummary`.
+
+    Raises:
+        ManifestError: the YAML is invalid (the message gives line and key).
+        BuildError: a folder is missing or invalid, a recipe failed, or *out_dir* is not a hub.
+        VersionConflictError: a published version would change; bump the version.
+
+    Example:
+        >>> build_hub("hub_manifest.yaml", "public/")  # doctest: +SKIP
+        BuildSummary(out_dir=PosixPath('public'), models=3, versions=4, ...)
+    """
+    spec = load_manifest(manifest_path)
+    if part_size is not None and part_size < 1:
+        raise ValueError(f"part_size must be positive, got {part_size}")
+    out = Path(out_dir)
+    old = _existing_index(out, spec)
+    sources = [_prepare(model, rebuild) for model in spec.models]
+    store = BlobStore(out, part_size=part_size or spec.part_size, cache=HashCache(out / CACHE_FILE))
+    return _Builder(spec, out, old, store, progress).run(sources)
+
+
+# --- gathering -----------------------------------------------------------------------------
+
+
+def _existing_index(out: Path, spec: HubSpec) -> hubformat.Index | None:
+    path = out / INDEX_FILE
+    if not path.is_file():
+        _refuse_foreign_folder(out)
+        return None
+    try:
+        index = hubformat.parse_index(hubformat.loads(path.read_bytes(), str(path)), str(path))
+    except DchubError as err:
+        raise BuildError(f"{path}: the existing hub index is invalid ({err}); fix or remove it") from err
+    if index.name != spec.name:
+        raise BuildError(f"{out} holds hub {index.name!r} but {spec.source} describes {spec.name!r}; "
+                         "build into another folder")
+    return index
+
+
+def _refuse_foreign_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"{out}: exists and is not a folder")
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in _OWN_NAMES) if out.is_dir() else []
+    if foreign:
+        raise BuildError(f"{out}: folder is not empty and holds no hub ({', '.join(foreign[:3])}, ...); "
+                         "build into an empty or new folder")
+
+
+def _prepare(model: ModelSpec, rebuild: bool) -> _Source:
+    """Make sure the model's folder exists (running its recipe if needed) and validate it."""
+    folder = model.path
+    if model.recipe and (rebuild or not folder.exists()):
+        _run_recipe(model)
+    if not folder.is_dir():
+        hint = "" if model.recipe else "; give a 'recipe' to produce it, or fix 'path'"
+        raise BuildError(f"{model.where}: pretrained folder {folder} does not exist{hint}")
+    try:
+        info = pretrained.read_params(folder)
+        pretrained.check_files(folder, info)
+    except DchubError as err:
+        raise BuildError(f"{model.where}: invalid pretrained folder: {err}") from err
+    return _Source(model, info, _folder_files(model))
+
+
+def _folder_files(model: ModelSpec) -> tuple[tuple[str, Path], ...]:
+    files = []
+    for path in sorted(model.path.iterdir(), key=lambda p: p.name):
+        if path.name.startswith("."):
+            raise BuildError(f"{model.where}: hidden file {path} in the pretrained folder; remove it")
+        if path.is_dir():
+            raise BuildError(f"{model.where}: {path} is a subfolder; pretrained folders (format v1) hold "
+                             "only files")
+        if not path.is_file():
+            raise BuildError(f"{model.where}: {path} is not a regular file")
+        try:
+            hubformat.validate_relpath(path.name)
+        except DchubError as err:
+            raise BuildError(f"{model.where}: {err}") from err
+        files.append((path.name, path))
+    return tuple(files)
+
+
+def _run_recipe(model: ModelSpec) -> None:
+    module_name, _, func_name = (model.recipe or "").partition(":")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError) as err:
+        raise RecipeError(f"{model.where}: cannot import recipe {model.recipe!r}: {err}") from err
+    logger.info("%s: running recipe %s", model.ref, model.recipe)
+    try:
+        with atomic_folder(model.path, overwrite=True) as tmp:
+            func(tmp)
+    except DchubError as err:
+        raise RecipeError(f"{model.where}: recipe {model.recipe!r} failed: {err}") from err
+    except Exception as err:  # a recipe is user code: any failure stops the build, with its cause
+        raise RecipeError(f"{model.where}: recipe {model.recipe!r} failed: {type(err).__name__}: {err}") from err
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+class _Builder:
+    """Holds one build's state: writes blobs, manifests, site, index and sums in that order."""
+
+    def __init__(self, spec: HubSpec, out: Path, old: hubformat.Index | None, store: BlobStore,
+                 progress: ProgressCallback | None) -> None:
+        self.spec, self.out, self.old, self.store = spec, out, old, store
+        self.progress = progress
+        self.done = 0
+        self.total = 0
+        self.written_manifests: list[Path] = []
+
+    def run(self, sources: list[_Source]) -> BuildSummary:
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.store.clean_tmp()
+        self.total = sum(path.stat().st_size for s in sources for _, path in s.files)
+        try:
+            manifests, new = self._publish(sources)
+            index = self._index(manifests, sources)
+            self._render_site(index, manifests)
+            _write_if_changed(self.out / INDEX_FILE, hubformat.dumps(hubformat.index_to_json(index)))
+        except BaseException:
+            self._roll_back()
+            raise
+        finally:
+            self.store.cache.save()
+            self.store.clean_tmp()
+        _write_if_changed(self.out / NOJEKYLL, b"")
+        _write_if_changed(self.out / SUMS_FILE, sums_text(self.out, PRIVATE_NAMES).encode())
+        return self._summary(index, sources, new)
+
+    def _tick(self, n: int) -> None:
+        self.done += n
+        if self.progress:
+            self.progress(self.done, self.total)
+
+    def _publish(self, sources: list[_Source]) -> tuple[dict[tuple[str, str], hubformat.Manifest], int]:
+        """Check published versions first (nothing is written if one conflicts), then add new ones."""
+        manifests = self._old_manifests()
+        published = [s for s in sources if (s.spec.name, s.spec.version) in manifests]
+        fresh = [s for s in sources if (s.spec.name, s.spec.version) not in manifests]
+        for source in published:
+            self._check_published(source, manifests[(source.spec.name, source.spec.version)])
+        for source in fresh:
+            manifest = self._manifest(source, self._digests(source, store=True))
+            manifests[(manifest.name, manifest.version)] = manifest
+        for source in fresh:
+            self._write_manifest(manifests[(source.spec.name, source.spec.version)])
+        return manifests, len(fresh)
+
+    def _old_manifests(self) -> dict[tuple[str, str], hubformat.Manifest]:
+        result = {}
+        for name, model in (self.old.models.items() if self.old else ()):
+            for version, ref in model.versions.items():
+                path = self.out / ref.manifest
+                try:
+                    data = path.read_bytes()
+                    if sha256_bytes(data) != ref.sha256:
+                        raise BuildError(f"{path}: does not match the sha256 recorded in {INDEX_FILE}; "
+                                         "the hub is damaged (run hubgen verify)")
+                    result[(name, version)] = hubformat.parse_manifest(hubformat.loads(data, str(path)), str(path),
+                                                                       name=name, version=version)
+                except (OSError, DchubError) as err:
+                    raise BuildError(f"{path}: cannot read published manifest: {err}") from err
+        return result
+
+    def _digests(self, source: _Source, *, store: bool) -> dict[str, FileDigest]:
+        digests = {rel: self.store.digest(path, store=store, progress=self._tick) for rel, path in source.files}
+        for entry in source.info.weights.values():
+            if digests[entry.file].sha256 != entry.sha256:
+                raise BuildError(f"{source.spec.where}: {source.spec.path / entry.file}: sha256 "
+                                 f"{digests[entry.file].sha256} differs from {entry.sha256} in params.json; "
+                                 "the file was changed after the folder was written")
+        logger.info("%s: %d files", source.spec.ref, len(digests))
+        return digests
+
+    def _check_published(self, source: _Source, old: hubformat.Manifest) -> None:
+        digests = self._digests(source, store=False)
+        now = {(rel, d.sha256, d.size) for rel, d in digests.items()}
+        then = {(f.path, f.sha256, f.size) for f in old.files}
+        if now != then:
+            changed = sorted({item[0] for item in now ^ then})
+            raise VersionConflictError(
+                f"{source.spec.where}: version {source.spec.ref} already exists in {self.out} with different bytes "
+                f"({', '.join(changed[:5])}); published versions never change: bump the version")
+        missing = [b for f in old.files for b in f.blobs if not self.store.has(b)]
+        if missing:
+            raise BuildError(f"{self.out}: {len(missing)} blob(s) of the published {source.spec.ref} are missing "
+                             f"(first: {hubformat.blob_path(missing[0].sha256)}); run hubgen verify")
+        self.store.stats.bytes_reused += sum(f.size for f in old.files)
+        if dict(source.spec.card) != old.card:
+            logger.warning("%s: card changes are ignored for a published version; bump the version",
+                           source.spec.ref)
+
+    def _manifest(self, source: _Source, digests: dict[str, FileDigest]) -> hubformat.Manifest:
+        files = tuple(hubformat.FileEntry(rel, d.sha256, d.size, d.parts) for rel, d in sorted(digests.items()))
+        return hubformat.Manifest(name=source.spec.name, version=source.spec.version,
+                                  class_name=source.info.class_name, framework=source.info.framework,
+                                  files=files, card=dict(source.spec.card))
+
+    def _write_manifest(self, manifest: hubformat.Manifest) -> None:
+        path = self.out / hubformat.manifest_path(manifest.name, manifest.version)
+        if _write_if_changed(path, hubformat.dumps(hubformat.manifest_to_json(manifest))):
+            self.written_manifests.append(path)
+
+    def _index(self, manifests: dict[tuple[str, str], hubformat.Manifest],
+               sources: list[_Source]) -> hubformat.Index:
+        explicit = {s.spec.name: s.spec.version for s in sources if s.spec.latest}
+        models: dict[str, hubformat.ModelEntry] = {}
+        for name in sorted({n for n, _ in manifests}):
+            refs = {v: self._ref(manifests[(n, v)]) for n, v in sorted(manifests) if n == name}
+            latest = explicit.get(name) or hubformat.latest_version(refs)
+            models[name] = hubformat.ModelEntry(name=name, latest=latest, versions=refs)
+        return hubformat.Index(name=self.spec.name, title=self.spec.title, description=self.spec.description,
+                               mirrors=self.spec.mirrors, generated=self._generated(sources), models=models)
+
+    def _ref(self, manifest: hubformat.Manifest) -> hubformat.VersionRef:
+        rel = hubformat.manifest_path(manifest.name, manifest.version)
+        data = hubformat.dumps(hubformat.manifest_to_json(manifest))
+        on_disk = self.out / rel
+        if on_disk.is_file():  # published manifests are kept byte for byte
+            data = on_disk.read_bytes()
+        return hubformat.VersionRef(manifest=rel, sha256=sha256_bytes(data), size=len(data))
+
+    def _generated(self, sources: list[_Source]) -> str:
+        epoch = constants.source_date_epoch()
+        if epoch is None:
+            mtimes = [self.spec.source.stat().st_mtime] + [p.stat().st_mtime for s in sources for _, p in s.files]
+            epoch = int(max(mtimes))
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+    def _render_site(self, index: hubformat.Index, manifests: dict[tuple[str, str], hubformat.Manifest]) -> None:
+        # === SITE HOOK ===========================================================================
+        # The HTML catalogue is rendered by hubgen.site (a separate module, owned by the site
+        # engineer) after manifests and before index.json, so that the index commits it too.
+        if importlib.util.find_spec("hubgen.site") is None:
+            return
+        site = importlib.import_module("hubgen.site")
+        site.render_site(self.out, index=index, manifests=manifests)
+        # =========================================================================================
+
+    def _roll_back(self) -> None:
+        """After a failure, remove what this build added: nothing references it."""
+        for path in self.written_manifests:
+            path.unlink(missing_ok=True)
+        self.store.discard_new()
+
+    def _summary(self, index: hubformat.Index, sources: list[_Source], new: int) -> BuildSummary:
+        stats = self.store.stats
+        return BuildSummary(out_dir=self.out, models=len(index.models),
+                            versions=sum(len(m.versions) for m in index.models.values()), versions_new=new,
+                            files=sum(len(s.files) for s in sources), bytes_total=self.total,
+                            bytes_new=stats.bytes_new, bytes_reused=stats.bytes_reused,
+                            bytes_hashed=stats.bytes_hashed)
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    """Write *data* atomically unless *path* already holds exactly it; True when written."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    atomic_write_bytes(path, data)
+    return True
+
+
+def summary_lines(summary: BuildSummary) -> list[str]:
+    """Human-readable summary of a build (for the CLI)."""
+    return [
+        f"hub: {summary.out_dir}",
+        f"models: {summary.models}, versions: {summary.versions} ({summary.versions_new} new), "
+        f"files: {summary.files}",
+        f"bytes: {_size(summary.bytes_total)} in the manifest's folders, {_size(summary.bytes_new)} new, "
+        f"{_size(summary.bytes_reused)} reused, {_size(summary.bytes_hashed)} hashed",
+    ]
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+__all__ = ["BuildSummary", "build_hub", "summary_lines", "INDEX_FILE", "PRIVATE_NAMES"]

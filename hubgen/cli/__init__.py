@@ -1,0 +1,48 @@
+"""The ``hubgen`` command line: one module per command group, each exposing ``register(subparsers)``.
+
+To add a command, write ``hubgen/cli/<name>.py`` with ``register(subparsers)`` that adds a parser
+whose default ``func(args) -> int`` runs it, and append its module name to :data:`COMMANDS`.
+Known errors become one-line messages and exit code 1 (``DCHUB_DEBUG=1`` shows the traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from dchub_client import constants
+from dchub_client.errors import DchubError
+
+from ..errors import HubgenError
+
+#: Command modules, in the order ``hubgen --help`` lists them.
+COMMANDS: tuple[str, ...] = ("hubgen.cli.build", "hubgen.cli.verify")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The argument parser with every command of :data:`COMMANDS` registered."""
+    parser = argparse.ArgumentParser(prog="hubgen", description="Build, check and publish static DeepChem model hubs.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``hubgen`` console script; returns the exit status."""
+    args = make_parser().parse_args(argv)
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args) or 0)
+    except (HubgenError, DchubError) as err:
+        if constants.debug():
+            raise
+        print(f"hubgen: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hubgen: interrupted", file=sys.stderr)
+        return 130

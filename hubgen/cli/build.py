@@ -1,0 +1,43 @@
+"""``hubgen build [hub_manifest.yaml] --out DIR``."""
+from __future__ import annotations
+
+import argparse
+
+from ..build import build_hub, summary_lines
+from ._progress import ByteProgress
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``build`` command."""
+    parser = subparsers.add_parser("build", help="build or update a static hub from hub_manifest.yaml",
+                                   description="Build (or update in place) a static, content-addressed hub.")
+    parser.add_argument("manifest", nargs="?", default="hub_manifest.yaml", help="default: %(default)s")
+    parser.add_argument("--out", "-o", required=True, metavar="DIR", help="the hub folder to build or update")
+    parser.add_argument("--part-size", type=_size, metavar="BYTES",
+                        help="store files larger than this as parts (suffixes K, M, G; default 95M)")
+    parser.add_argument("--rebuild", action="store_true", help="run every model's recipe again")
+    parser.set_defaults(func=run)
+
+
+def _size(text: str) -> int:
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = text.strip().upper().removesuffix("IB").removesuffix("B")
+    try:
+        value = int(text[:-1]) * units[text[-1]] if text and text[-1] in units else int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``hubgen build``; print the summary to stdout."""
+    progress = ByteProgress("hashing")
+    try:
+        summary = build_hub(args.manifest, args.out, part_size=args.part_size, rebuild=args.rebuild,
+                            progress=progress)
+    finally:
+        progress.close()
+    print("\n".join(summary_lines(summary)))
+    return 0
