@@ -50,6 +50,15 @@ class SnapshotInfo:
     manifest_sha256: str
 
 
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :meth:`Cache.verify` found: blobs checked, corrupt blobs and snapshots removed."""
+
+    checked: int
+    bad_blobs: tuple[str, ...]
+    bad_snapshots: tuple[str, ...]
+
+
 class Cache:
     """The cache rooted at *root* (default ``constants.cache_dir()`` at construction time)."""
 
@@ -200,6 +209,47 @@ class Cache:
                 st = path.stat()
                 out.add((st.st_dev, st.st_ino))
         return out
+
+    def verify(self) -> VerifyReport:
+        """Re-hash every blob and every snapshot file that is not a link to one.
+
+        Corrupt blobs are removed, and so are snapshots holding corrupt bytes (a later pull
+        fetches them again). Each distinct file (inode) is hashed once.
+        """
+        status: dict[tuple[int, int], bool] = {}
+        bad_blobs = []
+        blobs = list(self.blobs())
+        for blob in blobs:
+            st = blob.stat()
+            status[(st.st_dev, st.st_ino)] = ok = sha256_file(blob) == blob.name
+            if not ok:
+                log.warning("%s: cached blob is corrupt; removing it", blob)
+                bad_blobs.append(blob.name)
+                _unlink(blob)
+        bad_snaps = [f"{s.name}@{s.version}" for s in self.snapshots() if not self._snapshot_ok(s, status)]
+        for spec in bad_snaps:
+            self.remove_snapshot(*spec.split("@", 1))
+        return VerifyReport(len(blobs), tuple(bad_blobs), tuple(bad_snaps))
+
+    def _snapshot_ok(self, info: SnapshotInfo, status: dict[tuple[int, int], bool]) -> bool:
+        from . import hubformat
+
+        try:
+            manifest = hubformat.parse_manifest(hubformat.loads(self.blob(info.manifest_sha256).read_bytes()))
+        except (FileNotFoundError, ValueError):
+            return False
+        for entry in manifest.files:
+            path = info.path.joinpath(*entry.path.split("/"))
+            try:
+                st = path.stat()
+            except OSError:
+                return False
+            key = (st.st_dev, st.st_ino)
+            if key not in status:
+                status[key] = sha256_file(path) == entry.sha256
+            if not status[key]:
+                return False
+        return True
 
     # --- hub indexes ----------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from .errors import (
     WeightFileError,
 )
 from .fsutil import atomic_folder
-from .hashing import is_sha256, sha256_file
+from .hashing import CHUNK_SIZE, is_sha256, sha256_file
 
 #: ``params.json`` larger than this is refused before parsing.
 MAX_PARAMS_BYTES = 64 << 20
@@ -242,17 +242,27 @@ def check_files(folder: str | os.PathLike[str], info: PretrainedInfo) -> None:
     Reads only the ``.npy`` headers; see :func:`load_weight` for the checksum.
     """
     folder = Path(folder)
+    check_no_extra_files(folder, info)
+    for entry in info.weights.values():
+        read_header(folder / entry.file, entry)
+
+
+def check_no_extra_files(folder: str | os.PathLike[str], info: PretrainedInfo) -> None:
+    """Refuse ``.npy`` files that ``params.json`` does not list (a sign of a mixed-up folder)."""
+    folder = Path(folder)
     listed = {entry.file for entry in info.weights.values()}
     extra = sorted(p.name for p in folder.iterdir() if p.suffix == _NPY_SUFFIX and p.name not in listed)
     if extra:
         raise WeightFileError(f"{len(extra)} weight file(s) not listed in params.json: {', '.join(extra[:5])}",
                               path=folder / extra[0])
-    for entry in info.weights.values():
-        read_header(folder / entry.file, entry)
 
 
-def read_header(path: Path, entry: WeightEntry) -> int:
-    """Validate a ``.npy`` header against *entry* and the file's size; return the data offset."""
+def read_header(path: Path, entry: WeightEntry) -> tuple[int, bool]:
+    """Validate a ``.npy`` header against *entry* and the file's size.
+
+    Returns:
+        ``(data_offset, fortran_order)``.
+    """
     try:
         handle = open(path, "rb")
     except FileNotFoundError as err:
@@ -261,7 +271,7 @@ def read_header(path: Path, entry: WeightEntry) -> int:
         try:
             major, _ = np.lib.format.read_magic(handle)
             reader = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-            shape, _fortran, dtype = reader(handle, max_header_size=10_000)
+            shape, fortran, dtype = reader(handle, max_header_size=10_000)
         except Exception as err:
             raise WeightFileError(f"not a valid .npy file ({err})", path=path, weight=entry.name) from err
         offset = handle.tell()
@@ -276,7 +286,7 @@ def read_header(path: Path, entry: WeightEntry) -> int:
     if actual != expected:
         state = "truncated" if actual < expected else "has trailing bytes"
         raise WeightFileError(f"file {state}: {actual} bytes, expected {expected}", path=path, weight=entry.name)
-    return offset
+    return offset, bool(fortran)
 
 
 def load_weight(folder: str | os.PathLike[str], entry: WeightEntry, *, verify: bool = True,
@@ -294,6 +304,55 @@ def load_weight(folder: str | os.PathLike[str], entry: WeightEntry, *, verify: b
     if entry.nbytes == 0 or not mmap:
         return np.load(path, allow_pickle=False)
     return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+class WeightReader:
+    """One weight file, read on demand: into a new array, or straight into a live buffer.
+
+    With ``verify`` the bytes are hashed as they are read, and a mismatch raises
+    :class:`ChecksumError` before the caller can use them. Adapters receive these readers so
+    that each byte is read once, directly into the model's own memory where possible.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], entry: WeightEntry, *, verify: bool = True) -> None:
+        self.entry = entry
+        self.path = Path(folder) / entry.file
+        self.verify = verify
+        self._offset, self._fortran = read_header(self.path, entry)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.entry.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.entry.dtype
+
+    def load(self, *, mmap: bool = False) -> np.ndarray:
+        """Return the array (memory-mapped read-only with *mmap*)."""
+        return load_weight(self.path.parent, self.entry, verify=self.verify, mmap=mmap)
+
+    def read_into(self, out: np.ndarray) -> None:
+        """Fill *out* (same shape and dtype) with the stored values."""
+        if self._fortran or not out.flags.c_contiguous or out.dtype != self.entry.dtype \
+                or out.shape != self.entry.shape:
+            np.copyto(out, self.load(mmap=True), casting="same_kind")
+            return
+        digest = hashlib.sha256()
+        target = memoryview(out.reshape(-1).view(np.uint8)) if out.size else memoryview(b"")
+        with open(self.path, "rb", buffering=0) as handle:
+            digest.update(handle.read(self._offset))
+            done = 0
+            while done < len(target):
+                n = handle.readinto(target[done:done + CHUNK_SIZE])
+                if not n:
+                    raise WeightFileError("file truncated while reading", path=self.path, weight=self.entry.name)
+                if self.verify:
+                    digest.update(target[done:done + n])
+                done += n
+        if self.verify and digest.hexdigest() != self.entry.sha256:
+            raise ChecksumError(self.path, expected=self.entry.sha256, actual=digest.hexdigest(),
+                                weight=self.entry.name)
 
 
 def load_weights(folder: str | os.PathLike[str], info: PretrainedInfo, *, verify: bool = True,

@@ -17,6 +17,7 @@ from . import constants, hubformat
 from .cache import Cache
 from .errors import HubFormatError, ModelNotFoundError, OfflineError
 from .fetch import fetch_files
+from .hashing import sha256_file
 from .hub import HubModel, lookup, not_found
 from .mirrors import Mirror, parse_mirrors
 
@@ -155,11 +156,20 @@ def _snapshot_current(cache: Cache, model: HubModel) -> bool:
 
 
 def _reverify(cache: Cache, model: HubModel) -> None:
-    """Re-hash every cached blob of *model*; corrupt ones are removed (and fetched again)."""
-    bad = [f.path for f in model.manifest.files
-           if cache.has_blob(f.sha256) and not cache.verify_blob(f.sha256)]
+    """Re-hash the model's files (the snapshot's, else the blobs); drop corrupt ones so they are fetched again."""
+    folder = cache.snapshot(model.name, model.version)
+    current = _snapshot_current(cache, model)
+    bad = []
+    for entry in model.manifest.files:
+        path = folder.joinpath(*entry.path.split("/")) if current else cache.blob(entry.sha256)
+        if path.is_file() and sha256_file(path) != entry.sha256:
+            bad.append(entry)
     if bad:
-        log.warning("%s@%s: corrupt cached files removed: %s", model.name, model.version, ", ".join(bad))
+        log.warning("%s@%s: corrupt cached files, fetching them again: %s", model.name, model.version,
+                    ", ".join(e.path for e in bad))
+        for entry in bad:
+            if cache.has_blob(entry.sha256):
+                cache.verify_blob(entry.sha256)  # removes the blob when it is the corrupt one
         cache.remove_snapshot(model.name, model.version)
 
 

@@ -1,0 +1,44 @@
+"""dchub_client: save, share and load pretrained DeepChem models without pickle.
+
+Example:
+    >>> import dchub_client as hub
+    >>> hub.to_pretrained(model, "out/esol")          # doctest: +SKIP
+    >>> model = hub.from_pretrained("out/esol")       # doctest: +SKIP
+    >>> hub.get_weights(model)                        # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import logging
+
+__version__ = "0.1.0"
+
+from . import deepchem_hooks as _deepchem_hooks  # noqa: E402
+from . import policies as _policies  # noqa: E402
+from .encoding import register_encoder  # noqa: E402
+from .interface import (  # noqa: E402
+    Model,
+    from_pretrained,
+    get_parameters,
+    get_weight,
+    get_weights,
+    set_weight,
+    to_pretrained,
+)
+from .registry import register_class  # noqa: E402
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+_policies.install()
+_deepchem_hooks.install()
+
+__all__ = [
+    "Model",
+    "__version__",
+    "from_pretrained",
+    "get_parameters",
+    "get_weight",
+    "get_weights",
+    "register_class",
+    "register_encoder",
+    "set_weight",
+    "to_pretrained",
+]

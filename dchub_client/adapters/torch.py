@@ -1,0 +1,145 @@
+"""Adapter for DeepChem's ``TorchModel`` and its subclasses.
+
+Weight names: ``<model class, lower-case>-<dotted module path>-<i>`` where ``i`` counts the
+module's own parameters, then its persistent buffers (e.g. BatchNorm running statistics), in
+registration order. The root module's own variables use the layer name ``root``.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import MissingDependencyError, UnsupportedModelError
+from ..pretrained import WeightReader, validate_weight_name
+from .base import Adapter, WeightSpec
+
+ROOT_LAYER = "root"
+_TORCH_MODEL = "deepchem.models.torch_models.torch_model.TorchModel"
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError as err:
+        raise MissingDependencyError("this model needs PyTorch: pip install 'dchub[torch]'") from err
+    return torch
+
+
+def variables(module: Any, prefix: str) -> dict[str, tuple[str, Any]]:
+    """``{dchub name: (state_dict key, tensor)}`` for a ``torch.nn.Module``, in a stable order."""
+    found: dict[str, tuple[str, Any]] = {}
+    for path, sub in module.named_modules():
+        own = [(n, p) for n, p in sub._parameters.items() if p is not None]
+        own += [(n, b) for n, b in sub._buffers.items()
+                if b is not None and n not in sub._non_persistent_buffers_set]
+        for i, (attr, tensor) in enumerate(own):
+            name = validate_weight_name(f"{prefix}-{path or ROOT_LAYER}-{i}")
+            found[name] = (f"{path}.{attr}" if path else attr, tensor)
+    return found
+
+
+def to_numpy(tensor: Any) -> np.ndarray:
+    """A numpy view (no copy on CPU) of a tensor's data."""
+    torch = _torch()
+    data = tensor.detach()
+    if data.dtype == torch.bfloat16:
+        raise UnsupportedModelError("bfloat16 weights are not supported by format 1.0; convert to float32")
+    return data.cpu().numpy()
+
+
+class TorchAdapter(Adapter):
+    """DeepChem ``TorchModel``s: the weights are those of ``model.model`` (an ``nn.Module``)."""
+
+    framework = "torch"
+    base_classes = (_TORCH_MODEL,)
+
+    def _variables(self, model: Any) -> dict[str, tuple[str, Any]]:
+        return variables(model.model, self.model_name(model))
+
+    def specs(self, model: Any) -> dict[str, WeightSpec]:
+        return {name: WeightSpec(key, tuple(t.shape), to_numpy(t).dtype)
+                for name, (key, t) in self._variables(model).items()}
+
+    def read(self, model: Any) -> Iterator[tuple[str, str, np.ndarray]]:
+        for name, (key, tensor) in self._variables(model).items():
+            yield name, key, to_numpy(tensor)
+
+    def assign(self, model: Any, values: Mapping[str, Any]) -> None:
+        torch = _torch()
+        live = self._variables(model)
+        with torch.no_grad():
+            for name, value in values.items():
+                tensor = live[name][1]
+                if tensor.device.type == "cpu" and tensor.is_contiguous():
+                    _fill(tensor.numpy() if not tensor.requires_grad else tensor.detach().numpy(), value)
+                else:
+                    tensor.copy_(torch.from_numpy(_as_array(value)))
+
+    def versions(self) -> dict[str, str]:
+        return {"torch": _torch().__version__.split("+")[0]}
+
+    def save_training_state(self, model: Any) -> tuple[dict[str, Any], list[tuple[str, str, np.ndarray]]]:
+        model._ensure_built()
+        arrays: list[tuple[str, str, np.ndarray]] = []
+        state = _tensors_to_refs(model._pytorch_optimizer.state_dict(), "optimizer", arrays)
+        return {"optimizer": state, "global_step": int(model._global_step)}, arrays
+
+    def load_training_state(self, model: Any, data: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        torch = _torch()
+        model._ensure_built()
+        state = _refs_to_tensors(data["optimizer"], arrays, torch)
+        model._pytorch_optimizer.load_state_dict(_int_keys(state))
+        model._global_step = int(data["global_step"])
+
+
+def _fill(target: np.ndarray, value: Any) -> None:
+    if isinstance(value, WeightReader):
+        value.read_into(target)
+    else:
+        np.copyto(target, np.asarray(value), casting="same_kind")
+
+
+def _as_array(value: Any) -> np.ndarray:
+    return np.array(value.load() if isinstance(value, WeightReader) else value, copy=True)
+
+
+# --- optimizer state: nested dicts of tensors <-> JSON + named arrays ---------------------------
+
+
+def _tensors_to_refs(obj: Any, path: str, arrays: list) -> Any:
+    torch = _torch()
+    if isinstance(obj, torch.Tensor):
+        name = validate_weight_name(path)
+        arrays.append((name, path, to_numpy(obj).copy()))
+        return {"__dchub__": "weight", "name": name}
+    if isinstance(obj, dict):
+        return {"__dchub__": "dict", "items": [[k, _tensors_to_refs(v, f"{path}-{k}", arrays)]
+                                              for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return [_tensors_to_refs(v, f"{path}-{i}", arrays) for i, v in enumerate(obj)]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return {"__dchub__": "float", "value": repr(obj)}
+    return obj
+
+
+def _refs_to_tensors(obj: Any, arrays: Mapping[str, np.ndarray], torch: Any) -> Any:
+    if isinstance(obj, list):
+        return [_refs_to_tensors(v, arrays, torch) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    tag = obj.get("__dchub__")
+    if tag == "weight":
+        return torch.from_numpy(np.array(arrays[obj["name"]], copy=True))
+    if tag == "float":
+        return float(obj["value"])
+    if tag == "dict":
+        return {k: _refs_to_tensors(v, arrays, torch) for k, v in obj["items"]}
+    return {k: _refs_to_tensors(v, arrays, torch) for k, v in obj.items()}
+
+
+def _int_keys(state: dict[str, Any]) -> dict[str, Any]:
+    state = dict(state)
+    state["state"] = {int(k): v for k, v in state.get("state", {}).items()}
+    return state

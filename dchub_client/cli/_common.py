@@ -1,0 +1,29 @@
+"""Helpers shared by the command modules: the configured mirrors, sizes, tables."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .. import constants
+from ..mirrors import Mirror, parse_mirrors
+
+
+def hub_mirrors() -> list[Mirror]:
+    """The mirrors of ``DEEPCHEM_MODEL_HUB`` that are hubs (not plain folders of models)."""
+    return [m for m in parse_mirrors(constants.hub_roots()) if m.has_index()]
+
+
+def human_size(n: float) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain left-aligned text table."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])

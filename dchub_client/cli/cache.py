@@ -1,0 +1,74 @@
+"""``dchub cache ls|verify|prune|rm``."""
+from __future__ import annotations
+
+import argparse
+
+from ..cache import Cache
+from ..errors import ModelNotFoundError
+from ..hub import not_found
+from ..resolve import parse_spec
+from ._common import human_size, table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``dchub cache ...`` to the parser."""
+    p = sub.add_parser("cache", help="inspect and clean the local cache")
+    csub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+    csub.add_parser("ls", help="list cached models").set_defaults(run=run_ls)
+    csub.add_parser("verify", help="re-hash every cached blob; remove corrupt ones").set_defaults(run=run_verify)
+    csub.add_parser("prune", help="remove blobs no cached model uses, and leftovers of killed downloads") \
+        .set_defaults(run=run_prune)
+    rm = csub.add_parser("rm", help="remove cached models (NAME = every version)")
+    rm.add_argument("specs", nargs="+", metavar="NAME[@VERSION]")
+    rm.set_defaults(run=run_rm)
+
+
+def _folder_size(cache: Cache, info) -> int:  # type: ignore[no-untyped-def]
+    return sum(p.stat().st_size for p in info.path.rglob("*") if p.is_file())
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    cache = Cache()
+    snaps = cache.snapshots()
+    rows = [(s.name, s.version, human_size(_folder_size(cache, s)), s.path) for s in snaps]
+    blobs = list(cache.blobs())
+    total = sum(b.stat().st_size for b in blobs)
+    print(f"cache: {cache.root} ({len(blobs)} blobs, {human_size(total)})")
+    print(table(["NAME", "VERSION", "SIZE", "PATH"], rows))
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    report = Cache().verify()
+    for sha in report.bad_blobs:
+        print(f"corrupt blob removed: {sha}")
+    for spec in report.bad_snapshots:
+        print(f"snapshot removed: {spec} (`dchub pull {spec}` fetches it again)")
+    print(f"{report.checked - len(report.bad_blobs)} of {report.checked} blobs ok")
+    return 1 if report.bad_blobs or report.bad_snapshots else 0
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    removed, freed = Cache().prune()
+    print(f"removed {removed} files, freed {human_size(freed)}")
+    return 0
+
+
+def run_rm(args: argparse.Namespace) -> int:
+    cache = Cache()
+    snaps = cache.snapshots()
+    for spec in args.specs:
+        name, version = parse_spec(spec)
+        hits = [s for s in snaps if s.name == name and version in (None, s.version)]
+        if not hits:
+            raise _not_cached(spec, [f"{s.name}@{s.version}" for s in snaps] + [s.name for s in snaps])
+        for s in hits:
+            cache.remove_snapshot(s.name, s.version)
+            print(f"removed {s.name}@{s.version}")
+    removed, freed = cache.prune()
+    print(f"freed {human_size(freed)}")
+    return 0
+
+
+def _not_cached(spec: str, candidates: list[str]) -> ModelNotFoundError:
+    return not_found(spec, sorted(set(candidates)), "the cache")
