@@ -1,0 +1,76 @@
+"""Fixtures for hubgen tests: tiny pretrained folders and hub manifests built in tmp_path."""
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dchub_client.pretrained import write_pretrained
+
+CLASS = "deepchem.models.fcnet.MultitaskRegressor"
+
+
+def make_folder(folder: Path, weights: dict[str, np.ndarray], card: bytes | None = None) -> Path:
+    """A valid pretrained folder holding *weights* (name -> array)."""
+    write_pretrained(folder, class_name=CLASS, framework="torch", parameters={"n_tasks": 1},
+                     weights=[(name, name.replace("-", "."), array) for name, array in weights.items()],
+                     files={"README.md": card} if card is not None else None)
+    return folder
+
+
+@pytest.fixture
+def arrays() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(42)
+    return {"mtr-layers.0-0": rng.random((64, 32), dtype=np.float32),
+            "mtr-layers.0-1": rng.random(32, dtype=np.float32),
+            "mtr-head-0": rng.random((32, 4), dtype=np.float32)}
+
+
+@pytest.fixture
+def write_yaml(tmp_path: Path) -> Callable[[str], Path]:
+    def write(text: str, name: str = "hub_manifest.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+    return write
+
+
+@pytest.fixture
+def base_and_finetune(tmp_path: Path, arrays: dict[str, np.ndarray]) -> tuple[Path, Path]:
+    """A base model and a fine-tune that changes only its head (the body is frozen)."""
+    base = make_folder(tmp_path / "base", arrays, card=b"# base\n")
+    tuned = dict(arrays, **{"mtr-head-0": arrays["mtr-head-0"] + 1})
+    return base, make_folder(tmp_path / "tuned", tuned)
+
+
+HUB_YAML = """
+name: test-hub
+title: Test hub
+description: a hub for tests
+mirrors: [https://example.org/hub/, https://mirror.example.net/hub/]
+models:
+  - name: esol
+    version: "1.0.0"
+    path: base
+    card:
+      description: base model
+      task: regression
+      license: MIT
+      tags: [solubility]
+      citation: "Someone 2020"
+      dataset: delaney
+  - name: esol
+    version: 1.1.0
+    path: tuned
+  - name: esol-ft
+    version: "0.1"
+    path: tuned
+"""
+
+
+@pytest.fixture
+def hub_yaml(write_yaml, base_and_finetune) -> Path:
+    return write_yaml(HUB_YAML)
