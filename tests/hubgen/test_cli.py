@@ -1,0 +1,39 @@
+"""The hubgen CLI: build summary on stdout, known errors as one line and exit 1, tracebacks behind DCHUB_DEBUG."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from hubgen.cli import COMMANDS, main
+from hubgen.errors import ManifestError
+
+
+def test_build_then_verify(hub_yaml, tmp_path, capsys):
+    out = tmp_path / "hub"
+    assert main(["build", str(hub_yaml), "--out", str(out), "--part-size", "1K"]) == 0
+    printed = capsys.readouterr().out
+    assert "models: 2, versions: 3 (3 new)" in printed and "new" in printed and "reused" in printed
+    assert main(["build", str(hub_yaml), "-o", str(out), "--part-size", "1K"]) == 0
+    assert "(0 new)" in capsys.readouterr().out
+    assert main(["verify", str(out)]) == 0
+
+
+def test_known_error_is_one_line(write_yaml, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DCHUB_DEBUG", raising=False)
+    bad = write_yaml("name: h\nmodels:\n  - {name: 'a b', version: '1', path: x}\n")
+    assert main(["build", str(bad), "--out", str(tmp_path / "hub")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith(f"hubgen: error: {bad}:3: models[0].name: invalid model name")
+    monkeypatch.setenv("DCHUB_DEBUG", "1")
+    with pytest.raises(ManifestError):
+        main(["build", str(bad), "--out", str(tmp_path / "hub")])
+
+
+def test_console_script_and_default_manifest(hub_yaml, tmp_path):
+    done = subprocess.run([sys.executable, "-c", "import sys; from hubgen.cli import main; sys.exit(main())",
+                           "build", "--out", "hub"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "hub/index.json").is_file()
+    assert COMMANDS[:2] == ("hubgen.cli.build", "hubgen.cli.verify")
