@@ -68,6 +68,7 @@ def run(quick: bool) -> list[Row]:
     cold = best_of(lambda: build_hub(manifest, out), repeat=repeat, setup=fresh)
     warm = best_of(lambda: build_hub(manifest, out), repeat=repeat)
     changed = _one_changed(root, folders, out, manifest, build_hub)
+    fresh()  # keep the generated weights for the next run, not the hub built from them
     total = sum(os.path.getsize(f) for f in files)
     note = f"{N_MODELS} models, {total / 2**20:.0f} MiB of weights"
     return [
