@@ -8,18 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dchub_client.pretrained import write_pretrained
-
-CLASS = "deepchem.models.fcnet.MultitaskRegressor"
-
-
-def make_folder(folder: Path, weights: dict[str, np.ndarray], card: bytes | None = None) -> Path:
-    """A valid pretrained folder holding *weights* (name -> array)."""
-    write_pretrained(folder, class_name=CLASS, framework="torch", parameters={"n_tasks": 1},
-                     weights=[(name, name.replace("-", "."), array) for name, array in weights.items()],
-                     files={"README.md": card} if card is not None else None)
-    return folder
-
+from .helpers import HUB_YAML, make_folder
 
 @pytest.fixture
 def arrays() -> dict[str, np.ndarray]:
@@ -44,31 +33,6 @@ def base_and_finetune(tmp_path: Path, arrays: dict[str, np.ndarray]) -> tuple[Pa
     base = make_folder(tmp_path / "base", arrays, card=b"# base\n")
     tuned = dict(arrays, **{"mtr-head-0": arrays["mtr-head-0"] + 1})
     return base, make_folder(tmp_path / "tuned", tuned)
-
-
-HUB_YAML = """
-name: test-hub
-title: Test hub
-description: a hub for tests
-mirrors: [https://example.org/hub/, https://mirror.example.net/hub/]
-models:
-  - name: esol
-    version: "1.0.0"
-    path: base
-    card:
-      description: base model
-      task: regression
-      license: MIT
-      tags: [solubility]
-      citation: "Someone 2020"
-      dataset: delaney
-  - name: esol
-    version: 1.1.0
-    path: tuned
-  - name: esol-ft
-    version: "0.1"
-    path: tuned
-"""
 
 
 @pytest.fixture

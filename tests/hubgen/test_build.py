@@ -18,7 +18,7 @@ from hubgen.blobs import CACHE_FILE, BlobStore
 from hubgen.build import build_hub
 from hubgen.errors import BuildError, RecipeError, VersionConflictError
 
-from conftest import HUB_YAML, make_folder
+from .helpers import HUB_YAML, make_folder
 
 
 def _tree(root: Path) -> dict[str, bytes]:
