@@ -113,7 +113,7 @@ class _LimitedBuffer(io.BytesIO):
 
     def write(self, data: Any) -> int:  # type: ignore[override]
         if self.tell() + len(data) > self._limit:
-            raise TooLargeError(f"more than {self._limit} bytes")
+            raise TooLargeError(f"sent more than the {self._limit} bytes expected")
         return super().write(data)
 
 

@@ -49,7 +49,9 @@ def parse_spec(spec: str, revision: str | None = None) -> tuple[str, str | None]
     Raises:
         HubFormatError: an invalid name or version, or *revision* contradicting ``@version``.
     """
-    name, _, version = spec.strip().partition("@")
+    name, at, version = spec.strip().partition("@")
+    if at and not version:
+        raise HubFormatError(f"invalid model spec {spec!r}: nothing after '@' (use name@version)")
     version = version or None
     if revision is not None and version is not None and revision != version:
         raise HubFormatError(f"{spec!r} names version {version!r} but revision={revision!r} was given")

@@ -81,7 +81,7 @@ class HubServer:
         self.httpd.daemon_threads = True
         self.httpd.faults = dict(faults or {})  # type: ignore[attr-defined]
         self.httpd.hits = collections.Counter()  # type: ignore[attr-defined]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     @property
