@@ -43,7 +43,7 @@ def load_index(cache: Cache, mirrors: Sequence[Mirror], *, refresh: bool = False
     if cached is not None and (offline or (not refresh and cached[1] < constants.index_ttl_seconds())):
         return _parse_index(cached[0], str(cache.index_file(roots)))
     if offline:
-        raise OfflineError(f"offline (DEEPCHEM_HUB_OFFLINE) and no cached index for {' '.join(roots)}; "
+        raise OfflineError(f"offline mode and no cached index for {' '.join(roots)}; "
                            "run `dchub pull MODEL` once while online")
     try:
         data, index = try_mirrors(mirrors, INDEX_FILE, _index_attempt)
@@ -104,7 +104,7 @@ def load_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, version: s
     source = f"{name}@{version} manifest ({ref.manifest})"
     if not cache.has_blob(ref.sha256):
         if offline:
-            raise OfflineError(f"offline (DEEPCHEM_HUB_OFFLINE) and {name}@{version} is not in the cache "
+            raise OfflineError(f"offline mode and {name}@{version} is not in the cache "
                                f"({cache.root}); run `dchub pull {name}@{version}` while online")
         data = try_mirrors(mirrors, source, lambda m: _manifest_attempt(m, ref))
         with cache.blob_writer(ref.sha256) as handle:

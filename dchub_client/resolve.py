@@ -178,6 +178,6 @@ def _reverify(cache: Cache, model: HubModel) -> None:
 def _require_online_or_cached(cache: Cache, model: HubModel, offline: bool) -> None:
     missing = [f.path for f in model.manifest.files if not cache.has_blob(f.sha256)]
     if offline and missing:
-        raise OfflineError(f"offline (DEEPCHEM_HUB_OFFLINE) and {model.name}@{model.version} is not fully "
+        raise OfflineError(f"offline mode and {model.name}@{model.version} is not fully "
                            f"cached in {cache.root} (missing {', '.join(missing[:5])}); run "
                            f"`dchub pull {model.name}@{model.version}` while online")
