@@ -11,6 +11,8 @@ from dchub_client.cli import main
 from dchub_client.pretrained import read_pretrained
 from dchub_client.resolve import resolve_pretrained
 
+from .hubutil import build_hub, make_folder
+
 
 @pytest.fixture
 def hub_url(toy_hub, serve, monkeypatch):
@@ -97,9 +99,7 @@ def test_mirror_makes_a_valid_hub(hub_url, tmp_path, capsys, monkeypatch):
 
 
 def test_mirror_rewrites_parts(tmp_path, serve, monkeypatch):
-    from conftest import build_hub
     from hubgen.verify import verify_hub
-    from hubutil import make_folder
 
     hub = build_hub(tmp_path, {("big", "1.0"): make_folder(tmp_path / "big", size=5000)}, part_size=4096)
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", serve(hub).url)

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from dchub_client.cache import Cache
 from dchub_client.pretrained import read_pretrained
-from conftest import build_hub
-from hubutil import make_folder
+from .hubutil import build_hub, make_folder
 
 PULL = "import sys; from dchub_client.download import download; print(download(sys.argv[1]))"
 

@@ -14,8 +14,7 @@ from dchub_client.download import download
 from dchub_client.errors import MirrorError, ModelNotFoundError
 from dchub_client.pretrained import read_pretrained
 from dchub_client.resolve import resolve_pretrained
-from conftest import build_hub
-from hubutil import make_folder
+from .hubutil import build_hub, make_folder
 
 
 def _same_files(a: Path, b: Path) -> None:
