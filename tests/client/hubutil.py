@@ -78,12 +78,16 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
                 return
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops SYNs of parallel clients (a 1 s retry each)
+
+
 class HubServer:
     """A threaded HTTP server on 127.0.0.1 serving *root*."""
 
     def __init__(self, root: Path, faults: dict[str, str] | None = None) -> None:
         handler = functools.partial(_Handler, directory=str(root))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _Server(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.httpd.faults = dict(faults or {})  # type: ignore[attr-defined]
         self.httpd.hits = collections.Counter()  # type: ignore[attr-defined]
