@@ -166,10 +166,10 @@ def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool =
     _check_class_loadable(type(model))
     parameters = encoding.encode_parameters(get_parameters(model))
     weights: Any = adapter.read(model)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(adapter.extra(model))
     if include_optimizer:
         state, arrays = adapter.save_training_state(model)
-        extra = {_TRAINING: state, _AUXILIARY: [name for name, _, _ in arrays]}
+        extra.update({_TRAINING: state, _AUXILIARY: [name for name, _, _ in arrays]})
         weights = chain(weights, arrays)
     pretrained.write_pretrained(path, class_name=adapter.class_name(model), framework=adapter.framework,
                                 parameters=parameters, weights=weights, versions=_versions(adapter),
@@ -235,7 +235,9 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
     readers = {name: pretrained.WeightReader(folder, entry, verify=check) for name, entry in info.weights.items()}
     parameters = encoding.decode_parameters(info.parameters, source=source)
     model = adapter.build(cls, {**parameters, **overrides})
+    adapter.prepare(model, info.extra)
     auxiliary = set(info.extra.get(_AUXILIARY, []))
+    adapter.prepare(model, {n: e for n, e in info.weights.items() if n not in auxiliary})
     _assign_all(adapter, model, {n: r for n, r in readers.items() if n not in auxiliary}, source)
     if _TRAINING in info.extra:
         arrays = {name: readers[name].load() for name in auxiliary}

@@ -34,6 +34,7 @@ class Job:
     x: str | None = None
     method: str = "predict"
     expected_class: str | None = None
+    seed: int | None = None
 
 
 def featurize(smiles: list[str], featurizer: dict[str, Any] | None, x: str | None) -> Any:
@@ -78,6 +79,8 @@ def _main(spec_path: str) -> None:
         if job["expected_class"] and type(model).__name__ != job["expected_class"]:
             raise SystemExit(f"{job['folder']}: got {type(model).__name__}")
         dataset = featurize(job["smiles"], job["featurizer"], job["x"])
+        if job["seed"] is not None:
+            np.random.seed(job["seed"])
         prediction = getattr(model, job["method"])(dataset)
         np.save(Path(spec["out"]) / f"fresh-pred-{i}.npy", np.asarray(prediction), allow_pickle=False)
 

@@ -49,6 +49,12 @@ class Adapter(abc.ABC):
     def read(self, model: Any) -> Iterator[tuple[str, str, np.ndarray]]:
         """Yield ``(name, key, array)`` for every weight; arrays may alias live memory (no copy)."""
 
+    def prepare(self, model: Any, stored: Mapping[str, Any]) -> None:
+        """Before :meth:`assign` at load time: create variables the stored model had (e.g. lazy ones).
+
+        *stored* maps weight names to their :class:`~dchub_client.pretrained.WeightEntry`.
+        """
+
     @abc.abstractmethod
     def assign(self, model: Any, values: Mapping[str, Any]) -> None:
         """Set weights from arrays or :class:`~dchub_client.pretrained.WeightReader` objects.
@@ -69,6 +75,13 @@ class Adapter(abc.ABC):
     def build(self, cls: type, parameters: dict[str, Any]) -> Any:
         """Construct a model of *cls* whose variables exist (ready for :meth:`assign`)."""
         return cls(**parameters)
+
+    def extra(self, model: Any) -> dict[str, Any]:
+        """Adapter data (JSON-ready) saved in ``params.json`` ``extra`` (e.g. an input signature)."""
+        return {}
+
+    def prepare(self, model: Any, extra: Mapping[str, Any]) -> None:
+        """Called after :meth:`build` and before weights are assigned, with ``params.json`` ``extra``."""
 
     def class_name(self, model: Any) -> str:
         """The fully qualified class recorded in ``params.json``."""

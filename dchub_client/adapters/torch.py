@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingDependencyError, UnsupportedModelError
-from ..pretrained import WeightReader, validate_weight_name
+from ..pretrained import WeightEntry, WeightReader, validate_weight_name
 from .base import Adapter, WeightSpec
 
 ROOT_LAYER = "root"
@@ -27,17 +27,29 @@ def _torch() -> Any:
     return torch
 
 
-def variables(module: Any, prefix: str) -> dict[str, tuple[str, Any]]:
-    """``{dchub name: (state_dict key, tensor)}`` for a ``torch.nn.Module``, in a stable order."""
+def variables(module: Any, prefix: str, *, lazy: bool = False) -> dict[str, tuple[str, Any]]:
+    """``{dchub name: (state_dict key, tensor)}`` for a ``torch.nn.Module``, in a stable order.
+
+    Uninitialized parameters of lazy modules (``nn.LazyLinear`` before its first forward pass)
+    keep their index but are left out, unless *lazy*.
+    """
     found: dict[str, tuple[str, Any]] = {}
     for path, sub in module.named_modules():
         own = [(n, p) for n, p in sub._parameters.items() if p is not None]
         own += [(n, b) for n, b in sub._buffers.items()
                 if b is not None and n not in sub._non_persistent_buffers_set]
         for i, (attr, tensor) in enumerate(own):
+            if _is_uninitialized(tensor) and not lazy:
+                continue
             name = validate_weight_name(f"{prefix}-{path or ROOT_LAYER}-{i}")
             found[name] = (f"{path}.{attr}" if path else attr, tensor)
     return found
+
+
+def _is_uninitialized(tensor: Any) -> bool:
+    from torch.nn.parameter import UninitializedTensorMixin
+
+    return isinstance(tensor, UninitializedTensorMixin)
 
 
 def to_numpy(tensor: Any) -> np.ndarray:
@@ -57,6 +69,13 @@ class TorchAdapter(Adapter):
 
     def _variables(self, model: Any) -> dict[str, tuple[str, Any]]:
         return variables(model.model, self.model_name(model))
+
+    def prepare(self, model: Any, stored: Mapping[str, WeightEntry]) -> None:
+        """Materialize lazy parameters that the stored model had initialized, with the stored shapes."""
+        torch = _torch()
+        for name, (_key, tensor) in variables(model.model, self.model_name(model), lazy=True).items():
+            if name in stored and _is_uninitialized(tensor):
+                tensor.materialize(stored[name].shape, dtype=getattr(torch, stored[name].dtype.name))
 
     def specs(self, model: Any) -> dict[str, WeightSpec]:
         return {name: WeightSpec(key, tuple(t.shape), to_numpy(t).dtype)
