@@ -45,3 +45,12 @@ class VersionConflictError(BuildError, FileExistsError):
 
 class VerifyError(HubgenError, OSError):
     """``hubgen verify`` could not read the hub at all (not the same as finding it damaged)."""
+
+
+class PublishError(HubgenError, RuntimeError):
+    """``hubgen publish`` cannot proceed: the hub folder is not whole, the target is unusable, or the
+    target holds a hub this one would damage (another name, changed or dropped versions)."""
+
+
+class TargetError(PublishError, OSError):
+    """The publish target (bucket, git repository, folder) refused an operation; the message says which."""
