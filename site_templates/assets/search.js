@@ -1,0 +1,79 @@
+// Progressive enhancement for the dchub catalogue: without JavaScript every page is complete.
+// - the home page's search box filters the models table as you type (name, task, tag, framework);
+// - "Copy" buttons copy the "how to load" snippets;
+// - when the hub lists no mirror, the snippet shows the URL this site is served from.
+(function () {
+  "use strict";
+
+  function setupSearch() {
+    var box = document.getElementById("search-box");
+    var input = document.getElementById("search");
+    var table = document.getElementById("models");
+    if (!box || !input || !table) { return; }
+    var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+    var count = document.getElementById("search-count");
+    var none = document.getElementById("no-match");
+    function filter() {
+      var terms = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+      var shown = 0;
+      rows.forEach(function (row) {
+        var text = row.getAttribute("data-search") || "";
+        var match = terms.every(function (term) { return text.indexOf(term) !== -1; });
+        row.hidden = !match;
+        if (match) { shown += 1; }
+      });
+      if (count) { count.textContent = terms.length ? shown + " of " + rows.length + " models" : ""; }
+      if (none) { none.hidden = shown !== 0; }
+    }
+    input.addEventListener("input", filter);
+    box.hidden = false;
+    if (input.value) { filter(); }
+  }
+
+  function setupCopy() {
+    var buttons = document.querySelectorAll("button.copy[data-copy]");
+    Array.prototype.forEach.call(buttons, function (button) {
+      var target = document.getElementById(button.getAttribute("data-copy"));
+      if (!target) { return; }
+      button.hidden = false;
+      button.addEventListener("click", function () { copy(target, button); });
+    });
+  }
+
+  function copy(target, button) {
+    var selection = window.getSelection();
+    var range = document.createRange();
+    range.selectNodeContents(target);
+    selection.removeAllRanges();
+    selection.addRange(range);
+    var done = function () { button.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(target.textContent).then(done, function () {
+        button.textContent = "Selected: press Ctrl+C";
+      });
+    } else {
+      button.textContent = "Selected: press Ctrl+C";
+    }
+  }
+
+  function setupHubRoot() {
+    var spans = document.querySelectorAll(".hub-root");
+    if (!spans.length || !/^https?:$/.test(window.location.protocol)) { return; }
+    var root = document.querySelector("a.home");
+    if (!root) { return; }
+    var url = new URL(".", root.href).href;
+    Array.prototype.forEach.call(spans, function (span) { span.textContent = url; });
+  }
+
+  function start() {
+    setupSearch();
+    setupCopy();
+    setupHubRoot();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+}());
