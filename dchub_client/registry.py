@@ -77,10 +77,10 @@ def resolve(name: str, kind: Kind, *, source: str | Path | None = None) -> Any:
         UntrustedClassError: the name is not registered and not in a trusted package, or the
             object found does not pass its package's policy. Untrusted modules are never imported.
     """
+    if isinstance(name, str) and name in _REGISTERED:
+        return _REGISTERED[name]
     if not isinstance(name, str) or not all(p.isidentifier() for p in name.split(".")):
         raise UntrustedClassError(str(name), path=source, reason="not a dotted Python name")
-    if name in _REGISTERED:
-        return _REGISTERED[name]
     package = name.split(".")[0]
     if package not in _POLICIES:
         raise UntrustedClassError(name, path=source, reason=f"package {package!r} is not trusted")
