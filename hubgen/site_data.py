@@ -240,7 +240,7 @@ def _tags(value: Any) -> tuple[str, ...]:
 def _metrics(value: Any) -> tuple[tuple[str, str], ...]:
     """Card ``metrics``: ``{name: value}``, or a list of ``{"name": ..., "value": ...}`` / ``[name, value]``."""
     if isinstance(value, dict):
-        return tuple((str(k), _metric_value(v)) for k, v in value.items())
+        return tuple((str(k), _metric_value(value[k])) for k in sorted(value))  # manifests sort keys
     if isinstance(value, list):
         pairs = []
         for item in value:

@@ -17,7 +17,7 @@ from dchub_client.errors import DchubError
 from ..errors import HubgenError
 
 #: Command modules, in the order ``hubgen --help`` lists them.
-COMMANDS: tuple[str, ...] = ("hubgen.cli.build", "hubgen.cli.verify", "hubgen.cli.publish")
+COMMANDS: tuple[str, ...] = ("hubgen.cli.build", "hubgen.cli.verify", "hubgen.cli.publish", "hubgen.cli.serve")
 
 
 def make_parser() -> argparse.ArgumentParser:
