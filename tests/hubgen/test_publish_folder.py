@@ -1,0 +1,83 @@
+"""hubgen publish to a plain folder (dir:PATH), served over HTTP on 127.0.0.1 or used as a local mirror."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hubgen.cli import main
+from hubgen.errors import PublishError
+from hubgen.publish import publish
+from hubgen.verify import verify_hub
+
+from .publish_support import blob_keys, build, kill_when, load_weights, serve, start_slow_publish, use_hub
+
+
+def _files(root) -> dict[str, tuple[int, int]]:
+    """rel path -> (inode, mtime_ns): changes whenever a file is written again."""
+    return {p.relative_to(root).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in root.rglob("*") if p.is_file()}
+
+
+def test_publish_serve_and_load(tmp_path, monkeypatch):
+    hub = build(tmp_path)
+    out = tmp_path / "www"
+    publish(hub, f"dir:{out}")
+    assert set(_files(out)) == set(_files(hub)) - {".hubgen-cache.json"}
+    assert not (out / ".hubgen-tmp").exists()
+    with serve(out) as url:
+        assert verify_hub(url).ok
+        use_hub(monkeypatch, url)
+        weights = load_weights("esol@1.1.0")
+    assert np.array_equal(weights["mtr-head-0"], np.load(tmp_path / "tuned" / "mtr-head-0.npy"))
+
+
+def test_incremental_and_never_deletes(tmp_path):
+    hub = build(tmp_path)
+    out = tmp_path / "www"
+    publish(hub, f"dir:{out}")
+    (out / "mirror-note.txt").write_text("kept")
+    before = _files(out)
+    assert publish(hub, f"dir:{out}").plan.files_to_send == 0
+    assert _files(out) == before  # nothing rewritten
+
+    build(tmp_path, v2=True)
+    publish(hub, f"dir:{out}")
+    after = _files(out)
+    rewritten = {rel for rel in before if after[rel] != before[rel]}
+    assert not any(rel.startswith(("blobs/", "models/esol/1.0.0/")) for rel in rewritten)
+    assert blob_keys(hub, "esol", "2.0.0") <= set(after)
+    assert (out / "mirror-note.txt").read_text() == "kept"
+    assert verify_hub(out).ok
+
+
+def test_killed_publish_keeps_old_index(tmp_path, monkeypatch):
+    hub = build(tmp_path)
+    out = tmp_path / "www"
+    publish(hub, f"dir:{out}")
+    old_index = (out / "index.json").read_bytes()
+    build(tmp_path, v2=True)
+    new_blobs = blob_keys(hub, "esol", "2.0.0") - set(_files(out))
+    proc = start_slow_publish(["publish", str(hub), "--to", f"dir:{out}", "--workers", "1"])
+    kill_when(proc, lambda: sum((out / b).is_file() for b in new_blobs) >= 2)
+    assert (out / "index.json").read_bytes() == old_index
+    assert verify_hub(out).ok
+    use_hub(monkeypatch, out)
+    assert "mtr-head-0" in load_weights("esol@1.0.0")
+    publish(hub, f"dir:{out}")
+    assert not (out / ".hubgen-tmp").exists() and verify_hub(out).ok
+
+
+def test_a_changed_hub_file_is_caught_and_targets_refused(tmp_path, capsys):
+    hub = build(tmp_path)
+    with pytest.raises(PublishError, match="is the hub folder .* itself"):
+        publish(hub, f"dir:{hub}")
+    with pytest.raises(PublishError, match="unknown publish target 'ftp://x'"):
+        publish(hub, "ftp://x")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(PublishError, match="exists and is not a folder"):
+        publish(hub, f"dir:{tmp_path / 'file'}")
+    manifest = hub / "models/esol/1.0.0/manifest.json"
+    manifest.write_bytes(manifest.read_bytes().replace(b"regression", b"regressioN"))
+    assert main(["publish", str(hub), "--to", f"dir:{tmp_path / 'www'}"]) == 1
+    assert "manifest.json: does not match the sha256 index.json records" in capsys.readouterr().err
+    assert not (tmp_path / "www").exists()
