@@ -121,8 +121,10 @@ def _resolve_name(name: str, version: str | None, mirrors: Sequence[Mirror], **o
                 if not any(not m.has_index() for m in mirrors):
                     raise
                 candidates += err.suggestions
+    roots = ", ".join(m.root + ("" if m.kind != "local" or m.path.is_dir() else " (no such folder)")  # type: ignore[union-attr]
+                      for m in mirrors)
     raise not_found(name if version is None else f"{name}@{version}", candidates,
-                    "any mirror of DEEPCHEM_MODEL_HUB")
+                    f"any mirror of DEEPCHEM_MODEL_HUB ({roots or 'none set'})")
 
 
 def _plain_names(mirror: Mirror) -> list[str]:
