@@ -16,6 +16,7 @@ WIDTH = 640
 _ROW = 18
 _LABEL = 220
 _VALUE = 70
+_HIST_WIDTH = 320
 _HIST_HEIGHT = 60
 _HIST_BINS = 24
 _LABEL_CHARS = 34
@@ -97,9 +98,9 @@ def histogram(values: np.ndarray, *, bins: int = _HIST_BINS) -> Histogram | None
     edges = (low - 0.5, high + 0.5) if low == high else (low, high)
     counts, bounds = np.histogram(finite, bins=bins, range=edges)
     top = int(counts.max())
-    step = WIDTH / bins
+    step = _HIST_WIDTH / bins
     bars = tuple(Bar(x=_r(i * step), y=_r(_HIST_HEIGHT - c / top * _HIST_HEIGHT), width=_r(step - 1),
                      height=_r(c / top * _HIST_HEIGHT), label=f"{number(bounds[i])} to {number(bounds[i + 1])}",
                      value=f"{int(c):,}") for i, c in enumerate(counts))
-    return Histogram(width=WIDTH, height=_HIST_HEIGHT + 16, bars=bars, low=number(low), high=number(high),
+    return Histogram(width=_HIST_WIDTH, height=_HIST_HEIGHT + 16, bars=bars, low=number(low), high=number(high),
                      count=int(finite.size), nonfinite=int(data.size - finite.size))
