@@ -1,6 +1,10 @@
 """hubgen publish to a plain folder (dir:PATH), served over HTTP on 127.0.0.1 or used as a local mirror."""
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -9,7 +13,7 @@ from hubgen.errors import PublishError
 from hubgen.publish import publish
 from hubgen.verify import verify_hub
 
-from .publish_support import blob_keys, build, kill_when, load_weights, serve, start_slow_publish, use_hub
+from .publish_support import REPO, blob_keys, build, kill_when, load_weights, serve, start_slow_publish, use_hub
 
 
 def _files(root) -> dict[str, tuple[int, int]]:
@@ -81,3 +85,23 @@ def test_a_changed_hub_file_is_caught_and_targets_refused(tmp_path, capsys):
     assert main(["publish", str(hub), "--to", f"dir:{tmp_path / 'www'}"]) == 1
     assert "manifest.json: does not match the sha256 index.json records" in capsys.readouterr().err
     assert not (tmp_path / "www").exists()
+
+
+@pytest.mark.skipif(not (shutil.which("curl") and shutil.which("bash")), reason="needs curl and bash")
+def test_documented_http_mirror_recipe(tmp_path, monkeypatch):
+    """The SHA256SUMS + curl recipe of docs/mirrors.md, run as written against a served hub."""
+    text = (REPO / "docs" / "mirrors.md").read_text()
+    section = text[text.index("### From any HTTP mirror"):]
+    script = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    hub = build(tmp_path)
+    out = tmp_path / "www"
+    publish(hub, f"dir:{out}")
+    with serve(out) as url:
+        script = re.sub(r"^HUB=.*$", f"HUB={url.rstrip('/')}", script, count=1, flags=re.M)
+        for _ in range(2):  # the second run only refreshes the index and the small files
+            subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, check=True, timeout=120)
+    mirror = tmp_path / "dchub-mirror"
+    assert verify_hub(mirror).ok
+    assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=mirror).returncode == 0
+    use_hub(monkeypatch, mirror)
+    assert "mtr-head-0" in load_weights("esol@1.0.0")

@@ -245,8 +245,13 @@ def test_aws_s3_sync_makes_a_mirror_that_verifies_and_loads(s3, moto_endpoint, t
     _publish(hub, bucket, moto_endpoint, public_read=True)
     mirror = tmp_path / "mirror"
     aws = REPO / ".venv" / "bin" / "aws"
-    subprocess.run([str(aws), "s3", "sync", f"s3://{bucket}/{PREFIX}", str(mirror), "--endpoint-url",
-                    moto_endpoint, "--only-show-errors"], check=True, timeout=120)
+    common = ["--endpoint-url", moto_endpoint, "--only-show-errors"]
+    # as docs/mirrors.md says: everything but index.json, then index.json
+    subprocess.run([str(aws), "s3", "sync", f"s3://{bucket}/{PREFIX}", str(mirror), "--exclude", "index.json",
+                    *common], check=True, timeout=120)
+    assert not (mirror / "index.json").exists() and (mirror / "SHA256SUMS").is_file()
+    subprocess.run([str(aws), "s3", "cp", f"s3://{bucket}/{PREFIX}/index.json", str(mirror / "index.json"),
+                    *common], check=True, timeout=120)
     assert verify_hub(mirror).ok
     assert main(["verify", str(mirror)]) == 0
     use_hub(monkeypatch, mirror)
