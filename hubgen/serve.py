@@ -70,6 +70,14 @@ def normalize_base(base: str) -> str:
     return "/" + "".join(p + "/" for p in parts)
 
 
+def _clean(raw: str) -> str:
+    """The decoded, normalized URL path of a request (``/a/../b/`` → ``/b/``), keeping a final ``/``."""
+    path = urllib.parse.unquote(urllib.parse.urlsplit(raw).path)
+    clean = posixpath.normpath("/" + path.lstrip("/"))
+    clean = "/" + clean.lstrip("/")  # normpath keeps a leading "//"
+    return clean + "/" if path.endswith("/") and clean != "/" else clean
+
+
 class _Handler(http.server.SimpleHTTPRequestHandler):
     """Maps ``<base>...`` to the hub folder; everything else is 404."""
 
@@ -78,7 +86,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         super().__init__(*args, **kwargs)
 
     def send_head(self):  # type: ignore[no-untyped-def]
-        path = urllib.parse.urlsplit(self.path).path
+        path = _clean(self.path)
         if path == self.base.rstrip("/") and self.base != "/":
             self.send_response(301)
             self.send_header("Location", self.base)
@@ -95,13 +103,13 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         return super().send_head()
 
     def translate_path(self, path: str) -> str:
-        path = urllib.parse.urlsplit(path).path
-        return super().translate_path("/" + path[len(self.base):] if path.startswith(self.base) else path)
+        clean = _clean(path)
+        inside = "/" + clean[len(self.base):] if clean.startswith(self.base) else clean
+        return super().translate_path(urllib.parse.quote(inside))  # the parent decodes it once more
 
     @staticmethod
     def _private(rel: str) -> bool:
-        first = posixpath.normpath(urllib.parse.unquote(rel)).lstrip("/").split("/", 1)[0]
-        return first in PRIVATE_NAMES
+        return rel.split("/", 1)[0] in PRIVATE_NAMES
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         logger.info("%s %s", self.address_string(), format % args)
