@@ -257,3 +257,26 @@ def test_aws_s3_sync_makes_a_mirror_that_verifies_and_loads(s3, moto_endpoint, t
     use_hub(monkeypatch, mirror)
     base = load_weights("esol@1.0.0")
     assert np.array_equal(base["mtr-head-0"], np.load(tmp_path / "base" / "mtr-head-0.npy"))
+
+
+@pytest.mark.slow
+def test_deepchem_model_round_trip_through_the_bucket(s3, moto_endpoint, tmp_path, monkeypatch):
+    """A real DeepChem model: to_pretrained → hubgen build → publish → from_pretrained over anonymous HTTP."""
+    import dchub_client  # before deepchem, so constructor arguments are recorded
+
+    dc = pytest.importorskip("deepchem")
+    client, bucket = s3
+    model = dc.models.MultitaskRegressor(n_tasks=1, n_features=16, layer_sizes=[8], model_dir=str(tmp_path / "md"))
+    x = np.random.default_rng(3).random((5, 16), dtype=np.float32)
+    expected = model.predict_on_batch(x)
+    dchub_client.to_pretrained(model, tmp_path / "mtr")
+    (tmp_path / "hub_manifest.yaml").write_text(
+        "name: dc-hub\nmodels:\n  - name: esol-mtr\n    version: 1.0.0\n    path: mtr\n", encoding="utf-8")
+    from hubgen.build import build_hub
+
+    build_hub(tmp_path / "hub_manifest.yaml", tmp_path / "hub")
+    assert _publish(tmp_path / "hub", bucket, moto_endpoint, public_read=True).public_ok
+    use_hub(monkeypatch, _url(moto_endpoint, bucket))
+    loaded = dchub_client.from_pretrained("esol-mtr@1.0.0", model_dir=str(tmp_path / "md2"))
+    assert type(loaded) is type(model)
+    np.testing.assert_array_equal(loaded.predict_on_batch(x), expected)
