@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 INDEX_FILE = "index.json"
 NOJEKYLL = ".nojekyll"
 #: Top-level names hubgen itself writes; a non-empty output folder holding anything else is refused.
-_OWN_NAMES = frozenset({INDEX_FILE, SUMS_FILE, NOJEKYLL, CACHE_FILE, TMP_DIR, "blobs", "models"})
+_OWN_NAMES = frozenset({INDEX_FILE, SUMS_FILE, NOJEKYLL, CACHE_FILE, TMP_DIR, "blobs", "models",
+                        "index.html", "assets"})  # the last two: the site (hubgen.site)
 #: Never listed in SHA256SUMS nor published.
 PRIVATE_NAMES = frozenset({CACHE_FILE, TMP_DIR})
 

@@ -225,3 +225,14 @@ def test_render_site_refuses_a_npy_header_that_disagrees(tmp_path: Path) -> None
         np.save(handle, np.zeros(3, dtype=np.float64))
     with pytest.raises(BuildError, match=r"header says shape \(3,\) dtype float64, but params.json says \(2,\) float32"):
         site.render_site(hub, index=index, manifests=manifests)
+
+
+def test_build_killed_after_the_site_can_be_rerun(tmp_path: Path) -> None:
+    """A first build killed after writing the site (before index.json) leaves a folder the next build accepts."""
+    sources = make_sources(tmp_path / "src")
+    hub = build_site_hub(tmp_path, sources=sources)
+    pages = site_files(hub)
+    for name in ("index.json", SUMS_FILE, ".nojekyll"):
+        (hub / name).unlink()
+    build_site_hub(tmp_path, sources=sources)
+    assert (hub / "index.json").is_file() and site_files(hub) == pages

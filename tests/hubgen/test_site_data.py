@@ -1,0 +1,70 @@
+"""Pure helpers of the site: weight-name grouping, sampling, parameter text, numbers, chart geometry."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hubgen import svg
+from hubgen.site_blobs import SAMPLE_CHUNKS, SAMPLE_ELEMENTS, sample_ranges
+from hubgen.site_data import count_text, describe, size_text, split_weight_name
+
+
+@pytest.mark.parametrize("name, parts", [
+    ("multitaskregressor-layers.0-0", ("multitaskregressor", "layers.0", "0")),
+    ("gcnmodel-model.graph_conv.1.w-12", ("gcnmodel", "model.graph_conv.1.w", "12")),
+    ("optimizer-adam-3", ("optimizer", "adam", "3")),
+    ("lonely", ("", "lonely", "")),
+    ("model-0", ("", "model-0", "")),
+])
+def test_split_weight_name(name: str, parts: tuple[str, str, str]) -> None:
+    assert split_weight_name(name) == parts
+
+
+def test_sample_ranges_small_and_large() -> None:
+    assert sample_ranges(0) == [] and sample_ranges(10) == [(0, 10)]
+    assert sample_ranges(SAMPLE_ELEMENTS) == [(0, SAMPLE_ELEMENTS)]
+    count = 10 * SAMPLE_ELEMENTS + 7
+    ranges = sample_ranges(count)
+    assert len(ranges) == SAMPLE_CHUNKS and sum(b - a for a, b in ranges) == SAMPLE_ELEMENTS
+    assert ranges[0][0] == 0 and ranges[-1][1] == count  # first and last values are included
+    assert all(a < b <= c for (a, b), (c, _) in zip(ranges, ranges[1:]))  # sorted, not overlapping
+    assert sample_ranges(count) == ranges
+
+
+def test_describe_tagged_parameters() -> None:
+    assert describe({"__dchub__": "tuple", "items": [1]}) == "(1,)"
+    assert describe({"__dchub__": "float", "value": "nan"}) == "nan"
+    assert describe({"__dchub__": "ref", "name": "torch.nn.functional.relu"}) == "torch.nn.functional.relu"
+    assert describe({"__dchub__": "object", "class": "deepchem.models.optimizers.Adam",
+                     "kwargs": {"learning_rate": {"__dchub__": "object", "class": "deepchem.models.optimizers."
+                                                  "ExponentialDecay", "kwargs": {"initial_rate": 0.001}}}}) == \
+        "deepchem.models.optimizers.Adam(learning_rate=deepchem.models.optimizers.ExponentialDecay(initial_rate=0.001))"
+    assert describe({"__dchub__": "ndarray", "dtype": "<f4", "shape": [2, 3], "data": []}) == \
+        "array(shape=[2, 3], dtype=<f4)"
+    assert describe({"__dchub__": "dict", "items": [[1, "a"]]}) == '{1: "a"}'
+    assert describe({"a": [None, True, "x"]}) == '{a: [null, true, "x"]}'
+
+
+def test_numbers() -> None:
+    assert [count_text(n) for n in (0, 9_999, 10_000, 1_234_567, 7_000_000_000)] == \
+        ["0", "9,999", "10K", "1.23M", "7B"]
+    assert [size_text(n) for n in (0, 1023, 1536, 5 << 20)] == ["0 B", "1023 B", "1.5 KiB", "5.0 MiB"]
+
+
+def test_histogram_geometry() -> None:
+    values = np.array([0.0, 0.0, 1.0, np.nan, np.inf], dtype=np.float32)
+    hist = svg.histogram(values, bins=2)
+    assert hist is not None and hist.count == 3 and hist.nonfinite == 2
+    assert [(b.height, b.value) for b in hist.bars] == [(60.0, "2"), (30.0, "1")]
+    assert (hist.low, hist.high) == ("0", "1")
+    assert svg.histogram(np.array([np.nan])) is None
+    constant = svg.histogram(np.full(5, 3.0), bins=3)
+    assert constant is not None and [b.value for b in constant.bars] == ["0", "5", "0"]
+
+
+def test_bar_chart_geometry() -> None:
+    chart = svg.bar_chart([("a", 100), ("b", 50), ("c", 0), ("x" * 50, 1)])
+    widths = [bar.width for bar in chart.bars]
+    assert widths[0] == 2 * widths[1] and widths[2] == 0 and widths[3] >= 1
+    assert chart.bars[3].short.startswith("…") and len(chart.bars[3].short) < 50
+    assert chart.bars[3].label == "x" * 50 and chart.height == 4 * 18
