@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print what would be sent; change nothing")
     parser.add_argument("--force", action="store_true",
                         help="publish even if the target's index names another hub or versions this hub lacks")
-    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="parallel blob uploads (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                        help="parallel blob uploads (default %(default)s)")
     s3 = parser.add_argument_group("S3 targets")
     s3.add_argument("--endpoint-url", metavar="URL", help="an S3-compatible endpoint (MinIO, R2, moto, ...)")
     s3.add_argument("--public-read", action="store_true",

@@ -117,7 +117,8 @@ def publish(hub_dir: str | Path, target: str | Target, *, dry_run: bool = False,
     """
     hub = scan_hub(hub_dir)
     where = target if isinstance(target, str) else target.description
-    tgt = open_target(target, hub_dir=hub.root, **options) if isinstance(target, str) else target  # type: ignore[arg-type]
+    tgt = target if not isinstance(target, str) else open_target(target, hub_dir=hub.root,
+                                                                   **options)  # type: ignore[arg-type]
     notes = check_target_index(hub.index, tgt.read_index(), tgt.description, force=force)
     for note in notes:
         logger.warning("%s", note)

@@ -196,7 +196,8 @@ class GitTarget:
         data = input.encode() if input is not None else None
         out = subprocess.run(cmd, input=data, capture_output=True, env=full_env)
         if out.returncode:
-            what = " ".join(a for a in cmd if a not in (str(getattr(self, "git_dir", "")), "--git-dir") and "\n" not in a)[:120]
+            hidden = (str(getattr(self, "git_dir", "")), "--git-dir")
+            what = " ".join(a for a in cmd if a not in hidden and "\n" not in a)[:120]
             raise TargetError(f"{self.description}: {what} failed: "
                               f"{out.stderr.decode(errors='replace').strip()}")
         return out.stdout.decode() if text else out.stdout
