@@ -207,3 +207,152 @@ def test_weights_are_named_per_variable_and_cover_the_keras_model(round_trips: d
     assert len(weights) == len(model.model.weights), "every Keras variable is exactly one weight"
     total = sum(w.size for w in weights.values())
     assert total == sum(int(np.prod(v.shape)) for v in model.model.weights)
+
+
+def test_graphconv_variables_exist_and_hold_stored_values_before_any_predict(round_trips: dict,
+                                                                             tmp_path: Path) -> None:
+    model = round_trips["GraphConvModel"][0]
+    folder = model.to_pretrained(tmp_path / "gc")
+    again = dc.models.GraphConvModel.from_pretrained(folder)
+    assert again.model.built, "variables are created by from_pretrained, not by the first predict"
+    for name, value in model.get_weights().items():
+        np.testing.assert_array_equal(again[name], value)
+
+
+_NAMES_SCRIPT = """
+import os, sys, json
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import tf_keras
+import dchub_client
+if sys.argv[1] == "noise":
+    for _ in range(3):  # unrelated Keras layers and models first: global counters move on
+        m = tf_keras.Sequential([tf_keras.layers.Dense(3), tf_keras.layers.Dense(2)])
+        m.build((None, 4))
+from tests.adapters import test_keras as T
+from tests.molecules import nci_molecules
+from pathlib import Path
+work = Path(sys.argv[2])
+data = T._shared_data(nci_molecules(T.N_MOLECULES)[0])
+names = {}
+for case in ("GraphConvModel", "KerasModel(user model)", "RobustMultitaskRegressor"):
+    model = T.train_and_save(case, work, data)[0]
+    names[case] = list(model.get_weights())
+print(json.dumps(names))
+"""
+
+
+def test_weight_names_do_not_depend_on_keras_global_counters(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.fresh import ROOT
+
+    outputs = []
+    for mode in ("plain", "noise"):
+        work = tmp_path / mode
+        work.mkdir()
+        result = subprocess.run([sys.executable, "-c", _NAMES_SCRIPT, mode, str(work)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        outputs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert outputs[0] == outputs[1]
+    assert outputs[0]["KerasModel(user model)"][:2] == ["kerasmodel-body.0-0", "kerasmodel-body.0-1"]
+    assert all("dense_" not in n for names in outputs[0].values() for n in names)
+
+
+def test_keras3_is_refused_with_the_fix(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.fresh import ROOT
+
+    script = ("import dchub_client\n"
+              "from dchub_client.adapters import keras\n"
+              "from dchub_client.errors import FrameworkConfigurationError\n"
+              "try:\n    keras.tensorflow()\nexcept FrameworkConfigurationError as err:\n    print('REFUSED', err)\n")
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "REFUSED" in result.stdout
+    assert "TF_USE_LEGACY_KERAS=1" in result.stdout and "pip install tf-keras" in result.stdout
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def saved_regressor(round_trips: dict, tmp_path: Path) -> Path:
+    return Path(round_trips["RobustMultitaskRegressor"][0].to_pretrained(tmp_path / "robust"))
+
+
+def test_wrong_shape_in_params_json_names_the_weight(saved_regressor: Path) -> None:
+    params = json.loads((saved_regressor / "params.json").read_text())
+    params["parameters"]["layer_sizes"] = [12]
+    (saved_regressor / "params.json").write_text(json.dumps(params))
+    with pytest.raises(dchub_client.errors.WeightFileError, match=r"robustmultitaskregressor-layers\.\d+-0.*"):
+        dchub_client.from_pretrained(saved_regressor)
+
+
+def test_set_weight_checks_shape_and_dtype(round_trips: dict) -> None:
+    model = round_trips["RobustMultitaskRegressor"][0]
+    name = next(iter(model.get_weights()))
+    with pytest.raises(dchub_client.errors.WeightMismatchError, match="shape"):
+        model[name] = np.zeros((3, 3), dtype=np.float32)
+    with pytest.raises(dchub_client.errors.WeightMismatchError, match="dtype"):
+        model[name] = np.zeros(model[name].shape, dtype=np.complex64)
+    with pytest.raises(dchub_client.errors.UnknownWeightError, match="did you mean"):
+        model[name + "x"]
+    value = np.full(model[name].shape, 0.25, dtype=np.float64)
+    model[name] = value
+    np.testing.assert_array_equal(model[name], value.astype(np.float32))
+
+
+def test_object_array_weight_file_is_refused(saved_regressor: Path) -> None:
+    params = json.loads((saved_regressor / "params.json").read_text())
+    name = next(iter(params["weights"]))
+    np.save(saved_regressor / f"{name}.npy", np.array([object()] * 2, dtype=object), allow_pickle=True)
+    with pytest.raises(dchub_client.errors.WeightFileError, match="object arrays are refused"):
+        dchub_client.from_pretrained(saved_regressor)
+
+
+def test_disallowed_class_in_params_json_is_refused_before_import(saved_regressor: Path) -> None:
+    import sys
+
+    params = json.loads((saved_regressor / "params.json").read_text())
+    params["parameters"]["optimizer"] = {"__dchub__": "object", "class": "tf_keras.utils.Progbar", "kwargs": {}}
+    (saved_regressor / "params.json").write_text(json.dumps(params))
+    with pytest.raises(dchub_client.errors.UntrustedClassError, match="Progbar"):
+        dchub_client.from_pretrained(saved_regressor)
+    params["class"] = "some_evil_pkg.Model"
+    (saved_regressor / "params.json").write_text(json.dumps(params))
+    with pytest.raises(dchub_client.errors.UntrustedClassError, match="not trusted"):
+        dchub_client.from_pretrained(saved_regressor)
+    assert "some_evil_pkg" not in sys.modules
+
+
+def test_missing_or_bad_input_signature_is_a_clear_error(round_trips: dict, tmp_path: Path) -> None:
+    folder = Path(round_trips["GraphConvModel"][0].to_pretrained(tmp_path / "gc"))
+    params = json.loads((folder / "params.json").read_text())
+    params["extra"]["keras_input_signature"] = {"inputs": [[[10 ** 9, 75], "|O"]], "list": True}
+    (folder / "params.json").write_text(json.dumps(params))
+    with pytest.raises(dchub_client.errors.UnsupportedModelError, match="keras_input_signature"):
+        dchub_client.from_pretrained(folder)
+
+
+def test_params_json_records_arguments_signature_and_versions(round_trips: dict, tmp_path: Path) -> None:
+    folder = Path(round_trips["GraphConvModel"][0].to_pretrained(tmp_path / "gc"))
+    params = json.loads((folder / "params.json").read_text())
+    assert params["class"] == "deepchem.models.graph_models.GraphConvModel"
+    assert params["framework"] == "keras"
+    assert params["parameters"]["graph_conv_layers"] == [8, 8] and "model_dir" not in params["parameters"]
+    assert params["versions"]["tensorflow"] == tf.__version__
+    assert params["extra"]["keras_input_signature"]["inputs"][0][0][1] == 75
+
+
+def test_unbuilt_model_cannot_be_saved_with_a_clear_message(tmp_path: Path) -> None:
+    model = dc.models.GraphConvModel(1, graph_conv_layers=[4], dense_layer_size=4, mode="regression")
+    with pytest.raises(dchub_client.errors.UnsupportedModelError, match="fit\\(\\) or predict\\(\\) once"):
+        model.to_pretrained(tmp_path / "unbuilt")
+    assert not (tmp_path / "unbuilt").exists()
