@@ -416,7 +416,12 @@ def _booster_leaf(owner: Any, name: str, value: Any, owner_path: str) -> Leaf:
     kind = value.kind if isinstance(value, _Serialized) else objects.kind_of(value)
 
     def fill(new: Any) -> None:
-        setattr(owner, name, objects.SERIALIZERS[kind].load(_as_array(new)))
+        source = new.path if isinstance(new, WeightReader) else None
+        try:
+            booster = objects.SERIALIZERS[kind].load(_as_array(new))
+        except Exception as err:  # each library raises its own error types for junk
+            raise WeightFileError(f"not a valid {kind} model ({err})", path=source, weight=f"{owner_path}.{name}") from err
+        setattr(owner, name, booster)
 
     return Leaf(owner_path, name, f"{owner_path}.{name}", get, fill)
 
