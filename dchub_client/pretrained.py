@@ -6,10 +6,12 @@ both go through it. It knows nothing about frameworks: weights are numpy arrays.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -378,30 +380,51 @@ def read_pretrained(folder: str | os.PathLike[str], *, verify: bool = True) -> P
 # --- writing ----------------------------------------------------------------------------
 
 
-class _HashingWriter:
-    """A write-only file wrapper that hashes what passes through it."""
-
-    def __init__(self, handle: Any) -> None:
-        self._handle = handle
-        self.digest = hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        return self._handle.write(data)
+def _npy_header(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    header = np.lib.format.header_data_from_array_1_0(array)
+    try:
+        np.lib.format.write_array_header_1_0(buffer, header)
+    except ValueError:  # header over 64 KiB (huge structured dtypes)
+        np.lib.format.write_array_header_2_0(buffer, header)
+    return buffer.getvalue()
 
 
-def write_weight(folder: Path, name: str, key: str, array: np.ndarray) -> WeightEntry:
-    """Write one array as ``<name>.npy`` (no pickle) and return its entry."""
+def _prepare(name: str, array: Any) -> tuple[np.ndarray, bytes, memoryview]:
     validate_weight_name(name)
     array = np.asarray(array)
     if array.dtype.hasobject:
         raise WeightFileError("object arrays cannot be stored (they would need pickle)", weight=name)
-    file = name + _NPY_SUFFIX
-    with open(folder / file, "wb") as handle:
-        writer = _HashingWriter(handle)
-        np.lib.format.write_array(writer, array, allow_pickle=False)
-    return WeightEntry(name=name, file=file, shape=tuple(array.shape), dtype=array.dtype,
-                       sha256=writer.digest.hexdigest(), key=key)
+    if not array.flags.c_contiguous:
+        array = np.ascontiguousarray(array)
+    data = memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(b"")
+    return array, _npy_header(array), data
+
+
+def _write_bytes(path: Path, header: bytes, data: memoryview) -> None:
+    with open(path, "wb") as handle:
+        handle.write(header)
+        for start in range(0, len(data), 16 * CHUNK_SIZE):
+            handle.write(data[start:start + 16 * CHUNK_SIZE])
+
+
+def _hash_bytes(header: bytes, data: memoryview) -> str:
+    digest = hashlib.sha256(header)
+    for start in range(0, len(data), 16 * CHUNK_SIZE):
+        digest.update(data[start:start + 16 * CHUNK_SIZE])
+    return digest.hexdigest()
+
+
+def write_weight(folder: Path, name: str, key: str, array: np.ndarray) -> WeightEntry:
+    """Write one array as ``<name>.npy`` (no pickle) and return its entry."""
+    array, header, data = _prepare(name, array)
+    _write_bytes(folder / (name + _NPY_SUFFIX), header, data)
+    return _entry(name, key, array, _hash_bytes(header, data))
+
+
+def _entry(name: str, key: str, array: np.ndarray, sha256: str) -> WeightEntry:
+    return WeightEntry(name=name, file=name + _NPY_SUFFIX, shape=tuple(array.shape), dtype=array.dtype,
+                       sha256=sha256, key=key)
 
 
 def write_pretrained(folder: str | os.PathLike[str], *, class_name: str, framework: str,
@@ -425,11 +448,7 @@ def write_pretrained(folder: str | os.PathLike[str], *, class_name: str, framewo
         The :class:`PretrainedInfo` that was written.
     """
     with atomic_folder(folder, overwrite=overwrite) as tmp:
-        entries: dict[str, WeightEntry] = {}
-        for name, key, array in weights:
-            if name in entries:
-                raise InvalidWeightNameError(f"duplicate weight name {name!r}")
-            entries[name] = write_weight(tmp, name, key, array)
+        entries = _write_weights(tmp, weights)
         for fname, data in (files or {}).items():
             _write_side_file(tmp, fname, data)
         info = PretrainedInfo(class_name=class_name, framework=framework, parameters=dict(parameters),
@@ -437,6 +456,23 @@ def write_pretrained(folder: str | os.PathLike[str], *, class_name: str, framewo
         text = json.dumps(info.to_json(), indent=1, sort_keys=False, allow_nan=False, ensure_ascii=False)
         (tmp / constants.PARAMS_FILE).write_text(text + "\n", encoding="utf-8")
     return info
+
+
+def _write_weights(folder: Path, weights: Iterable[tuple[str, str, np.ndarray]]) -> dict[str, WeightEntry]:
+    """Write every weight; writing and hashing run concurrently (both release the GIL) over the same memory."""
+    jobs: dict[str, tuple[str, np.ndarray, Future[None], Future[str]]] = {}
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for name, key, array in weights:
+            if name in jobs:
+                raise InvalidWeightNameError(f"duplicate weight name {name!r}")
+            array, header, data = _prepare(name, array)
+            written = pool.submit(_write_bytes, folder / (name + _NPY_SUFFIX), header, data)
+            jobs[name] = (key, array, written, pool.submit(_hash_bytes, header, data))
+        entries = {}
+        for name, (key, array, written, digest) in jobs.items():
+            written.result()
+            entries[name] = _entry(name, key, array, digest.result())
+        return entries
 
 
 def _write_side_file(folder: Path, name: str, data: bytes) -> None:

@@ -6,7 +6,11 @@ registration order. The root module's own variables use the layer name ``root``.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -85,16 +89,27 @@ class TorchAdapter(Adapter):
         for name, (key, tensor) in self._variables(model).items():
             yield name, key, to_numpy(tensor)
 
+    def build(self, cls: type, parameters: dict[str, Any]) -> Any:
+        """Construct without random initialization: every weight is overwritten right after."""
+        with skip_init():
+            return cls(**parameters)
+
     def assign(self, model: Any, values: Mapping[str, Any]) -> None:
         torch = _torch()
         live = self._variables(model)
-        with torch.no_grad():
-            for name, value in values.items():
-                tensor = live[name][1]
+
+        def fill(name: str) -> None:
+            tensor, value = live[name][1], values[name]
+            with torch.no_grad():
                 if tensor.device.type == "cpu" and tensor.is_contiguous():
-                    _fill(tensor.numpy() if not tensor.requires_grad else tensor.detach().numpy(), value)
+                    _fill(tensor.detach().numpy(), value)
                 else:
                     tensor.copy_(torch.from_numpy(_as_array(value)))
+
+        # Reading and hashing release the GIL: large folders load on every core.
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            for future in [pool.submit(fill, name) for name in values]:
+                future.result()
 
     def versions(self) -> dict[str, str]:
         return {"torch": _torch().__version__.split("+")[0]}
@@ -111,6 +126,33 @@ class TorchAdapter(Adapter):
         state = _refs_to_tensors(data["optimizer"], arrays, torch)
         model._pytorch_optimizer.load_state_dict(_int_keys(state))
         model._global_step = int(data["global_step"])
+
+
+_SKIP_INIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def skip_init() -> Iterator[None]:
+    """Make ``torch.nn.init``'s in-place initializers no-ops while a model is built for loading.
+
+    Random initialization of a large model costs more than reading its weights; the loader
+    overwrites every parameter and persistent buffer afterwards (and checks that it did).
+    """
+    init = _torch().nn.init
+    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))]
+    with _SKIP_INIT_LOCK:
+        saved = {n: getattr(init, n) for n in names}
+        try:
+            for n in names:
+                setattr(init, n, _keep)
+            yield
+        finally:
+            for n, fn in saved.items():
+                setattr(init, n, fn)
+
+
+def _keep(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+    return tensor
 
 
 def _fill(target: np.ndarray, value: Any) -> None:
