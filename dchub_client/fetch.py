@@ -7,8 +7,11 @@ checked. Files of a model download in parallel (``constants.download_workers()``
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import queue
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
@@ -21,26 +24,69 @@ from .mirrors import DigestMismatch, Mirror, TooLargeError, try_mirrors
 
 log = logging.getLogger(__name__)
 
+#: Chunks (of up to 1 MiB) queued between the fetching and the writing thread of one file.
+_QUEUE_CHUNKS = 8
+
+
+class _Writer(threading.Thread):
+    """Writes (and hashes into *outer*) chunks on a helper thread, so disk writes overlap the network."""
+
+    def __init__(self, handle: BinaryIO, outer: Any) -> None:
+        super().__init__(name="dchub-write", daemon=True)
+        self.handle = handle
+        self.outer = outer
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        while (data := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    if self.outer is not None:
+                        self.outer.update(data)
+                    self.handle.write(data)
+                except BaseException as err:  # re-raised in the fetching thread
+                    self.error = err
+
+    def put(self, data: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(data)
+
+    def close(self) -> None:
+        if self.is_alive():
+            self.queue.put(None)
+            self.join()
+        if self.error is not None:
+            raise self.error
+
 
 class _HashingSink:
-    """Write-through to *handle*, hashing (and counting) what passes; refuses more than *size* bytes."""
+    """What pooch writes into: hashes and counts each chunk, hands it to a :class:`_Writer`.
+
+    Refuses more than *size* bytes; *outer* (a hash of the whole file, for files stored in
+    parts) is updated by the writer thread.
+    """
 
     def __init__(self, handle: BinaryIO, size: int, outer: Any = None, progress: Any = None) -> None:
-        self.handle = handle
         self.size = size
         self.digest = hashlib.sha256()
-        self.outer = outer
+        self.writer = _Writer(handle, outer)
         self.progress = progress
         self.written = 0
+
+    @property
+    def outer(self) -> Any:
+        return self.writer.outer
 
     def write(self, data: Any) -> int:
         n = len(data)
         if self.written + n > self.size:
             raise TooLargeError(f"sent more than the {self.size} bytes expected")
+        data = data if isinstance(data, bytes) else bytes(data)
         self.digest.update(data)
-        if self.outer is not None:
-            self.outer.update(data)
-        self.handle.write(data)
+        self.writer.put(data)
         self.written += n
         if self.progress is not None:
             self.progress.update(n)
@@ -49,14 +95,19 @@ class _HashingSink:
     def flush(self) -> None:
         """pooch flushes after every chunk; the real file flushes when it is closed."""
 
-    def check(self, sha256: str) -> None:
+    def finish(self, sha256: str) -> None:
+        """Wait for the writer, then check size and digest."""
+        self.writer.close()
         if self.written != self.size:
             raise DigestMismatch(f"truncated: got {self.written} of {self.size} bytes")
         actual = self.digest.hexdigest()
         if actual != sha256:
             raise DigestMismatch(f"sha256 mismatch (got {actual[:12]}…, expected {sha256[:12]}…)")
 
-    def undo_progress(self) -> None:
+    def abandon(self) -> None:
+        """After a failure: stop the writer and take the bytes back off the progress bar."""
+        with contextlib.suppress(BaseException):
+            self.writer.close()
         if self.progress is not None and self.written:
             self.progress.update(-self.written)
 
@@ -72,9 +123,9 @@ def _fetch_blob_into(mirrors: Sequence[Mirror], part: Part, handle: BinaryIO, *,
         sink = _HashingSink(handle, part.size, outer.copy() if outer is not None else None, progress)
         try:
             mirror.fetch(blob_path(part.sha256), sink)
-            sink.check(part.sha256)
+            sink.finish(part.sha256)
         except BaseException:
-            sink.undo_progress()
+            sink.abandon()
             raise
         return sink.outer
 

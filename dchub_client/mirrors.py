@@ -99,11 +99,9 @@ def _downloader(mirror: Mirror) -> Callable[..., Any]:
 
 def _copy_local(path: str, sink: Any, pooch: Any = None) -> None:
     """A pooch-style downloader for local files: copy *path* into *sink* in large chunks."""
-    buffer = bytearray(CHUNK_SIZE)
-    view = memoryview(buffer)
     with open(path, "rb", buffering=0) as handle:
-        while n := handle.readinto(buffer):
-            sink.write(view[:n])
+        while chunk := handle.read(CHUNK_SIZE):
+            sink.write(chunk)
 
 
 class _LimitedBuffer(io.BytesIO):
