@@ -94,18 +94,17 @@ def check_tree_nodes(nodes: np.ndarray, counts: np.ndarray, n_features: np.ndarr
     """
     if (counts < 1).any():
         return "a tree has no nodes"
-    local = np.arange(nodes.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    local = np.arange(nodes.shape[0]) - starts
     size = np.repeat(counts, counts)
-    left, right, feature = nodes["left_child"], nodes["right_child"], nodes["feature"]
+    left, right, feature = (np.ascontiguousarray(nodes[f]) for f in ("left_child", "right_child", "feature"))
     leaf = left == TREE_LEAF
     if not np.array_equal(leaf, right == TREE_LEAF):
         return "a node has exactly one child"
-    inner = ~leaf
-    for child in (left, right):
-        if ((child[inner] <= local[inner]) | (child[inner] >= size[inner])).any():
-            return "a child index is out of range"
-    width = np.repeat(n_features, counts)
-    if ((feature[inner] < 0) | (feature[inner] >= width[inner])).any():
+    children_ok = (left > local) & (left < size) & (right > local) & (right < size)
+    if not (leaf | children_ok).all():
+        return "a child index is out of range"
+    if not (leaf | (feature >= 0) & (feature < np.repeat(n_features, counts))).all():
         return "a split feature index is out of range"
     return None
 

@@ -45,6 +45,19 @@ def _base_estimator() -> type:
     return BaseEstimator
 
 
+@functools.lru_cache(maxsize=None)
+def _declared_param_names(cls: type) -> frozenset[str]:
+    return frozenset(cls._get_param_names())
+
+
+def param_names(est: Any) -> frozenset[str]:
+    """The hyperparameter names of *est* (cached per class when it uses sklearn's own ``get_params``)."""
+    cls = type(est)
+    if getattr(cls.get_params, "__func__", cls.get_params) is _base_estimator().get_params:
+        return _declared_param_names(cls)
+    return frozenset(est.get_params(deep=False))
+
+
 def is_estimator(obj: Any) -> bool:
     """True for scikit-learn API estimators (including xgboost and lightgbm ones)."""
     return isinstance(obj, _base_estimator())
@@ -384,7 +397,7 @@ def _check_trees(nodes: np.ndarray, trees: list[Any], key: str, source: Any) -> 
 
 def leaves(est: Any, path: str = ROOT) -> list[Leaf]:
     """Every weight of estimator *est* (recursively), in a stable order."""
-    params = est.get_params(deep=False)
+    params = param_names(est)
     found: list[Leaf] = []
     state = vars(est)
     for name in sorted(state):

@@ -11,7 +11,7 @@ import pytest
 
 import dchub_client as hub
 from dchub_client.errors import UntrustedClassError, WeightFileError
-from tests.adapters.sklearn_fixtures import dataset, ecfp_data, estimator_spec, read_params, write_params
+from tests.adapters.test_sklearn_helpers import dataset, ecfp_data, estimator_spec, read_params, write_params
 from tests.fresh import Job, predict_in_fresh_process
 
 xgboost = pytest.importorskip("xgboost")

@@ -19,7 +19,7 @@ from dchub_client.errors import (
     WeightFileError,
 )
 from dchub_client.pretrained import write_weight
-from tests.adapters.sklearn_fixtures import dataset, ecfp_data, estimator_spec, read_params, write_params
+from tests.adapters.test_sklearn_helpers import dataset, ecfp_data, estimator_spec, read_params, write_params
 from tests.fresh import Job, predict_in_fresh_process
 
 

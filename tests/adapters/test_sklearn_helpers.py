@@ -1,4 +1,4 @@
-"""Shared helpers of the sklearn and GBDT adapter tests: real ECFP features, params.json surgery."""
+"""Helpers (no tests) shared by the sklearn and GBDT adapter tests: real ECFP features, params.json surgery."""
 from __future__ import annotations
 
 import json
