@@ -166,6 +166,14 @@ class MirrorError(HubError, ConnectionError):
         super().__init__(f"could not fetch {what} from any mirror:\n{lines}")
 
 
+class BadResponseError(HubError, ValueError):
+    """One mirror answered with the wrong bytes (a sha256 mismatch, too many or too few bytes).
+
+    Recorded as that mirror's failure while the next mirror is tried; only escapes inside a
+    :class:`MirrorError`.
+    """
+
+
 class OfflineError(HubError, FileNotFoundError):
     """Offline mode (or no network) and the requested item is not in the cache."""
 

@@ -18,9 +18,9 @@ from typing import Any, BinaryIO
 
 from . import constants
 from .cache import Cache
-from .errors import ChecksumError
+from .errors import BadResponseError, ChecksumError
 from .hubformat import FileEntry, Part, blob_path
-from .mirrors import DigestMismatch, Mirror, TooLargeError, try_mirrors
+from .mirrors import Mirror, try_mirrors
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class _HashingSink:
     def write(self, data: Any) -> int:
         n = len(data)
         if self.written + n > self.size:
-            raise TooLargeError(f"sent more than the {self.size} bytes expected")
+            raise BadResponseError(f"sent more than the {self.size} bytes expected")
         data = data if isinstance(data, bytes) else bytes(data)
         self.digest.update(data)
         self.writer.put(data)
@@ -99,10 +99,10 @@ class _HashingSink:
         """Wait for the writer, then check size and digest."""
         self.writer.close()
         if self.written != self.size:
-            raise DigestMismatch(f"truncated: got {self.written} of {self.size} bytes")
+            raise BadResponseError(f"truncated: got {self.written} of {self.size} bytes")
         actual = self.digest.hexdigest()
         if actual != sha256:
-            raise DigestMismatch(f"sha256 mismatch (got {actual[:12]}…, expected {sha256[:12]}…)")
+            raise BadResponseError(f"sha256 mismatch (got {actual[:12]}…, expected {sha256[:12]}…)")
 
     def abandon(self) -> None:
         """After a failure: stop the writer and take the bytes back off the progress bar."""

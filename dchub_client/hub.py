@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from . import constants, hubformat
 from .cache import Cache
-from .errors import HubFormatError, MirrorError, ModelNotFoundError, OfflineError
+from .errors import BadResponseError, HubFormatError, MirrorError, ModelNotFoundError, OfflineError
 from .hashing import sha256_bytes
 from .hubformat import Index, Manifest, VersionRef
-from .mirrors import MAX_METADATA_BYTES, DigestMismatch, Mirror, try_mirrors
+from .mirrors import MAX_METADATA_BYTES, Mirror, try_mirrors
 
 log = logging.getLogger(__name__)
 INDEX_FILE = "index.json"
@@ -117,7 +117,7 @@ def _manifest_attempt(mirror: Mirror, ref: VersionRef) -> bytes:
     data = mirror.read_bytes(ref.manifest, max(ref.size, 1))
     actual = sha256_bytes(data)
     if actual != ref.sha256:
-        raise DigestMismatch(f"sha256 mismatch (got {actual[:12]}…, the index says {ref.sha256[:12]}…)")
+        raise BadResponseError(f"sha256 mismatch (got {actual[:12]}…, the index says {ref.sha256[:12]}…)")
     source = mirror.locate(ref.manifest)
     hubformat.parse_manifest(hubformat.loads(data, source), source)  # malformed: try the next mirror
     return data

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import constants
-from .errors import HubFormatError, MirrorError
+from .errors import BadResponseError, HubFormatError, MirrorError
 from .hashing import CHUNK_SIZE
 
 log = logging.getLogger(__name__)
@@ -26,14 +26,6 @@ T = TypeVar("T")
 
 #: ``index.json`` and manifests larger than this are refused.
 MAX_METADATA_BYTES = 64 << 20
-
-
-class TooLargeError(ValueError):
-    """A mirror sent more bytes than expected (internal: recorded as that mirror's failure)."""
-
-
-class DigestMismatch(ValueError):
-    """Bytes from a mirror did not hash to the expected sha256 (internal: recorded per mirror)."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +103,7 @@ class _LimitedBuffer(io.BytesIO):
 
     def write(self, data: Any) -> int:  # type: ignore[override]
         if self.tell() + len(data) > self._limit:
-            raise TooLargeError(f"sent more than the {self._limit} bytes expected")
+            raise BadResponseError(f"sent more than the {self._limit} bytes expected")
         return super().write(data)
 
 
@@ -127,7 +119,7 @@ def describe(err: BaseException) -> str:
         return f"connection error ({_root_cause(err)})"
     if isinstance(err, FileNotFoundError):
         return "not found"
-    if isinstance(err, (DigestMismatch, TooLargeError, HubFormatError)):
+    if isinstance(err, (BadResponseError, HubFormatError)):
         return str(err)
     return f"{type(err).__name__}: {err}"
 
@@ -143,7 +135,7 @@ def failure_types() -> tuple[type[BaseException], ...]:
     """Exceptions that mean "this mirror failed, try the next one"."""
     import requests
 
-    return (requests.RequestException, OSError, DigestMismatch, TooLargeError, HubFormatError)
+    return (requests.RequestException, OSError, BadResponseError, HubFormatError)
 
 
 def try_mirrors(mirrors: Iterable[Mirror], what: str, attempt: Callable[[Mirror], T]) -> T:
@@ -169,5 +161,4 @@ def try_mirrors(mirrors: Iterable[Mirror], what: str, attempt: Callable[[Mirror]
     raise MirrorError(what, failures) from errors[-1]
 
 
-__all__ = ["Mirror", "parse_mirror", "parse_mirrors", "try_mirrors", "describe", "DigestMismatch",
-           "TooLargeError", "MAX_METADATA_BYTES"]
+__all__ = ["Mirror", "parse_mirror", "parse_mirrors", "try_mirrors", "describe", "MAX_METADATA_BYTES"]
