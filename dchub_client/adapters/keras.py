@@ -195,7 +195,16 @@ def build_from_signature(keras_model: Any, signature: Mapping[str, Any]) -> None
     if _convmol_layout(signature["inputs"]):
         shapes = [shape if i == 1 or shape == [1] else [0, *shape[1:]] for i, shape in enumerate(shapes)]
     inputs = [tf.zeros(shape, dtype=np.dtype(dtype)) for shape, (_s, dtype) in zip(shapes, signature["inputs"])]
-    keras_model(inputs if signature.get("list", True) else inputs[0], training=False)
+    with tf.variable_creator_scope(_zero_initialized):  # values are assigned next: skip random initializers
+        keras_model(inputs if signature.get("list", True) else inputs[0], training=False)
+
+
+def _zero_initialized(next_creator: Any, **kwargs: Any) -> Any:
+    shape, dtype = kwargs.get("shape"), kwargs.get("dtype")
+    if shape is not None and dtype is not None and callable(kwargs.get("initial_value")):
+        tf = tensorflow()
+        kwargs["initial_value"] = lambda: tf.zeros(shape, dtype=dtype)
+    return next_creator(**kwargs)
 
 
 def _convmol_layout(inputs: list[list[Any]]) -> bool:
