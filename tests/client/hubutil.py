@@ -40,7 +40,7 @@ def build_hub(tmp_path: Path, models: dict[tuple[str, str], Path], *, part_size:
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder; ``server.faults`` maps a path prefix to ``404``, ``corrupt``, ``slow`` or ``500``."""
+    """Serves a folder; ``server.faults`` maps a path prefix to ``404``, ``500``, ``corrupt``, ``slow`` or ``hang``."""
 
     def log_message(self, *args: object) -> None:
         pass
@@ -55,6 +55,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         fault = self._fault()
+        if fault == "hang":  # accept the request, answer nothing until the client has given up
+            time.sleep(1.5)
+            return
         if fault in ("404", "500"):
             self.send_error(int(fault))
             return

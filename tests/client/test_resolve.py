@@ -144,3 +144,14 @@ def test_unknown_names_suggest_close_ones(toy_hub, serve, monkeypatch):
     assert "1.1.0" in str(info.value) and "esol-gc@1.1.0" in info.value.suggestions
     with pytest.raises(ModelNotFoundError, match="no such folder"):
         resolve_pretrained("./esol-gc")
+
+
+def test_fallback_past_a_timeout_and_a_500(toy_hub, serve, monkeypatch):
+    monkeypatch.setenv("DEEPCHEM_HUB_TIMEOUT", "0.3")
+    hanging, failing, good = serve(toy_hub, {"blobs/": "hang"}), serve(toy_hub, {"blobs/": "500"}), serve(toy_hub)
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", f"{hanging.url} {failing.url} {good.url}")
+    read_pretrained(resolve_pretrained("esol-mtr").path, verify=True)
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", f"{hanging.url} {failing.url}")
+    with pytest.raises(MirrorError) as info:
+        resolve_pretrained("esol-gc@1.1.0")
+    assert info.value.failures == {hanging.url: "timeout after 0.3 s", failing.url: "HTTP 500 Internal Server Error"}
