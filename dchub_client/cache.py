@@ -278,9 +278,10 @@ class Cache:
     # --- maintenance ----------------------------------------------------------------------
 
     def prune(self, keep: set[str] | None = None) -> tuple[int, int]:
-        """Remove blobs no snapshot uses (except *keep*), stale temp files and locks.
+        """Remove blobs no snapshot uses (except *keep*) and temp files older than six hours.
 
-        Returns ``(files removed, bytes freed)``.
+        Run it while no other process is pulling into this cache: a blob fetched a moment ago
+        but not yet linked into its snapshot counts as unused. Returns ``(files removed, bytes freed)``.
         """
         used = set().union(*(self.snapshot_files(s) for s in self.snapshots()))
         keep = set(keep or ()) | {s.manifest_sha256 for s in self.snapshots()}
