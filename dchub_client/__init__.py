@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from . import deepchem_hooks as _deepchem_hooks  # noqa: E402
 from . import policies as _policies  # noqa: E402
+from .download import download  # noqa: E402
 from .encoding import register_encoder  # noqa: E402
 from .interface import (  # noqa: E402
     Model,
@@ -24,6 +25,7 @@ from .interface import (  # noqa: E402
     set_weight,
     to_pretrained,
 )
+from .pipeline import Pipeline, load_pipeline  # noqa: E402
 from .registry import register_class  # noqa: E402
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -32,11 +34,14 @@ _deepchem_hooks.install()
 
 __all__ = [
     "Model",
+    "Pipeline",
     "__version__",
+    "download",
     "from_pretrained",
     "get_parameters",
     "get_weight",
     "get_weights",
+    "load_pipeline",
     "register_class",
     "register_encoder",
     "set_weight",
