@@ -61,6 +61,20 @@ class ChecksumError(WeightFileError):
         )
 
 
+class CardError(PretrainedFormatError):
+    """A model card (``README.md``) is unreadable or its YAML front matter is broken or mistyped.
+
+    Attributes:
+        line: the 1-based line of the problem in the card file, when known.
+    """
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None) -> None:
+        self.line = line
+        where = f"{path}:{line}" if path is not None and line is not None else path
+        super().__init__(message, path=where)
+        self.path = Path(path) if path is not None else None
+
+
 class InvalidWeightNameError(DchubError, ValueError):
     """A weight name is not a safe, portable file name."""
 
@@ -127,6 +141,24 @@ class UntrustedClassError(DchubError, PermissionError):
             f"{where}refusing to build {qualname!r}{why}: it is not on dchub's allowlist. If you trust it, "
             "import it yourself and call dchub_client.register_class(TheClass) before loading."
         )
+
+
+class InvalidMoleculeError(DchubError, ValueError):
+    """A pipeline could not featurize some molecules (``Pipeline.predict(..., errors="raise")``).
+
+    Attributes:
+        failures: ``(position, smiles, reason)`` for each molecule that failed.
+    """
+
+    def __init__(self, failures: list[tuple[int, str, str]]) -> None:
+        self.failures = list(failures)
+        shown = "; ".join(f"#{i} {smiles!r} ({why})" for i, smiles, why in self.failures[:10])
+        more = f"; and {len(self.failures) - 10} more" if len(self.failures) > 10 else ""
+        super().__init__(f"{len(self.failures)} molecule(s) could not be featurized: {shown}{more}")
+
+
+class InvalidMoleculeWarning(UserWarning):
+    """Some molecules of a ``Pipeline.predict`` batch could not be featurized; their rows are NaN."""
 
 
 class ModelClassMismatchError(DchubError, TypeError):

@@ -12,7 +12,7 @@ import difflib
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -143,7 +143,9 @@ def get_parameters(model: Any) -> dict[str, Any]:
 
 
 def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool = False,
-                  include_optimizer: bool = False, files: Mapping[str, bytes] | None = None) -> Path:
+                  include_optimizer: bool = False, files: Mapping[str, bytes] | None = None,
+                  featurizer: Any = None, transformers: Sequence[Any] | None = None,
+                  card: Any = None) -> Path:
     """Save *model* as a pretrained folder: ``params.json`` plus one ``.npy`` per weight.
 
     Args:
@@ -152,6 +154,11 @@ def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool =
             unless *overwrite*.
         include_optimizer: also save the optimizer state and global step, so training resumes.
         files: extra small files to place in the folder (e.g. ``{"README.md": card_bytes}``).
+        featurizer: the DeepChem featurizer the model was trained on (stored as class + arguments;
+            see :func:`dchub_client.load_pipeline`).
+        transformers: the fitted DeepChem transformers of the training data, in the order applied;
+            their arrays are stored as auxiliary weights.
+        card: a model card (:class:`dchub_client.card.Card` or Markdown text), written as ``README.md``.
 
     Returns:
         The folder's path.
@@ -167,15 +174,35 @@ def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool =
     parameters = encoding.encode_parameters(get_parameters(model))
     weights: Any = adapter.read(model)
     extra: dict[str, Any] = dict(adapter.extra(model))
+    auxiliary: list[str] = []
     if include_optimizer:
         state, arrays = adapter.save_training_state(model)
-        extra.update({_TRAINING: state, _AUXILIARY: [name for name, _, _ in arrays]})
+        extra[_TRAINING] = state
+        auxiliary += [name for name, _, _ in arrays]
         weights = chain(weights, arrays)
+    if featurizer is not None or transformers:
+        from . import pipeline
+
+        extra[pipeline.PIPELINE_KEY], arrays = pipeline.encode_pipeline(featurizer, list(transformers or ()))
+        auxiliary += [name for name, _, _ in arrays]
+        weights = chain(weights, arrays)
+    if auxiliary:
+        extra[_AUXILIARY] = auxiliary
+    files = _with_card(files, card)
     pretrained.write_pretrained(path, class_name=adapter.class_name(model), framework=adapter.framework,
                                 parameters=parameters, weights=weights, versions=_versions(adapter),
                                 extra=extra, files=files, overwrite=overwrite)
     logger.info("saved %s to %s", type(model).__name__, path)
     return Path(path)
+
+
+def _with_card(files: Mapping[str, bytes] | None, card: Any) -> Mapping[str, bytes] | None:
+    if card is None:
+        return files
+    from .card import Card, parse_card
+
+    data = card.to_bytes() if isinstance(card, Card) else parse_card(str(card), source="card").to_bytes()
+    return {**(files or {}), constants.CARD_FILE: data}
 
 
 def _check_class_loadable(cls: type) -> None:
