@@ -79,6 +79,29 @@ def trusted_keys_setting() -> str | None:
     return os.environ.get("DEEPCHEM_HUB_TRUSTED_KEYS")
 
 
+def trusted_keys_file() -> Path:
+    """The config file of trusted keys used when ``DEEPCHEM_HUB_TRUSTED_KEYS`` is unset: ``<cache>/trusted_keys``."""
+    return cache_dir() / "trusted_keys"
+
+
+def allow_expired_index() -> bool:
+    """``DEEPCHEM_HUB_ALLOW_EXPIRED=1``: in offline mode only, accept a cached signed index past its expiry."""
+    return _is_true(os.environ.get("DEEPCHEM_HUB_ALLOW_EXPIRED"))
+
+
+def min_rate_bytes() -> float:
+    """``DEEPCHEM_HUB_MIN_RATE`` (bytes/s, default 64 KiB/s): slower downloads are abandoned.
+
+    A file of *n* bytes must arrive within ``timeout_seconds() + n / min_rate_bytes()`` seconds,
+    so a mirror that drips bytes just fast enough to dodge the read timeout is still cut off.
+    """
+    return max(1.0, float(os.environ.get("DEEPCHEM_HUB_MIN_RATE", str(64 << 10))))
+
+
+#: Redirects followed for one request (a loop fails fast).
+MAX_REDIRECTS = 5
+
+
 def debug() -> bool:
     """``DCHUB_DEBUG=1``: the CLIs print full tracebacks."""
     return _is_true(os.environ.get("DCHUB_DEBUG"))

@@ -5,6 +5,10 @@ The index of a mirror list is cached under ``cache/hubs/<key>/index.json`` and r
 one whatever its age; when every mirror fails and a cached index exists, a warning is logged
 (and issued) and the cached one is used. Manifests are checked against the sha256 the index gives
 and cached as blobs, so they are fetched once.
+
+Every index, fresh or cached, passes :func:`dchub_client.trust.check_index` before use (signature,
+expiry, rollback, when trusted keys are configured); a refused fresh index is never cached, and
+the version of an accepted one is recorded so an older one is refused later.
 """
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import constants, hubformat
+from . import constants, hubformat, trust
 from .cache import Cache
-from .errors import BadResponseError, HubFormatError, MirrorError, ModelNotFoundError, OfflineError
+from .errors import BadResponseError, HubFormatError, MirrorError, ModelNotFoundError, OfflineError, TrustError
 from .hashing import sha256_bytes
 from .hubformat import Index, Manifest, VersionRef
 from .mirrors import MAX_METADATA_BYTES, Mirror, try_mirrors
@@ -40,32 +44,45 @@ def load_index(cache: Cache, mirrors: Sequence[Mirror], *, refresh: bool = False
     """The hub index of *mirrors*: from the cache while fresh, else from the first mirror that serves it."""
     roots = [m.root for m in mirrors]
     cached = cache.read_index(roots)
-    if cached is not None and (offline or (not refresh and cached[1] < constants.index_ttl_seconds())):
-        return _parse_index(cached[0], str(cache.index_file(roots)))
+    cached_source = str(cache.index_file(roots))
+    if cached is not None and offline:
+        return _trusted_index(cache, cached[0], cached_source, allow_expired=True)
+    if cached is not None and not refresh and cached[1] < constants.index_ttl_seconds():
+        try:
+            return _trusted_index(cache, cached[0], cached_source)
+        except TrustError as err:  # e.g. expired since it was cached: fetch a new one
+            log.info("%s", err)
     if offline:
         raise OfflineError(f"offline mode and no cached index for {' '.join(roots)}; "
                            "run `dchub pull MODEL` once while online")
     try:
-        data, index = try_mirrors(mirrors, INDEX_FILE, _index_attempt)
+        data, index = try_mirrors(mirrors, INDEX_FILE, lambda m: _index_attempt(cache, m))
     except (MirrorError, HubFormatError) as err:
         if cached is None:
             raise
+        index = _trusted_index(cache, cached[0], cached_source)
         message = (f"could not refresh the hub index ({err}); using the cached copy from "
                    f"{cached[1] / 60:.0f} min ago")
         log.warning(message)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
-        return _parse_index(cached[0], str(cache.index_file(roots)))
+        return index
+    trust.VersionStore(cache.root).record(index.name, index.version)
     cache.write_index(roots, data)
     return index
 
 
-def _index_attempt(mirror: Mirror) -> tuple[bytes, Index]:
+def _index_attempt(cache: Cache, mirror: Mirror) -> tuple[bytes, Index]:
     data = mirror.read_bytes(INDEX_FILE, MAX_METADATA_BYTES)
-    return data, _parse_index(data, mirror.locate(INDEX_FILE))
+    return data, _trusted_index(cache, data, mirror.locate(INDEX_FILE))
 
 
-def _parse_index(data: bytes, source: str) -> Index:
-    return hubformat.parse_index(hubformat.loads(data, source), source)
+def _trusted_index(cache: Cache, data: bytes, source: str, *, allow_expired: bool = False) -> Index:
+    """Parse an index and run the trust checks (a cached one too: it may have expired since)."""
+    obj = hubformat.loads(data, source)
+    index = hubformat.parse_index(obj, source)
+    trust.check_index(obj, index, source, store=trust.VersionStore(cache.root),
+                      allow_expired=allow_expired and constants.allow_expired_index())
+    return index
 
 
 def find_model(index: Index, name: str, version: str | None) -> tuple[str, VersionRef]:

@@ -38,6 +38,7 @@ Example:
 """
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections.abc import Iterable
@@ -51,8 +52,9 @@ from .hashing import is_sha256
 #: Model names and versions: URL- and file-name-safe, at most this long.
 MAX_NAME_LENGTH = 100
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,%d}$" % (MAX_NAME_LENGTH - 1))
-#: A path inside a manifest or the hub: at most this long.
+#: A path inside a manifest or the hub: at most this long, each component at most MAX_COMPONENT_BYTES (UTF-8).
 MAX_PATH_LENGTH = 1024
+MAX_COMPONENT_BYTES = 255
 _BLOB_PREFIX = "blobs/sha256"
 
 
@@ -61,7 +63,7 @@ _BLOB_PREFIX = "blobs/sha256"
 
 def validate_name(value: object, what: str = "model name", source: str | None = None) -> str:
     """Return *value* if it is a valid hub name (``[A-Za-z0-9][A-Za-z0-9._-]*``, <= 100 chars)."""
-    if not isinstance(value, str) or not NAME_RE.match(value) or ".." in value:
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value) or ".." in value:
         raise HubFormatError(
             f"invalid {what} {value!r}: use 1-{MAX_NAME_LENGTH} characters from A-Z a-z 0-9 . _ -, "
             "starting with a letter or digit (no path separators, spaces or '..')", source=source)
@@ -78,10 +80,16 @@ def validate_relpath(value: object, source: str | None = None) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_PATH_LENGTH:
         raise HubFormatError(f"invalid path {value!r}: must be a non-empty string", source=source)
     parts = value.split("/")
-    if value.startswith("/") or "\\" in value or "\x00" in value or any(p in ("", ".", "..") for p in parts) \
+    if value.startswith("/") or "\\" in value or any(p in ("", ".", "..") for p in parts) \
             or re.match(r"^[A-Za-z]:", value):
         raise HubFormatError(f"invalid path {value!r}: must be relative, '/'-separated, without '..', '.' "
                              "or empty components", source=source)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise HubFormatError(f"invalid path {value!r}: control characters (NUL, newline, ...) or lone "
+                             "surrogates are not allowed", source=source)
+    if any(len(p.encode("utf-8")) > MAX_COMPONENT_BYTES for p in parts):
+        raise HubFormatError(f"invalid path {value[:80]!r}...: a component is longer than "
+                             f"{MAX_COMPONENT_BYTES} bytes", source=source)
     return value
 
 
@@ -182,9 +190,17 @@ class Index:
     generated: str | None = None
     format_version: str = constants.HUB_FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
+    version: int | None = None
+    expires: str | None = None
 
 
-_INDEX_KEYS = {"format", "format_version", "name", "title", "description", "mirrors", "generated", "models"}
+#: ``signatures`` is not part of the index content: it signs the rest (see ``dchub_client.trust``).
+_INDEX_KEYS = {"format", "format_version", "name", "title", "description", "mirrors", "generated", "models",
+               "version", "expires", "signatures"}
+#: ``expires``: RFC 3339 in UTC or with an offset, e.g. ``2026-12-28T00:00:00Z``.
+_RFC3339_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
+#: Largest index ``version`` (fits a signed 64-bit integer in every JSON reader).
+MAX_INDEX_VERSION = (1 << 53) - 1
 
 
 def parse_index(data: Any, source: str | None = None) -> Index:
@@ -203,6 +219,7 @@ def parse_index(data: Any, source: str | None = None) -> Index:
     if generated is not None and not isinstance(generated, str):
         raise HubFormatError("'generated' must be a string", source=source)
     return Index(
+        version=_index_version(obj.get("version"), source), expires=_expires(obj.get("expires"), source),
         name=validate_name(obj.get("name"), "hub name", source),
         models={validate_name(n, source=source): _parse_model(n, m, source) for n, m in models.items()},
         title=_field(obj, "title", str, source, default=""),
@@ -243,9 +260,40 @@ def index_to_json(index: Index) -> dict[str, Any]:
                                        for v, r in m.versions.items()}}
                    for name, m in index.models.items()},
     })
-    if index.generated is not None:
-        out["generated"] = index.generated
+    for key, value in (("generated", index.generated), ("version", index.version), ("expires", index.expires)):
+        if value is not None:
+            out[key] = value
     return out
+
+
+def _index_version(value: Any, source: str | None) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_INDEX_VERSION:
+        raise HubFormatError(f"'version' must be an integer from 0 to {MAX_INDEX_VERSION}, got {value!r}",
+                             source=source)
+    return value
+
+
+def _expires(value: Any, source: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _RFC3339_RE.match(value):
+        raise HubFormatError(f"'expires' must be an RFC 3339 time like '2026-12-28T00:00:00Z', got {value!r}",
+                             source=source)
+    try:
+        parse_time(value)
+    except ValueError as err:
+        raise HubFormatError(f"'expires' is not a valid time: {value!r} ({err})", source=source) from err
+    return value
+
+
+def parse_time(value: str) -> datetime.datetime:
+    """An RFC 3339 time (``...Z`` or ``...+01:00``) as an aware :class:`datetime.datetime`."""
+    parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("no time zone")
+    return parsed
 
 
 # --- manifests ---------------------------------------------------------------------------

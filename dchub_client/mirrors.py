@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import constants
-from .errors import BadResponseError, HubFormatError, MirrorError
+from .errors import BadResponseError, HubFormatError, MirrorError, TrustError
 from .hashing import CHUNK_SIZE
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def describe(err: BaseException) -> str:
         return f"connection error ({_root_cause(err)})"
     if isinstance(err, FileNotFoundError):
         return "not found"
-    if isinstance(err, (BadResponseError, HubFormatError)):
+    if isinstance(err, (BadResponseError, HubFormatError, TrustError)):
         return str(err)
     return f"{type(err).__name__}: {err}"
 
@@ -144,6 +144,7 @@ def try_mirrors(mirrors: Iterable[Mirror], what: str, attempt: Callable[[Mirror]
     Raises:
         MirrorError: every mirror failed; ``failures`` maps each mirror to what it answered.
         HubFormatError: every mirror answered, and every answer was malformed.
+        TrustError: every mirror answered, and every answer failed the trust checks.
     """
     failures: dict[str, str] = {}
     errors: list[BaseException] = []
@@ -154,8 +155,9 @@ def try_mirrors(mirrors: Iterable[Mirror], what: str, attempt: Callable[[Mirror]
             log.info("%s: %s failed: %s", what, mirror.root, describe(err))
             failures[mirror.root] = describe(err)
             errors.append(err)
-    if errors and all(isinstance(e, HubFormatError) for e in errors):
-        raise errors[0]
+    for kind in (HubFormatError, TrustError):  # every mirror answered, and every answer was refused
+        if errors and all(isinstance(e, kind) for e in errors):
+            raise errors[0]
     if not failures:
         raise MirrorError(what, {"(none)": "no mirror configured; set DEEPCHEM_MODEL_HUB"})
     raise MirrorError(what, failures) from errors[-1]

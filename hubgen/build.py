@@ -6,15 +6,18 @@ then ``SHA256SUMS`` and ``.nojekyll``. Published versions are never changed or r
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dchub_client import constants, hubformat, pretrained
+from dchub_client.card import read_folder_card
 from dchub_client.errors import DchubError
 from dchub_client.fsutil import atomic_folder, atomic_write_bytes
 from dchub_client.hashing import sha256_bytes
@@ -22,6 +25,7 @@ from dchub_client.hashing import sha256_bytes
 from .blobs import CACHE_FILE, TMP_DIR, BlobStore, FileDigest, HashCache
 from .errors import BuildError, RecipeError, VersionConflictError
 from .manifest import HubSpec, ModelSpec, load_manifest
+from .signing import DEFAULT_EXPIRES_DAYS, index_bytes, load_private_key
 from .sums import SUMS_FILE, sums_text
 
 logger = logging.getLogger(__name__)
@@ -63,7 +67,8 @@ class _Source:
 
 
 def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int | None = None,
-              rebuild: bool = False, progress: ProgressCallback | None = None) -> BuildSummary:
+              rebuild: bool = False, progress: ProgressCallback | None = None,
+              sign_keys: Sequence[str | Path] = (), expires_days: float = DEFAULT_EXPIRES_DAYS) -> BuildSummary:
     """Build (or update in place) the hub described by *manifest_path* into *out_dir*.
 
     Args:
@@ -72,6 +77,9 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
         part_size: largest blob in bytes (default: the manifest's ``part_size``, else 95 MiB).
         rebuild: run every model's recipe even when its folder exists.
         progress: called with ``(done_bytes, total_bytes)`` while files are read.
+        sign_keys: private key files (``hubgen keygen``); each signs ``index.json``, which then
+            carries ``expires`` (now + *expires_days*) and a ``version`` one above the previous.
+        expires_days: lifetime of a signed index.
 
     Returns:
         A :class:`BuildSummary`.
@@ -80,6 +88,7 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
         ManifestError: the YAML is invalid (the message gives line and key).
         BuildError: a folder is missing or invalid, a recipe failed, or *out_dir* is not a hub.
         VersionConflictError: a published version would change; bump the version.
+        SigningError: a signing key is unreadable or not ed25519.
 
     Example:
         >>> build_hub("hub_manifest.yaml", "public/")  # doctest: +SKIP
@@ -88,11 +97,14 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
     spec = load_manifest(manifest_path)
     if part_size is not None and part_size < 1:
         raise ValueError(f"part_size must be positive, got {part_size}")
+    if expires_days <= 0:
+        raise ValueError(f"expires_days must be positive, got {expires_days}")
+    keys = [load_private_key(k) for k in sign_keys]
     out = Path(out_dir)
     old = _existing_index(out, spec)
     sources = [_prepare(model, rebuild) for model in spec.models]
     store = BlobStore(out, part_size=part_size or spec.part_size, cache=HashCache(out / CACHE_FILE))
-    return _Builder(spec, out, old, store, progress).run(sources)
+    return _Builder(spec, out, old, store, progress, keys=keys, expires_days=expires_days).run(sources)
 
 
 # --- gathering -----------------------------------------------------------------------------
@@ -125,7 +137,7 @@ def _refuse_foreign_folder(out: Path) -> None:
 def _prepare(model: ModelSpec, rebuild: bool) -> _Source:
     """Make sure the model's folder exists (running its recipe if needed) and validate it."""
     folder = model.path
-    if model.recipe and (rebuild or not folder.exists()):
+    if model.recipe and (rebuild or not folder.exists() or _recipe_changed(model)):
         _run_recipe(model)
     if not folder.is_dir():
         hint = "" if model.recipe else "; give a 'recipe' to produce it, or fix 'path'"
@@ -133,9 +145,32 @@ def _prepare(model: ModelSpec, rebuild: bool) -> _Source:
     try:
         info = pretrained.read_params(folder)
         pretrained.check_files(folder, info)
+        folder_card = read_folder_card(folder)
     except DchubError as err:
         raise BuildError(f"{model.where}: invalid pretrained folder: {err}") from err
+    if folder_card is not None and folder_card.metadata:  # the YAML's card entries win, key by key
+        model = dataclasses.replace(model, card={**folder_card.metadata, **model.card})
     return _Source(model, info, _folder_files(model))
+
+
+def _recipe_changed(model: ModelSpec) -> bool:
+    """The folder's card records a ``recipe_sha256`` that differs from the recipe module's ``recipe_sha256()``."""
+    try:
+        card = read_folder_card(model.path)
+    except DchubError:
+        return True  # a broken card is rebuilt by its recipe
+    recorded = card.metadata.get("recipe_sha256") if card is not None else None
+    if recorded is None:
+        return False
+    module_name = (model.recipe or "").partition(":")[0]
+    try:
+        current = getattr(importlib.import_module(module_name), "recipe_sha256", None)
+    except ImportError as err:
+        raise RecipeError(f"{model.where}: cannot import recipe {model.recipe!r}: {err}") from err
+    if current is None or current() == recorded:
+        return False
+    logger.info("%s: recipe sources changed since %s was built; rebuilding", model.ref, model.path)
+    return True
 
 
 def _folder_files(model: ModelSpec) -> tuple[tuple[str, Path], ...]:
@@ -179,12 +214,15 @@ class _Builder:
     """Holds one build's state: writes blobs, manifests, site, index and sums in that order."""
 
     def __init__(self, spec: HubSpec, out: Path, old: hubformat.Index | None, store: BlobStore,
-                 progress: ProgressCallback | None) -> None:
+                 progress: ProgressCallback | None, *, keys: Sequence[Any] = (),
+                 expires_days: float = DEFAULT_EXPIRES_DAYS) -> None:
         self.spec, self.out, self.old, self.store = spec, out, old, store
         self.progress = progress
         self.done = 0
         self.total = 0
         self.written_manifests: list[Path] = []
+        self.keys = list(keys)  # ed25519 private keys that sign index.json
+        self.expires_days = expires_days
 
     def run(self, sources: list[_Source]) -> BuildSummary:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -194,7 +232,7 @@ class _Builder:
             manifests, new = self._publish(sources)
             index = self._index(manifests, sources)
             self._render_site(index, manifests)
-            _write_if_changed(self.out / INDEX_FILE, hubformat.dumps(hubformat.index_to_json(index)))
+            _write_if_changed(self.out / INDEX_FILE, self._index_bytes(index))
         except BaseException:
             self._roll_back()
             raise
@@ -204,6 +242,12 @@ class _Builder:
         _write_if_changed(self.out / NOJEKYLL, b"")
         _write_if_changed(self.out / SUMS_FILE, sums_text(self.out, PRIVATE_NAMES).encode())
         return self._summary(index, sources, new)
+
+    def _index_bytes(self, index: hubformat.Index) -> bytes:
+        """The new ``index.json``: versioned above the old one and signed (see :mod:`hubgen.signing`)."""
+        path = self.out / INDEX_FILE
+        old = hubformat.loads(path.read_bytes(), str(path)) if self.old is not None else None
+        return index_bytes(hubformat.index_to_json(index), old, keys=self.keys, expires_days=self.expires_days)
 
     def _tick(self, n: int) -> None:
         self.done += n

@@ -54,3 +54,7 @@ class PublishError(HubgenError, RuntimeError):
 
 class TargetError(PublishError, OSError):
     """The publish target (bucket, git repository, folder) refused an operation; the message says which."""
+
+
+class SigningError(HubgenError, ValueError):
+    """A signing key is unreadable or of the wrong kind, or a key pair cannot be written."""

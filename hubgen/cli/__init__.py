@@ -17,7 +17,8 @@ from dchub_client.errors import DchubError
 from ..errors import HubgenError
 
 #: Command modules, in the order ``hubgen --help`` lists them.
-COMMANDS: tuple[str, ...] = ("hubgen.cli.build", "hubgen.cli.verify", "hubgen.cli.publish", "hubgen.cli.serve")
+COMMANDS: tuple[str, ...] = ("hubgen.cli.build", "hubgen.cli.verify", "hubgen.cli.publish", "hubgen.cli.serve",
+                             "hubgen.cli.keygen")
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..build import build_hub, summary_lines
+from ..signing import DEFAULT_EXPIRES_DAYS
 from ._progress import ByteProgress
 
 
@@ -16,6 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--part-size", type=_size, metavar="BYTES",
                         help="store files larger than this as parts (suffixes K, M, G; default 95M)")
     parser.add_argument("--rebuild", action="store_true", help="run every model's recipe again")
+    parser.add_argument("--sign-key", action="append", default=[], metavar="KEY",
+                        help="private key file (hubgen keygen) that signs index.json; repeat to sign with "
+                             "several keys (key rotation)")
+    parser.add_argument("--expires-days", type=_days, default=DEFAULT_EXPIRES_DAYS, metavar="DAYS",
+                        help="lifetime of a signed index (default: %(default)s)")
     parser.set_defaults(func=run)
 
 
@@ -31,12 +37,22 @@ def _size(text: str) -> int:
     return value
 
 
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from err
+    if not 0 < value < 36500:
+        raise argparse.ArgumentTypeError("must be between 0 and 36500 days")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``hubgen build``; print the summary to stdout."""
     progress = ByteProgress("hashing")
     try:
         summary = build_hub(args.manifest, args.out, part_size=args.part_size, rebuild=args.rebuild,
-                            progress=progress)
+                            progress=progress, sign_keys=args.sign_key, expires_days=args.expires_days)
     finally:
         progress.close()
     print("\n".join(summary_lines(summary)))
