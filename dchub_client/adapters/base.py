@@ -49,12 +49,6 @@ class Adapter(abc.ABC):
     def read(self, model: Any) -> Iterator[tuple[str, str, np.ndarray]]:
         """Yield ``(name, key, array)`` for every weight; arrays may alias live memory (no copy)."""
 
-    def prepare(self, model: Any, stored: Mapping[str, Any]) -> None:
-        """Before :meth:`assign` at load time: create variables the stored model had (e.g. lazy ones).
-
-        *stored* maps weight names to their :class:`~dchub_client.pretrained.WeightEntry`.
-        """
-
     @abc.abstractmethod
     def assign(self, model: Any, values: Mapping[str, Any]) -> None:
         """Set weights from arrays or :class:`~dchub_client.pretrained.WeightReader` objects.
@@ -80,8 +74,14 @@ class Adapter(abc.ABC):
         """Adapter data (JSON-ready) saved in ``params.json`` ``extra`` (e.g. an input signature)."""
         return {}
 
-    def prepare(self, model: Any, extra: Mapping[str, Any]) -> None:
-        """Called after :meth:`build` and before weights are assigned, with ``params.json`` ``extra``."""
+    def prepare(self, model: Any, *, extra: Mapping[str, Any], weights: Mapping[str, Any]) -> None:
+        """After :meth:`build`, before :meth:`assign`: create the variables the stored model had.
+
+        Args:
+            extra: ``params.json`` ``extra`` (e.g. what :meth:`extra` saved: an input signature).
+            weights: the stored model weights' :class:`~dchub_client.pretrained.WeightEntry` by name
+                (e.g. to size lazy layers).
+        """
 
     def class_name(self, model: Any) -> str:
         """The fully qualified class recorded in ``params.json``."""

@@ -271,7 +271,7 @@ class KerasAdapter(Adapter):
         signature = input_signature(model)
         return {} if signature is None else {SIGNATURE_KEY: signature}
 
-    def prepare(self, model: Any, extra: Mapping[str, Any]) -> None:
+    def prepare(self, model: Any, *, extra: Mapping[str, Any], weights: Mapping[str, Any]) -> None:
         if model.model.built:
             return
         signature = extra.get(SIGNATURE_KEY)

@@ -1,8 +1,9 @@
 """Adapter for DeepChem's ``TorchModel`` and its subclasses.
 
 Weight names: ``<model class, lower-case>-<dotted module path>-<i>`` where ``i`` counts the
-module's own parameters, then its persistent buffers (e.g. BatchNorm running statistics), in
-registration order. The root module's own variables use the layer name ``root``.
+module's own parameters, then its persistent buffers (e.g. BatchNorm running statistics), then
+tensors held as plain attributes, in registration order. The root module's own variables use
+the layer name ``root``.
 """
 from __future__ import annotations
 
@@ -39,15 +40,26 @@ def variables(module: Any, prefix: str, *, lazy: bool = False) -> dict[str, tupl
     """
     found: dict[str, tuple[str, Any]] = {}
     for path, sub in module.named_modules():
-        own = [(n, p) for n, p in sub._parameters.items() if p is not None]
-        own += [(n, b) for n, b in sub._buffers.items()
-                if b is not None and n not in sub._non_persistent_buffers_set]
-        for i, (attr, tensor) in enumerate(own):
+        for i, (attr, tensor) in enumerate(_own_tensors(sub)):
             if _is_uninitialized(tensor) and not lazy:
                 continue
             name = validate_weight_name(f"{prefix}-{path or ROOT_LAYER}-{i}")
             found[name] = (f"{path}.{attr}" if path else attr, tensor)
     return found
+
+
+def _own_tensors(module: Any) -> list[tuple[str, Any]]:
+    """A module's parameters, persistent buffers, then plain tensor attributes, in registration order.
+
+    Plain tensor attributes are state too: some DeepChem layers (``WeaveLayer``'s ``W_AA``...) keep
+    weights that way, outside ``state_dict``, so DeepChem's own checkpoints lose them.
+    """
+    torch = _torch()
+    own = [(n, p) for n, p in module._parameters.items() if p is not None]
+    own += [(n, b) for n, b in module._buffers.items()
+            if b is not None and n not in module._non_persistent_buffers_set]
+    own += [(n, t) for n, t in vars(module).items() if isinstance(t, torch.Tensor)]
+    return own
 
 
 def _is_uninitialized(tensor: Any) -> bool:
@@ -74,12 +86,12 @@ class TorchAdapter(Adapter):
     def _variables(self, model: Any) -> dict[str, tuple[str, Any]]:
         return variables(model.model, self.model_name(model))
 
-    def prepare(self, model: Any, stored: Mapping[str, WeightEntry]) -> None:
+    def prepare(self, model: Any, *, extra: Mapping[str, Any], weights: Mapping[str, WeightEntry]) -> None:
         """Materialize lazy parameters that the stored model had initialized, with the stored shapes."""
         torch = _torch()
         for name, (_key, tensor) in variables(model.model, self.model_name(model), lazy=True).items():
-            if name in stored and _is_uninitialized(tensor):
-                tensor.materialize(stored[name].shape, dtype=getattr(torch, stored[name].dtype.name))
+            if name in weights and _is_uninitialized(tensor):
+                tensor.materialize(weights[name].shape, dtype=getattr(torch, weights[name].dtype.name))
 
     def specs(self, model: Any) -> dict[str, WeightSpec]:
         return {name: WeightSpec(key, tuple(t.shape), to_numpy(t).dtype)

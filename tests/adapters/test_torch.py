@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import dchub_client
+import dchub_client.adapters
 from tests.fresh import Job, featurize, predict_in_fresh_process
 from tests.molecules import binary_labels, nci_molecules
 
@@ -136,8 +137,10 @@ def test_weights_are_named_per_variable_and_round_trip(round_trips: dict, name: 
     prefix = type(model).__name__.lower() + "-"
     assert weights and all(n.startswith(prefix) for n in weights)
     lazy = torch.nn.parameter.UninitializedTensorMixin  # lazy layers a model never used have no values yet
-    unique_tensors = {id(t) for t in model.model.state_dict(keep_vars=True).values() if not isinstance(t, lazy)}
-    assert len(weights) == len(unique_tensors), "every parameter and persistent buffer is a weight, once"
+    tensors = list(model.model.state_dict(keep_vars=True).values())
+    tensors += [t for m in model.model.modules() for t in vars(m).values() if isinstance(t, torch.Tensor)]
+    unique_tensors = {id(t) for t in tensors if not isinstance(t, lazy)}
+    assert len(weights) == len(unique_tensors), "every parameter, buffer and tensor attribute is a weight, once"
     folder = model.to_pretrained(tmp_path / "again")
     again = dchub_client.from_pretrained(folder)
     for weight_name, value in again.get_weights().items():
@@ -172,3 +175,12 @@ def test_lazy_layers_initialized_by_training_are_restored(round_trips: dict, tmp
     assert "cnn-uncertainty_layer-0" not in model.get_weights(), "never used, so never initialized"
     again = dchub_client.from_pretrained(model.to_pretrained(tmp_path / "cnn"))
     np.testing.assert_array_equal(again["cnn-output_layer-0"], model["cnn-output_layer-0"])
+
+
+def test_tensors_outside_state_dict_are_weights(round_trips: dict) -> None:
+    """DeepChem's WeaveLayer keeps W_AA... as plain tensors: its own checkpoints lose them, dchub does not."""
+    model = round_trips["WeaveModel"][0]
+    layer = model.model.layers[0]
+    assert "W_AA" not in dict(layer.named_parameters()) and "layers.0.W_AA" not in model.model.state_dict()
+    key_to_name = {key: name for name, key, _ in dchub_client.adapters.for_model(model).read(model)}
+    np.testing.assert_array_equal(model[key_to_name["layers.0.W_AA"]], layer.W_AA.numpy())
