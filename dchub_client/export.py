@@ -4,6 +4,11 @@ The copy holds, for the chosen model versions only: ``index.json``, the manifest
 the source published, so their sha256 in the index still holds), every blob (files stored in parts
 are split again into the same parts, each checked), ``SHA256SUMS`` and ``.nojekyll``. Running it
 again on the same folder adds models to the index already there.
+
+A signed index (``docs/security.md``) stays valid only byte for byte: when the export holds every
+version of every model of the source hub (into a new folder), the source's ``index.json`` is copied
+as it is, signatures included; any other selection writes a new, unsigned index (clients that
+trust keys will refuse it; a warning says so).
 """
 from __future__ import annotations
 
@@ -58,7 +63,10 @@ def export_models(specs: Sequence[str], dest: str | os.PathLike[str], mirrors: S
             written, nbytes = written + w, nbytes + b
         _copy_if_missing(cache.blob(ref.sha256), dest / ref.manifest)
         models.setdefault(name, {})[version] = ref
-    _write_index(dest, index, old, models)
+    if old is None and _whole_hub(index, chosen) and (raw := cache.read_index([m.root for m in mirrors])):
+        _write_verbatim(dest, raw[0], index)
+    else:
+        _write_index(dest, index, old, models)
     return ExportSummary(dest, tuple(f"{n}@{v}" for n, v in chosen), written, nbytes)
 
 
@@ -123,6 +131,20 @@ def _copy_if_missing(source: Path, target: Path) -> bool:
     return True
 
 
+def _whole_hub(index: Index, chosen: list[tuple[str, str]]) -> bool:
+    return set(chosen) == {(n, v) for n, m in index.models.items() for v in m.versions}
+
+
+def _write_verbatim(dest: Path, data: bytes, index: Index) -> None:
+    """Copy the source index bytes, after checking they are the index that was exported."""
+    if hubformat.parse_index(hubformat.loads(data, str(dest)), str(dest)) != index:
+        raise HubFormatError("the cached index changed during the export; run it again", source=str(dest))
+    atomic_write_bytes(dest / "index.json", data)
+    if not (dest / ".nojekyll").exists():
+        atomic_write_bytes(dest / ".nojekyll", b"")
+    atomic_write_text(dest / SUMS_FILE, _sums(dest))
+
+
 def _write_index(dest: Path, source: Index, old: Index | None,
                  models: dict[str, dict[str, VersionRef]]) -> None:
     base = old or source
@@ -130,6 +152,10 @@ def _write_index(dest: Path, source: Index, old: Index | None,
                for name, refs in sorted(models.items())}
     index = Index(name=base.name, models=entries, title=base.title, description=base.description, mirrors=(),
                   generated=source.generated, extra=dict(base.extra))
+    if source.version is not None:
+        log.warning("%s: the exported index is a selection of hub %r, so it is not signed: clients that trust "
+                    "the hub's keys will refuse it (mirror every model with --all-versions to keep the signed index)",
+                    dest, source.name)
     atomic_write_bytes(dest / "index.json", hubformat.dumps(hubformat.index_to_json(index)))
     if not (dest / ".nojekyll").exists():
         atomic_write_bytes(dest / ".nojekyll", b"")

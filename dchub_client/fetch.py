@@ -122,7 +122,7 @@ def _fetch_blob_into(mirrors: Sequence[Mirror], part: Part, handle: BinaryIO, *,
         handle.truncate()
         sink = _HashingSink(handle, part.size, outer.copy() if outer is not None else None, progress)
         try:
-            mirror.fetch(blob_path(part.sha256), sink)
+            mirror.fetch(blob_path(part.sha256), sink, limit=part.size)
             sink.finish(part.sha256)
         except BaseException:
             sink.abandon()

@@ -1,8 +1,15 @@
 """Hub mirrors: where bytes come from, and trying the next mirror when one fails.
 
-A mirror is one root of ``DEEPCHEM_MODEL_HUB``: an ``http(s)://`` URL (fetched with pooch's
-:class:`pooch.HTTPDownloader`, in 1 MiB chunks), a ``file://`` URL or a local path (copied).
-Every fetch streams into a *sink* (anything with ``write``); callers verify what arrived.
+A mirror is one root of ``DEEPCHEM_MODEL_HUB``: an ``http(s)://`` URL (streamed with requests), a
+``file://`` URL or a local path (copied). Every fetch streams into a *sink* (anything with
+``write``); callers verify what arrived.
+
+A mirror is not trusted to behave: an HTTP fetch asks for ``Accept-Encoding: identity`` and
+decodes any compression in bounded steps (no gzip bomb), refuses a ``Content-Length`` above the
+size expected, follows at most ``constants.MAX_REDIRECTS`` redirects, and gives up when a socket
+read stalls for ``constants.timeout_seconds()`` or the whole file has not arrived within
+``timeout + size / constants.min_rate_bytes()`` seconds (a slow drip). Sinks refuse bytes beyond
+the expected size (an endless body).
 :func:`try_mirrors` runs one attempt per mirror, in order, and raises
 :class:`~dchub_client.errors.MirrorError` listing what each mirror answered when all fail.
 """
@@ -10,6 +17,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -47,14 +55,20 @@ class Mirror:
             return str(Path(self.base, *relpath.split("/")))
         return urllib.parse.urljoin(self.base, urllib.parse.quote(relpath))
 
-    def fetch(self, relpath: str, sink: Any) -> None:
-        """Stream the file at *relpath* into *sink*; raise on any failure (see :func:`describe`)."""
-        _downloader(self)(self.locate(relpath), sink, None)
+    def fetch(self, relpath: str, sink: Any, *, limit: int | None = None) -> None:
+        """Stream the file at *relpath* into *sink*; raise on any failure (see :func:`describe`).
+
+        *limit* is the most bytes the file may have (it also sets the time allowed, for http).
+        """
+        if self.kind == "local":
+            _copy_local(self.locate(relpath), sink)
+        else:
+            _http_fetch(self.locate(relpath), sink, MAX_METADATA_BYTES if limit is None else limit)
 
     def read_bytes(self, relpath: str, max_bytes: int = MAX_METADATA_BYTES) -> bytes:
         """The whole (small) file at *relpath*, refusing more than *max_bytes*."""
         buffer = _LimitedBuffer(max_bytes)
-        self.fetch(relpath, buffer)
+        self.fetch(relpath, buffer, limit=max_bytes)
         return buffer.getvalue()
 
     def has_index(self) -> bool:
@@ -81,16 +95,62 @@ def parse_mirrors(roots: Iterable[str]) -> list[Mirror]:
     return [parse_mirror(r) for r in roots]
 
 
-def _downloader(mirror: Mirror) -> Callable[..., Any]:
-    if mirror.kind == "local":
-        return _copy_local
-    import pooch
+def _http_fetch(url: str, sink: Any, limit: int) -> None:
+    """GET *url* into *sink*: at most *limit* bytes, bounded in time, redirects and decompression."""
+    import requests
 
-    return pooch.HTTPDownloader(chunk_size=CHUNK_SIZE, progressbar=False, timeout=constants.timeout_seconds())
+    timeout = constants.timeout_seconds()
+    with requests.Session() as session:
+        session.max_redirects = constants.MAX_REDIRECTS
+        with session.get(url, stream=True, timeout=timeout, headers={"Accept-Encoding": "identity"}) as response:
+            response.raise_for_status()
+            announced = _content_length(response, limit)
+            deadline = time.monotonic() + timeout + (announced if announced is not None else limit) / \
+                constants.min_rate_bytes()
+            for chunk in _chunks(response.raw, deadline):
+                sink.write(chunk)
 
 
-def _copy_local(path: str, sink: Any, pooch: Any = None) -> None:
-    """A pooch-style downloader for local files: copy *path* into *sink* in large chunks."""
+def _content_length(response: Any, limit: int) -> int | None:
+    """The announced body size (refused when above *limit*), or None when not announced."""
+    value = response.headers.get("Content-Length")
+    if value is None or response.headers.get("Content-Encoding", "identity").lower() != "identity":
+        return None
+    if not value.strip().isdigit():
+        raise BadResponseError(f"invalid Content-Length {value[:40]!r}")
+    if int(value) > limit:
+        raise BadResponseError(f"announces {int(value)} bytes (Content-Length), more than the {limit} expected")
+    return int(value)
+
+
+def _chunks(raw: Any, deadline: float) -> Any:
+    """The decoded body in pieces of at most CHUNK_SIZE bytes (decompression is bounded per call);
+    abandoned once *deadline* (``time.monotonic()``) has passed."""
+    while True:
+        if time.monotonic() > deadline:
+            raise BadResponseError("too slow: the file did not arrive in the time allowed "
+                                   "(DEEPCHEM_HUB_TIMEOUT + size / DEEPCHEM_HUB_MIN_RATE)")
+        chunk = _read1(raw)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _read1(raw: Any) -> bytes:
+    """One read of whatever has arrived (urllib3 errors become requests' or :class:`BadResponseError`)."""
+    import requests
+    import urllib3.exceptions as u3
+
+    try:
+        return raw.read1(CHUNK_SIZE, decode_content=True)
+    except u3.ReadTimeoutError as err:
+        raise requests.exceptions.ReadTimeout(str(err)) from err
+    except (u3.ProtocolError, u3.DecodeError) as err:
+        raise BadResponseError(f"broken response ({_root_cause(err)})") from err
+
+
+def _copy_local(path: str, sink: Any) -> None:
+    """Copy the local file *path* into *sink* in large chunks."""
     with open(path, "rb", buffering=0) as handle:
         while chunk := handle.read(CHUNK_SIZE):
             sink.write(chunk)

@@ -25,8 +25,9 @@ def make_folder(folder: Path, *, seed: int = 0, n_weights: int = 2, size: int = 
 
 
 def build_hub(tmp_path: Path, models: dict[tuple[str, str], Path], *, part_size: int | None = None,
-              out: str = "hub") -> Path:
-    """Build a hub with hubgen from pretrained folders (``models[(name, version)] = folder``)."""
+              out: str = "hub", **options: object) -> Path:
+    """Build a hub with hubgen from pretrained folders (``models[(name, version)] = folder``);
+    *options* go to :func:`hubgen.build.build_hub` (e.g. ``sign_keys``)."""
     from hubgen.build import build_hub as hubgen_build
 
     lines = ["name: test-hub", "title: Test hub", "models:"]
@@ -35,7 +36,7 @@ def build_hub(tmp_path: Path, models: dict[tuple[str, str], Path], *, part_size:
                   "    card:", f"      description: toy model {name}", "      license: MIT"]
     yaml_path = tmp_path / f"{out}.yaml"
     yaml_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    hubgen_build(yaml_path, tmp_path / out, part_size=part_size)
+    hubgen_build(yaml_path, tmp_path / out, part_size=part_size, **options)  # type: ignore[arg-type]
     return tmp_path / out
 
 
@@ -86,10 +87,12 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class HubServer:
-    """A threaded HTTP server on 127.0.0.1 serving *root*."""
+    """A threaded HTTP server on 127.0.0.1 serving *root* (subclasses may set another ``handler_class``)."""
+
+    handler_class: type[http.server.SimpleHTTPRequestHandler] = _Handler
 
     def __init__(self, root: Path, faults: dict[str, str] | None = None) -> None:
-        handler = functools.partial(_Handler, directory=str(root))
+        handler = functools.partial(self.handler_class, directory=str(root))
         self.httpd = _Server(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.httpd.faults = dict(faults or {})  # type: ignore[attr-defined]

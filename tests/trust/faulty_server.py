@@ -1,0 +1,129 @@
+"""A hostile mirror for the tests: the client tests' :class:`HubServer` (127.0.0.1, threaded) with more faults.
+
+``faults`` maps a path prefix to one of:
+
+``corrupt``, ``slow``, ``hang``, ``404``, ``500``
+    as in :mod:`tests.client.hubutil`.
+``truncated``
+    announces the true Content-Length, sends half the body, closes the connection.
+``short-length`` / ``long-length``
+    a Content-Length smaller than the body (the rest is never read) / larger than it (then close).
+``stall``
+    sends half the body, then holds the connection open, silent, until the server closes.
+``drip``
+    the true Content-Length, then one byte every 0.1 s: never slow enough for a read timeout.
+``redirect-loop``
+    302 to the same path, forever.
+``redirect:URL``
+    302 to ``URL`` + the requested path (another mirror).
+``endless``
+    no Content-Length, 64 KiB chunks of junk until the client hangs up.
+``gzip-bomb``
+    ``Content-Encoding: gzip`` whatever was asked, a small body that inflates to 256 MiB.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import threading
+import time
+from pathlib import Path
+
+from tests.client.hubutil import HubServer, _Handler
+
+BOMB_SIZE = 256 << 20
+
+
+@functools.lru_cache(maxsize=1)
+def gzip_bomb() -> bytes:
+    """gzip of BOMB_SIZE zero bytes (about 250 KiB)."""
+    return gzip.compress(bytes(BOMB_SIZE), compresslevel=9, mtime=0)
+
+
+class _FaultyHandler(_Handler):
+    def do_GET(self) -> None:
+        fault = self._fault()
+        if fault is None or fault in ("corrupt", "slow", "hang", "404", "500"):
+            self.server.hits[self.path.lstrip("/")] -= 1  # type: ignore[attr-defined]  # counted again below
+            self.close_connection = True
+            super().do_GET()
+            return
+        try:
+            self._hostile(fault)
+        except OSError:  # the client hung up: that is what we wanted
+            pass
+        self.close_connection = True
+
+    def _body(self) -> bytes:
+        return Path(self.translate_path(self.path)).read_bytes()
+
+    def _start(self, length: int | None, **headers: str) -> None:
+        self.send_response(200)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        for key, value in headers.items():
+            self.send_header(key.replace("_", "-"), value)
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+    def _hostile(self, fault: str) -> None:
+        if fault.startswith("redirect"):
+            target = self.path if fault == "redirect-loop" else fault.split(":", 1)[1] + self.path.lstrip("/")
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if fault == "gzip-bomb":
+            bomb = gzip_bomb()
+            self._start(len(bomb), Content_Encoding="gzip")
+            self.wfile.write(bomb)
+            return
+        if fault == "endless":
+            self._start(None)
+            junk = b"\xa5" * (64 << 10)
+            for _ in range(100_000):  # 6 GiB: far more than any client should read
+                self.wfile.write(junk)
+            return
+        getattr(self, "_" + fault.replace("-", "_"))(self._body())
+
+    def _truncated(self, data: bytes) -> None:
+        self._start(len(data))
+        self.wfile.write(data[: len(data) // 2])
+
+    def _short_length(self, data: bytes) -> None:
+        self._start(len(data) // 2)
+        self.wfile.write(data)
+
+    def _long_length(self, data: bytes) -> None:
+        self._start(len(data) + 1000)
+        self.wfile.write(data)
+
+    def _stall(self, data: bytes) -> None:
+        self._start(len(data))
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        self.server.closing.wait(30)  # type: ignore[attr-defined]
+
+    def _drip(self, data: bytes) -> None:
+        self._start(len(data))
+        for i in range(len(data)):
+            if self.server.closing.is_set():  # type: ignore[attr-defined]
+                return
+            self.wfile.write(data[i:i + 1])
+            self.wfile.flush()
+            time.sleep(0.1)
+
+
+class FaultyServer(HubServer):
+    """A hub on 127.0.0.1 whose ``faults`` may be any of the module docstring's."""
+
+    handler_class = _FaultyHandler
+
+    def __init__(self, root: Path, faults: dict[str, str] | None = None) -> None:
+        super().__init__(root, faults)
+        self.httpd.closing = threading.Event()  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.httpd.closing.set()  # type: ignore[attr-defined]
+        super().close()
