@@ -65,7 +65,7 @@ def build(output_dir: Path) -> None:
         "recipe": f"{__name__}:build",
         "recipe_sha256": recipe_sha256(),
     }
-    body = (f"# {NAME}\n\nStarts from [`{BASE}`](../nci-tpsa-mtr/index.html): its hidden layers are frozen "
+    body = (f"# {NAME}\n\nStarts from `{BASE}`: its hidden layers are frozen "
             f"(`requires_grad=False`) and the output layer is retrained for {EPOCHS} epochs on cLogP.\n")
     _common.write_pipeline(output_dir, model=model, featurizer=featurizer, transformers=[normalize],
                            metadata=metadata, body=body, test_smiles=list(split.test.ids), started=started)
