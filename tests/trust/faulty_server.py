@@ -121,6 +121,8 @@ class FaultyServer(HubServer):
     handler_class = _FaultyHandler
 
     def __init__(self, root: Path, faults: dict[str, str] | None = None) -> None:
+        if "gzip-bomb" in (faults or {}).values():
+            gzip_bomb()  # compress it now, not while a client waits
         super().__init__(root, faults)
         self.httpd.closing = threading.Event()  # type: ignore[attr-defined]
 
