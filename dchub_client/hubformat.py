@@ -136,6 +136,8 @@ def loads(data: bytes | str, source: str | None = None) -> Any:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as err:
         raise HubFormatError(f"not valid JSON: {err}", source=source) from err
+    except RecursionError as err:  # "[[[[…": json recurses once per level
+        raise HubFormatError("not valid JSON: nested too deeply", source=source) from err
 
 
 def dumps(obj: Any) -> bytes:
@@ -237,7 +239,7 @@ def _parse_model(name: str, data: Any, source: str | None) -> ModelEntry:
         raise HubFormatError(f"{where}: 'versions' is empty", source=source)
     refs = {validate_version(v, source): _parse_ref(f"{where} version {v!r}", r, source) for v, r in versions.items()}
     latest = obj.get("latest")
-    if latest not in refs:
+    if not isinstance(latest, str) or latest not in refs:
         raise HubFormatError(f"{where}: 'latest' is {latest!r}, which is not one of its versions", source=source)
     return ModelEntry(name=name, latest=latest, versions=refs)
 

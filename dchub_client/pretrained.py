@@ -122,6 +122,8 @@ def load_json_strict(path: Path, *, max_bytes: int = MAX_PARAMS_BYTES) -> Any:
                           parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as err:
         raise PretrainedFormatError(f"not valid JSON: {err}", path=path) from err
+    except RecursionError as err:  # "[[[[…": json recurses once per level
+        raise PretrainedFormatError("not valid JSON: nested too deeply", path=path) from err
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

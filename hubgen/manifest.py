@@ -87,6 +87,8 @@ def _compose(text: str, path: Path) -> yaml.Node:
         problem = getattr(err, "problem", None) or str(err)
         raise ManifestError(f"YAML syntax error: {problem}", path=path,
                             line=mark.line + 1 if mark else None) from err
+    except RecursionError as err:  # "[[[[…": the composer recurses once per level
+        raise ManifestError("YAML nested too deeply", path=path) from err
     if root is None:
         raise ManifestError("the file is empty", path=path)
     return root
@@ -121,8 +123,13 @@ class _Validator:
             out[name] = (knode, vnode)
         return out
 
-    def value(self, node: yaml.Node) -> Any:
-        return self._constructor.construct_object(node, deep=True)
+    def value(self, node: yaml.Node, key: str | None = None) -> Any:
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as err:  # e.g. an unknown !tag
+            raise self.fail(node, key, f"unreadable value: {getattr(err, 'problem', None) or err}") from err
+        except RecursionError as err:
+            raise self.fail(node, key, "value nested too deeply") from err
 
     def string(self, node: yaml.Node, key: str, *, raw: bool = False) -> str:
         if not isinstance(node, yaml.ScalarNode):
