@@ -263,8 +263,8 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
     parameters = encoding.decode_parameters(info.parameters, source=source)
     model = adapter.build(cls, {**parameters, **overrides})
     auxiliary = set(info.extra.get(_AUXILIARY, []))
-    adapter.prepare(model, extra=info.extra,
-                    weights={n: e for n, e in info.weights.items() if n not in auxiliary})
+    adapter.prepare(model, extra=info.extra, weights={n: e for n, e in info.weights.items() if n not in auxiliary},
+                    source=source)
     _assign_all(adapter, model, {n: r for n, r in readers.items() if n not in auxiliary}, source)
     if _TRAINING in info.extra:
         arrays = {name: readers[name].load() for name in auxiliary}

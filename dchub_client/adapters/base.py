@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -74,13 +75,15 @@ class Adapter(abc.ABC):
         """Adapter data (JSON-ready) saved in ``params.json`` ``extra`` (e.g. an input signature)."""
         return {}
 
-    def prepare(self, model: Any, *, extra: Mapping[str, Any], weights: Mapping[str, Any]) -> None:
+    def prepare(self, model: Any, *, extra: Mapping[str, Any], weights: Mapping[str, Any],
+                source: Path) -> None:
         """After :meth:`build`, before :meth:`assign`: create the variables the stored model had.
 
         Args:
             extra: ``params.json`` ``extra`` (e.g. what :meth:`extra` saved: an input signature).
             weights: the stored model weights' :class:`~dchub_client.pretrained.WeightEntry` by name
                 (e.g. to size lazy layers).
+            source: the ``params.json`` path, for error messages.
         """
 
     def class_name(self, model: Any) -> str:

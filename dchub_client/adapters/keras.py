@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import FrameworkConfigurationError, MissingDependencyError, UnsupportedModelError
+from ..errors import (
+    FrameworkConfigurationError,
+    MissingDependencyError,
+    PretrainedFormatError,
+    UnsupportedModelError,
+)
 from ..pretrained import WeightReader, validate_weight_name
 from .base import Adapter, WeightSpec
 
@@ -271,14 +277,15 @@ class KerasAdapter(Adapter):
         signature = input_signature(model)
         return {} if signature is None else {SIGNATURE_KEY: signature}
 
-    def prepare(self, model: Any, *, extra: Mapping[str, Any], weights: Mapping[str, Any]) -> None:
+    def prepare(self, model: Any, *, extra: Mapping[str, Any], weights: Mapping[str, Any],
+                source: Path) -> None:
         if model.model.built:
             return
         signature = extra.get(SIGNATURE_KEY)
         if not _valid_signature(signature):
-            raise UnsupportedModelError(
-                f"{type(model).__name__}: params.json 'extra' holds no valid {SIGNATURE_KEY!r}, so the model's "
-                "variables cannot be created before loading (save it again with this version of dchub)")
+            raise PretrainedFormatError(
+                f"{type(model).__name__}: 'extra' holds no valid {SIGNATURE_KEY!r}, so the model's variables "
+                "cannot be created before loading (save it again with this version of dchub)", path=source)
         build_from_signature(model.model, signature)
 
     def versions(self) -> dict[str, str]:

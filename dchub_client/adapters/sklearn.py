@@ -2,9 +2,9 @@
 
 What is stored:
 
-* ``parameters.model`` is a :class:`~.sklearn_state.FittedEstimator`: the estimator's class (on
-  the allowlist of :mod:`.sklearn_allowlist`), its hyperparameters (``get_params(deep=False)``)
-  and its fitted state: scalars, strings and tuples as JSON; every fitted array as a weight;
+* ``parameters.model`` is the estimator as constructed: its class (on the allowlist of
+  :mod:`.sklearn_allowlist`) and its hyperparameters. ``extra["sklearn_estimator"]`` describes the
+  fitted estimator: class, hyperparameters (``get_params(deep=False)``) and fitted state: scalars, strings and tuples as JSON; every fitted array as a weight;
   nested estimators (forest members, ``Pipeline`` steps, ``init_``) recursively; decision trees as
   metadata plus their structured ``nodes`` array and ``values`` array. KD/ball trees of neighbour
   models are refit from ``_fit_X`` on loading (deterministic), gradient boosting losses come from
@@ -25,17 +25,21 @@ What is stored:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import MissingDependencyError, UnsupportedModelError
+from .. import encoding
+from ..errors import DchubError, MissingDependencyError, PretrainedFormatError, UnsupportedModelError
 from ..pretrained import validate_weight_name
 from . import sklearn_allowlist, sklearn_state
 from .base import Adapter, WeightSpec
 
 SKLEARN_MODEL = "deepchem.models.sklearn_models.sklearn_model.SklearnModel"
 GBDT_MODEL = "deepchem.models.gbdt_models.gbdt_model.GBDTModel"
+#: Where ``params.json`` ``extra`` keeps the fitted estimator's description.
+STATE_KEY = "sklearn_estimator"
 
 
 def _sklearn() -> Any:
@@ -68,7 +72,6 @@ class SklearnAdapter(Adapter):
 
     def __init__(self) -> None:
         sklearn_allowlist.install()
-        sklearn_state.install()
 
     def handles_class(self, cls: type) -> bool:
         names = {f"{c.__module__}.{c.__qualname__}" for c in getattr(cls, "__mro__", ())}
@@ -103,14 +106,23 @@ class SklearnAdapter(Adapter):
     def parameters(self, model: Any) -> dict[str, Any]:
         args = super().parameters(model)
         args.pop("model_instance", None)
-        args["model"] = sklearn_state.FittedEstimator.wrap(self._estimator(model))
         return args
 
-    def build(self, cls: type, parameters: dict[str, Any]) -> Any:
-        parameters = dict(parameters)
-        if isinstance(parameters.get("model"), sklearn_state.FittedEstimator):
-            parameters["model"] = parameters["model"].estimator
-        return cls(**parameters)
+    def extra(self, model: Any) -> dict[str, Any]:
+        """The fitted estimator's description (its arrays are the weights)."""
+        return {STATE_KEY: encoding.encode_value(sklearn_state.describe(self._estimator(model)), "model")}
+
+    def prepare(self, model: Any, *, extra: Mapping[str, Any], weights: Mapping[str, Any],
+                source: Path) -> None:
+        """Replace the unfitted estimator built from the hyperparameters by the stored fitted one."""
+        if STATE_KEY not in extra:
+            raise PretrainedFormatError(f"'extra' has no {STATE_KEY!r}: the fitted estimator is missing", path=source)
+        try:
+            model.model = sklearn_state.materialize(encoding.decode_value(extra[STATE_KEY], source))
+        except (ValueError, TypeError) as err:
+            if isinstance(err, DchubError):
+                raise
+            raise PretrainedFormatError(f"malformed fitted estimator in 'extra': {err}", path=source) from err
 
     def versions(self) -> dict[str, str]:
         return {"sklearn": _sklearn().__version__}

@@ -6,9 +6,9 @@ fitted state each array becomes an ``{"sk": "array", shape, dtype}`` slot whose 
 weight; nested estimators (forest members, pipeline steps, ``init_``) are described recursively;
 trees and boosters are handled by :mod:`.sklearn_objects`.
 
-:class:`FittedEstimator` carries that description in ``params.json``. Building it (only when
-``params.json`` is decoded, after every class in it passed the allowlist) validates the
-description and materializes an estimator whose arrays and trees exist but are still empty;
+:class:`~.sklearn.SklearnAdapter` keeps that description in ``params.json`` ``extra``.
+:func:`materialize` (called on the decoded description, after every class in it passed the
+allowlist) validates it and builds an estimator whose arrays and trees exist but are still empty;
 :func:`leaves` then enumerates the live arrays of any estimator so the adapter can name, read and
 fill them. Collections of estimators (a forest's ``estimators_``) whose arrays line up are
 *stacked*: one weight per attribute holds all members' arrays concatenated along axis 0.
@@ -306,39 +306,6 @@ _BUILDERS: dict[str, Callable[[dict, str, bool], Any]] = {
     "random_state": _build_random_state, "list": _build_sequence, "tuple": _build_sequence, "dict": _build_dict, "np": _build_scalar,
     "tree": _only_attribute, "derived": _only_attribute, "xgboost": _only_attribute, "lightgbm": _only_attribute,
 }
-
-
-class FittedEstimator:
-    """A fitted estimator as ``params.json`` stores it: its description, and the estimator itself.
-
-    Constructing one from a (decoded) description validates it and materializes the estimator
-    with empty arrays; the adapter fills them from the weights.
-    """
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
-        self.estimator = materialize(spec)
-
-    @classmethod
-    def wrap(cls, estimator: Any, path: str = ROOT) -> FittedEstimator:
-        """Describe a live fitted estimator (for saving)."""
-        obj = cls.__new__(cls)
-        obj.spec, obj.estimator = describe(estimator, path), estimator
-        return obj
-
-    def __repr__(self) -> str:
-        return f"FittedEstimator({self.estimator!r})"
-
-
-def _encode_fitted(value: FittedEstimator) -> dict[str, Any]:
-    return {encoding.TAG: "object", "class": registry.qualified_name(FittedEstimator),
-            "kwargs": {"spec": encoding.encode_value(value.spec, ROOT)}}
-
-
-def install() -> None:
-    """Make :class:`FittedEstimator` storable and loadable (idempotent)."""
-    registry.register_class(FittedEstimator)
-    encoding.register_encoder(FittedEstimator, _encode_fitted)
 
 
 # --- the live arrays of an estimator ---------------------------------------------------------------

@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -86,7 +87,8 @@ class TorchAdapter(Adapter):
     def _variables(self, model: Any) -> dict[str, tuple[str, Any]]:
         return variables(model.model, self.model_name(model))
 
-    def prepare(self, model: Any, *, extra: Mapping[str, Any], weights: Mapping[str, WeightEntry]) -> None:
+    def prepare(self, model: Any, *, extra: Mapping[str, Any], weights: Mapping[str, WeightEntry],
+                source: Path) -> None:
         """Materialize lazy parameters that the stored model had initialized, with the stored shapes."""
         torch = _torch()
         for name, (_key, tensor) in variables(model.model, self.model_name(model), lazy=True).items():

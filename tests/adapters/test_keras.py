@@ -337,7 +337,7 @@ def test_missing_or_bad_input_signature_is_a_clear_error(round_trips: dict, tmp_
     params = json.loads((folder / "params.json").read_text())
     params["extra"]["keras_input_signature"] = {"inputs": [[[10 ** 9, 75], "|O"]], "list": True}
     (folder / "params.json").write_text(json.dumps(params))
-    with pytest.raises(dchub_client.errors.UnsupportedModelError, match="keras_input_signature"):
+    with pytest.raises(dchub_client.errors.PretrainedFormatError, match="params.json: .*keras_input_signature"):
         dchub_client.from_pretrained(folder)
 
 

@@ -35,4 +35,4 @@ def write_params(folder: Path, data: dict[str, Any]) -> None:
 
 def estimator_spec(data: dict[str, Any]) -> dict[str, Any]:
     """The stored description of the wrapped estimator inside a params.json."""
-    return data["parameters"]["model"]["kwargs"]["spec"]
+    return data["extra"]["sklearn_estimator"]
