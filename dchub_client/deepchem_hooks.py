@@ -1,13 +1,18 @@
 """Give every DeepChem model the dchub interface, without importing DeepChem eagerly.
 
-:func:`install` (called when :mod:`dchub_client` is imported) patches ``deepchem.models.Model``
-as soon as it exists: now if DeepChem is already imported, otherwise right after its module
-``deepchem.models.models`` is executed (a post-import hook on ``sys.meta_path``). Patching:
+:func:`install` (called when :mod:`dchub_client` is imported) patches DeepChem's base classes as
+soon as they exist: now if DeepChem is already imported, otherwise right after the module that
+defines them is executed (a post-import hook on ``sys.meta_path``).
+
+For ``deepchem.models.Model``:
 
 * every existing and future subclass records the arguments of its outermost constructor call;
 * ``get_weights``, ``set_weight``, ``get_parameters``, ``to_pretrained``, ``from_pretrained`` and
   ``model[name]`` are attached (never replacing a method DeepChem defines itself);
 * ``deepchem.models.Model`` becomes a virtual subclass of :class:`dchub_client.Model`.
+
+For ``deepchem.feat.Featurizer``: every subclass records its constructor arguments, so a
+pipeline's featurizer is saved exactly as it was built.
 
 Idempotent.
 """
@@ -21,21 +26,24 @@ from typing import Any
 from . import interface
 from .recording import record_init
 
-_TARGET = "deepchem.models.models"
 _FLAG = "_dchub_patched"
 
 
 def install() -> None:
-    """Patch DeepChem's ``Model`` now, or as soon as DeepChem imports it."""
-    module = sys.modules.get(_TARGET)
-    if module is not None and hasattr(module, "Model"):
-        patch_model_class(module.Model)
-    elif not any(isinstance(f, _PostImportFinder) for f in sys.meta_path):
+    """Patch DeepChem's base classes now, or as soon as DeepChem imports them."""
+    pending = False
+    for module_name, (attr, patch) in _TARGETS.items():
+        module = sys.modules.get(module_name)
+        if module is not None and hasattr(module, attr):
+            patch(getattr(module, attr))
+        else:
+            pending = True
+    if pending and not any(isinstance(f, _PostImportFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _PostImportFinder())
 
 
-def patch_model_class(base: type) -> None:
-    """Apply the patches described in the module docstring to *base* (``deepchem.models.Model``)."""
+def record_subclasses(base: type) -> None:
+    """Make *base* and all its subclasses, existing and future, record their constructor arguments."""
     if base.__dict__.get(_FLAG):
         return
     for cls in [base, *_all_subclasses(base)]:
@@ -50,11 +58,18 @@ def patch_model_class(base: type) -> None:
         record_init(cls)
 
     base.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
+    setattr(base, _FLAG, True)
+
+
+def patch_model_class(base: type) -> None:
+    """Apply the patches described in the module docstring to *base* (``deepchem.models.Model``)."""
+    if base.__dict__.get(_FLAG):
+        return
+    record_subclasses(base)
     for name, method in _METHODS.items():
         if not hasattr(base, name):
             setattr(base, name, method)
     interface.Model.register(base)
-    setattr(base, _FLAG, True)
 
 
 def _all_subclasses(cls: type) -> list[type]:
@@ -82,11 +97,18 @@ _METHODS: dict[str, Any] = {
 }
 
 
+#: module -> (attribute, patch): what to patch once each module has been executed.
+_TARGETS: dict[str, tuple[str, Any]] = {
+    "deepchem.models.models": ("Model", patch_model_class),
+    "deepchem.feat.base_classes": ("Featurizer", record_subclasses),
+}
+
+
 class _PostImportFinder(importlib.abc.MetaPathFinder):
-    """Finds ``deepchem.models.models`` through the other finders, and patches it once executed."""
+    """Finds the modules of :data:`_TARGETS` through the other finders, and patches them once executed."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
-        if fullname != _TARGET:
+        if fullname not in _TARGETS:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -107,7 +129,8 @@ class _PatchingLoader(importlib.abc.Loader):
 
     def exec_module(self, module: Any) -> None:
         self._loader.exec_module(module)
-        patch_model_class(module.Model)
+        attr, patch = _TARGETS[module.__name__]
+        patch(getattr(module, attr))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._loader, name)

@@ -75,7 +75,6 @@ def encode_pipeline(featurizer: Any, transformers: Sequence[Any]) -> tuple[dict[
 def _encode_featurizer(featurizer: Any) -> dict[str, Any]:
     if not callable(getattr(featurizer, "featurize", None)):
         raise ParameterEncodingError("featurizer", f"{type(featurizer).__name__} has no featurize() method")
-    _register_featurizer_encoders()
     encoded = encoding.encode_value(featurizer, "featurizer")
     if not isinstance(encoded, dict) or encoded.get(_TAG) != "object":
         raise ParameterEncodingError("featurizer", "must be stored as a constructible object (class + arguments)")
@@ -87,19 +86,6 @@ def _encode_featurizer(featurizer: Any) -> dict[str, Any]:
                 "differently: some constructor argument is not kept as an attribute; register the class with "
                 "dchub_client.register_class before creating the featurizer")
     return encoded
-
-
-def _register_featurizer_encoders() -> None:
-    """Featurizers whose constructor arguments are not kept under their own names."""
-    import deepchem as dc
-
-    def rdkit_descriptors(value: Any) -> dict[str, Any]:
-        kwargs = encoding._introspect_kwargs(value, "featurizer")
-        kwargs["descriptors"] = sorted(value.reqd_properties)
-        return {_TAG: "object", "class": registry.qualified_name(type(value)),
-                "kwargs": encoding.encode_parameters(kwargs)}
-
-    encoding.register_encoder(dc.feat.RDKitDescriptors, rdkit_descriptors)
 
 
 def _same(a: Any, b: Any, depth: int = 0) -> bool:

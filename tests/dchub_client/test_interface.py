@@ -222,3 +222,13 @@ def test_weight_names_are_stable_across_processes(regressor) -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == list(regressor.get_weights())
+
+
+def test_featurizers_record_their_constructor_arguments() -> None:
+    from dchub_client import encoding
+
+    featurizer = dc.feat.RDKitDescriptors(descriptors=["MolWt", "TPSA"])  # kept under another name
+    encoded = encoding.encode_value(featurizer, "featurizer")
+    assert encoded["kwargs"] == {"descriptors": ["MolWt", "TPSA"]}
+    rebuilt = encoding.decode_value(encoded, None)
+    np.testing.assert_array_equal(rebuilt.featurize(["CCO"]), featurizer.featurize(["CCO"]))

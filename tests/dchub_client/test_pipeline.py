@@ -161,4 +161,4 @@ def test_featurizers_rebuild_with_their_arguments():
         rebuilt = encoding.decode_value(spec["featurizer"], None)
         assert pipeline._same(featurizer.featurize(["CCOc1ccccc1"]), rebuilt.featurize(["CCOc1ccccc1"]))
     spec, _ = pipeline.encode_pipeline(dc.feat.RDKitDescriptors(descriptors=["TPSA", "MolWt"]), [])
-    assert spec["featurizer"]["kwargs"]["descriptors"] == ["MolWt", "TPSA"]
+    assert spec["featurizer"]["kwargs"]["descriptors"] == ["TPSA", "MolWt"]  # exactly as constructed
