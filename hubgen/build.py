@@ -6,12 +6,14 @@ then ``SHA256SUMS`` and ``.nojekyll``. Published versions are never changed or r
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import importlib.util
 import logging
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,7 +104,8 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
     keys = [load_private_key(k) for k in sign_keys]
     out = Path(out_dir)
     old = _existing_index(out, spec)
-    sources = [_prepare(model, rebuild) for model in spec.models]
+    with _recipes_importable_from(spec.source.parent):
+        sources = [_prepare(model, rebuild) for model in spec.models]
     store = BlobStore(out, part_size=part_size or spec.part_size, cache=HashCache(out / CACHE_FILE))
     return _Builder(spec, out, old, store, progress, keys=keys, expires_days=expires_days).run(sources)
 
@@ -132,6 +135,18 @@ def _refuse_foreign_folder(out: Path) -> None:
     if foreign:
         raise BuildError(f"{out}: folder is not empty and holds no hub ({', '.join(foreign[:3])}, ...); "
                          "build into an empty or new folder")
+
+
+@contextlib.contextmanager
+def _recipes_importable_from(folder: Path) -> Iterator[None]:
+    """Recipes (``package.module:function``) are found next to ``hub_manifest.yaml`` first."""
+    entry = str(folder.resolve())
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(entry)
 
 
 def _prepare(model: ModelSpec, rebuild: bool) -> _Source:

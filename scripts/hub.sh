@@ -8,7 +8,6 @@ root=$PWD
 
 bash scripts/setup.sh
 export TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=3
-export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"   # the recipes package
 .venv/bin/hubgen build hub_manifest.yaml --out _hub "$@"
 
 cat <<MSG
