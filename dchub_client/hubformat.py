@@ -45,7 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import constants
+from . import constants, jsonstrict
 from .errors import HubFormatError
 from .hashing import is_sha256
 
@@ -132,31 +132,15 @@ def latest_version(versions: Iterable[str]) -> str:
 def loads(data: bytes | str, source: str | None = None) -> Any:
     """Decode JSON strictly: UTF-8, no duplicate keys, no NaN/Infinity."""
     try:
-        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray, memoryview)) else data
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError) as err:
+        return jsonstrict.loads(data)
+    except ValueError as err:
         raise HubFormatError(f"not valid JSON: {err}", source=source) from err
-    except RecursionError as err:  # "[[[[…": json recurses once per level
-        raise HubFormatError("not valid JSON: nested too deeply", source=source) from err
 
 
 def dumps(obj: Any) -> bytes:
     """Canonical JSON bytes: sorted keys, indent 1, UTF-8, one trailing newline."""
     text = json.dumps(obj, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
     return (text + "\n").encode("utf-8")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 # --- the index ---------------------------------------------------------------------------

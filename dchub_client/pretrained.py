@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import constants
+from . import constants, jsonstrict
 from .errors import (
     ChecksumError,
     InvalidWeightNameError,
@@ -118,25 +118,9 @@ def load_json_strict(path: Path, *, max_bytes: int = MAX_PARAMS_BYTES) -> Any:
     if size > max_bytes:
         raise PretrainedFormatError(f"file is {size} bytes, more than the {max_bytes} allowed", path=path)
     try:
-        return json.loads(path.read_bytes().decode("utf-8"), object_pairs_hook=_no_duplicates,
-                          parse_constant=_no_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as err:
+        return jsonstrict.loads(path.read_bytes())
+    except ValueError as err:
         raise PretrainedFormatError(f"not valid JSON: {err}", path=path) from err
-    except RecursionError as err:  # "[[[[…": json recurses once per level
-        raise PretrainedFormatError("not valid JSON: nested too deeply", path=path) from err
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def read_params(folder: str | os.PathLike[str]) -> PretrainedInfo:
