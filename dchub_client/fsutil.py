@@ -35,6 +35,21 @@ def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
         handle.write(data)  # type: ignore[attr-defined]
 
 
+def write_if_changed(target: str | os.PathLike[str], data: bytes) -> bool:
+    """Write *data* atomically unless *target* already holds exactly it; True when written.
+
+    Keeps mtimes (and so incremental copies and syncs downstream) stable across rebuilds.
+    """
+    target = Path(target)
+    try:
+        if target.stat().st_size == len(data) and target.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    atomic_write_bytes(target, data)
+    return True
+
+
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
     """Write UTF-8 *text* to *target* atomically (``\\n`` line endings on every OS)."""
     atomic_write_bytes(target, text.encode("utf-8"))

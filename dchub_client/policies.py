@@ -98,15 +98,8 @@ def _keras(name: str, obj: Any, kind: Kind) -> bool:
     return _is_framework_layer(obj) and module.split(".")[0] in {"tf_keras", "keras", "tensorflow"}
 
 
-_installed = False
-
-
 def install() -> None:
     """Register the built-in policies (idempotent: called once from ``dchub_client/__init__``)."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
     add_policy("deepchem", _deepchem)
     add_policy("torch", _torch)
     add_policy("numpy", _numpy)

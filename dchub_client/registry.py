@@ -55,8 +55,10 @@ def unregister(name_or_obj: Any) -> None:
 
 
 def add_policy(package: str, policy: Policy) -> None:
-    """Trust some objects of a top-level *package* (used by the adapters)."""
-    _POLICIES.setdefault(package, []).append(policy)
+    """Trust some objects of a top-level *package* (used by the adapters). Idempotent."""
+    policies = _POLICIES.setdefault(package, [])
+    if policy not in policies:
+        policies.append(policy)
 
 
 def is_allowed(obj: Any, kind: Kind) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 from dchub_client import constants, hubformat, pretrained
 from dchub_client.card import read_folder_card
 from dchub_client.errors import DchubError
-from dchub_client.fsutil import atomic_folder, atomic_write_bytes
+from dchub_client.fsutil import atomic_folder, write_if_changed
 from dchub_client.hashing import sha256_bytes
 
 from .blobs import CACHE_FILE, TMP_DIR, BlobStore, FileDigest, HashCache
@@ -247,15 +247,15 @@ class _Builder:
             manifests, new = self._publish(sources)
             index = self._index(manifests, sources)
             self._render_site(index, manifests)
-            _write_if_changed(self.out / INDEX_FILE, self._index_bytes(index))
+            write_if_changed(self.out / INDEX_FILE, self._index_bytes(index))
         except BaseException:
             self._roll_back()
             raise
         finally:
             self.store.cache.save()
             self.store.clean_tmp()
-        _write_if_changed(self.out / NOJEKYLL, b"")
-        _write_if_changed(self.out / SUMS_FILE, sums_text(self.out, PRIVATE_NAMES).encode())
+        write_if_changed(self.out / NOJEKYLL, b"")
+        write_if_changed(self.out / SUMS_FILE, sums_text(self.out, PRIVATE_NAMES).encode())
         return self._summary(index, sources, new)
 
     def _index_bytes(self, index: hubformat.Index) -> bytes:
@@ -335,7 +335,7 @@ class _Builder:
 
     def _write_manifest(self, manifest: hubformat.Manifest) -> None:
         path = self.out / hubformat.manifest_path(manifest.name, manifest.version)
-        if _write_if_changed(path, hubformat.dumps(hubformat.manifest_to_json(manifest))):
+        if write_if_changed(path, hubformat.dumps(hubformat.manifest_to_json(manifest))):
             self.written_manifests.append(path)
 
     def _index(self, manifests: dict[tuple[str, str], hubformat.Manifest],
@@ -387,17 +387,6 @@ class _Builder:
                             files=sum(len(s.files) for s in sources), bytes_total=self.total,
                             bytes_new=stats.bytes_new, bytes_reused=stats.bytes_reused,
                             bytes_hashed=stats.bytes_hashed)
-
-
-def _write_if_changed(path: Path, data: bytes) -> bool:
-    """Write *data* atomically unless *path* already holds exactly it; True when written."""
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    atomic_write_bytes(path, data)
-    return True
 
 
 def summary_lines(summary: BuildSummary) -> list[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import jinja2
 
 from dchub_client import hubformat
-from dchub_client.fsutil import atomic_write_bytes
+from dchub_client.fsutil import write_if_changed
 
 from . import site_data
 from .errors import BuildError
@@ -55,7 +55,7 @@ def render_site(out_dir: str | Path, *, index: hubformat.Index,
     """
     out = Path(out_dir)
     pages = render_pages(out, index=index, manifests=manifests)
-    written = [out / rel for rel, data in sorted(pages.items()) if _write_if_changed(out / rel, data)]
+    written = [out / rel for rel, data in sorted(pages.items()) if write_if_changed(out / rel, data)]
     logger.info("site: %d pages and assets, %d written", len(pages), len(written))
     return written
 
@@ -95,16 +95,6 @@ def _asset(name: str) -> bytes:
         return path.read_bytes()
     except OSError as err:
         raise BuildError(f"{path}: site asset missing: {err}") from err
-
-
-def _write_if_changed(path: Path, data: bytes) -> bool:
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    atomic_write_bytes(path, data)
-    return True
 
 
 __all__ = ["render_site", "render_pages", "TEMPLATES_DIR"]

@@ -49,14 +49,7 @@ def _policy(name: str, obj: Any, kind: Kind) -> bool:
     return kind in ("class", "ref") and is_trusted_estimator_class(obj)
 
 
-_installed = False
-
-
 def install() -> None:
     """Register the estimator policies (idempotent)."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
     for package in _ESTIMATOR_ROOTS:
         add_policy(package, _policy)
