@@ -53,13 +53,16 @@ def _own_tensors(module: Any) -> list[tuple[str, Any]]:
     """A module's parameters, persistent buffers, then plain tensor attributes, in registration order.
 
     Plain tensor attributes are state too: some DeepChem layers (``WeaveLayer``'s ``W_AA``...) keep
-    weights that way, outside ``state_dict``, so DeepChem's own checkpoints lose them.
+    weights that way, outside ``state_dict``, so DeepChem's own checkpoints lose them. Private
+    attributes and results of a computation (``grad_fn`` set) are activations cached by a forward
+    pass (``SeqToSeq._embedding``), not state, and are left out.
     """
     torch = _torch()
     own = [(n, p) for n, p in module._parameters.items() if p is not None]
     own += [(n, b) for n, b in module._buffers.items()
             if b is not None and n not in module._non_persistent_buffers_set]
-    own += [(n, t) for n, t in vars(module).items() if isinstance(t, torch.Tensor)]
+    own += [(n, t) for n, t in vars(module).items()
+            if isinstance(t, torch.Tensor) and not n.startswith("_") and t.grad_fn is None]
     return own
 
 
@@ -104,9 +107,12 @@ class TorchAdapter(Adapter):
             yield name, key, to_numpy(tensor)
 
     def build(self, cls: type, parameters: dict[str, Any]) -> Any:
-        """Construct without random initialization: every weight is overwritten right after."""
+        """Construct without random initialization (every weight is overwritten right after), then
+        set up the optimizer and global step as DeepChem's own ``restore()`` does."""
         with skip_init():
-            return cls(**parameters)
+            model = cls(**parameters)
+        model._ensure_built()
+        return model
 
     def assign(self, model: Any, values: Mapping[str, Any]) -> None:
         torch = _torch()
