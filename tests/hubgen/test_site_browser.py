@@ -46,8 +46,14 @@ class Watcher:
         self.problems: list[str] = []
         page.on("console", lambda msg: msg.type == "error" and self.problems.append(f"console: {msg.text}"))
         page.on("pageerror", lambda err: self.problems.append(f"page error: {err}"))
-        page.on("requestfailed", lambda req: self.problems.append(f"failed: {req.url} {req.failure}"))
+        page.on("requestfailed", self._failed)
         page.on("response", lambda res: res.status >= 400 and self.problems.append(f"{res.status}: {res.url}"))
+
+    def _failed(self, request: Any) -> None:
+        # ERR_ABORTED is Chromium cancelling a request it no longer needs (a favicon when the page
+        # navigates on); a missing or broken file shows up as a 4xx/5xx response or another error.
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"failed: {request.url} {request.failure}")
 
 
 @pytest.fixture
@@ -173,3 +179,21 @@ def test_the_watcher_sees_a_missing_asset(hub: Path, tmp_path: Path, page: tuple
         tab.wait_for_load_state("networkidle")
     assert any(p.startswith("404: ") and p.endswith("/myhub/assets/site.css") for p in watcher.problems), \
         watcher.problems
+
+
+def test_narrow_screen_has_no_page_overflow(hub: Path, browser: Any) -> None:
+    """On a phone-wide screen long names, hashes and tables wrap or scroll inside their box, not the page."""
+    context = browser.new_context(viewport={"width": 420, "height": 800})
+    try:
+        tab = context.new_page()
+        for rel in PAGES:
+            tab.goto((hub / rel).as_uri())
+            tab.wait_for_load_state("load")
+            assert tab.evaluate("document.documentElement.scrollWidth") <= 420, rel
+        assert tab.is_visible("#snippet-python")
+        tab.goto((hub / "models/esol-mtr/index.html").as_uri())
+        assert tab.is_visible("#snippet-pipeline") and tab.is_visible("#auxiliary-table")
+        assert tab.locator("#auxiliary-table tbody tr").count() == 2
+        _shot(tab, "model-narrow")
+    finally:
+        context.close()
