@@ -2,10 +2,11 @@
 
 :func:`gather` reads the index, the manifests and (for each model's latest version) the
 ``params.json`` and weight blobs, and returns a :class:`HubView`. Templates only present it.
+Only model weights are counted, charted and plotted; the arrays ``params.json`` lists in
+``extra["auxiliary_weights"]`` (pipeline transformers, optimizer state) are listed apart.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,36 +17,37 @@ from markupsafe import Markup
 
 from dchub_client import constants, hubformat, pretrained
 
-from . import site_blobs, svg
+from . import site_blobs, site_card, site_pipeline, svg
 from .errors import BuildError
+from .site_card import CardRow, MetricView
 from .site_markdown import render_markdown
+from .site_pipeline import PipelineView
+from .site_values import MAX_VALUE_CHARS, clip, count_text, describe, shape_text, size_text, text
 
-#: Weights whose name starts with this are optimizer state, not model parameters.
-OPTIMIZER_PREFIX = "optimizer-"
 #: At most this many layers get a histogram (the bar chart shows them all).
 MAX_HISTOGRAMS = 64
-#: Hyperparameter values longer than this are cut (the full text is in ``params.json``).
-MAX_VALUE_CHARS = 400
+#: A weights table longer than this starts folded (a ``<details>`` element: no script needed).
+FOLD_WEIGHTS_OVER = 24
 #: Shown in the "how to load" snippet when the hub lists no mirror.
 MIRROR_PLACEHOLDER = "https://<where-this-hub-is-hosted>/"
-#: Card keys shown in their own place on the model page; any other key is listed under "More".
-_CARD_KEYS = ("description", "task", "license", "tags", "citation", "dataset", "training_data", "metrics",
-              "headline_metric", "intended_use", "limitations", "title", "authors")
+#: Molecules the pipeline snippet predicts.
+SNIPPET_SMILES = ("CCO",)
 
 
 @dataclass(frozen=True)
 class WeightView:
-    """One row of the weights table."""
+    """One row of the weights table (or of the pipeline and training state table)."""
 
     name: str
     layer: str
     shape: str
     dtype: str
+    dtype_full: str
     count: int
     size: str
     sha256: str
     short_sha: str
-    optimizer: bool
+    role: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class LayerView:
 
     name: str
     count: int
+    numeric: int
     weights: tuple[str, ...]
     histogram: svg.Histogram | None
 
@@ -84,9 +87,11 @@ class ModelView:
     tags: tuple[str, ...]
     description: str
     card: dict[str, Any]
-    metrics: tuple[tuple[str, str], ...]
-    headline: str
-    more: tuple[tuple[str, str], ...]
+    card_rows: tuple[CardRow, ...]
+    metrics: tuple[MetricView, ...]
+    metrics_have_dataset: bool
+    headline: MetricView | None
+    more: tuple[CardRow, ...]
     readme: Markup | None
     param_count: int
     params_text: str
@@ -95,11 +100,19 @@ class ModelView:
     versions: tuple[VersionView, ...]
     hyperparameters: tuple[tuple[str, str], ...]
     built_with: tuple[tuple[str, str], ...]
+    pipeline: PipelineView | None
     weights: tuple[WeightView, ...]
+    auxiliary: tuple[WeightView, ...]
+    fold_weights: bool
     layers: tuple[LayerView, ...]
     chart: svg.BarChart
     hidden_histograms: int
     search: str
+
+    @property
+    def headline_text(self) -> str:
+        """``rmse 0.58``: the headline metric's name and value (empty when the card has none)."""
+        return f"{self.headline.name} {self.headline.value}".strip() if self.headline else ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,7 @@ class HubView:
     generated: str
     models: tuple[ModelView, ...]
     total_size: str
+    smiles: tuple[str, ...] = SNIPPET_SMILES
 
 
 def gather(hub: Path, index: hubformat.Index, manifests: dict[tuple[str, str], hubformat.Manifest]) -> HubView:
@@ -138,23 +152,28 @@ def _model(hub: Path, index: hubformat.Index, name: str,
     files = {f.path: f for f in manifest.files}
     info = site_blobs.read_params(hub, files[constants.PARAMS_FILE], where) \
         if constants.PARAMS_FILE in files else None
-    weights = _weights(info)
-    layers = _layers(hub, files, info)
+    auxiliary = site_pipeline.auxiliary_names(info)
+    weights, extras = _weights(info, auxiliary)
+    layers = _layers(hub, files, info, auxiliary)
     card = manifest.card
-    metrics = _metrics(card.get("metrics"))
-    count = sum(w.count for w in weights if not w.optimizer)
+    metrics = site_card.metrics(card)
+    count = sum(w.count for w in weights)
     return ModelView(
         name=name, href=f"models/{name}/index.html", class_name=manifest.class_name,
-        framework=manifest.framework, latest=entry.latest, task=_text(card.get("task", "")),
-        license=_text(card.get("license", "")), tags=_tags(card.get("tags")),
-        description=_text(card.get("description", "")), card=card, metrics=metrics,
-        headline=_headline(metrics, card.get("headline_metric")), more=_more(card),
+        framework=manifest.framework, latest=entry.latest, task=text(card.get("task", "")),
+        license=text(card.get("license", "")), tags=_tags(card.get("tags")),
+        description=text(card.get("description", "")), card=card, card_rows=site_card.rows(card),
+        metrics=metrics, metrics_have_dataset=any(m.dataset for m in metrics),
+        headline=site_card.headline(metrics, card.get("headline_metric")), more=site_card.more(card),
         readme=_readme(hub, files.get(constants.CARD_FILE), where), param_count=count,
         params_text=count_text(count), size_bytes=manifest.size, size_text=size_text(manifest.size),
         versions=tuple(_version(name, v, entry, _manifest(manifests, name, v)) for v in versions),
         hyperparameters=_hyperparameters(info), built_with=tuple(sorted((info.versions if info else {}).items())),
-        weights=weights, layers=layers, chart=svg.bar_chart([(layer.name, layer.count) for layer in layers]),
-        hidden_histograms=max(0, len(layers) - MAX_HISTOGRAMS), search=_search_text(name, manifest),
+        pipeline=site_pipeline.pipeline(info), weights=weights, auxiliary=extras,
+        fold_weights=len(weights) > FOLD_WEIGHTS_OVER, layers=layers,
+        chart=svg.bar_chart([(layer.name, layer.count) for layer in layers]),
+        hidden_histograms=max(0, sum(1 for layer in layers if layer.numeric) - MAX_HISTOGRAMS),
+        search=_search_text(name, manifest),
     )
 
 
@@ -184,39 +203,61 @@ def split_weight_name(name: str) -> tuple[str, str, str]:
     return model, layer, index
 
 
-def _weights(info: pretrained.PretrainedInfo | None) -> tuple[WeightView, ...]:
+def _weights(info: pretrained.PretrainedInfo | None,
+             auxiliary: frozenset[str]) -> tuple[tuple[WeightView, ...], tuple[WeightView, ...]]:
+    """``(model weights, auxiliary arrays)``, each in the adapter's order (the model's order of layers)."""
     if info is None:
-        return ()
-    rows = []
-    for name in info.weights:  # the adapter's order: the model's own order of layers
-        entry = info.weights[name]
-        rows.append(WeightView(
-            name=name, layer=split_weight_name(name)[1], shape=" × ".join(map(str, entry.shape)) or "scalar",
-            dtype=str(entry.dtype), count=math.prod(entry.shape), size=size_text(entry.nbytes),
-            sha256=entry.sha256, short_sha=entry.sha256[:12], optimizer=name.startswith(OPTIMIZER_PREFIX)))
-    return tuple(rows)
+        return (), ()
+    roles = site_pipeline.roles(info)
+    model, extra = [], []
+    for name, entry in info.weights.items():
+        if name in auxiliary:
+            extra.append(_weight_view(entry, roles.get(name, "")))
+        else:
+            model.append(_weight_view(entry, ""))
+    return tuple(model), tuple(extra)
 
 
-def _layers(hub: Path, files: dict[str, hubformat.FileEntry],
-            info: pretrained.PretrainedInfo | None) -> tuple[LayerView, ...]:
+def _weight_view(entry: pretrained.WeightEntry, role: str) -> WeightView:
+    return WeightView(name=entry.name, layer=split_weight_name(entry.name)[1], shape=shape_text(entry.shape),
+                      dtype=dtype_text(entry.dtype), dtype_full=str(entry.dtype), count=math.prod(entry.shape),
+                      size=size_text(entry.nbytes), sha256=entry.sha256, short_sha=entry.sha256[:12], role=role)
+
+
+def dtype_text(dtype: np.dtype) -> str:
+    """``float32``; a structured dtype (e.g. a tree's nodes) as ``record of 7 fields``."""
+    if dtype.names:
+        return f"record of {len(dtype.names)} field{'' if len(dtype.names) == 1 else 's'}"
+    return str(dtype)
+
+
+def _layers(hub: Path, files: dict[str, hubformat.FileEntry], info: pretrained.PretrainedInfo | None,
+            auxiliary: frozenset[str]) -> tuple[LayerView, ...]:
     if info is None:
         return ()
     groups: dict[str, list[pretrained.WeightEntry]] = {}
-    for name in info.weights:
-        if not name.startswith(OPTIMIZER_PREFIX):
-            groups.setdefault(split_weight_name(name)[1], []).append(info.weights[name])
+    for name, entry in info.weights.items():
+        if name not in auxiliary:
+            groups.setdefault(split_weight_name(name)[1], []).append(entry)
     layers = []
-    for i, (layer, entries) in enumerate(groups.items()):
-        histogram = _histogram(hub, files, entries) if i < MAX_HISTOGRAMS else None
+    shown = 0
+    for layer, entries in groups.items():
+        numeric = [e for e in entries if _plottable(e) and e.file in files]
+        histogram = _histogram(hub, files, numeric) if numeric and shown < MAX_HISTOGRAMS else None
+        shown += bool(numeric)
         layers.append(LayerView(name=layer, count=sum(math.prod(e.shape) for e in entries),
+                                numeric=sum(math.prod(e.shape) for e in numeric),
                                 weights=tuple(e.name for e in entries), histogram=histogram))
     return tuple(layers)
 
 
+def _plottable(entry: pretrained.WeightEntry) -> bool:
+    return entry.dtype.kind in "biuf" and not entry.dtype.names
+
+
 def _histogram(hub: Path, files: dict[str, hubformat.FileEntry],
                entries: list[pretrained.WeightEntry]) -> svg.Histogram | None:
-    samples = [site_blobs.sample_weight(hub, files[e.file], e) for e in entries
-               if e.dtype.kind in "biuf" and e.file in files]
+    samples = [site_blobs.sample_weight(hub, files[e.file], e) for e in entries]
     samples = [s.astype(np.float64) for s in samples if s.size]
     return svg.histogram(np.concatenate(samples)) if samples else None
 
@@ -224,64 +265,22 @@ def _histogram(hub: Path, files: dict[str, hubformat.FileEntry],
 # --- card ----------------------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    """A card value as text: strings as they are, anything else as compact JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
-
-
 def _tags(value: Any) -> tuple[str, ...]:
     if isinstance(value, list):
-        return tuple(_text(v) for v in value)
-    return (_text(value),) if value else ()
-
-
-def _metrics(value: Any) -> tuple[tuple[str, str], ...]:
-    """Card ``metrics``: ``{name: value}``, or a list of ``{"name": ..., "value": ...}`` / ``[name, value]``."""
-    if isinstance(value, dict):
-        return tuple((str(k), _metric_value(value[k])) for k in sorted(value))  # manifests sort keys
-    if isinstance(value, list):
-        pairs = []
-        for item in value:
-            if isinstance(item, dict) and "name" in item:
-                pairs.append((_text(item["name"]), _metric_value(item.get("value", ""))))
-            elif isinstance(item, list) and len(item) == 2:
-                pairs.append((_text(item[0]), _metric_value(item[1])))
-            else:
-                pairs.append(("", _text(item)))
-        return tuple(pairs)
-    return (("", _text(value)),) if value not in (None, "") else ()
-
-
-def _metric_value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return _text(value)
-
-
-def _headline(metrics: tuple[tuple[str, str], ...], chosen: Any) -> str:
-    for name, value in metrics:
-        if chosen is None or name == chosen:
-            return f"{name} {value}".strip()
-    return ""
-
-
-def _more(card: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    return tuple((key, _text(card[key])) for key in sorted(card) if key not in _CARD_KEYS)
+        return tuple(text(v) for v in value)
+    return (text(value),) if value else ()
 
 
 def _readme(hub: Path, entry: hubformat.FileEntry | None, where: str) -> Markup | None:
     if entry is None:
         return None
-    text = site_blobs.read_file_bytes(hub, entry, where).decode("utf-8", errors="replace")
-    body = render_markdown(text)
+    body = render_markdown(site_blobs.read_file_bytes(hub, entry, where).decode("utf-8", errors="replace"))
     return body or None
 
 
 def _search_text(name: str, manifest: hubformat.Manifest) -> str:
     card = manifest.card
-    words = [name, _text(card.get("task", "")), manifest.framework, manifest.class_name, *_tags(card.get("tags"))]
+    words = [name, text(card.get("task", "")), manifest.framework, manifest.class_name, *_tags(card.get("tags"))]
     return " ".join(w for w in words if w).lower()
 
 
@@ -291,63 +290,8 @@ def _search_text(name: str, manifest: hubformat.Manifest) -> str:
 def _hyperparameters(info: pretrained.PretrainedInfo | None) -> tuple[tuple[str, str], ...]:
     if info is None:
         return ()
-    rows = []
-    for key in sorted(info.parameters):
-        text = describe(info.parameters[key])
-        rows.append((key, text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 1] + "…"))
-    return tuple(rows)
+    return tuple((key, clip(describe(info.parameters[key]))) for key in sorted(info.parameters))
 
 
-def describe(value: Any) -> str:
-    """A readable text for an encoded parameter value (``docs/format.md``, tagged objects)."""
-    if isinstance(value, dict) and "__dchub__" in value:
-        return _describe_tagged(value)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {describe(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(describe(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _describe_tagged(value: dict[str, Any]) -> str:
-    tag = value.get("__dchub__")
-    if tag == "tuple":
-        items = [describe(v) for v in value.get("items", [])]
-        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    if tag == "float":
-        return str(value.get("value"))
-    if tag == "ref":
-        return str(value.get("name"))
-    if tag == "object":
-        kwargs = value.get("kwargs") or {}
-        return f"{value.get('class')}(" + ", ".join(f"{k}={describe(v)}" for k, v in kwargs.items()) + ")"
-    if tag == "state":
-        return f"{value.get('class')} (restored state)"
-    if tag == "ndarray":
-        return f"array(shape={describe(value.get('shape'))}, dtype={value.get('dtype')})"
-    if tag == "dict":
-        return "{" + ", ".join(f"{describe(k)}: {describe(v)}" for k, v in value.get("items", [])) + "}"
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-# --- numbers -------------------------------------------------------------------------------
-
-
-def size_text(n: int) -> str:
-    """``1536`` → ``1.5 KiB``."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
-
-
-def count_text(n: int) -> str:
-    """``1234567`` → ``1.23M``; numbers under 10,000 are written out (``9,999``)."""
-    if n < 10_000:
-        return f"{n:,}"
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g}{unit}"
-    return str(n)
+__all__ = ["gather", "HubView", "ModelView", "WeightView", "LayerView", "VersionView", "split_weight_name",
+           "dtype_text", "describe", "count_text", "size_text", "MAX_VALUE_CHARS"]

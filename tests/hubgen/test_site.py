@@ -13,7 +13,7 @@ from hubgen import site
 from hubgen.errors import BuildError
 from hubgen.sums import SUMS_FILE
 
-from .test_site_helpers import BIG_ELEMENTS, XSS, build_site_hub, make_sources, page_links, site_files
+from .test_site_helpers import BIG_ELEMENTS, MOMENTUM, XSS, build_site_hub, make_sources, page_links, site_files
 
 PAGES = ["index.html", "models/big-net/index.html", "models/esol-mtr/index.html", "models/tox-clf/index.html"]
 ASSETS = ["assets/favicon.svg", "assets/search.js", "assets/site.css"]
@@ -99,7 +99,7 @@ def test_model_page_hyperparameters_weights_and_charts(hub: Path) -> None:
     assert names == [f"multitaskregressor-{layer}-{i}" for layer in ("layers.0", "layers.1", "heads.0")
                      for i in (0, 1)]
     first = rows[0]
-    assert "<td>64 × 128</td>" in first and "<code>float32</code>" in first and "32.0 KiB" in first
+    assert '<td class="shape">64 × 128</td>' in first and "<code>float32</code>" in first and "32.0 KiB" in first
     sha = re.search(r'title="([0-9a-f]{64})">([0-9a-f]{12})<', first)
     assert sha and sha.group(1).startswith(sha.group(2))
     assert page.count("<svg") == 1 + 3  # parameters per layer + one histogram per layer
@@ -107,11 +107,84 @@ def test_model_page_hyperparameters_weights_and_charts(hub: Path) -> None:
     assert re.findall(r"<title>(.*?)</title>", chart) == ["layers.0: 8,256", "layers.1: 2,080", "heads.0: 33"]
 
 
-def test_optimizer_state_is_listed_but_not_counted(hub: Path) -> None:
-    page = _text(hub, "models/tox-clf/index.html")
-    assert '<tr class="optimizer"><td><code>optimizer-adam-0</code>' in page
-    assert "178 parameters" in page  # 16*8+16 + 2*16+2, without the optimizer's 128
-    assert "optimizer-adam" not in page.split('class="chart bars"', 1)[1].split("</svg>", 1)[0]
+def test_auxiliary_weights_are_listed_apart_and_not_counted(hub: Path) -> None:
+    """``extra["auxiliary_weights"]`` decides (not a name prefix): listed apart, not counted, charted or plotted."""
+    tox = _text(hub, "models/tox-clf/index.html")
+    assert [re.search(r"<code>(.*?)</code>", r).group(1) for r in _rows(tox, "weights-table")] == [
+        f"multitaskclassifier-{layer}-{i}" for layer in ("layers.0", "layers.1") for i in (0, 1)]
+    aux = _rows(tox, "auxiliary-table")
+    assert len(aux) == 1 and f"<code>{MOMENTUM}</code>" in aux[0] and "<td>training state</td>" in aux[0]
+    assert '<td class="shape">16 × 8</td>' in aux[0] and "<code>float32</code>" in aux[0] and "512 B" in aux[0]
+    assert "4 arrays, 178 parameters." in tox  # 16*8+16 + 2*16+2, without the momentum's 128
+    assert 'title="178"' in _rows(_text(hub, "index.html"), "models")[2]
+    chart = tox.split('class="chart bars"', 1)[1].split("</svg>", 1)[0]
+    assert re.findall(r"<title>(.*?)</title>", chart) == ["layers.0: 144", "layers.1: 34"]
+    assert "momentum" not in tox.split('id="layers"', 1)[1].split('id="weights"', 1)[0]
+    assert tox.count('class="chart histogram"') == 2
+    highs = re.findall(r'text-anchor="end">([^<]*)</text>\n</svg>', tox)
+    assert highs and all(float(h) < 10 for h in highs)  # the 1e6 momentum values are in no histogram
+    esol = _text(hub, "models/esol-mtr/index.html")
+    aux = _rows(esol, "auxiliary-table")
+    assert [re.search(r"<code>(.*?)</code>", r).group(1) for r in aux] == [
+        "pipeline-transformers.0-0", "pipeline-transformers.0-1"]
+    assert "<td>NormalizationTransformer.y_means</td>" in aux[0] and "<code>float64</code>" in aux[0]
+    assert "6 arrays, 10.4K parameters." in esol
+    assert "transformers" not in esol.split('class="chart bars"', 1)[1].split("</svg>", 1)[0]
+    assert 'id="auxiliary-table"' not in _text(hub, "models/big-net/index.html")  # no empty section
+
+
+def test_pipeline_section_and_snippet(hub: Path) -> None:
+    esol = _text(hub, "models/esol-mtr/index.html")
+    section = esol.split('<section id="pipeline">', 1)[1].split("</section>", 1)[0]
+    assert '<th>Featurizer</th><td><code title="deepchem.feat.molecule_featurizers.circular_fingerprint.' \
+           'CircularFingerprint">CircularFingerprint</code>' in section
+    args = re.findall(r'<tr class="arg"><th>(.*?)</th><td><code>(.*?)</code></td></tr>', section)
+    assert args == [("radius", "2"), ("size", "128"), ("chiral", "false")]
+    assert '<code title="deepchem.trans.transformers.NormalizationTransformer">NormalizationTransformer</code> ' \
+           '<span class="meta">on y</span>' in section
+    snippet = re.search(r'<pre id="snippet-pipeline"><code>(.*?)</code></pre>', esol, re.S)
+    assert snippet and snippet.group(1) == ('import dchub_client\npipeline = dchub_client.load_pipeline('
+                                            '"esol-mtr@1.1.0")\npipeline.predict(["CCO"])')
+    assert 'model = dchub_client.from_pretrained("esol-mtr@1.1.0")' in esol  # the model alone, too
+    tox = _text(hub, "models/tox-clf/index.html")
+    assert 'id="pipeline"' not in tox and "snippet-pipeline" not in tox and "load_pipeline" not in tox
+
+
+def test_metrics_show_split_and_dataset(hub: Path) -> None:
+    tox = _text(hub, "models/tox-clf/index.html")
+    table = tox.split('<table class="metrics">', 1)[1].split("</table>", 1)[0]
+    assert "<th>Metric</th><th class=\"num\">Value</th><th>Split</th><th>Dataset</th>" in table
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in _rows(table)]
+    assert cells == [
+        ["accuracy", "0.9123", "random 80/20 (seed 0), held-out test set", "Tox21 NR-AR"],
+        ["roc_auc", "0.8", "scaffold 80/20 (deepchem ScaffoldSplitter), held-out test set", "Tox21 NR-AR"],
+        ["roc_auc", "0.75", "external test set", "ClinTox"]]
+    home = _rows(_text(hub, "index.html"), "models")[2]
+    assert '<td>roc_auc 0.8<br><span class="measured" title="measured on scaffold 80/20 (deepchem ' \
+           'ScaffoldSplitter), held-out test set · Tox21 NR-AR">scaffold 80/20, held-out test set</span></td>' in home
+    esol = _text(hub, "models/esol-mtr/index.html")  # {name: value} metrics: no split, no empty columns
+    assert "<th>Metric</th><th class=\"num\">Value</th></tr>" in esol and "<th>Split</th>" not in esol
+    assert "<td>rmse 0.5817</td>" in _rows(_text(hub, "index.html"), "models")[1]
+
+
+def test_card_mapping_is_readable(hub: Path) -> None:
+    tox = _text(hub, "models/tox-clf/index.html")
+    assert ('<dt>Training data</dt><dd>Tox21 NR-AR<br><span class="pairs"><span class="pair"><span class="key">'
+            'molecules</span> 7265</span><span class="pair"><span class="key">source</span> tox21.csv.gz</span>'
+            '</span></dd>') in tox
+    assert "{&#34;" not in tox and '{"' not in tox  # no raw JSON
+
+
+def test_long_weight_tables_start_folded(hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hubgen import site_data
+
+    index, manifests = _load(hub)
+    assert b"<details" not in site.render_pages(hub, index=index, manifests=manifests)["models/esol-mtr/index.html"]
+    monkeypatch.setattr(site_data, "FOLD_WEIGHTS_OVER", 5)
+    page = site.render_pages(hub, index=index, manifests=manifests)["models/esol-mtr/index.html"].decode()
+    folded = page.split('<details class="weights">', 1)[1].split("</details>", 1)[0]
+    assert "<summary>Show all 6 weight arrays</summary>" in folded and len(_rows(folded, "weights-table")) == 6
+    assert 'id="auxiliary-table"' in page.split("</details>", 1)[1]  # the short table stays open
 
 
 def test_large_weight_histogram_is_sampled(hub: Path) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hubgen import svg
+from hubgen import site_card, svg
 from hubgen.site_blobs import SAMPLE_CHUNKS, SAMPLE_ELEMENTS, sample_ranges
-from hubgen.site_data import count_text, describe, size_text, split_weight_name
+from hubgen.site_card import short_split
+from hubgen.site_data import count_text, describe, dtype_text, size_text, split_weight_name
 
 
 @pytest.mark.parametrize("name, parts", [
@@ -68,3 +69,35 @@ def test_bar_chart_geometry() -> None:
     assert widths[0] == 2 * widths[1] and widths[2] == 0 and widths[3] >= 1
     assert chart.bars[3].short.startswith("…") and len(chart.bars[3].short) < 50
     assert chart.bars[3].label == "x" * 50 and chart.height == 4 * 18
+
+
+def test_describe_sklearn_estimator_shows_class_and_hyperparameters() -> None:
+    wrapped = {"__dchub__": "object", "class": "dchub_client.adapters.sklearn_state.FittedEstimator",
+               "kwargs": {"spec": {"sk": "estimator",
+                                   "class": {"__dchub__": "ref", "name": "sklearn.ensemble.RandomForestRegressor"},
+                                   "params": {"n_estimators": 50, "max_depth": None},
+                                   "state": {"n_features_in_": 12}}}}
+    assert describe(wrapped) == "sklearn.ensemble.RandomForestRegressor(n_estimators=50, max_depth=null), fitted"
+
+
+def test_dtype_text_and_short_split() -> None:
+    assert dtype_text(np.dtype("float32")) == "float32"
+    nodes = np.dtype([("left_child", "<i8"), ("threshold", "<f8")])
+    assert dtype_text(nodes) == "record of 2 fields"
+    assert short_split("scaffold 80/20 (deepchem ScaffoldSplitter), held-out test set") == \
+        "scaffold 80/20, held-out test set"
+    assert short_split("random (seed 0)") == "random" and short_split("(all)") == "(all)"
+
+
+def test_card_metrics_forms() -> None:
+    card = {"training_data": {"name": "NCI TPSA", "molecules": 2000},
+            "metrics": [{"name": "r2", "value": 0.44684, "split": "scaffold test"},
+                        {"name": "rmse", "value": 35.3064}, {"name": "mae", "value": 2, "split": "x", "dataset": "y"}]}
+    found = site_card.metrics(card)
+    assert [(m.name, m.value, m.split, m.dataset) for m in found] == [
+        ("r2", "0.4468", "scaffold test", "NCI TPSA"), ("rmse", "35.31", "", ""), ("mae", "2", "x", "y")]
+    assert site_card.headline(found, "rmse") == found[1] and site_card.headline(found, None) == found[0]
+    assert site_card.headline(found, "nope") is None
+    assert [(m.name, m.value) for m in site_card.metrics({"metrics": {"b": 1.0, "a": 0.5}})] == [("a", "0.5"),
+                                                                                                ("b", "1")]
+    assert site_card.training_data_name({"training_data": "x" * 81}) == ""

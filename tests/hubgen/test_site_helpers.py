@@ -60,7 +60,17 @@ models:
   - name: tox-clf
     version: "0.2"
     path: tox
-    card: {{description: Toxicity classifier, task: classification, license: Apache-2.0, tags: [toxicity]}}
+    card:
+      description: Toxicity classifier
+      task: classification
+      license: Apache-2.0
+      tags: [toxicity]
+      training_data: {{name: Tox21 NR-AR, molecules: 7265, source: tox21.csv.gz}}
+      headline_metric: roc_auc
+      metrics:
+        - {{name: accuracy, value: 0.912345, split: "random 80/20 (seed 0), held-out test set"}}
+        - {{name: roc_auc, value: 0.8, split: "scaffold 80/20 (deepchem ScaffoldSplitter), held-out test set"}}
+        - {{name: roc_auc, value: 0.75, split: external test set, dataset: ClinTox}}
   - name: big-net
     version: "1.0"
     path: big
@@ -77,6 +87,26 @@ def _layers(model: str, sizes: list[tuple[str, tuple[int, ...]]], seed: int) -> 
     return weights
 
 
+#: The pipeline of esol-mtr 1.1.0, as ``dchub_client.pipeline`` writes it into ``params.json`` ``extra``.
+PIPELINE = {
+    "featurizer": {"__dchub__": "object",
+                   "class": "deepchem.feat.molecule_featurizers.circular_fingerprint.CircularFingerprint",
+                   "kwargs": {"radius": 2, "size": 128, "chiral": False}},
+    "transformers": [{"__dchub__": "state", "class": "deepchem.trans.transformers.NormalizationTransformer",
+                      "state": {"transform_X": False, "transform_y": True, "transform_w": False,
+                                "y_means": {"__dchub__": "weight", "name": "pipeline-transformers.0-0"},
+                                "y_stds": {"__dchub__": "weight", "name": "pipeline-transformers.0-1"}}}],
+}
+#: A tox-clf weight that is optimizer state without the ``optimizer-`` prefix: only
+#: ``extra["auxiliary_weights"]`` says it is not a model parameter.
+MOMENTUM = "multitaskclassifier-momentum-0"
+
+
+def _pipeline_arrays() -> list[tuple[str, str, np.ndarray]]:
+    return [("pipeline-transformers.0-0", "y_means", np.array([-3.05])),
+            ("pipeline-transformers.0-1", "y_stds", np.array([2.1]))]
+
+
 def make_sources(root: Path) -> Path:
     """Pretrained folders and a ``hub_manifest.yaml`` under *root*; returns the YAML path."""
     params = {"n_tasks": 1, "n_features": 128, "layer_sizes": [64, 32],
@@ -84,15 +114,22 @@ def make_sources(root: Path) -> Path:
               "optimizer": {"__dchub__": "object", "class": "deepchem.models.optimizers.Adam",
                             "kwargs": {"learning_rate": 0.001}}}
     mtr = [("layers.0", (64, 128)), ("layers.1", (32, 64)), ("heads.0", (1, 32))]
-    for version, seed in (("1.0.0", 1), ("1.1.0", 2)):
-        write_pretrained(root / f"esol-{version}", class_name="deepchem.models.fcnet.MultitaskRegressor",
-                         framework="torch", parameters=params, weights=_layers("multitaskregressor", mtr, seed),
-                         versions={"deepchem": "2.8.0", "torch": "2.13.0"},
-                         files={"README.md": README.encode()} if version == "1.1.0" else None)
+    write_pretrained(root / "esol-1.0.0", class_name="deepchem.models.fcnet.MultitaskRegressor", framework="torch",
+                     parameters=params, weights=_layers("multitaskregressor", mtr, 1),
+                     versions={"deepchem": "2.8.0", "torch": "2.13.0"})
+    write_pretrained(root / "esol-1.1.0", class_name="deepchem.models.fcnet.MultitaskRegressor", framework="torch",
+                     parameters=params, weights=_layers("multitaskregressor", mtr, 2) + _pipeline_arrays(),
+                     versions={"deepchem": "2.8.0", "torch": "2.13.0"}, files={"README.md": README.encode()},
+                     extra={"pipeline": PIPELINE,
+                            "auxiliary_weights": [name for name, _, _ in _pipeline_arrays()]})
     tox = _layers("multitaskclassifier", [("layers.0", (16, 8)), ("layers.1", (2, 16))], 3)
-    tox.append(("optimizer-adam-0", "state.0.exp_avg", np.zeros((16, 8), dtype=np.float32)))
+    tox.append((MOMENTUM, "state.0.exp_avg", np.full((16, 8), 1e6, dtype=np.float32)))
     write_pretrained(root / "tox", class_name="deepchem.models.fcnet.MultitaskClassifier", framework="torch",
-                     parameters={"n_tasks": 2, "n_features": 8}, weights=tox)
+                     parameters={"n_tasks": 2, "n_features": 8}, weights=tox,
+                     extra={"training": {"optimizer": {"state": {"0": {"exp_avg": {"__dchub__": "weight",
+                                                                                    "name": MOMENTUM}}}},
+                                         "global_step": 10},
+                            "auxiliary_weights": [MOMENTUM]})
     big = np.random.default_rng(4).standard_normal(BIG_ELEMENTS).astype(np.float32)
     write_pretrained(root / "big", class_name="deepchem.models.torch_models.MPNNModel", framework="torch",
                      parameters={"n_tasks": 1}, weights=[("mpnnmodel-embedding-0", "embedding.weight", big)])
