@@ -6,6 +6,10 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+#: The shared data sets (``../shared/data`` beside the checkout; never copied into the project).
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @dataclass(frozen=True)

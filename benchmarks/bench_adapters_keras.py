@@ -1,21 +1,20 @@
 """Keras adapter: ``from_pretrained`` vs DeepChem's own reload (construct + ``restore()`` of a TF checkpoint).
 
-A ``GraphConvModel`` trained briefly on Delaney molecules (``/work/shared/data``; RDKit's NCI sample
+A ``GraphConvModel`` trained briefly on Delaney molecules (``../shared/data``; RDKit's NCI sample
 otherwise). DeepChem's ``restore()`` defers the assignment until the variables are created, so a
 second row also times the first ``predict`` on one batch for both.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from _common import Row, best_of
+from _common import SHARED_DATA, Row, best_of
 
-DELANEY = Path("/work/shared/data/delaney-processed.csv")
+DELANEY = SHARED_DATA / "delaney-processed.csv"
 ARGS = {"n_tasks": 1, "graph_conv_layers": [64, 64], "dense_layer_size": 128, "mode": "regression",
         "batch_size": 50}
 
