@@ -46,7 +46,7 @@ class _Writer(threading.Thread):
                     if self.outer is not None:
                         self.outer.update(data)
                     self.handle.write(data)
-                except BaseException as err:  # re-raised in the fetching thread
+                except BaseException as err:  # noqa: BLE001 - re-raised in the fetching thread
                     self.error = err
 
     def put(self, data: bytes) -> None:
@@ -63,7 +63,8 @@ class _Writer(threading.Thread):
 
 
 class _HashingSink:
-    """What pooch writes into: hashes and counts each chunk, hands it to a :class:`_Writer`.
+    """Where a mirror's bytes go (over http, pooch's downloader writes them here through the
+    mirror's guard): hashes and counts each chunk, hands it to a :class:`_Writer`.
 
     Refuses more than *size* bytes; *outer* (a hash of the whole file, for files stored in
     parts) is updated by the writer thread.
@@ -93,7 +94,7 @@ class _HashingSink:
         return n
 
     def flush(self) -> None:
-        """pooch flushes after every chunk; the real file flushes when it is closed."""
+        """Nothing to do: the real file flushes when it is closed."""
 
     def finish(self, sha256: str) -> None:
         """Wait for the writer, then check size and digest."""

@@ -1,22 +1,28 @@
 """Hub mirrors: where bytes come from, and trying the next mirror when one fails.
 
-A mirror is one root of ``DEEPCHEM_MODEL_HUB``: an ``http(s)://`` URL (streamed with requests), a
-``file://`` URL or a local path (copied). Every fetch streams into a *sink* (anything with
-``write``); callers verify what arrived.
+A mirror is one root of ``DEEPCHEM_MODEL_HUB``: an ``http(s)://`` URL (fetched by pooch's
+``HTTPDownloader``, which streams with requests in 1 MiB chunks), a ``file://`` URL or a local path
+(copied). Every fetch streams into a *sink* (anything with ``write``); callers verify what arrived.
 
-A mirror is not trusted to behave: an HTTP fetch asks for ``Accept-Encoding: identity`` and
-decodes any compression in bounded steps (no gzip bomb), refuses a ``Content-Length`` above the
-size expected, follows at most ``constants.MAX_REDIRECTS`` redirects, and gives up when a socket
-read stalls for ``constants.timeout_seconds()`` or the whole file has not arrived within
-``timeout + size / constants.min_rate_bytes()`` seconds (a slow drip). Sinks refuse bytes beyond
-the expected size (an endless body).
+A mirror is not trusted to behave. pooch writes into a guard around the sink, and requests calls
+the guard's response hook as each response's headers arrive: an HTTP fetch asks for
+``Accept-Encoding: identity`` (any compression sent anyway is decoded by urllib3 at most one chunk
+at a time: no gzip bomb), refuses a ``Content-Length`` above the size expected, follows at most
+``constants.MAX_REDIRECTS`` redirects, and gives up when a socket read stalls for
+``constants.timeout_seconds()`` or the whole file has not arrived within
+``timeout + size / constants.min_rate_bytes()`` seconds (a slow drip: a watchdog shuts the socket
+down one read timeout after the deadline). The guard refuses bytes beyond the expected size (an endless body).
 :func:`try_mirrors` runs one attempt per mirror, in order, and raises
 :class:`~dchub_client.errors.MirrorError` listing what each mirror answered when all fail.
 """
 from __future__ import annotations
 
+import contextlib
+import heapq
 import io
 import logging
+import os
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -96,19 +102,155 @@ def parse_mirrors(roots: Iterable[str]) -> list[Mirror]:
 
 
 def _http_fetch(url: str, sink: Any, limit: int) -> None:
-    """GET *url* into *sink*: at most *limit* bytes, bounded in time, redirects and decompression."""
+    """GET *url* into *sink* with pooch: at most *limit* bytes, bounded in time, redirects and decompression."""
+    import pooch
     import requests
 
-    timeout = constants.timeout_seconds()
-    with requests.Session() as session:
-        session.max_redirects = constants.MAX_REDIRECTS
-        with session.get(url, stream=True, timeout=timeout, headers={"Accept-Encoding": "identity"}) as response:
-            response.raise_for_status()
-            announced = _content_length(response, limit)
-            deadline = time.monotonic() + timeout + (announced if announced is not None else limit) / \
-                constants.min_rate_bytes()
-            for chunk in _chunks(response.raw, deadline):
-                sink.write(chunk)
+    guard = _GuardedSink(sink, limit)
+    download = pooch.HTTPDownloader(progressbar=False, chunk_size=CHUNK_SIZE, timeout=constants.timeout_seconds(),
+                                    headers={"Accept-Encoding": "identity"}, hooks={"response": guard.on_response})
+    try:
+        download(url, guard, None)
+    except requests.ConnectionError as err:
+        if _is_read_timeout(err):  # requests reports a stall mid-body as a ConnectionError
+            raise requests.exceptions.ReadTimeout(str(err)) from err
+        guard.raise_if_cut()
+        raise
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as err:
+        guard.raise_if_cut()  # a body cut by the watchdog is "too slow", not "broken"
+        raise BadResponseError(f"broken response ({_root_cause(err)})") from err
+    finally:
+        guard.close()
+
+
+def _is_read_timeout(err: BaseException) -> bool:
+    import urllib3.exceptions as u3
+
+    return bool(err.args) and isinstance(err.args[0], u3.ReadTimeoutError)
+
+
+class _GuardedSink:
+    """What pooch writes into: passes the body on to *sink* while enforcing the mirror's limits.
+
+    Its :meth:`on_response` (a requests response hook, called for every response, redirects
+    included) bounds redirects, refuses a ``Content-Length`` above *limit* before the body, and
+    starts the whole-file deadline ``timeout + size / min_rate`` once the headers arrived. Every
+    :meth:`write` checks the deadline; a watchdog timer also shuts the socket down one read
+    timeout after it, because pooch reads 1 MiB chunks and a read of a dripping body would
+    otherwise block until the chunk (or the body) is complete.
+    """
+
+    def __init__(self, sink: Any, limit: int) -> None:
+        self.sink = sink
+        self.limit = limit
+        self.written = 0
+        self.redirects = 0
+        self.deadline = float("inf")
+        self.expired = False
+        self.response: Any = None
+        self._watch: list[Any] | None = None
+
+    def on_response(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """The requests hook: check each response as its headers arrive."""
+        import requests
+
+        if response.is_redirect:
+            self.redirects += 1
+            if self.redirects > constants.MAX_REDIRECTS:
+                response.close()
+                raise requests.TooManyRedirects(f"more than {constants.MAX_REDIRECTS} redirects", response=response)
+            return response
+        self.response = response
+        if response.ok:
+            announced = _content_length(response, self.limit)
+            allowed = constants.timeout_seconds() + \
+                (announced if announced is not None else self.limit) / constants.min_rate_bytes()
+            self.deadline = time.monotonic() + allowed
+            # one read timeout of grace, as a blocking read had before: a stall stays a "timeout"
+            self._watch = _WATCHDOG.watch(allowed + constants.timeout_seconds(), self._expire)
+        return response
+
+    def _expire(self) -> None:
+        self.expired = True
+        with contextlib.suppress(Exception):  # already closed or released: nothing left to cut
+            self.response.raw.shutdown()
+
+    def check_deadline(self) -> None:
+        """Raise :class:`BadResponseError` once the whole-file deadline has passed."""
+        if time.monotonic() > self.deadline:
+            self.expired = True
+        self.raise_if_cut()
+
+    def raise_if_cut(self) -> None:
+        """Raise :class:`BadResponseError` if the deadline cut this download short."""
+        if self.expired:
+            raise BadResponseError("too slow: the file did not arrive in the time allowed "
+                                   "(DEEPCHEM_HUB_TIMEOUT + size / DEEPCHEM_HUB_MIN_RATE)")
+
+    def write(self, data: bytes) -> int:
+        self.check_deadline()
+        if self.written + len(data) > self.limit:
+            raise BadResponseError(f"sent more than the {self.limit} bytes expected")
+        self.written += len(data)
+        self.sink.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        """pooch flushes after every chunk; the sink decides when its bytes reach the disk."""
+
+    def close(self) -> None:
+        """Stop the watchdog and release the connection (pooch leaves the response open on errors)."""
+        if self._watch is not None:
+            _WATCHDOG.cancel(self._watch)
+        if self.response is not None:
+            self.response.close()
+
+
+class _Watchdog:
+    """One daemon thread that calls each watched function when its time comes, unless cancelled
+    (a thread per download would cost a thread start per file)."""
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # a forked child has no watchdog thread
+
+    def _reset(self) -> None:
+        self._heap: list[list[Any]] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._count = 0
+
+    def watch(self, seconds: float, expire: Callable[[], None]) -> list[Any]:
+        """Call *expire* (on the watchdog thread) in *seconds*; return a handle for :meth:`cancel`."""
+        with self._wake:
+            self._count += 1
+            entry = [time.monotonic() + seconds, self._count, expire]
+            heapq.heappush(self._heap, entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="dchub-watchdog", daemon=True)
+                self._thread.start()
+            elif self._heap[0] is entry:
+                self._wake.notify()
+        return entry
+
+    def cancel(self, entry: list[Any]) -> None:
+        """Forget *entry* (it stays in the heap, inert, until its time)."""
+        entry[2] = None
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._wake.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                expire = heapq.heappop(self._heap)[2]
+            if expire is not None:
+                try:
+                    expire()
+                except Exception:  # the watchdog must outlive any one download
+                    log.exception("watchdog: cutting a download short failed")
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _content_length(response: Any, limit: int) -> int | None:
@@ -121,32 +263,6 @@ def _content_length(response: Any, limit: int) -> int | None:
     if int(value) > limit:
         raise BadResponseError(f"announces {int(value)} bytes (Content-Length), more than the {limit} expected")
     return int(value)
-
-
-def _chunks(raw: Any, deadline: float) -> Any:
-    """The decoded body in pieces of at most CHUNK_SIZE bytes (decompression is bounded per call);
-    abandoned once *deadline* (``time.monotonic()``) has passed."""
-    while True:
-        if time.monotonic() > deadline:
-            raise BadResponseError("too slow: the file did not arrive in the time allowed "
-                                   "(DEEPCHEM_HUB_TIMEOUT + size / DEEPCHEM_HUB_MIN_RATE)")
-        chunk = _read1(raw)
-        if not chunk:
-            return
-        yield chunk
-
-
-def _read1(raw: Any) -> bytes:
-    """One read of whatever has arrived (urllib3 errors become requests' or :class:`BadResponseError`)."""
-    import requests
-    import urllib3.exceptions as u3
-
-    try:
-        return raw.read1(CHUNK_SIZE, decode_content=True)
-    except u3.ReadTimeoutError as err:
-        raise requests.exceptions.ReadTimeout(str(err)) from err
-    except (u3.ProtocolError, u3.DecodeError) as err:
-        raise BadResponseError(f"broken response ({_root_cause(err)})") from err
 
 
 def _copy_local(path: str, sink: Any) -> None:
@@ -223,4 +339,4 @@ def try_mirrors(mirrors: Iterable[Mirror], what: str, attempt: Callable[[Mirror]
     raise MirrorError(what, failures) from errors[-1]
 
 
-__all__ = ["Mirror", "parse_mirror", "parse_mirrors", "try_mirrors", "describe", "MAX_METADATA_BYTES"]
+__all__ = ["MAX_METADATA_BYTES", "Mirror", "describe", "parse_mirror", "parse_mirrors", "try_mirrors"]
