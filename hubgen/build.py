@@ -27,6 +27,7 @@ from dchub_client.hashing import sha256_bytes
 from .blobs import CACHE_FILE, TMP_DIR, BlobStore, FileDigest, HashCache
 from .errors import BuildError, RecipeError, VersionConflictError
 from .manifest import HubSpec, ModelSpec, load_manifest
+from .site_cache import CACHE_FILE as SITE_CACHE_FILE
 from .signing import DEFAULT_EXPIRES_DAYS, index_bytes, load_private_key
 from .sums import SUMS_FILE, sums_text
 
@@ -36,9 +37,9 @@ INDEX_FILE = "index.json"
 NOJEKYLL = ".nojekyll"
 #: Top-level names hubgen itself writes; a non-empty output folder holding anything else is refused.
 _OWN_NAMES = frozenset({INDEX_FILE, SUMS_FILE, NOJEKYLL, CACHE_FILE, TMP_DIR, "blobs", "models",
-                        "index.html", "assets"})  # the last two: the site (hubgen.site)
+                        "index.html", "assets", SITE_CACHE_FILE})  # the last three: the site (hubgen.site)
 #: Never listed in SHA256SUMS nor published.
-PRIVATE_NAMES = frozenset({CACHE_FILE, TMP_DIR})
+PRIVATE_NAMES = frozenset({CACHE_FILE, TMP_DIR, SITE_CACHE_FILE})
 
 #: ``progress(done_bytes, total_bytes)``, called as files are read.
 ProgressCallback = Callable[[int, int], None]

@@ -15,6 +15,7 @@ deterministic: the same hub gives byte-identical pages.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from dchub_client import hubformat
 from dchub_client.fsutil import write_if_changed
 
 from . import site_data
+from .site_cache import CACHE_FILE as SITE_CACHE_FILE
+from .site_cache import HistogramCache
 from .errors import BuildError
 
 logger = logging.getLogger(__name__)
@@ -54,16 +57,18 @@ def render_site(out_dir: str | Path, *, index: hubformat.Index,
         [PosixPath('public/index.html'), PosixPath('public/models/esol-mtr/index.html'), ...]
     """
     out = Path(out_dir)
-    pages = render_pages(out, index=index, manifests=manifests)
+    histograms = HistogramCache(out / SITE_CACHE_FILE)
+    pages = render_pages(out, index=index, manifests=manifests, histograms=histograms)
     written = [out / rel for rel, data in sorted(pages.items()) if write_if_changed(out / rel, data)]
+    histograms.save()
     logger.info("site: %d pages and assets, %d written", len(pages), len(written))
     return written
 
 
-def render_pages(out_dir: Path, *, index: hubformat.Index,
-                 manifests: dict[tuple[str, str], hubformat.Manifest]) -> dict[str, bytes]:
+def render_pages(out_dir: Path, *, index: hubformat.Index, manifests: dict[tuple[str, str], hubformat.Manifest],
+                 histograms: HistogramCache | None = None) -> dict[str, bytes]:
     """Every file of the site, by path relative to the hub root, without writing anything."""
-    hub = site_data.gather(out_dir, index, manifests)
+    hub = site_data.gather(out_dir, index, manifests, histograms)
     env = _environment()
     pages = {"index.html": _render(env, "index.html", hub=hub, root="")}
     for model in hub.models:
@@ -73,6 +78,7 @@ def render_pages(out_dir: Path, *, index: hubformat.Index,
     return pages
 
 
+@functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     if not (TEMPLATES_DIR / "base.html").is_file():
         raise BuildError(f"{TEMPLATES_DIR}: site templates not found (base.html is missing); "

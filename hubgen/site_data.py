@@ -19,6 +19,7 @@ from dchub_client import constants, hubformat, pretrained
 
 from . import site_blobs, site_card, site_pipeline, svg
 from .errors import BuildError
+from .site_cache import HistogramCache
 from .site_card import CardRow, MetricView
 from .site_markdown import render_markdown
 from .site_pipeline import PipelineView
@@ -130,21 +131,22 @@ class HubView:
     smiles: tuple[str, ...] = SNIPPET_SMILES
 
 
-def gather(hub: Path, index: hubformat.Index, manifests: dict[tuple[str, str], hubformat.Manifest]) -> HubView:
-    """Compute the site's data from the built hub at *hub*.
+def gather(hub: Path, index: hubformat.Index, manifests: dict[tuple[str, str], hubformat.Manifest],
+           histograms: HistogramCache | None = None) -> HubView:
+    """Compute the site's data from the built hub at *hub* (*histograms*: reuse those of earlier builds).
 
     Raises:
         BuildError: a manifest listed by *index* is missing from *manifests*, or a blob is unreadable.
     """
-    models = tuple(_model(hub, index, name, manifests) for name in sorted(index.models))
+    models = tuple(_model(hub, index, name, manifests, histograms) for name in sorted(index.models))
     return HubView(name=index.name, title=index.title or index.name, description=index.description,
                    mirror=index.mirrors[0] if index.mirrors else MIRROR_PLACEHOLDER,
                    mirror_known=bool(index.mirrors), generated=index.generated or "", models=models,
                    total_size=size_text(sum(m.size_bytes for m in models)))
 
 
-def _model(hub: Path, index: hubformat.Index, name: str,
-           manifests: dict[tuple[str, str], hubformat.Manifest]) -> ModelView:
+def _model(hub: Path, index: hubformat.Index, name: str, manifests: dict[tuple[str, str], hubformat.Manifest],
+           histograms: HistogramCache | None) -> ModelView:
     entry = index.models[name]
     versions = sorted(entry.versions, key=hubformat.version_key, reverse=True)
     manifest = _manifest(manifests, name, entry.latest)
@@ -154,7 +156,7 @@ def _model(hub: Path, index: hubformat.Index, name: str,
         if constants.PARAMS_FILE in files else None
     auxiliary = site_pipeline.auxiliary_names(info)
     weights, extras = _weights(info, auxiliary)
-    layers = _layers(hub, files, info, auxiliary)
+    layers = _layers(hub, files, info, auxiliary, histograms)
     card = manifest.card
     metrics = site_card.metrics(card)
     count = sum(w.count for w in weights)
@@ -232,7 +234,7 @@ def dtype_text(dtype: np.dtype) -> str:
 
 
 def _layers(hub: Path, files: dict[str, hubformat.FileEntry], info: pretrained.PretrainedInfo | None,
-            auxiliary: frozenset[str]) -> tuple[LayerView, ...]:
+            auxiliary: frozenset[str], histograms: HistogramCache | None) -> tuple[LayerView, ...]:
     if info is None:
         return ()
     groups: dict[str, list[pretrained.WeightEntry]] = {}
@@ -243,7 +245,7 @@ def _layers(hub: Path, files: dict[str, hubformat.FileEntry], info: pretrained.P
     shown = 0
     for layer, entries in groups.items():
         numeric = [e for e in entries if _plottable(e) and e.file in files]
-        histogram = _histogram(hub, files, numeric) if numeric and shown < MAX_HISTOGRAMS else None
+        histogram = _histogram(hub, files, numeric, histograms) if numeric and shown < MAX_HISTOGRAMS else None
         shown += bool(numeric)
         layers.append(LayerView(name=layer, count=sum(math.prod(e.shape) for e in entries),
                                 numeric=sum(math.prod(e.shape) for e in numeric),
@@ -255,11 +257,14 @@ def _plottable(entry: pretrained.WeightEntry) -> bool:
     return entry.dtype.kind in "biuf" and not entry.dtype.names
 
 
-def _histogram(hub: Path, files: dict[str, hubformat.FileEntry],
-               entries: list[pretrained.WeightEntry]) -> svg.Histogram | None:
-    samples = [site_blobs.sample_weight(hub, files[e.file], e) for e in entries]
-    samples = [s.astype(np.float64) for s in samples if s.size]
-    return svg.histogram(np.concatenate(samples)) if samples else None
+def _histogram(hub: Path, files: dict[str, hubformat.FileEntry], entries: list[pretrained.WeightEntry],
+               histograms: HistogramCache | None) -> svg.Histogram | None:
+    def make() -> svg.Histogram | None:
+        samples = [site_blobs.sample_weight(hub, files[e.file], e) for e in entries]
+        samples = [s.astype(np.float64) for s in samples if s.size]
+        return svg.histogram(np.concatenate(samples)) if samples else None
+
+    return make() if histograms is None else histograms.get((files[e.file].sha256 for e in entries), make)
 
 
 # --- card ----------------------------------------------------------------------------------

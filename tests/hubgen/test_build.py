@@ -1,21 +1,18 @@
 """hubgen build: layout, dedup, parts, SHA256SUMS, determinism, incremental updates, bad input."""
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from dchub_client import hubformat
 from dchub_client.hashing import sha256_bytes, sha256_file
 from hubgen import build as build_mod
 from hubgen.blobs import CACHE_FILE, BlobStore
-from hubgen.build import build_hub
+from hubgen.build import PRIVATE_NAMES, build_hub
 from hubgen.errors import BuildError, RecipeError, VersionConflictError
 
 from .helpers import HUB_YAML, make_folder
@@ -23,7 +20,7 @@ from .helpers import HUB_YAML, make_folder
 
 def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != CACHE_FILE}
+            if p.is_file() and p.name not in PRIVATE_NAMES}
 
 
 def _blobs(root: Path) -> set[str]:

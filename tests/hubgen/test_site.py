@@ -11,9 +11,10 @@ import pytest
 from dchub_client import hubformat
 from hubgen import site
 from hubgen.errors import BuildError
+from hubgen.site_cache import CACHE_FILE as SITE_CACHE
 from hubgen.sums import SUMS_FILE
 
-from .test_site_helpers import BIG_ELEMENTS, MOMENTUM, XSS, build_site_hub, make_sources, page_links, site_files
+from .test_site_helpers import EPOCH, BIG_ELEMENTS, MOMENTUM, XSS, build_site_hub, make_sources, page_links, site_files
 
 PAGES = ["index.html", "models/big-net/index.html", "models/esol-mtr/index.html", "models/tox-clf/index.html"]
 ASSETS = ["assets/favicon.svg", "assets/search.js", "assets/site.css"]
@@ -274,6 +275,7 @@ def test_render_site_names_a_missing_blob(tmp_path: Path) -> None:
     weight = next(f for f in manifests[("tox-clf", "0.2")].files if f.path.endswith(".npy"))
     blob = hub / hubformat.blob_path(weight.sha256)
     blob.unlink()
+    (hub / SITE_CACHE).unlink()  # histograms are cached by content hash: a damaged hub is `hubgen verify`'s job
     with pytest.raises(BuildError, match=re.escape(str(blob)) + ".*missing"):
         site.render_site(hub, index=index, manifests=manifests)
 
@@ -296,6 +298,7 @@ def test_render_site_refuses_a_npy_header_that_disagrees(tmp_path: Path) -> None
     blob = hub / hubformat.blob_path(weight.sha256)
     with open(blob, "wb") as handle:
         np.save(handle, np.zeros(3, dtype=np.float64))
+    (hub / SITE_CACHE).unlink()
     with pytest.raises(BuildError, match=r"header says shape \(3,\) dtype float64, but params.json says \(2,\) float32"):
         site.render_site(hub, index=index, manifests=manifests)
 
@@ -309,3 +312,26 @@ def test_build_killed_after_the_site_can_be_rerun(tmp_path: Path) -> None:
         (hub / name).unlink()
     build_site_hub(tmp_path, sources=sources)
     assert (hub / "index.json").is_file() and site_files(hub) == pages
+
+
+def test_rebuild_reuses_histograms_of_unchanged_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hubgen import site_blobs
+    from hubgen.build import build_hub
+    from hubgen.site_cache import CACHE_FILE
+
+    hub = build_site_hub(tmp_path)
+    yaml_path = tmp_path / "src" / "hub_manifest.yaml"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    before = site_files(hub)
+    assert (hub / CACHE_FILE).is_file() and CACHE_FILE not in (hub / SUMS_FILE).read_text()
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a weight was sampled again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(site_blobs, "sample_weight", no_reading)
+        build_hub(yaml_path, hub)
+    assert site_files(hub) == before, "pages from cached histograms are byte-identical"
+    (hub / CACHE_FILE).write_text("{not json")  # a damaged cache only costs time
+    build_hub(yaml_path, hub)
+    assert site_files(hub) == before
