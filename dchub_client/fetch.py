@@ -1,93 +1,103 @@
 """Fetch a model's files into the cache: verified, over mirrors, in parallel.
 
-Each file is streamed from the first mirror that serves it correctly, hashed on the fly (one
-pass, no re-read) and published into the cache only when its sha256 matches the manifest. A file
-stored in parts is fetched part by part into one temp file; every part and the whole file are
-checked. Files of a model download in parallel (``constants.download_workers()`` threads).
+Each file is streamed from the first mirror that serves it correctly, written straight to its
+place in the blob's temp file and hashed on the fly (one pass, no re-read; for large files on a
+helper thread, overlapped with the network), and published into the cache only when its sha256
+matches the manifest.
+
+A file stored in parts is fetched part by part into one temp file while the sha256 of the *whole
+file* is computed in order. When it matches, every part is right too, so each byte is hashed once.
+When it does not, each part is re-hashed from the temp file, and every wrong part is fetched
+again, verified on its own, from the mirrors after the one that sent it; the whole file is then
+checked again. Nothing is published before the whole-file check passed, so a cached blob's name is
+always the sha256 of its bytes. Files of a model download in parallel
+(``constants.download_workers()`` threads).
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import logging
+import os
 import queue
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, BinaryIO
+from typing import Any
 
 from . import constants
 from .cache import Cache
-from .errors import BadResponseError, ChecksumError
+from .errors import BadResponseError, ChecksumError, MirrorError
+from .hashing import CHUNK_SIZE
 from .hubformat import FileEntry, Part, blob_path
 from .mirrors import Mirror, try_mirrors
 
 log = logging.getLogger(__name__)
 
-#: Chunks (of up to 1 MiB) queued between the fetching and the writing thread of one file.
+#: Blobs at least this large are hashed on a helper thread (below it, a thread start costs more).
+THREADED_HASH_BYTES = 8 << 20
+#: Chunks (of up to 1 MiB) queued between the fetching and the hashing thread of one file.
 _QUEUE_CHUNKS = 8
 
 
-class _Writer(threading.Thread):
-    """Writes (and hashes into *outer*) chunks on a helper thread, so disk writes overlap the network."""
+class _Hasher:
+    """A sha256 fed from the fetching thread and computed on a helper thread (hashlib releases the GIL).
 
-    def __init__(self, handle: BinaryIO, outer: Any) -> None:
-        super().__init__(name="dchub-write", daemon=True)
-        self.handle = handle
-        self.outer = outer
-        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
-        self.error: BaseException | None = None
-        self.start()
-
-    def run(self) -> None:
-        while (data := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    if self.outer is not None:
-                        self.outer.update(data)
-                    self.handle.write(data)
-                except BaseException as err:  # noqa: BLE001 - re-raised in the fetching thread
-                    self.error = err
-
-    def put(self, data: bytes) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(data)
-
-    def close(self) -> None:
-        if self.is_alive():
-            self.queue.put(None)
-            self.join()
-        if self.error is not None:
-            raise self.error
-
-
-class _HashingSink:
-    """Where a mirror's bytes go (over http, pooch's downloader writes them here through the
-    mirror's guard): hashes and counts each chunk, hands it to a :class:`_Writer`.
-
-    Refuses more than *size* bytes; *outer* (a hash of the whole file, for files stored in
-    parts) is updated by the writer thread.
+    :meth:`digest` waits for the queued chunks; :meth:`restart` rewinds to a saved state (after a
+    failed attempt); :meth:`close` stops the thread.
     """
 
-    def __init__(self, handle: BinaryIO, size: int, outer: Any = None, progress: Any = None) -> None:
+    def __init__(self, digest: Any) -> None:
+        self._digest = digest
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
+        self._thread = threading.Thread(target=self._run, name="dchub-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            self._digest.update(data)
+            self._queue.task_done()
+        self._queue.task_done()
+
+    def update(self, data: bytes) -> None:
+        self._queue.put(data)
+
+    def digest(self) -> Any:
+        """The hash object, once every queued chunk went into it."""
+        self._queue.join()
+        return self._digest
+
+    def restart(self, state: Any) -> None:
+        """Continue from *state* (a hash object), dropping what was fed since."""
+        self._queue.join()
+        self._digest = state
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+
+class _BlobSink:
+    """Where a mirror's bytes go (over http, pooch's downloader writes them here through the
+    mirror's guard): size-checked, written at their place in the temp file, hashed into *digest*
+    (a hashlib object or a :class:`_Hasher`), counted on the progress bar."""
+
+    def __init__(self, fd: int, offset: int, size: int, digest: Any, progress: Any = None) -> None:
+        self.fd = fd
+        self.offset = offset
         self.size = size
-        self.digest = hashlib.sha256()
-        self.writer = _Writer(handle, outer)
+        self.digest = digest
         self.progress = progress
         self.written = 0
-
-    @property
-    def outer(self) -> Any:
-        return self.writer.outer
 
     def write(self, data: Any) -> int:
         n = len(data)
         if self.written + n > self.size:
             raise BadResponseError(f"sent more than the {self.size} bytes expected")
         data = data if isinstance(data, bytes) else bytes(data)
+        _pwrite_all(self.fd, data, self.offset + self.written)
         self.digest.update(data)
-        self.writer.put(data)
         self.written += n
         if self.progress is not None:
             self.progress.update(n)
@@ -96,41 +106,121 @@ class _HashingSink:
     def flush(self) -> None:
         """Nothing to do: the real file flushes when it is closed."""
 
-    def finish(self, sha256: str) -> None:
-        """Wait for the writer, then check size and digest."""
-        self.writer.close()
+    def check_size(self) -> None:
         if self.written != self.size:
             raise BadResponseError(f"truncated: got {self.written} of {self.size} bytes")
-        actual = self.digest.hexdigest()
-        if actual != sha256:
-            raise BadResponseError(f"sha256 mismatch (got {actual[:12]}…, expected {sha256[:12]}…)")
 
     def abandon(self) -> None:
-        """After a failure: stop the writer and take the bytes back off the progress bar."""
-        with contextlib.suppress(BaseException):
-            self.writer.close()
+        """After a failure: take the bytes back off the progress bar."""
         if self.progress is not None and self.written:
             self.progress.update(-self.written)
 
 
-def _fetch_blob_into(mirrors: Sequence[Mirror], part: Part, handle: BinaryIO, *, what: str,
-                     outer: Any = None, progress: Any = None) -> Any:
-    """Append one verified blob to *handle* from the first good mirror; return the updated *outer* hash."""
-    start = handle.tell()
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
 
-    def attempt(mirror: Mirror) -> Any:
-        handle.seek(start)
-        handle.truncate()
-        sink = _HashingSink(handle, part.size, outer.copy() if outer is not None else None, progress)
+
+def _check_digest(actual: str, expected: str) -> None:
+    if actual != expected:
+        raise BadResponseError(f"sha256 mismatch (got {actual[:12]}…, expected {expected[:12]}…)")
+
+
+def _stream(mirror: Mirror, part: Part, sink: _BlobSink) -> None:
+    """Fetch one blob from *mirror* into *sink*; on failure, undo its progress and re-raise."""
+    try:
+        mirror.fetch(blob_path(part.sha256), sink, limit=part.size)
+        sink.check_size()
+    except BaseException:
+        sink.abandon()
+        raise
+
+
+def _fetch_verified(mirrors: Sequence[Mirror], part: Part, fd: int, offset: int, *, what: str,
+                    progress: Any = None) -> None:
+    """Write one blob, verified by its own sha256, at *offset* of *fd*, from the first good mirror."""
+
+    def attempt(mirror: Mirror) -> None:
+        threaded = part.size >= THREADED_HASH_BYTES
+        digest = _Hasher(hashlib.sha256()) if threaded else hashlib.sha256()
+        sink = _BlobSink(fd, offset, part.size, digest, progress)
         try:
-            mirror.fetch(blob_path(part.sha256), sink, limit=part.size)
-            sink.finish(part.sha256)
-        except BaseException:
+            _stream(mirror, part, sink)
+            actual = (digest.digest() if threaded else digest).hexdigest()
+        finally:
+            if threaded:
+                digest.close()
+        if actual != part.sha256:
             sink.abandon()
-            raise
-        return sink.outer
+            _check_digest(actual, part.sha256)
 
-    return try_mirrors(mirrors, what, attempt)
+    try_mirrors(mirrors, what, attempt)
+
+
+def _fetch_parts(mirrors: Sequence[Mirror], entry: FileEntry, fd: int, *, what: str, progress: Any) -> None:
+    """Fetch the parts of *entry* into *fd*, hashing the whole file once, in order (see the module doc)."""
+    hasher = _Hasher(hashlib.sha256())
+    served: list[Mirror] = []
+    try:
+        offset = 0
+        for i, part in enumerate(entry.parts):
+            state = hasher.digest().copy()
+
+            def attempt(mirror: Mirror, part: Part = part, offset: int = offset, state: Any = state) -> Mirror:
+                hasher.restart(state.copy())
+                _stream(mirror, part, _BlobSink(fd, offset, part.size, hasher, progress))
+                return mirror
+
+            served.append(try_mirrors(mirrors, _part_what(what, entry, i), attempt))
+            offset += part.size
+        actual = hasher.digest().hexdigest()
+    finally:
+        hasher.close()
+    if actual != entry.sha256:
+        _repair_parts(mirrors, entry, fd, served, what=what, progress=progress)
+
+
+def _part_what(what: str, entry: FileEntry, i: int) -> str:
+    return f"{what} (part {i + 1}/{len(entry.parts)})"
+
+
+def _repair_parts(mirrors: Sequence[Mirror], entry: FileEntry, fd: int, served: list[Mirror], *, what: str,
+                  progress: Any) -> None:
+    """The whole file is wrong: find the wrong parts, fetch them again verified, check the whole again."""
+    offset = 0
+    for i, part in enumerate(entry.parts):
+        actual = _hash_range(fd, offset, part.size)
+        if actual != part.sha256:
+            bad = served[i]
+            log.info("%s: %s failed: sha256 mismatch", _part_what(what, entry, i), bad.root)
+            failures = {bad.root: f"sha256 mismatch (got {actual[:12]}…, expected {part.sha256[:12]}…)"}
+            rest = list(mirrors)[list(mirrors).index(bad) + 1:]
+            if progress is not None:
+                progress.update(-part.size)  # its bytes come again
+            if not rest:
+                raise MirrorError(_part_what(what, entry, i), failures)
+            try:
+                _fetch_verified(rest, part, fd, offset, what=_part_what(what, entry, i), progress=progress)
+            except MirrorError as err:
+                raise MirrorError(err.what, {**failures, **err.failures}) from err
+        offset += part.size
+    whole = _hash_range(fd, 0, entry.size)
+    if whole != entry.sha256:  # every part verified, yet the whole differs: the manifest is inconsistent
+        raise ChecksumError(what, expected=entry.sha256, actual=whole)
+
+
+def _hash_range(fd: int, offset: int, size: int) -> str:
+    digest = hashlib.sha256()
+    end = offset + size
+    while offset < end:
+        chunk = os.pread(fd, min(CHUNK_SIZE, end - offset), offset)
+        if not chunk:
+            break
+        digest.update(chunk)
+        offset += len(chunk)
+    return digest.hexdigest()
 
 
 def fetch_file(cache: Cache, mirrors: Sequence[Mirror], entry: FileEntry, *, what: str = "",
@@ -143,15 +233,11 @@ def fetch_file(cache: Cache, mirrors: Sequence[Mirror], entry: FileEntry, *, wha
         if cache.has_blob(entry.sha256):  # another process fetched it while we waited
             return
         with cache.blob_writer(entry.sha256) as handle:
-            if not entry.parts:
-                _fetch_blob_into(mirrors, Part(entry.sha256, entry.size), handle, what=what, progress=progress)
-                return
-            whole = hashlib.sha256()
-            for i, part in enumerate(entry.parts):
-                whole = _fetch_blob_into(mirrors, part, handle, what=f"{what} (part {i + 1}/{len(entry.parts)})",
-                                         outer=whole, progress=progress)
-            if whole.hexdigest() != entry.sha256:
-                raise ChecksumError(what, expected=entry.sha256, actual=whole.hexdigest())
+            if entry.parts:
+                _fetch_parts(mirrors, entry, handle.fileno(), what=what, progress=progress)
+            else:
+                _fetch_verified(mirrors, Part(entry.sha256, entry.size), handle.fileno(), 0, what=what,
+                                progress=progress)
 
 
 def fetch_files(cache: Cache, mirrors: Sequence[Mirror], entries: Sequence[FileEntry], *, label: str = "",
@@ -182,8 +268,6 @@ class _LockedBar:
     """A thread-safe front for a tqdm bar (updates come from the download threads)."""
 
     def __init__(self, bar: Any) -> None:
-        import threading
-
         self._bar = bar
         self._lock = threading.Lock()
 
