@@ -7,7 +7,8 @@ Layout under ``constants.cache_dir()``::
                                      (symlinks, then copies, where links are not possible),
                                      with a ``.dchub-manifest`` marker holding the manifest sha256
     hubs/<key>/index.json            the last index fetched for one mirror list (key: its sha256)
-    locks/ab/abcdef….lock            advisory per-blob locks (avoid duplicate downloads only)
+    locks/blobs.lock                 advisory per-blob locks (avoid duplicate downloads only): a byte
+                                     range per blob on Linux; elsewhere ``locks/ab/abcdef….lock`` files
 
 A blob is only ever published after its bytes were hashed, so a present blob is trusted without
 re-hashing; a killed download leaves only a ``.*.tmp`` file that nothing trusts (``prune`` removes
@@ -22,6 +23,8 @@ import logging
 import os
 import shutil
 import stat
+import struct
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -33,11 +36,18 @@ from . import constants
 from .errors import CacheError
 from .hashing import sha256_file, is_sha256
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
 MARKER = ".dchub-manifest"
 #: Temp files and folders older than this are removed by :meth:`Cache.prune`.
 STALE_TEMP_SECONDS = 6 * 3600
+#: ``F_OFD_SETLKW`` where its ``struct flock`` layout is known (64-bit Linux), else None.
+_OFD_LOCK = getattr(fcntl, "F_OFD_SETLKW", None) if sys.platform == "linux" and sys.maxsize > 2**32 else None
 
 
 @dataclass(frozen=True)
@@ -75,24 +85,37 @@ class Cache:
 
     def has_blob(self, sha256: str) -> bool:
         """True when the verified blob is present."""
-        return self.blob(sha256).is_file()
+        return os.path.isfile(self.blob(sha256))
 
     @contextlib.contextmanager
     def locked(self, sha256: str) -> Iterator[None]:
-        """Hold an advisory inter-process lock for *sha256* (best effort: a no-op where unsupported)."""
-        path = self.root / "locks" / sha256[:2] / f"{sha256}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: correctness does not depend on the lock
-            yield
-            return
-        with open(path, "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
+        """Hold an advisory inter-process lock for *sha256* (best effort: a no-op where unsupported).
+
+        On Linux it is a byte-range lock (open file description lock) in one shared file, at an
+        offset taken from the hash, so no file is created per blob; elsewhere a lock file per blob.
+        """
+        if not is_sha256(sha256):
+            raise CacheError(f"not a sha256 digest: {sha256!r}")
+        if _OFD_LOCK is not None:
+            with self._range_locked(int(sha256[:15], 16)):
                 yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            return
+        with _file_locked(self.root / "locks" / sha256[:2] / f"{sha256}.lock"):
+            yield
+
+    @contextlib.contextmanager
+    def _range_locked(self, offset: int) -> Iterator[None]:
+        path = self.root / "locks" / "blobs.lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # closing the descriptor releases the lock, whatever happens
+            fcntl.fcntl(fd, _OFD_LOCK, struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, offset, 1, 0))
+            yield
+        finally:
+            os.close(fd)
 
     @contextlib.contextmanager
     def blob_writer(self, sha256: str) -> Iterator[BinaryIO]:
@@ -102,8 +125,11 @@ class Cache:
         An existing blob is never replaced (first writer wins; content is identical by hash).
         """
         target = self.blob(sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=target.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=target.parent)
+        except FileNotFoundError:  # the first blob of its shard
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "w+b") as handle:
                 yield handle
@@ -149,10 +175,13 @@ class Cache:
         target = self.snapshot(name, version)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=target.parent))
+        folders = {tmp}
         try:
             for relpath, sha in files:
                 dest = tmp.joinpath(*relpath.split("/"))
-                dest.parent.mkdir(parents=True, exist_ok=True)
+                if dest.parent not in folders:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    folders.add(dest.parent)
                 _link_or_copy(self.blob(sha), dest)
             (tmp / MARKER).write_text(manifest_sha256 + "\n", encoding="ascii")
             self._install_snapshot(tmp, target, manifest_sha256)
@@ -305,6 +334,21 @@ class Cache:
                     if now - path.lstat().st_mtime > STALE_TEMP_SECONDS:
                         found.append(path)
         return found
+
+
+@contextlib.contextmanager
+def _file_locked(path: Path) -> Iterator[None]:
+    """``flock`` on a lock file of its own (where open file description locks are missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover - Windows: correctness does not depend on the lock
+        yield
+        return
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _publish(tmp: Path, target: Path) -> None:
