@@ -30,7 +30,7 @@ from .cache import Cache
 from .errors import BadResponseError, ChecksumError, MirrorError
 from .hashing import CHUNK_SIZE
 from .hubformat import FileEntry, Part, blob_path
-from .mirrors import Mirror, try_mirrors
+from .mirrors import Mirror, describe, failure_types, try_mirrors
 
 log = logging.getLogger(__name__)
 
@@ -43,34 +43,44 @@ _QUEUE_CHUNKS = 8
 class _Hasher:
     """A sha256 fed from the fetching thread and computed on a helper thread (hashlib releases the GIL).
 
-    :meth:`digest` waits for the queued chunks; :meth:`restart` rewinds to a saved state (after a
-    failed attempt); :meth:`close` stops the thread.
+    :meth:`checkpoint` marks a point of the stream without waiting; :meth:`restart` rewinds to a
+    checkpoint (after a failed attempt); :meth:`digest` waits for the queued chunks; :meth:`close`
+    stops the thread.
     """
 
     def __init__(self, digest: Any) -> None:
         self._digest = digest
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
+        self._queue: queue.Queue[bytes | list[Any] | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
         self._thread = threading.Thread(target=self._run, name="dchub-hash", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (data := self._queue.get()) is not None:
-            self._digest.update(data)
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, list):  # a checkpoint: keep a copy of the state here
+                item.append(self._digest.copy())
+            else:
+                self._digest.update(item)
             self._queue.task_done()
         self._queue.task_done()
 
     def update(self, data: bytes) -> None:
         self._queue.put(data)
 
+    def checkpoint(self) -> list[Any]:
+        """A handle on the state after everything fed so far (filled in by the helper thread)."""
+        mark: list[Any] = []
+        self._queue.put(mark)
+        return mark
+
+    def restart(self, mark: list[Any]) -> None:
+        """Continue from *mark* (a :meth:`checkpoint`), dropping what was fed since."""
+        self._queue.join()
+        self._digest = mark[0].copy()
+
     def digest(self) -> Any:
         """The hash object, once every queued chunk went into it."""
         self._queue.join()
         return self._digest
-
-    def restart(self, state: Any) -> None:
-        """Continue from *state* (a hash object), dropping what was fed since."""
-        self._queue.join()
-        self._digest = state
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -162,18 +172,12 @@ def _fetch_verified(mirrors: Sequence[Mirror], part: Part, fd: int, offset: int,
 def _fetch_parts(mirrors: Sequence[Mirror], entry: FileEntry, fd: int, *, what: str, progress: Any) -> None:
     """Fetch the parts of *entry* into *fd*, hashing the whole file once, in order (see the module doc)."""
     hasher = _Hasher(hashlib.sha256())
-    served: list[Mirror] = []
+    served: list[tuple[Mirror, dict[str, str]]] = []
     try:
         offset = 0
         for i, part in enumerate(entry.parts):
-            state = hasher.digest().copy()
-
-            def attempt(mirror: Mirror, part: Part = part, offset: int = offset, state: Any = state) -> Mirror:
-                hasher.restart(state.copy())
-                _stream(mirror, part, _BlobSink(fd, offset, part.size, hasher, progress))
-                return mirror
-
-            served.append(try_mirrors(mirrors, _part_what(what, entry, i), attempt))
+            served.append(_stream_part(mirrors, part, fd, offset, hasher, what=_part_what(what, entry, i),
+                                       progress=progress))
             offset += part.size
         actual = hasher.digest().hexdigest()
     finally:
@@ -182,33 +186,64 @@ def _fetch_parts(mirrors: Sequence[Mirror], entry: FileEntry, fd: int, *, what: 
         _repair_parts(mirrors, entry, fd, served, what=what, progress=progress)
 
 
+def _stream_part(mirrors: Sequence[Mirror], part: Part, fd: int, offset: int, hasher: _Hasher, *, what: str,
+                 progress: Any) -> tuple[Mirror, dict[str, str]]:
+    """Stream one part into *fd* and *hasher* from the first mirror that sends all of it.
+
+    Its bytes are checked by the whole-file hash (or by :func:`_repair_parts`). Returns the mirror
+    that served it and what the mirrors before it answered.
+    """
+    mark = hasher.checkpoint()
+    failed: dict[str, str] = {}
+
+    def attempt(mirror: Mirror) -> Mirror:
+        if failed:  # a failed attempt fed the hash: rewind it to the start of this part
+            hasher.restart(mark)
+        try:
+            _stream(mirror, part, _BlobSink(fd, offset, part.size, hasher, progress))
+        except failure_types() as err:
+            failed[mirror.root] = describe(err)
+            raise
+        return mirror
+
+    return try_mirrors(mirrors, what, attempt), failed
+
+
 def _part_what(what: str, entry: FileEntry, i: int) -> str:
     return f"{what} (part {i + 1}/{len(entry.parts)})"
 
 
-def _repair_parts(mirrors: Sequence[Mirror], entry: FileEntry, fd: int, served: list[Mirror], *, what: str,
-                  progress: Any) -> None:
+def _repair_parts(mirrors: Sequence[Mirror], entry: FileEntry, fd: int, served: list[tuple[Mirror, dict[str, str]]],
+                  *, what: str, progress: Any) -> None:
     """The whole file is wrong: find the wrong parts, fetch them again verified, check the whole again."""
     offset = 0
     for i, part in enumerate(entry.parts):
         actual = _hash_range(fd, offset, part.size)
         if actual != part.sha256:
-            bad = served[i]
-            log.info("%s: %s failed: sha256 mismatch", _part_what(what, entry, i), bad.root)
-            failures = {bad.root: f"sha256 mismatch (got {actual[:12]}…, expected {part.sha256[:12]}…)"}
-            rest = list(mirrors)[list(mirrors).index(bad) + 1:]
-            if progress is not None:
-                progress.update(-part.size)  # its bytes come again
-            if not rest:
-                raise MirrorError(_part_what(what, entry, i), failures)
-            try:
-                _fetch_verified(rest, part, fd, offset, what=_part_what(what, entry, i), progress=progress)
-            except MirrorError as err:
-                raise MirrorError(err.what, {**failures, **err.failures}) from err
+            _refetch_part(mirrors, part, fd, offset, served[i], actual, what=_part_what(what, entry, i),
+                          progress=progress)
         offset += part.size
     whole = _hash_range(fd, 0, entry.size)
     if whole != entry.sha256:  # every part verified, yet the whole differs: the manifest is inconsistent
         raise ChecksumError(what, expected=entry.sha256, actual=whole)
+
+
+def _refetch_part(mirrors: Sequence[Mirror], part: Part, fd: int, offset: int,
+                  served: tuple[Mirror, dict[str, str]], actual: str, *, what: str, progress: Any) -> None:
+    """Fetch a wrong part again, verified on its own, from the mirrors after the one that sent it."""
+    bad, failures = served
+    why = f"sha256 mismatch (got {actual[:12]}…, expected {part.sha256[:12]}…)"
+    log.info("%s: %s failed: %s", what, bad.root, why)
+    failures = {**failures, bad.root: why}
+    if progress is not None:
+        progress.update(-part.size)  # its bytes come again
+    rest = list(mirrors)[list(mirrors).index(bad) + 1:]
+    if not rest:
+        raise MirrorError(what, failures)
+    try:
+        _fetch_verified(rest, part, fd, offset, what=what, progress=progress)
+    except MirrorError as err:
+        raise MirrorError(err.what, {**failures, **err.failures}) from err
 
 
 def _hash_range(fd: int, offset: int, size: int) -> str:
