@@ -79,13 +79,17 @@ class Cache:
 
     def blob(self, sha256: str) -> Path:
         """Where the blob with this sha256 lives (whether or not it is present)."""
+        return Path(self._blob_path(sha256))
+
+    def _blob_path(self, sha256: str) -> str:
+        # plain strings: a pull of many small files asks this several times per file
         if not is_sha256(sha256):
             raise CacheError(f"not a sha256 digest: {sha256!r}")
-        return self.root / "blobs" / "sha256" / sha256[:2] / sha256
+        return os.path.join(self.root, "blobs", "sha256", sha256[:2], sha256)
 
     def has_blob(self, sha256: str) -> bool:
         """True when the verified blob is present."""
-        return os.path.isfile(self.blob(sha256))
+        return os.path.isfile(self._blob_path(sha256))
 
     @contextlib.contextmanager
     def locked(self, sha256: str) -> Iterator[None]:
@@ -124,17 +128,18 @@ class Cache:
         The caller must have verified the bytes before leaving the block (raise to discard them).
         An existing blob is never replaced (first writer wins; content is identical by hash).
         """
-        target = self.blob(sha256)
+        target = self._blob_path(sha256)
+        folder = os.path.dirname(target)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=target.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=folder)
         except FileNotFoundError:  # the first blob of its shard
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=target.parent)
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(fd, "w+b") as handle:
                 yield handle
             os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-            _publish(Path(tmp), target)
+            _publish(tmp, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -175,14 +180,14 @@ class Cache:
         target = self.snapshot(name, version)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=target.parent))
-        folders = {tmp}
+        folders = {str(tmp)}
         try:
             for relpath, sha in files:
-                dest = tmp.joinpath(*relpath.split("/"))
-                if dest.parent not in folders:
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    folders.add(dest.parent)
-                _link_or_copy(self.blob(sha), dest)
+                dest = os.path.join(tmp, *relpath.split("/"))
+                if os.path.dirname(dest) not in folders:
+                    os.makedirs(os.path.dirname(dest), exist_ok=True)
+                    folders.add(os.path.dirname(dest))
+                _link_or_copy(self._blob_path(sha), dest)
             (tmp / MARKER).write_text(manifest_sha256 + "\n", encoding="ascii")
             self._install_snapshot(tmp, target, manifest_sha256)
         finally:
@@ -351,7 +356,7 @@ def _file_locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _publish(tmp: Path, target: Path) -> None:
+def _publish(tmp: str, target: str) -> None:
     """Move a verified temp file to *target* without ever replacing an existing blob."""
     try:
         os.link(tmp, target)
@@ -361,7 +366,7 @@ def _publish(tmp: Path, target: Path) -> None:
         os.replace(tmp, target)
 
 
-def _link_or_copy(blob: Path, dest: Path) -> None:
+def _link_or_copy(blob: str, dest: str) -> None:
     try:
         os.link(blob, dest)
         return
