@@ -34,7 +34,7 @@ from typing import BinaryIO
 
 from . import constants
 from .errors import CacheError
-from .hashing import sha256_file, is_sha256
+from .hashing import is_sha256, sha256_file
 
 try:
     import fcntl

@@ -15,7 +15,6 @@ always the sha256 of its bytes. Files of a model download in parallel
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -133,9 +132,8 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
         view, offset = view[n:], offset + n
 
 
-def _check_digest(actual: str, expected: str) -> None:
-    if actual != expected:
-        raise BadResponseError(f"sha256 mismatch (got {actual[:12]}…, expected {expected[:12]}…)")
+def _mismatch(actual: str, expected: str) -> str:
+    return f"sha256 mismatch (got {actual[:12]}…, expected {expected[:12]}…)"
 
 
 def _stream(mirror: Mirror, part: Part, sink: _BlobSink) -> None:
@@ -164,7 +162,7 @@ def _fetch_verified(mirrors: Sequence[Mirror], part: Part, fd: int, offset: int,
                 digest.close()
         if actual != part.sha256:
             sink.abandon()
-            _check_digest(actual, part.sha256)
+            raise BadResponseError(_mismatch(actual, part.sha256))
 
     try_mirrors(mirrors, what, attempt)
 
@@ -232,7 +230,7 @@ def _refetch_part(mirrors: Sequence[Mirror], part: Part, fd: int, offset: int,
                   served: tuple[Mirror, dict[str, str]], actual: str, *, what: str, progress: Any) -> None:
     """Fetch a wrong part again, verified on its own, from the mirrors after the one that sent it."""
     bad, failures = served
-    why = f"sha256 mismatch (got {actual[:12]}…, expected {part.sha256[:12]}…)"
+    why = _mismatch(actual, part.sha256)
     log.info("%s: %s failed: %s", what, bad.root, why)
     failures = {**failures, bad.root: why}
     if progress is not None:
