@@ -51,10 +51,7 @@ class FolderTarget:
 
     def plan(self, hub: LocalHub) -> PublishPlan:
         """Files the folder lacks or holds with other bytes."""
-        plan = PublishPlan()
-        for item in hub.files:
-            (plan.send if self._needs(item) else plan.kept)[item.kind].append(item)
-        return plan
+        return PublishPlan.of(hub.files, self._needs)
 
     def send(self, kind: str, files: list[HubFile]) -> None:
         """Copy *files* into place (blobs in parallel); return when all are there."""

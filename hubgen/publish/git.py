@@ -72,10 +72,7 @@ class GitTarget:
 
     def plan(self, hub: LocalHub) -> PublishPlan:
         """Files whose git blob at the branch tip is absent or different."""
-        plan = PublishPlan()
-        for item in hub.files:
-            (plan.send if self._needs(item) else plan.kept)[item.kind].append(item)
-        return plan
+        return PublishPlan.of(hub.files, self._needs)
 
     def send(self, kind: str, files: list[HubFile]) -> None:
         """Write the files' blobs into the object store (the branch does not move yet)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +79,14 @@ class PublishPlan:
 
     send: dict[str, list[HubFile]] = field(default_factory=lambda: {k: [] for k in ORDER})
     kept: dict[str, list[HubFile]] = field(default_factory=lambda: {k: [] for k in ORDER})
+
+    @classmethod
+    def of(cls, files: Iterable[HubFile], needs: Callable[[HubFile], bool]) -> PublishPlan:
+        """Sort *files* into sent and kept by the target's ``needs(file)``."""
+        plan = cls()
+        for item in files:
+            (plan.send if needs(item) else plan.kept)[item.kind].append(item)
+        return plan
 
     @property
     def files_to_send(self) -> int:

@@ -95,10 +95,7 @@ class S3Target:
     def plan(self, hub: LocalHub) -> PublishPlan:
         """Compare the hub with one listing of the bucket (plus a HEAD per ambiguous ETag)."""
         listing = self._list()
-        plan = PublishPlan()
-        for item in hub.files:
-            (plan.send if self._needs(item, listing.get(item.rel)) else plan.kept)[item.kind].append(item)
-        return plan
+        return PublishPlan.of(hub.files, lambda item: self._needs(item, listing.get(item.rel)))
 
     def send(self, kind: str, files: list[HubFile]) -> None:
         """Upload *files*, in parallel for blobs; return when all are stored."""
