@@ -182,8 +182,9 @@ def _check_blob(root: Path, blob: hubformat.Part, name: str, version: str) -> No
 def check_target_index(local: hubformat.Index, remote: bytes | None, where: str, *, force: bool = False) -> list[str]:
     """Refuse to overwrite a target whose hub this publish would damage; return warnings.
 
-    The target's ``index.json`` (if any) must name the same hub, and every version it lists must be
-    in the local index with the same manifest sha256 (published versions never change or vanish).
+    The target's ``index.json`` (if any) must name the same hub, carry no higher index ``version``
+    (a signed hub's versions only increase), and every model version it lists must be in the local
+    index with the same manifest sha256 (published versions never change or vanish).
     With *force*, the problems are returned as warnings instead.
 
     Raises:
@@ -206,6 +207,9 @@ def _index_problems(local: hubformat.Index, remote: bytes, where: str) -> list[s
     if index.name != local.name:
         return [f"the target holds hub {index.name!r}, not {local.name!r}"]
     problems = []
+    if index.version is not None and (local.version is None or local.version < index.version):
+        problems.append(f"the target's index is version {index.version}, newer than this hub's "
+                        f"({local.version}): clients that trust the hub's keys would refuse this one as a rollback")
     for name, model in sorted(index.models.items()):
         for version, ref in sorted(model.versions.items()):
             mine = local.models.get(name)

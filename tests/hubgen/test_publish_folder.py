@@ -106,3 +106,22 @@ def test_documented_http_mirror_recipe(tmp_path, monkeypatch):
     assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=mirror).returncode == 0
     use_hub(monkeypatch, mirror)
     assert "mtr-head-0" in load_weights("esol@1.0.0")
+
+
+def test_a_signed_target_is_not_rolled_back_to_an_older_index(tmp_path):
+    from hubgen.build import build_hub
+    from hubgen.signing import generate_keypair
+
+    hub = build(tmp_path)
+    private, _public = generate_keypair(tmp_path / "keys")
+    yaml = tmp_path / "hub_manifest.yaml"
+    build_hub(yaml, hub, part_size=1024, sign_keys=[private])  # signed: version N
+    stale = tmp_path / "stale"
+    shutil.copytree(hub, stale)
+    build_hub(yaml, hub, part_size=1024, sign_keys=[private])  # re-signed: version N + 1
+    out = tmp_path / "www"
+    publish(hub, f"dir:{out}")
+    before = (out / "index.json").read_bytes()
+    with pytest.raises(PublishError, match=r"index is version (\d+), newer than this hub.s \((\d+)\).*rollback"):
+        publish(stale, f"dir:{out}")
+    assert (out / "index.json").read_bytes() == before
