@@ -1,7 +1,8 @@
 """SklearnModel: ``from_pretrained`` vs DeepChem's own joblib reload, for a 500-tree random forest.
 
 The forest is trained once on the Delaney solubility set (ECFP, 1024 bits) and saved by DeepChem
-under ``benchmarks/_out/sklearn``; later runs reuse that and write our folder anew. Both loads read from a warm page cache;
+under ``benchmarks/_out/sklearn``; later runs reuse that and write our folder anew. Both loads read
+from a warm page cache;
 ours verifies every weight's sha256 (the default for a local folder), joblib checks nothing.
 """
 from __future__ import annotations

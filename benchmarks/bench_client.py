@@ -40,7 +40,8 @@ def _model(folder: Path, n: int, elements: int, seed: int) -> Path:
 def _build(root: Path, models: dict[str, Path]) -> Path:
     from hubgen.build import build_hub
 
-    lines = ["name: bench-hub", "models:"] + [f"  - {{name: {n}, version: '1.0', path: {p}}}" for n, p in models.items()]
+    lines = ["name: bench-hub", "models:"]
+    lines += [f"  - {{name: {n}, version: '1.0', path: {p}}}" for n, p in models.items()]
     (root / "hub.yaml").write_text("\n".join(lines) + "\n")
     build_hub(root / "hub.yaml", root / "hub")
     return root / "hub"

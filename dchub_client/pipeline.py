@@ -51,7 +51,8 @@ Errors = Literal["warn", "raise"]
 # --- saving ---------------------------------------------------------------------------------
 
 
-def encode_pipeline(featurizer: Any, transformers: Sequence[Any]) -> tuple[dict[str, Any], list[tuple[str, str, np.ndarray]]]:
+def encode_pipeline(featurizer: Any,
+                    transformers: Sequence[Any]) -> tuple[dict[str, Any], list[tuple[str, str, np.ndarray]]]:
     """Encode a featurizer and transformers for ``extra["pipeline"]``.
 
     Returns:

@@ -32,7 +32,6 @@ def build(output_dir: Path) -> None:
     """Fine-tune the head of the base model on cLogP and write the pipeline folder."""
     import deepchem as dc
 
-    import dchub_client
 
     started = time.time()
     base, featurizer, _, _ = nci_tpsa_mtr.train()

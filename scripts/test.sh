@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=3
+.venv/bin/ruff check .
 exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

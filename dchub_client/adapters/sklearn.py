@@ -4,7 +4,8 @@ What is stored:
 
 * ``parameters.model`` is the estimator as constructed: its class (on the allowlist of
   :mod:`.sklearn_allowlist`) and its hyperparameters. ``extra["sklearn_estimator"]`` describes the
-  fitted estimator: class, hyperparameters (``get_params(deep=False)``) and fitted state: scalars, strings and tuples as JSON; every fitted array as a weight;
+  fitted estimator: class, hyperparameters (``get_params(deep=False)``) and fitted state:
+  scalars, strings and tuples as JSON; every fitted array as a weight;
   nested estimators (forest members, ``Pipeline`` steps, ``init_``) recursively; decision trees as
   metadata plus their structured ``nodes`` array and ``values`` array. KD/ball trees of neighbour
   models are refit from ``_fit_X`` on loading (deterministic), gradient boosting losses come from

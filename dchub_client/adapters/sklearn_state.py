@@ -303,7 +303,8 @@ def _only_attribute(value: dict, path: str, inline: bool) -> Any:
 
 _BUILDERS: dict[str, Callable[[dict, str, bool], Any]] = {
     "estimator": _build_estimator, "array": _build_array, "objarray": _build_objarray,
-    "random_state": _build_random_state, "list": _build_sequence, "tuple": _build_sequence, "dict": _build_dict, "np": _build_scalar,
+    "random_state": _build_random_state, "list": _build_sequence, "tuple": _build_sequence, "dict": _build_dict,
+    "np": _build_scalar,
     "tree": _only_attribute, "derived": _only_attribute, "xgboost": _only_attribute, "lightgbm": _only_attribute,
 }
 
@@ -400,7 +401,8 @@ def _booster_leaf(owner: Any, name: str, value: Any, owner_path: str) -> Leaf:
         try:
             booster = objects.SERIALIZERS[kind].load(_as_array(new))
         except Exception as err:  # each library raises its own error types for junk
-            raise WeightFileError(f"not a valid {kind} model ({err})", path=source, weight=f"{owner_path}.{name}") from err
+            raise WeightFileError(f"not a valid {kind} model ({err})", path=source,
+                                  weight=f"{owner_path}.{name}") from err
         setattr(owner, name, booster)
 
     return Leaf(owner_path, name, f"{owner_path}.{name}", get, fill)

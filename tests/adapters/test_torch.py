@@ -151,7 +151,7 @@ def test_weights_are_named_per_variable_and_round_trip(round_trips: dict, name: 
 def test_batchnorm_running_statistics_are_weights(round_trips: dict) -> None:
     model = round_trips["TorchModel(user module)"][0]
     names = list(model.get_weights())
-    assert names[:6] == [f"torchmodel-root-0", "torchmodel-body.0-0", "torchmodel-body.0-1",
+    assert names[:6] == ["torchmodel-root-0", "torchmodel-body.0-0", "torchmodel-body.0-1",
                          "torchmodel-body.1-0", "torchmodel-body.1-1", "torchmodel-body.1-2"]
     stats = model["torchmodel-body.1-2"]  # BatchNorm running_mean
     np.testing.assert_array_equal(stats, model.model.body[1].running_mean.numpy())

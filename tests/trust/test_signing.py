@@ -17,7 +17,6 @@ from dchub_client.errors import MirrorError, TrustError
 from dchub_client.export import export_models
 from dchub_client.mirrors import parse_mirrors
 from dchub_client.resolve import resolve_pretrained
-from hubgen.build import build_hub as hubgen_build
 from hubgen.cli import main as hubgen_main
 from hubgen.errors import SigningError
 from hubgen.signing import generate_keypair, index_bytes, load_private_key, sign_index
