@@ -2,17 +2,24 @@
 
 Index → every manifest (against the sha256 and size the index records) → every blob (streamed
 hashing, each blob once); a file stored in parts is also checked as a whole.
+
+With trusted keys, the index must also carry a valid signature by one of them and not be expired
+(:func:`dchub_client.trust.check_index`, the client's own checks). Verify is stateless: the
+client's rollback record (highest version seen) is neither read nor written.
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from dchub_client import constants, hubformat
-from dchub_client.errors import DchubError
+from dchub_client import constants, hubformat, trust
+from dchub_client.errors import DchubError, TrustError
 from dchub_client.hashing import CHUNK_SIZE, sha256_bytes
 
 from .errors import VerifyError
@@ -22,20 +29,51 @@ logger = logging.getLogger(__name__)
 INDEX_FILE = "index.json"
 
 
+@dataclass(frozen=True)
+class SignatureStatus:
+    """What the index says about its signatures, and whether they were checked.
+
+    Attributes:
+        checked: trusted keys were given, so the signature and expiry were checked.
+        keyids: the key ids the index's ``signatures`` list (empty: unsigned).
+        signed_by: the trusted key id whose signature verified (only when checked and valid).
+        version: the index's ``version``, if any.
+        expires: the index's ``expires`` (RFC 3339), if any.
+        expired: ``expires`` is in the past.
+        error: why the index was refused (checked), or why its ``signatures`` are malformed.
+    """
+
+    checked: bool
+    keyids: tuple[str, ...] = ()
+    signed_by: str | None = None
+    version: int | None = None
+    expires: str | None = None
+    expired: bool = False
+    error: str | None = None
+
+
 @dataclass
 class VerifyReport:
-    """What ``verify_hub`` found: ``missing`` paths and ``corrupt`` ``(path, reason)`` pairs."""
+    """What ``verify_hub`` found: ``missing`` paths and ``corrupt`` ``(path, reason)`` pairs, and the
+    ``signature`` status of the index (None when the index could not be read)."""
 
     location: str
     checked: int = 0
     bytes_checked: int = 0
     missing: list[str] = field(default_factory=list)
     corrupt: list[tuple[str, str]] = field(default_factory=list)
+    signature: SignatureStatus | None = None
+
+    @property
+    def trusted(self) -> bool:
+        """False only when trusted keys were given and the index failed the signature or expiry check."""
+        return self.signature is None or not self.signature.checked or self.signature.error is None
 
     @property
     def ok(self) -> bool:
-        """True when every referenced file is present and matches its hash."""
-        return not self.missing and not self.corrupt
+        """True when every referenced file is present and matches its hash, and the index is trusted
+        (when trusted keys were given)."""
+        return not self.missing and not self.corrupt and self.trusted
 
 
 class _Missing(Exception):
@@ -51,12 +89,19 @@ class _Reader:
     def read(self, rel: str) -> bytes:
         return b"".join(self.chunks(rel))
 
+    def where(self, rel: str) -> str:
+        """The full path or URL of *rel*, for messages."""
+        raise NotImplementedError
+
 
 class _LocalReader(_Reader):
     def __init__(self, root: Path) -> None:
         if not root.is_dir():
             raise VerifyError(f"{root}: no such folder")
         self.root = root
+
+    def where(self, rel: str) -> str:
+        return str(self.root / rel)
 
     def chunks(self, rel: str) -> Iterator[bytes]:
         try:
@@ -76,6 +121,9 @@ class _HttpReader(_Reader):
         self.session = requests.Session()
         self._requests = requests
 
+    def where(self, rel: str) -> str:
+        return self.base + rel
+
     def chunks(self, rel: str) -> Iterator[bytes]:
         url = self.base + rel
         try:
@@ -90,25 +138,31 @@ class _HttpReader(_Reader):
             yield from response.iter_content(CHUNK_SIZE)
 
 
-def verify_hub(location: str | Path, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Check every file the hub's index references; return a :class:`VerifyReport`.
+def verify_hub(location: str | Path, *, progress: Callable[[int], None] | None = None,
+               keys: Sequence[trust.PublicKey] = ()) -> VerifyReport:
+    """Check every file the hub's index references, and the index signature; return a :class:`VerifyReport`.
 
     Args:
         location: a hub folder, or an ``http(s)://`` URL of a hub root.
         progress: called with the number of bytes of each chunk hashed.
+        keys: trusted public keys (:func:`parse_trusted_keys`, :func:`dchub_client.trust.trusted_keys`).
+            With keys, the index must be signed by one of them, carry ``version`` and ``expires``, and
+            not be expired, or the report is not ``ok``. Without, signatures are reported, not checked.
 
     Raises:
         VerifyError: the hub cannot be reached at all (no such folder, connection refused).
 
     Example:
-        >>> verify_hub("public/").ok  # doctest: +SKIP
+        >>> verify_hub("public/", keys=parse_trusted_keys(["keys/hub-key.pub"])).ok  # doctest: +SKIP
         True
     """
     text = str(location)
     reader: _Reader = _HttpReader(text) if text.startswith(("http://", "https://")) else _LocalReader(Path(text))
     report = VerifyReport(location=text)
-    index = _read_index(reader, report)
-    if index is not None:
+    read = _read_index(reader, report)
+    if read is not None:
+        obj, index = read
+        report.signature = _signature_status(obj, index, reader.where(INDEX_FILE), keys)
         manifests = [m for m in (_read_manifest(reader, report, n, v, r) for n, v, r in _refs(index)) if m]
         _check_blobs(reader, report, manifests, progress)
     return report
@@ -120,19 +174,76 @@ def _refs(index: hubformat.Index) -> Iterator[tuple[str, str, hubformat.VersionR
             yield name, version, ref
 
 
-def _read_index(reader: _Reader, report: VerifyReport) -> hubformat.Index | None:
+def _read_index(reader: _Reader, report: VerifyReport) -> tuple[dict[str, Any], hubformat.Index] | None:
     try:
         data = reader.read(INDEX_FILE)
     except _Missing:
         report.missing.append(INDEX_FILE)
         return None
     try:
-        index = hubformat.parse_index(hubformat.loads(data, INDEX_FILE), INDEX_FILE)
+        obj = hubformat.loads(data, INDEX_FILE)
+        index = hubformat.parse_index(obj, INDEX_FILE)
     except DchubError as err:
         report.corrupt.append((INDEX_FILE, str(err)))
         return None
     report.checked += 1
-    return index
+    return obj, index
+
+
+# --- the index signature ------------------------------------------------------------------
+
+
+class _NoHistory(trust.VersionStore):
+    """No version seen before: verify is stateless, so the rollback check never fires."""
+
+    def __init__(self) -> None:
+        super().__init__(os.devnull)  # never read or written: highest() is overridden, record() never called
+
+    def highest(self, hub: str) -> int | None:
+        return None
+
+
+def _signature_status(obj: dict[str, Any], index: hubformat.Index, source: str,
+                      keys: Sequence[trust.PublicKey]) -> SignatureStatus:
+    info: dict[str, Any] = {"checked": bool(keys), "version": index.version, "expires": index.expires,
+                            "expired": _expired(index.expires)}
+    try:
+        info["keyids"] = tuple(kid for kid, _ in trust.parse_signatures(obj, source))
+        if keys:
+            trust.check_index(obj, index, source, store=_NoHistory(), keys=keys)
+            info["signed_by"] = trust.verify_signatures(obj, keys, source)
+    except TrustError as err:
+        info["error"] = str(err)
+    return SignatureStatus(**info)
+
+
+def _expired(expires: str | None) -> bool:
+    return expires is not None and hubformat.parse_time(expires) <= datetime.datetime.now(datetime.timezone.utc)
+
+
+def parse_trusted_keys(entries: Sequence[str]) -> tuple[trust.PublicKey, ...]:
+    """Trusted public keys from *entries*, each the path of a ``.pub``/PEM file or a base64 raw key
+    (the forms ``DEEPCHEM_HUB_TRUSTED_KEYS`` accepts).
+
+    Raises:
+        TrustError: an entry is neither a key file nor a base64 ed25519 key.
+        VerifyError: a key file cannot be read.
+    """
+    return tuple(_parse_key_entry(entry) for entry in entries)
+
+
+def _parse_key_entry(entry: str) -> trust.PublicKey:
+    path = Path(entry).expanduser()
+    if not path.is_file():
+        return trust.parse_public_key(entry, f"--trusted-key {entry[:12]}… (not a file, so read as a base64 key)")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(trust.MAX_KEY_FILE_BYTES + 1)
+    except OSError as err:
+        raise VerifyError(f"{path}: cannot read the key file ({err})") from err
+    if len(data) > trust.MAX_KEY_FILE_BYTES:
+        raise TrustError(f"{path}: larger than {trust.MAX_KEY_FILE_BYTES} bytes; not a key file")
+    return trust.parse_public_key(data, str(path))
 
 
 def _read_manifest(reader: _Reader, report: VerifyReport, name: str, version: str,

@@ -1,31 +1,66 @@
-"""``hubgen verify DIR_OR_URL``."""
+"""``hubgen verify DIR_OR_URL [--trusted-key KEY]...``."""
 from __future__ import annotations
 
 import argparse
 
-from ..verify import verify_hub
+from dchub_client import trust
+
+from ..verify import SignatureStatus, VerifyReport, parse_trusted_keys, verify_hub
 from ._progress import ByteProgress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``verify`` command."""
-    parser = subparsers.add_parser("verify", help="check that every file of a hub exists and matches its hash",
-                                   description="Check a hub folder or URL; exit 0 only if it is whole.")
+    parser = subparsers.add_parser(
+        "verify", help="check that every file of a hub exists and matches its hash, and the index signature",
+        description="Check a hub folder or URL; exit 0 only if it is whole and, when trusted keys are given "
+                    "(or configured for the client), its index is validly signed by one of them and not expired.")
     parser.add_argument("location", metavar="DIR_OR_URL")
+    parser.add_argument("--trusted-key", metavar="KEY", action="append", default=[],
+                        help="a trusted public key: base64 or the path of a .pub/PEM file (repeatable); "
+                             "default: DEEPCHEM_HUB_TRUSTED_KEYS, else the client's trusted_keys file")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``hubgen verify``; print the report to stdout; 0 iff the hub is whole."""
+    """Run ``hubgen verify``; print the report to stdout; 0 iff the hub is whole (and trusted, with keys)."""
+    keys = parse_trusted_keys(args.trusted_key) if args.trusted_key else trust.trusted_keys()
     progress = ByteProgress("verifying")
     try:
-        report = verify_hub(args.location, progress=progress.add)
+        report = verify_hub(args.location, progress=progress.add, keys=keys)
     finally:
         progress.close()
     for path in report.missing:
         print(f"MISSING  {path}")
     for path, reason in report.corrupt:
         print(f"CORRUPT  {path}: {reason}")
-    state = "OK" if report.ok else f"DAMAGED: {len(report.missing)} missing, {len(report.corrupt)} corrupt"
-    print(f"{report.location}: {state} ({report.checked} files, {report.bytes_checked} blob bytes checked)")
+    if report.signature is not None:
+        print(_signature_line(report.signature))
+    print(f"{report.location}: {_state(report)} ({report.checked} files, {report.bytes_checked} blob bytes checked)")
     return 0 if report.ok else 1
+
+
+def _state(report: VerifyReport) -> str:
+    if report.ok:
+        return "OK"
+    problems = []
+    if report.missing or report.corrupt:
+        problems.append(f"DAMAGED: {len(report.missing)} missing, {len(report.corrupt)} corrupt")
+    if not report.trusted:
+        problems.append("UNTRUSTED index")
+    return "; ".join(problems)
+
+
+def _signature_line(status: SignatureStatus) -> str:
+    expires = f"expires {status.expires or 'never'}{' (EXPIRED)' if status.expired else ''}"
+    fields = f"version {status.version if status.version is not None else 'none'}, {expires}"
+    if status.checked and status.error:
+        return f"UNTRUSTED {status.error}"  # the message names the index
+    if status.checked:
+        return f"SIGNED   index.json: signature verified with trusted key {status.signed_by}; {fields}"
+    unchecked = "signatures NOT checked (no trusted keys: pass --trusted-key or set DEEPCHEM_HUB_TRUSTED_KEYS)"
+    if status.error:
+        return f"UNCHECKED index.json: malformed signatures ({status.error}); {fields}; {unchecked}"
+    if status.keyids:
+        return f"UNCHECKED index.json: signed by key {', '.join(status.keyids)}; {fields}; {unchecked}"
+    return f"UNSIGNED index.json: carries no signatures; {fields}; {unchecked}"
