@@ -123,16 +123,22 @@ def trusted_keys() -> tuple[PublicKey, ...]:
     """
     setting = constants.trusted_keys_setting()
     if setting is not None and setting.strip():
-        return tuple(_parse_entries(setting, "DEEPCHEM_HUB_TRUSTED_KEYS", None))
+        return tuple(parse_key_entries(setting, "DEEPCHEM_HUB_TRUSTED_KEYS", None))
     path = constants.trusted_keys_file()
     try:
         text = _read_key_file(path)
     except FileNotFoundError:
         return ()
-    return tuple(_parse_entries(text, str(path), path.parent))
+    return tuple(parse_key_entries(text, str(path), path.parent))
 
 
-def _parse_entries(text: str, source: str, base: Path | None) -> Iterator[PublicKey]:
+def parse_key_entries(text: str, source: str, base: Path | None = None) -> Iterator[PublicKey]:
+    """Public keys from *text*: entries separated by whitespace or commas (``#`` starts a comment), each
+    the path of a ``.pub``/PEM file (relative to *base*) or a base64 raw ed25519 key.
+
+    Raises:
+        TrustError: an entry is neither a readable key file nor a base64 ed25519 key (named in the message).
+    """
     lines = [line.split("#", 1)[0] for line in text.splitlines()]
     for entry in (e for line in lines for e in re.split(r"[\s,]+", line) if e):
         path = Path(entry).expanduser()

@@ -226,24 +226,9 @@ def parse_trusted_keys(entries: Sequence[str]) -> tuple[trust.PublicKey, ...]:
     (the forms ``DEEPCHEM_HUB_TRUSTED_KEYS`` accepts).
 
     Raises:
-        TrustError: an entry is neither a key file nor a base64 ed25519 key.
-        VerifyError: a key file cannot be read.
+        TrustError: an entry is neither a readable key file nor a base64 ed25519 key.
     """
-    return tuple(_parse_key_entry(entry) for entry in entries)
-
-
-def _parse_key_entry(entry: str) -> trust.PublicKey:
-    path = Path(entry).expanduser()
-    if not path.is_file():
-        return trust.parse_public_key(entry, f"--trusted-key {entry[:12]}… (not a file, so read as a base64 key)")
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(trust.MAX_KEY_FILE_BYTES + 1)
-    except OSError as err:
-        raise VerifyError(f"{path}: cannot read the key file ({err})") from err
-    if len(data) > trust.MAX_KEY_FILE_BYTES:
-        raise TrustError(f"{path}: larger than {trust.MAX_KEY_FILE_BYTES} bytes; not a key file")
-    return trust.parse_public_key(data, str(path))
+    return tuple(key for entry in entries for key in trust.parse_key_entries(entry, "--trusted-key"))
 
 
 def _read_manifest(reader: _Reader, report: VerifyReport, name: str, version: str,
