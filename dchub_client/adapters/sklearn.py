@@ -9,8 +9,9 @@ What is stored:
   nested estimators (forest members, ``Pipeline`` steps, ``init_``) recursively; decision trees as
   metadata plus their structured ``nodes`` array and ``values`` array. KD/ball trees of neighbour
   models are refit from ``_fit_X`` on loading (deterministic), gradient boosting losses come from
-  ``_get_loss``. Loading builds only allowlisted estimator classes and checks every tree's node
-  indices before the tree is used.
+  ``_get_loss``. Loading builds only allowlisted estimator classes, checks every tree's node
+  indices before the tree is used, and checks every SVM's arrays against each other
+  (:mod:`.sklearn_svm`) before libsvm can see them; a refused ``set_weight`` is undone.
 * Weight names are ``<model>-<layer>-<i>``: ``<model>`` the lower-case DeepChem class
   (``sklearnmodel``), ``<layer>`` the dotted path of the object owning the arrays, starting at
   ``model`` (the wrapped estimator): ``model`` for a linear model's ``coef_``, ``model.tree_`` for
@@ -31,9 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import encoding
-from ..errors import DchubError, MissingDependencyError, PretrainedFormatError, UnsupportedModelError
-from ..pretrained import validate_weight_name
+from .. import constants, encoding
+from ..errors import (
+    DchubError,
+    MissingDependencyError,
+    PretrainedFormatError,
+    UnsupportedModelError,
+    WeightFileError,
+)
+from ..pretrained import WeightReader, validate_weight_name
 from . import sklearn_allowlist, sklearn_state
 from .base import Adapter, WeightSpec
 
@@ -61,6 +68,19 @@ def named_leaves(estimator: Any, model_name: str) -> dict[str, sklearn_state.Lea
         for i, leaf in enumerate(sorted(group, key=lambda item: item.attr)):
             named[validate_weight_name(f"{model_name}-{layer}-{i}")] = leaf
     return named
+
+
+def _unsafe_error(found: tuple[str, str, str], leaves: Mapping[str, sklearn_state.Leaf],
+                  values: Mapping[str, Any]) -> PretrainedFormatError:
+    """The error for an unsafe fitted state, naming the weight (and its file) or params.json at fault."""
+    key, class_name, reason = found
+    message = f"refusing the fitted {class_name}: {key} {reason}"
+    for name, value in values.items():
+        if key in {leaves[name].key, *(m.key for m in leaves[name].members)}:
+            path = value.path if isinstance(value, WeightReader) else None
+            return WeightFileError(f"{message} (weight {name!r})", path=path, weight=name)
+    files = [value.path for value in values.values() if isinstance(value, WeightReader)]
+    return PretrainedFormatError(message, path=files[0].parent / constants.PARAMS_FILE if files else None)
 
 
 class SklearnAdapter(Adapter):
@@ -99,10 +119,20 @@ class SklearnAdapter(Adapter):
             yield name, leaf.key, leaf.get()
 
     def assign(self, model: Any, values: Mapping[str, Any]) -> None:
-        leaves = self._leaves(model)
+        """Fill weights, rebuild derived objects, then refuse (and undo) a state native code must not see."""
+        estimator, leaves = self._estimator(model), self._leaves(model)
+        backup = {name: leaves[name].get().copy() for name, value in values.items()
+                  if not isinstance(value, WeightReader)}  # set_weight: undone if refused
         for name, value in values.items():
             leaves[name].put(value)
-        sklearn_state.refresh(self._estimator(model))
+        sklearn_state.refresh(estimator)
+        found = sklearn_state.unsafe(estimator)
+        if found is None:
+            return
+        for name, old in backup.items():
+            leaves[name].put(old)
+        sklearn_state.refresh(estimator)
+        raise _unsafe_error(found, leaves, values)
 
     def parameters(self, model: Any) -> dict[str, Any]:
         args = super().parameters(model)

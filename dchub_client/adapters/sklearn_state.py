@@ -29,6 +29,7 @@ from ..errors import ParameterEncodingError, PretrainedFormatError, WeightFileEr
 from ..pretrained import WeightReader, parse_dtype
 from ..recording import ATTRIBUTE
 from . import sklearn_objects as objects
+from . import sklearn_svm
 from .sklearn_allowlist import is_trusted_estimator_class
 
 SK = "sk"
@@ -479,6 +480,33 @@ def refresh(est: Any) -> None:
         else:
             for inner in _estimators_in(value):
                 refresh(inner)
+
+
+def unsafe(est: Any, path: str = ROOT) -> tuple[str, str, str] | None:
+    """The first fitted estimator inside *est* that native code must not see, or None.
+
+    Returns ``(attribute path, class name, reason)``; SVMs are checked by :mod:`.sklearn_svm`
+    (trees are checked as their nodes are filled).
+    """
+    for sub, inner in _estimators_at(est, path):
+        found = sklearn_svm.problem(inner) if sklearn_svm.is_libsvm(inner) else None
+        if found is not None:
+            return f"{sub}.{found.attr}", type(inner).__name__, found.reason
+    return None
+
+
+def _estimators_at(value: Any, path: str) -> list[tuple[str, Any]]:
+    """``(path, estimator)`` for *value* and every estimator inside it, paths as in weight keys."""
+    if is_estimator(value):
+        return [(path, value)] + [pair for name, inner in sorted(vars(value).items())
+                                  for pair in _estimators_at(inner, f"{path}.{name}")]
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return [pair for j, item in enumerate(value.flat) for pair in _estimators_at(item, f"{path}.{j}")]
+    if isinstance(value, (list, tuple)):
+        return [pair for i, item in enumerate(value) for pair in _estimators_at(item, f"{path}.{i}")]
+    if isinstance(value, dict):
+        return [pair for k, item in value.items() for pair in _estimators_at(item, f"{path}.{k}")]
+    return []
 
 
 def _estimators_in(value: Any) -> list[Any]:
