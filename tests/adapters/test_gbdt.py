@@ -11,8 +11,7 @@ import pytest
 
 import dchub_client as hub
 from dchub_client.errors import UntrustedClassError, WeightFileError
-from tests.adapters.test_sklearn_helpers import dataset, ecfp_data, estimator_spec, read_params, write_params
-from tests.fresh import Job, predict_in_fresh_process
+from tests.adapters.test_sklearn_helpers import check_fresh_prediction, dataset, ecfp_data, estimator_spec, fresh_predictions, read_params, write_params
 
 xgboost = pytest.importorskip("xgboost")
 lightgbm = pytest.importorskip("lightgbm")
@@ -55,15 +54,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def fresh(trained: dict[str, Any]) -> dict[str, np.ndarray]:
-    jobs = [Job(folder=str(trained["folders"][n]), x=str(trained["root"] / "x.npy"), expected_class="GBDTModel")
-            for n in CASES]
-    return dict(zip(CASES, predict_in_fresh_process(jobs, trained["root"])))
+    """All folders loaded and predicted in ONE new interpreter."""
+    return fresh_predictions(trained, CASES, "GBDTModel")
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_fresh_process_predictions_equal(name: str, trained: dict[str, Any], fresh: dict[str, np.ndarray]) -> None:
-    expected = trained["models"][name].predict(dataset(trained["x"], np.zeros(len(trained["x"]))))
-    np.testing.assert_array_equal(fresh[name], expected)
+    check_fresh_prediction(name, trained, fresh)
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -19,8 +19,7 @@ from dchub_client.errors import (
     WeightFileError,
 )
 from dchub_client.pretrained import write_weight
-from tests.adapters.test_sklearn_helpers import dataset, ecfp_data, estimator_spec, read_params, write_params
-from tests.fresh import Job, predict_in_fresh_process
+from tests.adapters.test_sklearn_helpers import check_fresh_prediction, dataset, ecfp_data, estimator_spec, fresh_predictions, read_params, write_params
 
 
 def _cases() -> dict[str, tuple[Callable[[], Any], str]]:
@@ -84,15 +83,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def fresh(trained: dict[str, Any]) -> dict[str, np.ndarray]:
     """All folders loaded and predicted in ONE new interpreter."""
-    jobs = [Job(folder=str(trained["folders"][n]), x=str(trained["root"] / "x.npy"), expected_class="SklearnModel")
-            for n in CASES]
-    return dict(zip(CASES, predict_in_fresh_process(jobs, trained["root"])))
+    return fresh_predictions(trained, CASES, "SklearnModel")
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_fresh_process_predictions_equal(name: str, trained: dict[str, Any], fresh: dict[str, np.ndarray]) -> None:
-    expected = trained["models"][name].predict(dataset(trained["x"], np.zeros(len(trained["x"]))))
-    np.testing.assert_array_equal(fresh[name], expected)
+    check_fresh_prediction(name, trained, fresh)
 
 
 @pytest.mark.parametrize("name", CASES)

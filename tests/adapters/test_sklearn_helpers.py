@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tests.fresh import Job, predict_in_fresh_process
 from tests.molecules import binary_labels, nci_molecules
 
 
@@ -36,3 +37,16 @@ def write_params(folder: Path, data: dict[str, Any]) -> None:
 def estimator_spec(data: dict[str, Any]) -> dict[str, Any]:
     """The stored description of the wrapped estimator inside a params.json."""
     return data["extra"]["sklearn_estimator"]
+
+
+def fresh_predictions(trained: dict[str, Any], cases: list[str], expected_class: str) -> dict[str, np.ndarray]:
+    """Every trained case's folder loaded and predicted in ONE new interpreter, on the same features."""
+    jobs = [Job(folder=str(trained["folders"][n]), x=str(trained["root"] / "x.npy"), expected_class=expected_class)
+            for n in cases]
+    return dict(zip(cases, predict_in_fresh_process(jobs, trained["root"]), strict=True))
+
+
+def check_fresh_prediction(name: str, trained: dict[str, Any], fresh: dict[str, np.ndarray]) -> None:
+    """The fresh process predicted exactly what the trained model predicts."""
+    expected = trained["models"][name].predict(dataset(trained["x"], np.zeros(len(trained["x"]))))
+    np.testing.assert_array_equal(fresh[name], expected)
