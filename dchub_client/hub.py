@@ -16,13 +16,15 @@ import difflib
 import logging
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from . import constants, hubformat, trust
 from .cache import Cache
-from .errors import BadResponseError, HubFormatError, MirrorError, ModelNotFoundError, OfflineError, TrustError
+from .errors import (BadResponseError, DchubError, HubFormatError, MirrorError, ModelNotFoundError, OfflineError,
+                     TrustError)
 from .hashing import sha256_bytes
-from .hubformat import Index, Manifest, VersionRef
+from .hubformat import Index, Manifest, ModelEntry, VersionRef
 from .mirrors import MAX_METADATA_BYTES, Mirror, try_mirrors
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,46 @@ def load_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, version: s
             handle.write(data)
     data = cache.blob(ref.sha256).read_bytes()
     return hubformat.parse_manifest(hubformat.loads(data, source), source, name=name, version=version)
+
+
+def latest_manifests(cache: Cache, mirrors: Sequence[Mirror], index: Index, *,
+                     offline: bool = False) -> tuple[dict[str, Manifest], dict[str, DchubError]]:
+    """The verified manifest of every model's latest version, fetched in parallel.
+
+    Each goes through :func:`load_manifest` (checked against the index's sha256, cached as a blob,
+    so a second call needs no network), on at most ``constants.download_workers()`` threads. A
+    model whose manifest cannot be had (offline and not cached, every mirror failed) does not stop
+    the others.
+
+    Returns:
+        ``(manifests, errors)``: both keyed by model name; every model of *index* is in one of them.
+
+    Example:
+        >>> manifests, errors = latest_manifests(Cache(), mirrors, index)  # doctest: +SKIP
+    """
+    names = sorted(index.models)
+    if not names:
+        return {}, {}
+    workers = min(constants.download_workers(), len(names))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dchub-manifest") as pool:
+        futures = {name: pool.submit(_latest_manifest, cache, mirrors, index.models[name], offline)
+                   for name in names}
+    manifests: dict[str, Manifest] = {}
+    errors: dict[str, DchubError] = {}
+    for name, future in futures.items():
+        error = future.exception()
+        if error is None:
+            manifests[name] = future.result()
+        elif isinstance(error, DchubError):
+            errors[name] = error
+        else:
+            raise error
+    return manifests, errors
+
+
+def _latest_manifest(cache: Cache, mirrors: Sequence[Mirror], entry: ModelEntry, offline: bool) -> Manifest:
+    ref = entry.versions[entry.latest]
+    return load_manifest(cache, mirrors, entry.name, entry.latest, ref, offline=offline)
 
 
 def _manifest_attempt(mirror: Mirror, ref: VersionRef) -> bytes:

@@ -112,7 +112,7 @@ def _resolve_name(name: str, version: str | None, mirrors: Sequence[Mirror], **o
             folder = mirror.path / name  # type: ignore[operator]
             if version is None and (folder / constants.PARAMS_FILE).is_file():
                 return ResolvedFolder(path=folder, verified=False)
-            candidates += _plain_names(mirror)
+            candidates += plain_names(mirror)
         elif not hub_tried:
             hub_tried = True
             try:
@@ -127,7 +127,9 @@ def _resolve_name(name: str, version: str | None, mirrors: Sequence[Mirror], **o
                     f"any mirror of DEEPCHEM_MODEL_HUB ({roots or 'none set'})")
 
 
-def _plain_names(mirror: Mirror) -> list[str]:
+def plain_names(mirror: Mirror) -> list[str]:
+    """The models of a plain-layout local mirror (sub-folders holding a ``params.json``), sorted;
+    ``[]`` for a mirror that is not a local folder."""
     root = mirror.path
     if root is None or not root.is_dir():
         return []

@@ -21,6 +21,20 @@ def human_size(n: float) -> str:
     return f"{n:.1f} TiB"  # pragma: no cover
 
 
+def fit_table(header: Sequence[str], rows: Sequence[Sequence[object]], width: int) -> str:
+    """:func:`table` with the last column's cells cut (ending in ``…``) so lines fit *width*.
+
+    The last column keeps at least 12 characters however narrow the terminal is.
+    """
+    cells = [[" ".join(str(c).split()) for c in row] for row in rows]
+    fixed = sum(max(len(str(r[i])) for r in [header, *cells]) + 2 for i in range(len(header) - 1))
+    room = max(width - fixed, 12)
+    for row in cells:
+        if row and len(row[-1]) > room:
+            row[-1] = row[-1][:room - 1] + "…"
+    return table(header, cells)
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A plain left-aligned text table."""
     cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]

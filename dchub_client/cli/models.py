@@ -2,17 +2,24 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
+from pathlib import Path
 
 from .. import constants, hubformat
 from ..cache import Cache
-from ..hub import find_model, load_index, load_manifest
-from ..resolve import parse_spec, resolve_pretrained
-from ._common import hub_mirrors, human_size, table
+from ..errors import DchubError, OfflineError
+from ..hub import find_model, latest_manifests, load_index, load_manifest
+from ..hubformat import Manifest
+from ..mirrors import Mirror, parse_mirrors
+from ..pretrained import read_params
+from ..resolve import parse_spec, plain_names, resolve_pretrained
+from ._common import fit_table, hub_mirrors, human_size, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the model commands to the ``dchub`` parser."""
-    p = sub.add_parser("ls", help="list the models of the hub")
+    p = sub.add_parser("ls", help="list the models of the hub (and of plain model folders)")
     p.add_argument("--refresh", action="store_true", help="fetch a new index even if the cached one is fresh")
     p.set_defaults(run=run_ls)
     p = sub.add_parser("info", help="show a model's card, versions and files")
@@ -32,12 +39,74 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_ls(args: argparse.Namespace) -> int:
-    index = load_index(Cache(), hub_mirrors(), refresh=args.refresh, offline=constants.offline())
-    rows = [(name, m.latest, len(m.versions), human_size(m.versions[m.latest].size))
-            for name, m in sorted(index.models.items())]
+    mirrors = parse_mirrors(constants.hub_roots())
+    hubs = [m for m in mirrors if m.has_index()]
+    plain = [m for m in mirrors if not m.has_index()]
+    width = shutil.get_terminal_size().columns
+    listed = 0
+    if hubs or not plain:
+        _ls_hub(hubs, refresh=args.refresh, width=width)
+        listed += 1
+    for mirror in plain:
+        listed += _ls_plain(mirror, width)
+    return 0 if listed else 1
+
+
+def _ls_hub(mirrors: list[Mirror], *, refresh: bool, width: int) -> None:
+    """The hub's models with the details of their latest manifest (fetched in parallel, cached)."""
+    cache, offline = Cache(), constants.offline()
+    index = load_index(cache, mirrors, refresh=refresh, offline=offline)
+    manifests, errors = latest_manifests(cache, mirrors, index, offline=offline)
+    rows = [_hub_row(name, entry.latest, manifests.get(name)) for name, entry in sorted(index.models.items())]
     print(f"{index.title or index.name} ({len(rows)} models)")
-    print(table(["NAME", "LATEST", "VERSIONS", "MANIFEST"], rows))
-    return 0
+    print(fit_table(["NAME", "LATEST", "FRAMEWORK", "TASK", "SIZE", "LICENSE", "METRIC", "DESCRIPTION"],
+                    rows, width))
+    uncached = sorted(name for name, err in errors.items() if isinstance(err, OfflineError))
+    if uncached:
+        print(f"dchub: offline, no cached details for {', '.join(uncached)}; run `dchub ls` once while online",
+              file=sys.stderr)
+    for name, err in sorted(errors.items()):
+        if not isinstance(err, OfflineError):
+            print(f"dchub: warning: {name}: {err}".replace("\n", "\n  "), file=sys.stderr)
+
+
+def _hub_row(name: str, latest: str, manifest: Manifest | None) -> tuple[str, ...]:
+    if manifest is None:
+        return (name, latest, "-", "-", "-", "-", "-", "-")
+    card = manifest.card
+    return (name, latest, manifest.framework, _card_text(card.get("task")), human_size(manifest.size),
+            _card_text(card.get("license")), _card_text(card.get("headline_metric")),
+            _card_text(card.get("description") or card.get("title")))
+
+
+def _card_text(value: object) -> str:
+    """A card value as one short line (``-`` when missing)."""
+    if value is None or value == "" or value == []:
+        return "-"
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return " ".join(text.split())
+
+
+def _ls_plain(mirror: Mirror, width: int) -> int:
+    """The models of a plain-layout folder (class and framework from each ``params.json``); 0 when missing."""
+    root = mirror.path
+    if root is None or not root.is_dir():
+        print(f"dchub: warning: {mirror.root}: no such folder", file=sys.stderr)
+        return 0
+    rows = [_plain_row(root / name) for name in plain_names(mirror)]
+    print(f"{mirror.root} (plain folder, {len(rows)} models)")
+    print(fit_table(["NAME", "FRAMEWORK", "SIZE", "CLASS"], rows, width))
+    return 1
+
+
+def _plain_row(folder: Path) -> tuple[str, ...]:
+    size = human_size(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()))
+    try:
+        info = read_params(folder)
+    except DchubError as err:
+        print(f"dchub: warning: {err}".replace("\n", "\n  "), file=sys.stderr)
+        return (folder.name, "-", size, "-")
+    return (folder.name, info.framework or "-", size, info.class_name or "-")
 
 
 def run_info(args: argparse.Namespace) -> int:
