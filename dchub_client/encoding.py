@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -141,8 +142,26 @@ def _introspect_kwargs(value: Any, path: str) -> dict[str, Any]:
 # --- decoding -----------------------------------------------------------------------------
 
 
+#: Constructor arguments that name files, folders or URLs are never taken from a file: a constructor
+#: reading or creating them (``model_dir``, ``Mol2VecFingerprint(pretrain_model_path=...)``, a pickle) would
+#: act on a path chosen by whoever wrote ``params.json``.
+_PATH_ARGUMENT = re.compile(r"(^|_)(path|paths|file|files|filename|dir|dirs|directory|url|urls|uri)($|_)", re.I)
+#: Limit of an inline array's memory (the element limit alone lets wide dtypes through).
+MAX_INLINE_BYTES = 64 << 20
+
+
+def check_arguments(owner: str, kwargs: dict[str, Any], source: str | Path | None) -> None:
+    """Refuse arguments that name files or folders (see :data:`_PATH_ARGUMENT`)."""
+    for key in kwargs:
+        if _PATH_ARGUMENT.search(str(key)):
+            raise PretrainedFormatError(
+                f"refusing argument {key!r} of {owner}: arguments that name files, folders or URLs are never "
+                "taken from params.json (pass it to from_pretrained yourself if you trust it)", path=source)
+
+
 def decode_parameters(data: dict[str, Any], *, source: str | Path | None = None) -> dict[str, Any]:
     """Decode ``params.json``'s ``parameters``, building only allowlisted classes."""
+    check_arguments("the model", data, source)
     return {k: decode_value(v, source, 0) for k, v in data.items()}
 
 
@@ -185,20 +204,23 @@ def _decode_float(value: dict, source: Any, depth: int) -> float:
 def _decode_array(value: dict, source: Any, depth: int) -> np.ndarray:
     dtype = np.dtype(str(value["dtype"]))
     shape = tuple(int(d) for d in _as_list(value["shape"]))
-    if dtype.hasobject or dtype.fields is not None or math.prod(shape) > MAX_INLINE_ELEMENTS:
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or any(d < 0 for d in shape) \
+            or math.prod(shape) > MAX_INLINE_ELEMENTS or math.prod(shape) * dtype.itemsize > MAX_INLINE_BYTES:
         raise ValueError(f"refusing inline array of dtype {dtype} and shape {shape}")
     data = value["data"]
     if dtype.kind == "f":
-        data = _floats(data)
+        data = _floats(data, depth)
     array = np.array(data, dtype=dtype)
     if array.shape != shape:
         raise ValueError(f"data has shape {array.shape}, not {shape}")
     return array
 
 
-def _floats(data: Any) -> Any:
+def _floats(data: Any, depth: int) -> Any:
+    if depth > _MAX_DEPTH:
+        raise ValueError("array data nested too deeply")
     if isinstance(data, list):
-        return [_floats(d) for d in data]
+        return [_floats(d, depth + 1) for d in data]
     if isinstance(data, str):
         return _decode_float({"value": data}, None, 0)
     return data
@@ -219,6 +241,7 @@ def _decode_object(value: dict, source: Any, depth: int) -> Any:
     kwargs = value.get("kwargs", {})
     if not isinstance(kwargs, dict):
         raise ValueError("kwargs must be an object")
+    check_arguments(value["class"], kwargs, source)
     return cls(**{str(k): decode_value(v, source, depth + 1) for k, v in kwargs.items()})
 
 

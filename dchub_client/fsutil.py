@@ -69,7 +69,7 @@ def atomic_folder(target: str | os.PathLike[str], *, overwrite: bool = False) ->
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
-        _swap_in(tmp, target)
+        _swap_in(tmp, target, overwrite)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -81,7 +81,15 @@ def _refuse_non_empty(target: Path, overwrite: bool) -> None:
         raise FileExistsError(f"{target}: folder exists and is not empty; pass overwrite=True to replace it")
 
 
-def _swap_in(tmp: Path, target: Path) -> None:
+def _swap_in(tmp: Path, target: Path, overwrite: bool) -> None:
+    if not overwrite:
+        # rename() onto a folder succeeds only if that folder is empty: another writer that got there first
+        # since the check in _refuse_non_empty makes this fail instead of being silently replaced.
+        try:
+            os.rename(tmp, target)
+        except OSError as err:
+            raise FileExistsError(f"{target}: folder was filled by someone else meanwhile; nothing replaced") from err
+        return
     if not target.exists():
         os.replace(tmp, target)
         return

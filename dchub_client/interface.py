@@ -262,7 +262,7 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
     readers = {name: pretrained.WeightReader(folder, entry, verify=check) for name, entry in info.weights.items()}
     parameters = encoding.decode_parameters(info.parameters, source=source)
     model = adapter.build(cls, {**parameters, **overrides})
-    auxiliary = set(info.extra.get(_AUXILIARY, []))
+    auxiliary = _auxiliary_names(info, source)
     adapter.prepare(model, extra=info.extra, weights={n: e for n, e in info.weights.items() if n not in auxiliary},
                     source=source)
     _assign_all(adapter, model, {n: r for n, r in readers.items() if n not in auxiliary}, source)
@@ -270,6 +270,13 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
         arrays = {name: readers[name].load() for name in auxiliary}
         adapter.load_training_state(model, info.extra[_TRAINING], arrays)
     return model
+
+
+def _auxiliary_names(info: pretrained.PretrainedInfo, source: Path) -> set[str]:
+    names = info.extra.get(_AUXILIARY, [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and n in info.weights for n in names):
+        raise PretrainedFormatError(f"'extra.{_AUXILIARY}' must list names of weights in 'weights'", path=source)
+    return set(names)
 
 
 def _locate(name_or_path: str | os.PathLike[str], *, refresh: bool) -> tuple[Path, bool]:

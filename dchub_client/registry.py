@@ -83,6 +83,8 @@ def resolve(name: str, kind: Kind, *, source: str | Path | None = None) -> Any:
         return _REGISTERED[name]
     if not isinstance(name, str) or not all(p.isidentifier() for p in name.split(".")):
         raise UntrustedClassError(str(name), path=source, reason="not a dotted Python name")
+    if any(part.startswith("__") for part in name.split(".")):
+        raise UntrustedClassError(name, path=source, reason="dunder names (__main__...) are never resolved")
     package = name.split(".")[0]
     if package not in _POLICIES:
         raise UntrustedClassError(name, path=source, reason=f"package {package!r} is not trusted")
@@ -103,8 +105,12 @@ def qualified_name_or_none(obj: Any) -> str | None:
 
 def _alias_ok(obj: Any, name: str) -> bool:
     # numpy scalar types and C functions report another module (numpy.float32 -> numpy.float32 is fine,
-    # torch.relu -> torch._C._VariableFunctions.relu). Accept when the public path leads to the object.
-    return getattr(obj, "__name__", None) == name.rsplit(".", 1)[-1]
+    # torch.relu -> torch._C._VariableFunctions.relu). Accept when the public path leads to the object and
+    # the object belongs to the package the name starts with: a re-export through another trusted package
+    # (deepchem....torch.fx.GraphModule) must not be judged by that package's policy.
+    module = getattr(obj, "__module__", None) or ""
+    return getattr(obj, "__name__", None) == name.rsplit(".", 1)[-1] and \
+        module.split(".")[0] == name.split(".")[0]
 
 
 def _import_object(name: str, source: str | Path | None) -> Any:
@@ -114,6 +120,8 @@ def _import_object(name: str, source: str | Path | None) -> Any:
             obj: Any = importlib.import_module(".".join(parts[:cut]))
         except ImportError:
             continue
+        except (Exception, SystemExit) as err:  # a trusted package's module that fails or exits on import
+            raise UntrustedClassError(name, path=source, reason=f"importing it failed ({err!r})") from err
         try:
             for attr in parts[cut:]:
                 if attr.startswith("__"):

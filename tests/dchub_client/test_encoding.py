@@ -125,3 +125,34 @@ def test_deep_nesting_is_refused() -> None:
         encoding.encode_value(value, "x")
     with pytest.raises(errors.PretrainedFormatError, match="nested too deeply"):
         encoding.decode_parameters({"x": value})
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("numpy.f2py.__main__.main", "dunder"),  # importing it would run f2py's command line and exit
+    ("torch.utils.model_dump.__main__.main", "dunder"),
+    ("deepchem.models.torch_models.torch_model.torch.fx.GraphModule", "name does not match"),  # a re-export
+    ("deepchem.models.torch_models.torch_model.torch.jit.ScriptModule", "name does not match"),
+])
+def test_dunder_modules_and_reexports_through_another_package_are_refused(name: str, reason: str) -> None:
+    with pytest.raises(errors.UntrustedClassError, match=reason):
+        encoding.decode_parameters({"x": {"__dchub__": "object", "class": name, "kwargs": {}}}, source="params.json")
+
+
+@pytest.mark.parametrize("value", [
+    {"__dchub__": "object", "class": "deepchem.feat.Mol2VecFingerprint",
+     "kwargs": {"pretrain_model_path": "/tmp/evil.pkl"}},  # gensim would unpickle it
+    {"__dchub__": "object", "class": "deepchem.models.MultitaskRegressor",
+     "kwargs": {"n_tasks": 1, "n_features": 2, "model_dir": "/tmp/created-by-a-stranger"}},
+])
+def test_arguments_naming_files_or_folders_are_never_taken_from_params_json(value, tmp_path) -> None:
+    with pytest.raises(errors.PretrainedFormatError, match="never taken from params.json"):
+        encoding.decode_parameters({"x": value}, source="params.json")
+    with pytest.raises(errors.PretrainedFormatError, match="'model_dir'"):
+        encoding.decode_parameters({"model_dir": str(tmp_path / "x")}, source="params.json")
+    assert not (tmp_path / "x").exists()
+
+
+def test_inline_arrays_are_bounded_in_bytes_not_only_elements() -> None:
+    for dtype in ["(5000,10000)f8", "V100000000"]:
+        with pytest.raises(errors.PretrainedFormatError, match="refusing inline array"):
+            encoding.decode_parameters({"x": {"__dchub__": "ndarray", "dtype": dtype, "shape": [], "data": 0.0}})

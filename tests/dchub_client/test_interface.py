@@ -232,3 +232,13 @@ def test_featurizers_record_their_constructor_arguments() -> None:
     assert encoded["kwargs"] == {"descriptors": ["MolWt", "TPSA"]}
     rebuilt = encoding.decode_value(encoded, None)
     np.testing.assert_array_equal(rebuilt.featurize(["CCO"]), featurizer.featurize(["CCO"]))
+
+
+@pytest.mark.parametrize("auxiliary", [["nope"], [["x"]], "optimizer-state"])
+def test_malformed_auxiliary_weight_list_is_a_format_error(regressor, tmp_path: Path, auxiliary) -> None:
+    folder = regressor.to_pretrained(tmp_path / "m", include_optimizer=True)
+    params = json.loads((folder / "params.json").read_text())
+    params["extra"]["auxiliary_weights"] = auxiliary
+    (folder / "params.json").write_text(json.dumps(params))
+    with pytest.raises(errors.PretrainedFormatError, match="params.json: 'extra.auxiliary_weights' must list"):
+        dchub_client.from_pretrained(folder)

@@ -187,3 +187,16 @@ def test_side_files_cannot_shadow_format_files(tmp_path: Path) -> None:
             _write(tmp_path / "m", files={bad: b"x"})
     _write(tmp_path / "m", files={"README.md": b"# card"})
     assert (tmp_path / "m" / "README.md").read_bytes() == b"# card"
+
+
+def test_two_writers_of_one_folder_never_silently_replace_each_other(tmp_path: Path) -> None:
+    from dchub_client.fsutil import atomic_folder
+
+    target = tmp_path / "m"
+    with pytest.raises(FileExistsError, match="filled by someone else"):
+        with atomic_folder(target) as first:
+            (first / "a").write_text("A")
+            with atomic_folder(target) as second:  # started before the first one finished
+                (second / "b").write_text("B")
+    assert sorted(p.name for p in target.iterdir()) == ["b"], "the first finisher's folder is kept whole"
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
