@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Mapping
 from typing import Any
+
+from .errors import ParameterEncodingError
 
 ATTRIBUTE = "_dchub_init_args"
 VARARGS_KEY = "*args"
@@ -60,3 +63,23 @@ def recorded_args(obj: Any) -> dict[str, Any] | None:
     """The recorded constructor arguments of *obj*, or None when none were recorded."""
     state = getattr(obj, "__dict__", None)
     return None if state is None else state.get(ATTRIBUTE)
+
+
+def split_varargs(parameters: Mapping[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Split recorded (and decoded) constructor arguments into ``(args, kwargs)`` for ``cls(*args, **kwargs)``.
+
+    Positional varargs are recorded under :data:`VARARGS_KEY`; after a trip through JSON they
+    come back as a tuple or a list.
+
+    Raises:
+        ParameterEncodingError: the varargs entry is neither a tuple nor a list.
+
+    Example:
+        >>> split_varargs({"*args": [1, 2], "mode": "regression"})
+        ((1, 2), {'mode': 'regression'})
+    """
+    kwargs = dict(parameters)
+    args = kwargs.pop(VARARGS_KEY, ())
+    if not isinstance(args, (tuple, list)):
+        raise ParameterEncodingError(VARARGS_KEY, f"positional arguments must be a list, got {type(args).__name__}")
+    return tuple(args), kwargs

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import UnsupportedModelError
-from ..recording import recorded_args
+from ..recording import recorded_args, split_varargs
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,8 @@ class Adapter(abc.ABC):
 
     def build(self, cls: type, parameters: dict[str, Any]) -> Any:
         """Construct a model of *cls* whose variables exist (ready for :meth:`assign`)."""
-        return cls(**parameters)
+        args, kwargs = split_varargs(parameters)
+        return cls(*args, **kwargs)
 
     def extra(self, model: Any) -> dict[str, Any]:
         """Adapter data (JSON-ready) saved in ``params.json`` ``extra`` (e.g. an input signature)."""

@@ -8,6 +8,7 @@ the layer name ``root``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -17,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MissingDependencyError, UnsupportedModelError
+from ..errors import InvalidWeightNameError, MissingDependencyError, UnsupportedModelError
 from ..pretrained import WeightEntry, WeightReader, validate_weight_name
+from ..recording import split_varargs
 from .base import Adapter, WeightSpec
 
 ROOT_LAYER = "root"
@@ -40,13 +42,25 @@ def variables(module: Any, prefix: str, *, lazy: bool = False) -> dict[str, tupl
     keep their index but are left out, unless *lazy*.
     """
     found: dict[str, tuple[str, Any]] = {}
+    keys: dict[str, str] = {}  # every name, lazy or not, so that a clash never depends on training
     for path, sub in module.named_modules():
         for i, (attr, tensor) in enumerate(_own_tensors(sub)):
+            name = validate_weight_name(f"{prefix}-{path or ROOT_LAYER}-{i}")
+            key = f"{path}.{attr}" if path else attr
+            _check_unique(name, key, keys)
             if _is_uninitialized(tensor) and not lazy:
                 continue
-            name = validate_weight_name(f"{prefix}-{path or ROOT_LAYER}-{i}")
-            found[name] = (f"{path}.{attr}" if path else attr, tensor)
+            found[name] = (key, tensor)
     return found
+
+
+def _check_unique(name: str, key: str, keys: dict[str, str]) -> None:
+    """Record that *key* is called *name*; two tensors with one name would overwrite each other."""
+    if name in keys:
+        raise InvalidWeightNameError(
+            f"weight name {name!r} is given to both {keys[name]!r} and {key!r}: the root module's own "
+            f"tensors use the layer name {ROOT_LAYER!r}, so rename the submodule called {ROOT_LAYER!r}")
+    keys[name] = key
 
 
 def _own_tensors(module: Any) -> list[tuple[str, Any]]:
@@ -109,8 +123,9 @@ class TorchAdapter(Adapter):
     def build(self, cls: type, parameters: dict[str, Any]) -> Any:
         """Construct without random initialization (every weight is overwritten right after), then
         set up the optimizer and global step as DeepChem's own ``restore()`` does."""
+        args, kwargs = split_varargs(parameters)
         with skip_init():
-            model = cls(**parameters)
+            model = cls(*args, **kwargs)
         model._ensure_built()
         return model
 
@@ -149,30 +164,46 @@ class TorchAdapter(Adapter):
 
 
 _SKIP_INIT_LOCK = threading.Lock()
+_SKIPPING = threading.local()  # .depth: nesting level of skip_init() on this thread
 
 
 @contextlib.contextmanager
 def skip_init() -> Iterator[None]:
-    """Make ``torch.nn.init``'s in-place initializers no-ops while a model is built for loading.
+    """Make ``torch.nn.init``'s in-place initializers no-ops on this thread while a model is built.
 
     Random initialization of a large model costs more than reading its weights; the loader
     overwrites every parameter and persistent buffer afterwards (and checks that it did).
+    Other threads keep initializing normally. Re-entrant.
     """
+    _install_init_wrappers()
+    _SKIPPING.depth = getattr(_SKIPPING, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _SKIPPING.depth -= 1
+
+
+def _install_init_wrappers() -> None:
+    """Replace, once per process, each in-place initializer of ``torch.nn.init`` with a wrapper
+    that does nothing on a thread inside :func:`skip_init` and calls the real function otherwise."""
     init = _torch().nn.init
-    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))]
     with _SKIP_INIT_LOCK:
-        saved = {n: getattr(init, n) for n in names}
-        try:
-            for n in names:
-                setattr(init, n, _keep)
-            yield
-        finally:
-            for n, fn in saved.items():
-                setattr(init, n, fn)
+        for name in dir(init):
+            fn = getattr(init, name)
+            if (name.endswith("_") and not name.startswith("_") and callable(fn)
+                    and not getattr(fn, "_dchub_skippable", False)):
+                setattr(init, name, _skippable(fn))
 
 
-def _keep(tensor: Any, *args: Any, **kwargs: Any) -> Any:
-    return tensor
+def _skippable(fn: Any) -> Any:
+    @functools.wraps(fn)
+    def initializer(*args: Any, **kwargs: Any) -> Any:
+        if getattr(_SKIPPING, "depth", 0):
+            return args[0] if args else kwargs.get("tensor")
+        return fn(*args, **kwargs)
+
+    initializer._dchub_skippable = True  # type: ignore[attr-defined]
+    return initializer
 
 
 def _fill(target: np.ndarray, value: Any) -> None:
