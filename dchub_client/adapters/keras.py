@@ -271,7 +271,7 @@ class KerasAdapter(Adapter):
 
     def build(self, cls: type, parameters: dict[str, Any]) -> Any:
         tensorflow()
-        return cls(**parameters)
+        return super().build(cls, parameters)
 
     def extra(self, model: Any) -> dict[str, Any]:
         signature = input_signature(model)

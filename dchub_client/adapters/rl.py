@@ -59,7 +59,7 @@ class PolicyAdapter(Adapter):
 
     def build(self, cls: type, parameters: dict[str, Any]) -> Any:
         keras_adapter.tensorflow()
-        policy = cls(**parameters)
+        policy = super().build(cls, parameters)
         network(policy)
         return policy
 
