@@ -261,7 +261,7 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
     check = (not verified) if verify is None else verify
     readers = {name: pretrained.WeightReader(folder, entry, verify=check) for name, entry in info.weights.items()}
     parameters = encoding.decode_parameters(info.parameters, source=source)
-    model = adapter.build(cls, {**parameters, **overrides})
+    model = _build(adapter, cls, {**parameters, **overrides}, source)
     auxiliary = _auxiliary_names(info, source)
     adapter.prepare(model, extra=info.extra, weights={n: e for n, e in info.weights.items() if n not in auxiliary},
                     source=source)
@@ -270,6 +270,13 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
         arrays = {name: readers[name].load() for name in auxiliary}
         adapter.load_training_state(model, info.extra[_TRAINING], arrays)
     return model
+
+
+def _build(adapter: adapters.Adapter, cls: type, parameters: dict[str, Any], source: Path) -> Any:
+    try:
+        return adapter.build(cls, parameters)
+    except TypeError as err:  # arguments the constructor does not take (edited file, other version)
+        raise PretrainedFormatError(f"cannot build {cls.__name__} from its parameters: {err}", path=source) from err
 
 
 def _auxiliary_names(info: pretrained.PretrainedInfo, source: Path) -> set[str]:

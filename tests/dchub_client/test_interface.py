@@ -242,3 +242,13 @@ def test_malformed_auxiliary_weight_list_is_a_format_error(regressor, tmp_path: 
     (folder / "params.json").write_text(json.dumps(params))
     with pytest.raises(errors.PretrainedFormatError, match="params.json: 'extra.auxiliary_weights' must list"):
         dchub_client.from_pretrained(folder)
+
+
+def test_parameters_the_constructor_does_not_take_name_the_file(tmp_path: Path) -> None:
+    dchub_client.register_class(Affine)
+    folder = Affine(2).to_pretrained(tmp_path / "affine")
+    params = json.loads((folder / "params.json").read_text())
+    params["parameters"]["colour"] = "red"
+    (folder / "params.json").write_text(json.dumps(params))
+    with pytest.raises(errors.PretrainedFormatError, match=r"params.json: cannot build Affine .*colour"):
+        dchub_client.from_pretrained(folder)
