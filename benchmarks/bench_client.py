@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def _model(folder: Path, n: int, elements: int, seed: int) -> Path:
-    from dchub_client.pretrained import write_pretrained
+    from dchub_client.format.pretrained import write_pretrained
 
     rng = np.random.default_rng(seed)
     weights = ((f"m-layer{i}-0", f"layer{i}.weight", rng.random(elements, dtype=np.float32)) for i in range(n))
@@ -82,20 +82,20 @@ class _Server:
 
 
 def _manifest(hub: Path, name: str):  # type: ignore[no-untyped-def]
-    from dchub_client import hubformat
+    from dchub_client.format import hubfiles
 
-    raw = (hub / hubformat.manifest_path(name, "1.0")).read_bytes()
-    return hubformat.parse_manifest(hubformat.loads(raw))
+    raw = (hub / hubfiles.manifest_path(name, "1.0")).read_bytes()
+    return hubfiles.parse_manifest(hubfiles.loads(raw))
 
 
 def _blob_urls(url: str, hub: Path, name: str) -> list[tuple[str, str]]:
-    from dchub_client import hubformat
+    from dchub_client.format import hubfiles
 
-    return [(url + hubformat.blob_path(b.sha256), b.sha256) for f in _manifest(hub, name).files for b in f.blobs]
+    return [(url + hubfiles.blob_path(b.sha256), b.sha256) for f in _manifest(hub, name).files for b in f.blobs]
 
 
 def _pull(spec: str) -> Path:
-    from dchub_client.resolve import resolve_pretrained
+    from dchub_client.hub.resolve import resolve_pretrained
 
     return resolve_pretrained(spec, refresh=True).path
 
@@ -171,7 +171,7 @@ def _rows(root: Path, hub: Path, server: _Server, cache: Path, big_mb: int, n_sm
 def _warm_rows(root: Path, hub: Path, server: _Server, cache: Path) -> list[Row]:
     import pooch
 
-    from dchub_client.resolve import resolve_pretrained
+    from dchub_client.hub.resolve import resolve_pretrained
 
     folder = _pull("warm@1.0")
     names = sorted(p.name for p in folder.glob("*.npy"))

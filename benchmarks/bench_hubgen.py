@@ -20,7 +20,7 @@ WEIGHTS_PER_MODEL = 4
 
 
 def _make_models(root: Path, total_bytes: int) -> list[Path]:
-    from dchub_client.pretrained import write_pretrained
+    from dchub_client.format.pretrained import write_pretrained
 
     per_weight = total_bytes // (N_MODELS * WEIGHTS_PER_MODEL) // 4
     folders = []
@@ -82,7 +82,7 @@ def run(quick: bool) -> list[Row]:
 def _one_changed(root: Path, folders: list[Path], out: Path, manifest: Path, build_hub) -> float:
     import time
 
-    from dchub_client.pretrained import read_params
+    from dchub_client.format.pretrained import read_params
 
     changed = root / "changed"
     shutil.rmtree(changed, ignore_errors=True)
@@ -91,7 +91,7 @@ def _one_changed(root: Path, folders: list[Path], out: Path, manifest: Path, bui
     name = next(iter(info.weights))
     array = np.load(changed / f"{name}.npy")
     array[0] += 1
-    from dchub_client.pretrained import write_pretrained
+    from dchub_client.format.pretrained import write_pretrained
 
     weights = [(n, e.key, array if n == name else np.load(changed / e.file)) for n, e in info.weights.items()]
     write_pretrained(changed, class_name=info.class_name, framework=info.framework, parameters=info.parameters,

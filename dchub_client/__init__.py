@@ -12,11 +12,11 @@ import logging
 
 __version__ = "0.1.0"
 
-from . import deepchem_hooks as _deepchem_hooks  # noqa: E402
-from . import policies as _policies  # noqa: E402
-from .download import download  # noqa: E402
-from .encoding import register_encoder  # noqa: E402
-from .interface import (  # noqa: E402
+from dchub_client.models import deepchem_hooks as _deepchem_hooks  # noqa: E402
+from dchub_client.models.allowlist import policies as _policies  # noqa: E402
+from dchub_client.hub.download import download  # noqa: E402
+from dchub_client.models.encoding import register_encoder  # noqa: E402
+from dchub_client.models.interface import (
     Model,
     from_pretrained,
     get_parameters,
@@ -25,8 +25,8 @@ from .interface import (  # noqa: E402
     set_weight,
     to_pretrained,
 )
-from .pipeline import Pipeline, load_pipeline  # noqa: E402
-from .registry import register_class  # noqa: E402
+from dchub_client.models.pipeline import Pipeline, load_pipeline  # noqa: E402
+from dchub_client.models.allowlist.registry import register_class  # noqa: E402
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 _policies.install()

@@ -5,8 +5,8 @@
 """
 from __future__ import annotations
 
-from .build import BuildSummary, build_hub
-from .manifest import HubSpec, ModelSpec, load_manifest
-from .verify import VerifyReport, verify_hub
+from hubgen.build import BuildSummary, build_hub
+from hubgen.manifest import HubSpec, ModelSpec, load_manifest
+from hubgen.verify import VerifyReport, verify_hub
 
 __all__ = ["BuildSummary", "HubSpec", "ModelSpec", "VerifyReport", "build_hub", "load_manifest", "verify_hub"]

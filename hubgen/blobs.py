@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dchub_client import hubformat
-from dchub_client.fsutil import atomic_write_bytes
+from dchub_client.format import hubfiles
+from dchub_client.format.atomic import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +41,11 @@ class FileDigest:
 
     sha256: str
     size: int
-    parts: tuple[hubformat.Part, ...] = ()
+    parts: tuple[hubfiles.Part, ...] = ()
 
     @property
-    def blobs(self) -> tuple[hubformat.Part, ...]:
-        return self.parts or (hubformat.Part(self.sha256, self.size),)
+    def blobs(self) -> tuple[hubfiles.Part, ...]:
+        return self.parts or (hubfiles.Part(self.sha256, self.size),)
 
 
 class HashCache:
@@ -79,7 +79,7 @@ class HashCache:
         if not entry or entry.get("key") != self._key(st, part_size):
             return None
         try:
-            parts = tuple(hubformat.Part(p[0], p[1]) for p in entry.get("parts", []))
+            parts = tuple(hubfiles.Part(p[0], p[1]) for p in entry.get("parts", []))
             return FileDigest(entry["sha256"], st.st_size, parts)
         except (KeyError, IndexError, TypeError):
             return None
@@ -118,9 +118,9 @@ class BlobStore:
         self.tmp = root / TMP_DIR
 
     def path(self, sha256: str) -> Path:
-        return self.root / hubformat.blob_path(sha256)
+        return self.root / hubfiles.blob_path(sha256)
 
-    def has(self, blob: hubformat.Part) -> bool:
+    def has(self, blob: hubfiles.Part) -> bool:
         try:
             return self.path(blob.sha256).stat().st_size == blob.size
         except FileNotFoundError:
@@ -156,15 +156,15 @@ class BlobStore:
                     temp.unlink()
 
     def _copy(self, source: Path, temps: list[Path] | None,
-              progress: Progress | None) -> tuple[str, tuple[hubformat.Part, ...]]:
+              progress: Progress | None) -> tuple[str, tuple[hubfiles.Part, ...]]:
         whole = hashlib.sha256()
-        parts: list[hubformat.Part] = []
+        parts: list[hubfiles.Part] = []
         buffer = bytearray(BUFFER_SIZE)
         with open(source, "rb", buffering=0) as src:
             while True:
                 part, size, done = self._copy_part(src, buffer, whole, temps, progress)
                 if size or not parts:
-                    parts.append(hubformat.Part(part, size))
+                    parts.append(hubfiles.Part(part, size))
                 if done:
                     break
         self.stats.bytes_hashed += sum(p.size for p in parts)
@@ -198,7 +198,7 @@ class BlobStore:
             if out_fd is not None:
                 os.close(out_fd)
 
-    def _commit(self, blob: hubformat.Part, temp: Path) -> None:
+    def _commit(self, blob: hubfiles.Part, temp: Path) -> None:
         """Move a verified temp file to its blob path, unless the blob is already there."""
         if temp.stat().st_size != blob.size:
             raise OSError(f"{temp}: wrote {temp.stat().st_size} bytes, expected {blob.size}")

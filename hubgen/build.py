@@ -18,18 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dchub_client import constants, hubformat, pretrained
-from dchub_client.card import read_folder_card
+from dchub_client import constants
+from dchub_client.format import hubfiles
+from dchub_client.format import pretrained
+from dchub_client.format.card import read_folder_card
 from dchub_client.errors import DchubError
-from dchub_client.fsutil import atomic_folder, write_if_changed
-from dchub_client.hashing import sha256_bytes
+from dchub_client.format.atomic import atomic_folder, write_if_changed
+from dchub_client.format.hashing import sha256_bytes
 
-from .blobs import CACHE_FILE, TMP_DIR, BlobStore, FileDigest, HashCache
-from .errors import BuildError, RecipeError, VersionConflictError
-from .manifest import HubSpec, ModelSpec, load_manifest
-from .site_cache import CACHE_FILE as SITE_CACHE_FILE
-from .signing import DEFAULT_EXPIRES_DAYS, index_bytes, load_private_key
-from .sums import SUMS_FILE, sums_text
+from hubgen.blobs import CACHE_FILE, TMP_DIR, BlobStore, FileDigest, HashCache
+from hubgen.errors import BuildError, RecipeError, VersionConflictError
+from hubgen.manifest import HubSpec, ModelSpec, load_manifest
+from hubgen.site.histogram_cache import CACHE_FILE as SITE_CACHE_FILE
+from hubgen.signing import DEFAULT_EXPIRES_DAYS, index_bytes, load_private_key
+from hubgen.sums import SUMS_FILE, sums_text
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ INDEX_FILE = "index.json"
 NOJEKYLL = ".nojekyll"
 #: Top-level names hubgen itself writes; a non-empty output folder holding anything else is refused.
 _OWN_NAMES = frozenset({INDEX_FILE, SUMS_FILE, NOJEKYLL, CACHE_FILE, TMP_DIR, "blobs", "models",
-                        "index.html", "assets", SITE_CACHE_FILE})  # the last three: the site (hubgen.site)
+                        "index.html", "assets", SITE_CACHE_FILE})  # the last three: the site (hubgen.site.render)
 #: Never listed in SHA256SUMS nor published.
 PRIVATE_NAMES = frozenset({CACHE_FILE, TMP_DIR, SITE_CACHE_FILE})
 
@@ -114,13 +116,13 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
 # --- gathering -----------------------------------------------------------------------------
 
 
-def _existing_index(out: Path, spec: HubSpec) -> hubformat.Index | None:
+def _existing_index(out: Path, spec: HubSpec) -> hubfiles.Index | None:
     path = out / INDEX_FILE
     if not path.is_file():
         _refuse_foreign_folder(out)
         return None
     try:
-        index = hubformat.parse_index(hubformat.loads(path.read_bytes(), str(path)), str(path))
+        index = hubfiles.parse_index(hubfiles.loads(path.read_bytes(), str(path)), str(path))
     except DchubError as err:
         raise BuildError(f"{path}: the existing hub index is invalid ({err}); fix or remove it") from err
     if index.name != spec.name:
@@ -200,7 +202,7 @@ def _folder_files(model: ModelSpec) -> tuple[tuple[str, Path], ...]:
         if not path.is_file():
             raise BuildError(f"{model.where}: {path} is not a regular file")
         try:
-            hubformat.validate_relpath(path.name)
+            hubfiles.validate_relpath(path.name)
         except DchubError as err:
             raise BuildError(f"{model.where}: {err}") from err
         files.append((path.name, path))
@@ -229,7 +231,7 @@ def _run_recipe(model: ModelSpec) -> None:
 class _Builder:
     """Holds one build's state: writes blobs, manifests, site, index and sums in that order."""
 
-    def __init__(self, spec: HubSpec, out: Path, old: hubformat.Index | None, store: BlobStore,
+    def __init__(self, spec: HubSpec, out: Path, old: hubfiles.Index | None, store: BlobStore,
                  progress: ProgressCallback | None, *, keys: Sequence[Any] = (),
                  expires_days: float = DEFAULT_EXPIRES_DAYS) -> None:
         self.spec, self.out, self.old, self.store = spec, out, old, store
@@ -259,18 +261,18 @@ class _Builder:
         write_if_changed(self.out / SUMS_FILE, sums_text(self.out, PRIVATE_NAMES).encode())
         return self._summary(index, sources, new)
 
-    def _index_bytes(self, index: hubformat.Index) -> bytes:
+    def _index_bytes(self, index: hubfiles.Index) -> bytes:
         """The new ``index.json``: versioned above the old one and signed (see :mod:`hubgen.signing`)."""
         path = self.out / INDEX_FILE
-        old = hubformat.loads(path.read_bytes(), str(path)) if self.old is not None else None
-        return index_bytes(hubformat.index_to_json(index), old, keys=self.keys, expires_days=self.expires_days)
+        old = hubfiles.loads(path.read_bytes(), str(path)) if self.old is not None else None
+        return index_bytes(hubfiles.index_to_json(index), old, keys=self.keys, expires_days=self.expires_days)
 
     def _tick(self, n: int) -> None:
         self.done += n
         if self.progress:
             self.progress(self.done, self.total)
 
-    def _publish(self, sources: list[_Source]) -> tuple[dict[tuple[str, str], hubformat.Manifest], int]:
+    def _publish(self, sources: list[_Source]) -> tuple[dict[tuple[str, str], hubfiles.Manifest], int]:
         """Check published versions first (nothing is written if one conflicts), then add new ones."""
         manifests = self._old_manifests()
         published = [s for s in sources if (s.spec.name, s.spec.version) in manifests]
@@ -284,7 +286,7 @@ class _Builder:
             self._write_manifest(manifests[(source.spec.name, source.spec.version)])
         return manifests, len(fresh)
 
-    def _old_manifests(self) -> dict[tuple[str, str], hubformat.Manifest]:
+    def _old_manifests(self) -> dict[tuple[str, str], hubfiles.Manifest]:
         result = {}
         for name, model in (self.old.models.items() if self.old else ()):
             for version, ref in model.versions.items():
@@ -294,7 +296,7 @@ class _Builder:
                     if sha256_bytes(data) != ref.sha256:
                         raise BuildError(f"{path}: does not match the sha256 recorded in {INDEX_FILE}; "
                                          "the hub is damaged (run hubgen verify)")
-                    result[(name, version)] = hubformat.parse_manifest(hubformat.loads(data, str(path)), str(path),
+                    result[(name, version)] = hubfiles.parse_manifest(hubfiles.loads(data, str(path)), str(path),
                                                                        name=name, version=version)
                 except (OSError, DchubError) as err:
                     raise BuildError(f"{path}: cannot read published manifest: {err}") from err
@@ -310,7 +312,7 @@ class _Builder:
         logger.info("%s: %d files", source.spec.ref, len(digests))
         return digests
 
-    def _check_published(self, source: _Source, old: hubformat.Manifest) -> None:
+    def _check_published(self, source: _Source, old: hubfiles.Manifest) -> None:
         digests = self._digests(source, store=False)
         now = {(rel, d.sha256, d.size) for rel, d in digests.items()}
         then = {(f.path, f.sha256, f.size) for f in old.files}
@@ -322,41 +324,41 @@ class _Builder:
         missing = [b for f in old.files for b in f.blobs if not self.store.has(b)]
         if missing:
             raise BuildError(f"{self.out}: {len(missing)} blob(s) of the published {source.spec.ref} are missing "
-                             f"(first: {hubformat.blob_path(missing[0].sha256)}); run hubgen verify")
+                             f"(first: {hubfiles.blob_path(missing[0].sha256)}); run hubgen verify")
         self.store.stats.bytes_reused += sum(f.size for f in old.files)
         if dict(source.spec.card) != old.card:
             logger.warning("%s: card changes are ignored for a published version; bump the version",
                            source.spec.ref)
 
-    def _manifest(self, source: _Source, digests: dict[str, FileDigest]) -> hubformat.Manifest:
-        files = tuple(hubformat.FileEntry(rel, d.sha256, d.size, d.parts) for rel, d in sorted(digests.items()))
-        return hubformat.Manifest(name=source.spec.name, version=source.spec.version,
+    def _manifest(self, source: _Source, digests: dict[str, FileDigest]) -> hubfiles.Manifest:
+        files = tuple(hubfiles.FileEntry(rel, d.sha256, d.size, d.parts) for rel, d in sorted(digests.items()))
+        return hubfiles.Manifest(name=source.spec.name, version=source.spec.version,
                                   class_name=source.info.class_name, framework=source.info.framework,
                                   files=files, card=dict(source.spec.card))
 
-    def _write_manifest(self, manifest: hubformat.Manifest) -> None:
-        path = self.out / hubformat.manifest_path(manifest.name, manifest.version)
-        if write_if_changed(path, hubformat.dumps(hubformat.manifest_to_json(manifest))):
+    def _write_manifest(self, manifest: hubfiles.Manifest) -> None:
+        path = self.out / hubfiles.manifest_path(manifest.name, manifest.version)
+        if write_if_changed(path, hubfiles.dumps(hubfiles.manifest_to_json(manifest))):
             self.written_manifests.append(path)
 
-    def _index(self, manifests: dict[tuple[str, str], hubformat.Manifest],
-               sources: list[_Source]) -> hubformat.Index:
+    def _index(self, manifests: dict[tuple[str, str], hubfiles.Manifest],
+               sources: list[_Source]) -> hubfiles.Index:
         explicit = {s.spec.name: s.spec.version for s in sources if s.spec.latest}
-        models: dict[str, hubformat.ModelEntry] = {}
+        models: dict[str, hubfiles.ModelEntry] = {}
         for name in sorted({n for n, _ in manifests}):
             refs = {v: self._ref(manifests[(n, v)]) for n, v in sorted(manifests) if n == name}
-            latest = explicit.get(name) or hubformat.latest_version(refs)
-            models[name] = hubformat.ModelEntry(name=name, latest=latest, versions=refs)
-        return hubformat.Index(name=self.spec.name, title=self.spec.title, description=self.spec.description,
+            latest = explicit.get(name) or hubfiles.latest_version(refs)
+            models[name] = hubfiles.ModelEntry(name=name, latest=latest, versions=refs)
+        return hubfiles.Index(name=self.spec.name, title=self.spec.title, description=self.spec.description,
                                mirrors=self.spec.mirrors, generated=self._generated(sources), models=models)
 
-    def _ref(self, manifest: hubformat.Manifest) -> hubformat.VersionRef:
-        rel = hubformat.manifest_path(manifest.name, manifest.version)
-        data = hubformat.dumps(hubformat.manifest_to_json(manifest))
+    def _ref(self, manifest: hubfiles.Manifest) -> hubfiles.VersionRef:
+        rel = hubfiles.manifest_path(manifest.name, manifest.version)
+        data = hubfiles.dumps(hubfiles.manifest_to_json(manifest))
         on_disk = self.out / rel
         if on_disk.is_file():  # published manifests are kept byte for byte
             data = on_disk.read_bytes()
-        return hubformat.VersionRef(manifest=rel, sha256=sha256_bytes(data), size=len(data))
+        return hubfiles.VersionRef(manifest=rel, sha256=sha256_bytes(data), size=len(data))
 
     def _generated(self, sources: list[_Source]) -> str:
         epoch = constants.source_date_epoch()
@@ -365,13 +367,13 @@ class _Builder:
             epoch = int(max(mtimes))
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
-    def _render_site(self, index: hubformat.Index, manifests: dict[tuple[str, str], hubformat.Manifest]) -> None:
+    def _render_site(self, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest]) -> None:
         # === SITE HOOK ===========================================================================
-        # The HTML catalogue is rendered by hubgen.site (a separate module, owned by the site
+        # The HTML catalogue is rendered by hubgen.site.render (a separate module, owned by the site
         # engineer) after manifests and before index.json, so that the index commits it too.
-        if importlib.util.find_spec("hubgen.site") is None:
+        if importlib.util.find_spec("hubgen.site.render") is None:
             return
-        site = importlib.import_module("hubgen.site")
+        site = importlib.import_module("hubgen.site.render")
         site.render_site(self.out, index=index, manifests=manifests)
         # =========================================================================================
 
@@ -381,7 +383,7 @@ class _Builder:
             path.unlink(missing_ok=True)
         self.store.discard_new()
 
-    def _summary(self, index: hubformat.Index, sources: list[_Source], new: int) -> BuildSummary:
+    def _summary(self, index: hubfiles.Index, sources: list[_Source], new: int) -> BuildSummary:
         stats = self.store.stats
         return BuildSummary(out_dir=self.out, models=len(index.models),
                             versions=sum(len(m.versions) for m in index.models.values()), versions_new=new,

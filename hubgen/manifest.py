@@ -12,10 +12,10 @@ from typing import Any
 
 import yaml
 
-from dchub_client import hubformat
+from dchub_client.format import hubfiles
 from dchub_client.errors import HubFormatError
 
-from .errors import ManifestError
+from hubgen.errors import ManifestError
 
 #: Default largest blob: bigger files are stored as parts (GitHub Pages refuses files over 100 MB).
 DEFAULT_PART_SIZE = 95 * 1024 * 1024
@@ -153,7 +153,7 @@ class _Validator:
             if required not in top:
                 raise self.fail(root, required, "missing required key")
         name_node = top["name"][1]
-        name = self.checked(hubformat.validate_name, name_node, "name",
+        name = self.checked(hubfiles.validate_name, name_node, "name",
                             self.string(name_node, "name"), "hub name")
         models = self.models(top["models"][1])
         return HubSpec(source=self.path, name=name, models=models,
@@ -203,9 +203,9 @@ class _Validator:
         if "path" not in fields and "recipe" not in fields:
             raise self.fail(node, f"{key}.path", "missing required key (give 'path', and 'recipe' to produce it)")
         name_node, version_node = fields["name"][1], fields["version"][1]
-        name = self.checked(hubformat.validate_name, name_node, f"{key}.name", self.string(name_node, f"{key}.name"))
+        name = self.checked(hubfiles.validate_name, name_node, f"{key}.name", self.string(name_node, f"{key}.name"))
         # the raw scalar text, so that ``version: 1.10`` stays "1.10" instead of the float 1.1
-        version = self.checked(hubformat.validate_version, version_node, f"{key}.version",
+        version = self.checked(hubfiles.validate_version, version_node, f"{key}.version",
                                self.string(version_node, f"{key}.version", raw=True))
         return ModelSpec(name=name, version=version, path=self.model_path(fields, key, name, version),
                          recipe=self.recipe(fields.get("recipe"), key), latest=self.latest(fields.get("latest"), key),

@@ -15,8 +15,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from .build import PRIVATE_NAMES
-from .errors import HubgenError
+from hubgen.build import PRIVATE_NAMES
+from hubgen.errors import HubgenError
 
 logger = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 The index keeps its shape; three top-level keys are added (``docs/format.md``, ``docs/security.md``):
 ``version`` (increases by one whenever the index content changes or is re-signed), ``expires``
 (RFC 3339, UTC) and ``signatures`` (``[{"keyid", "sig"}]`` over
-:func:`dchub_client.trust.signed_bytes`, the canonical JSON of everything but ``signatures``).
-Clients check them with :mod:`dchub_client.trust`.
+:func:`dchub_client.hub.trust.signed_bytes`, the canonical JSON of everything but ``signatures``).
+Clients check them with :mod:`dchub_client.hub.trust`.
 
 API:
     generate_keypair(out_dir, name="hub-key") -> (private_path, public_path)
@@ -24,10 +24,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dchub_client import hubformat, trust
-from dchub_client.fsutil import atomic_write_bytes
+from dchub_client.format import hubfiles
+from dchub_client.hub import trust
+from dchub_client.format.atomic import atomic_write_bytes
 
-from .errors import SigningError
+from hubgen.errors import SigningError
 
 if TYPE_CHECKING:  # cryptography is imported lazily
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -137,7 +138,7 @@ def index_bytes(new: dict[str, Any], old: dict[str, Any] | None, *, keys: Sequen
     """
     body = _content(new)
     if old is not None and not keys and _content(old) == body:
-        return hubformat.dumps(old)
+        return hubfiles.dumps(old)
     if expires_days <= 0:
         raise SigningError(f"expires_days must be positive, got {expires_days}")
     previous = old.get("version") if old is not None else None
@@ -146,11 +147,11 @@ def index_bytes(new: dict[str, Any], old: dict[str, Any] | None, *, keys: Sequen
         if old is not None and old.get(trust.SIGNATURES_KEY):
             logger.warning("the previous index.json was signed and this build is not: clients with trusted keys "
                            "will refuse the hub; build with --sign-key")
-        return hubformat.dumps(out)
+        return hubfiles.dumps(out)
     now = now or datetime.datetime.now(datetime.timezone.utc)
     expires = now.replace(microsecond=0) + datetime.timedelta(days=expires_days)
     out["expires"] = expires.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return hubformat.dumps(sign_index(out, keys))
+    return hubfiles.dumps(sign_index(out, keys))
 
 
 def _content(obj: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dchub_client.hashing import is_sha256, sha256_file
+from dchub_client.format.hashing import is_sha256, sha256_file
 
 SUMS_FILE = "SHA256SUMS"
 

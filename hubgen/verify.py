@@ -4,7 +4,7 @@ Index → every manifest (against the sha256 and size the index records) → eve
 hashing, each blob once); a file stored in parts is also checked as a whole.
 
 With trusted keys, the index must also carry a valid signature by one of them and not be expired
-(:func:`dchub_client.trust.check_index`, the client's own checks). Verify is stateless: the
+(:func:`dchub_client.hub.trust.check_index`, the client's own checks). Verify is stateless: the
 client's rollback record (highest version seen) is neither read nor written.
 """
 from __future__ import annotations
@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dchub_client import constants, hubformat, trust
+from dchub_client import constants
+from dchub_client.format import hubfiles
+from dchub_client.hub import trust
 from dchub_client.errors import DchubError, TrustError
-from dchub_client.hashing import CHUNK_SIZE, sha256_bytes
+from dchub_client.format.hashing import CHUNK_SIZE, sha256_bytes
 
-from .errors import VerifyError
+from hubgen.errors import VerifyError
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +147,7 @@ def verify_hub(location: str | Path, *, progress: Callable[[int], None] | None =
     Args:
         location: a hub folder, or an ``http(s)://`` URL of a hub root.
         progress: called with the number of bytes of each chunk hashed.
-        keys: trusted public keys (:func:`parse_trusted_keys`, :func:`dchub_client.trust.trusted_keys`).
+        keys: trusted public keys (:func:`parse_trusted_keys`, :func:`dchub_client.hub.trust.trusted_keys`).
             With keys, the index must be signed by one of them, carry ``version`` and ``expires``, and
             not be expired, or the report is not ``ok``. Without, signatures are reported, not checked.
 
@@ -168,21 +170,21 @@ def verify_hub(location: str | Path, *, progress: Callable[[int], None] | None =
     return report
 
 
-def _refs(index: hubformat.Index) -> Iterator[tuple[str, str, hubformat.VersionRef]]:
+def _refs(index: hubfiles.Index) -> Iterator[tuple[str, str, hubfiles.VersionRef]]:
     for name, model in sorted(index.models.items()):
         for version, ref in sorted(model.versions.items()):
             yield name, version, ref
 
 
-def _read_index(reader: _Reader, report: VerifyReport) -> tuple[dict[str, Any], hubformat.Index] | None:
+def _read_index(reader: _Reader, report: VerifyReport) -> tuple[dict[str, Any], hubfiles.Index] | None:
     try:
         data = reader.read(INDEX_FILE)
     except _Missing:
         report.missing.append(INDEX_FILE)
         return None
     try:
-        obj = hubformat.loads(data, INDEX_FILE)
-        index = hubformat.parse_index(obj, INDEX_FILE)
+        obj = hubfiles.loads(data, INDEX_FILE)
+        index = hubfiles.parse_index(obj, INDEX_FILE)
     except DchubError as err:
         report.corrupt.append((INDEX_FILE, str(err)))
         return None
@@ -203,7 +205,7 @@ class _NoHistory(trust.VersionStore):
         return None
 
 
-def _signature_status(obj: dict[str, Any], index: hubformat.Index, source: str,
+def _signature_status(obj: dict[str, Any], index: hubfiles.Index, source: str,
                       keys: Sequence[trust.PublicKey]) -> SignatureStatus:
     info: dict[str, Any] = {"checked": bool(keys), "version": index.version, "expires": index.expires,
                             "expired": _expired(index.expires)}
@@ -218,7 +220,7 @@ def _signature_status(obj: dict[str, Any], index: hubformat.Index, source: str,
 
 
 def _expired(expires: str | None) -> bool:
-    return expires is not None and hubformat.parse_time(expires) <= datetime.datetime.now(datetime.timezone.utc)
+    return expires is not None and hubfiles.parse_time(expires) <= datetime.datetime.now(datetime.timezone.utc)
 
 
 def parse_trusted_keys(entries: Sequence[str]) -> tuple[trust.PublicKey, ...]:
@@ -232,7 +234,7 @@ def parse_trusted_keys(entries: Sequence[str]) -> tuple[trust.PublicKey, ...]:
 
 
 def _read_manifest(reader: _Reader, report: VerifyReport, name: str, version: str,
-                   ref: hubformat.VersionRef) -> hubformat.Manifest | None:
+                   ref: hubfiles.VersionRef) -> hubfiles.Manifest | None:
     try:
         data = reader.read(ref.manifest)
     except _Missing:
@@ -244,7 +246,7 @@ def _read_manifest(reader: _Reader, report: VerifyReport, name: str, version: st
                                              f"({ref.size} bytes)"))
         return None
     try:
-        manifest = hubformat.parse_manifest(hubformat.loads(data, ref.manifest), ref.manifest,
+        manifest = hubfiles.parse_manifest(hubfiles.loads(data, ref.manifest), ref.manifest,
                                             name=name, version=version)
     except DchubError as err:
         report.corrupt.append((ref.manifest, str(err)))
@@ -253,7 +255,7 @@ def _read_manifest(reader: _Reader, report: VerifyReport, name: str, version: st
     return manifest
 
 
-def _check_blobs(reader: _Reader, report: VerifyReport, manifests: list[hubformat.Manifest],
+def _check_blobs(reader: _Reader, report: VerifyReport, manifests: list[hubfiles.Manifest],
                  progress: Callable[[int], None] | None) -> None:
     seen: set[str] = set()
     for manifest in manifests:
@@ -264,7 +266,7 @@ def _check_blobs(reader: _Reader, report: VerifyReport, manifests: list[hubforma
                 _check_file(reader, report, entry, progress)
 
 
-def _check_file(reader: _Reader, report: VerifyReport, entry: hubformat.FileEntry,
+def _check_file(reader: _Reader, report: VerifyReport, entry: hubfiles.FileEntry,
                 progress: Callable[[int], None] | None) -> None:
     whole = hashlib.sha256()
     whole_ok = True
@@ -275,9 +277,9 @@ def _check_file(reader: _Reader, report: VerifyReport, entry: hubformat.FileEntr
                                f"the parts join to sha256 {whole.hexdigest()}, expected {entry.sha256}"))
 
 
-def _check_blob(reader: _Reader, report: VerifyReport, blob: hubformat.Part, whole: "hashlib._Hash",
+def _check_blob(reader: _Reader, report: VerifyReport, blob: hubfiles.Part, whole: "hashlib._Hash",
                 progress: Callable[[int], None] | None) -> bool:
-    rel = hubformat.blob_path(blob.sha256)
+    rel = hubfiles.blob_path(blob.sha256)
     digest = hashlib.sha256()
     size = 0
     try:

@@ -100,7 +100,7 @@ def write_pipeline(output_dir: Path, *, model: Any, featurizer: Any, transformer
                    metadata: dict[str, Any], body: str, test_smiles: Sequence[str], started: float) -> None:
     """Write the pretrained pipeline folder, its card, and reference predictions of the original objects."""
     import dchub_client
-    from dchub_client.card import Card
+    from dchub_client.format.card import Card
 
     original = dchub_client.Pipeline(model=model, featurizer=featurizer, transformers=tuple(transformers))
     smiles = [*test_smiles[:8], *EXTRA_REFERENCE_SMILES]

@@ -9,11 +9,11 @@ import argparse
 import logging
 import sys
 
-from .. import constants
-from ..errors import DchubError
-from . import cache as cache_cmd
-from . import mirror as mirror_cmd
-from . import models as models_cmd
+from dchub_client import constants
+from dchub_client.errors import DchubError
+from dchub_client.cli import cache as cache_cmd
+from dchub_client.cli import mirror as mirror_cmd
+from dchub_client.cli import models as models_cmd
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .. import constants
-from ..mirrors import Mirror, parse_mirrors
+from dchub_client import constants
+from dchub_client.hub.mirrors import Mirror, parse_mirrors
 
 
 def hub_mirrors() -> list[Mirror]:

@@ -6,15 +6,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from .. import constants, hubformat
-from ..cache import Cache
-from ..errors import DchubError, OfflineError
-from ..hub import find_model, latest_manifests, load_index, load_manifest
-from ..hubformat import Manifest
-from ..mirrors import Mirror, parse_mirrors
-from ..pretrained import read_params
-from ..resolve import parse_spec, plain_names, resolve_pretrained
-from ._common import fit_table, hub_mirrors, human_size, table
+from dchub_client import constants
+from dchub_client.format import hubfiles
+from dchub_client.hub.cache import Cache
+from dchub_client.errors import DchubError, OfflineError
+from dchub_client.hub.lookup import find_model, latest_manifests, load_index, load_manifest
+from dchub_client.format.hubfiles import Manifest
+from dchub_client.hub.mirrors import Mirror, parse_mirrors
+from dchub_client.format.pretrained import read_params
+from dchub_client.hub.resolve import parse_spec, plain_names, resolve_pretrained
+from dchub_client.cli._common import fit_table, hub_mirrors, human_size, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -120,7 +121,7 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"{name}@{version}  ({manifest.class_name}, {manifest.framework}, {human_size(manifest.size)})")
     for key, value in sorted(manifest.card.items()):
         print(f"  {key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
-    versions = sorted(entry.versions, key=hubformat.version_key)
+    versions = sorted(entry.versions, key=hubfiles.version_key)
     print("versions: " + ", ".join(v + (" (latest)" if v == entry.latest else "") for v in versions))
     rows = [(f.path, human_size(f.size), f"{len(f.parts)} parts" if f.parts else "", f.sha256[:16])
             for f in manifest.files]

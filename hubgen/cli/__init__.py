@@ -14,7 +14,7 @@ import sys
 from dchub_client import constants
 from dchub_client.errors import DchubError
 
-from ..errors import HubgenError
+from hubgen.errors import HubgenError
 
 #: Command modules, in the order ``hubgen --help`` lists them.
 COMMANDS: tuple[str, ...] = ("hubgen.cli.build", "hubgen.cli.verify", "hubgen.cli.publish", "hubgen.cli.serve",

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..build import build_hub, summary_lines
-from ..signing import DEFAULT_EXPIRES_DAYS
-from ._progress import ByteProgress
+from hubgen.build import build_hub, summary_lines
+from hubgen.signing import DEFAULT_EXPIRES_DAYS
+from hubgen.cli._progress import ByteProgress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

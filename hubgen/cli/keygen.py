@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..signing import generate_keypair
+from hubgen.signing import generate_keypair
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

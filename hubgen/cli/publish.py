@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..publish import DEFAULT_WORKERS, PublishSummary, plan_lines, publish
+from hubgen.publish import DEFAULT_WORKERS, PublishSummary, plan_lines, publish
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..serve import make_server
+from hubgen.serve import make_server
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

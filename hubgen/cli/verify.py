@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 
-from dchub_client import trust
+from dchub_client.hub import trust
 
-from ..verify import SignatureStatus, VerifyReport, parse_trusted_keys, verify_hub
-from ._progress import ByteProgress
+from hubgen.verify import SignatureStatus, VerifyReport, parse_trusted_keys, verify_hub
+from hubgen.cli._progress import ByteProgress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

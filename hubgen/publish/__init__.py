@@ -15,8 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import PublishError
-from .plan import ORDER, HubFile, LocalHub, PublishPlan, check_target_index, plan_lines, scan_hub
+from hubgen.errors import PublishError
+from hubgen.publish.plan import (
+    ORDER,
+    HubFile,
+    LocalHub,
+    PublishPlan,
+    check_target_index,
+    plan_lines,
+    scan_hub,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,18 +83,18 @@ def open_target(spec: str, *, hub_dir: Path | None = None, workers: int = DEFAUL
         PublishError: an unknown scheme or a misplaced option.
     """
     if spec.startswith("s3://"):
-        from .s3 import S3Target
+        from hubgen.publish.s3 import S3Target
 
         return S3Target(spec, workers=workers, endpoint_url=endpoint_url, public_read=public_read,
                         public_url=public_url, check_public=check_public)
     if endpoint_url or public_read or public_url:
         raise PublishError(f"{spec}: --endpoint-url, --public-read and --public-url apply to s3:// targets only")
     if spec.startswith("git:"):
-        from .git import GitTarget
+        from hubgen.publish.git import GitTarget
 
         return GitTarget(spec)
     if spec.startswith("dir:"):
-        from .folder import FolderTarget
+        from hubgen.publish.folder import FolderTarget
 
         return FolderTarget(spec, hub_dir=hub_dir, workers=workers)
     raise PublishError(f"unknown publish target {spec!r}: use s3://bucket/prefix, git:PATH[#branch] or dir:PATH")

@@ -16,12 +16,12 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from dchub_client.hashing import CHUNK_SIZE, sha256_file
+from dchub_client.format.hashing import CHUNK_SIZE, sha256_file
 
-from ..blobs import TMP_DIR
-from ..build import INDEX_FILE
-from ..errors import PublishError, TargetError
-from .plan import BLOB, HubFile, LocalHub, PublishPlan
+from hubgen.blobs import TMP_DIR
+from hubgen.build import INDEX_FILE
+from hubgen.errors import PublishError, TargetError
+from hubgen.publish.plan import BLOB, HubFile, LocalHub, PublishPlan
 
 logger = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from dchub_client import constants
 
-from ..build import NOJEKYLL
-from ..errors import PublishError, TargetError
-from .plan import BLOB, HubFile, LocalHub, PublishPlan
+from hubgen.build import NOJEKYLL
+from hubgen.errors import PublishError, TargetError
+from hubgen.publish.plan import BLOB, HubFile, LocalHub, PublishPlan
 
 logger = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dchub_client import hubformat
+from dchub_client.format import hubfiles
 from dchub_client.errors import DchubError
-from dchub_client.hashing import sha256_bytes, sha256_file
+from dchub_client.format.hashing import sha256_bytes, sha256_file
 
-from ..build import INDEX_FILE, NOJEKYLL, PRIVATE_NAMES
-from ..errors import PublishError
-from ..sums import SUMS_FILE, hub_files
+from hubgen.build import INDEX_FILE, NOJEKYLL, PRIVATE_NAMES
+from hubgen.errors import PublishError
+from hubgen.sums import SUMS_FILE, hub_files
 
 BLOB, MANIFEST, PAGE, META, INDEX = "blob", "manifest", "page", "meta", "index"
 #: The order in which kinds reach a target; each kind is complete before the next starts.
@@ -68,7 +68,7 @@ class LocalHub:
     """A scanned hub folder: its parsed index, the index's bytes and every publishable file."""
 
     root: Path
-    index: hubformat.Index
+    index: hubfiles.Index
     index_bytes: bytes
     files: tuple[HubFile, ...]
 
@@ -128,7 +128,7 @@ def scan_hub(root: str | Path) -> LocalHub:
         raise PublishError(f"{root}: no {INDEX_FILE}; build the hub first (hubgen build --out {root})")
     data = index_path.read_bytes()
     try:
-        index = hubformat.parse_index(hubformat.loads(data, str(index_path)), str(index_path))
+        index = hubfiles.parse_index(hubfiles.loads(data, str(index_path)), str(index_path))
     except DchubError as err:
         raise PublishError(f"{index_path}: invalid hub index: {err}") from err
     _check_whole(root, index)
@@ -143,7 +143,7 @@ def _hub_file(root: Path, rel: str) -> HubFile:
     return HubFile(rel=rel, path=path, kind=kind, size=path.stat().st_size, sha256=digest)
 
 
-def _check_whole(root: Path, index: hubformat.Index) -> None:
+def _check_whole(root: Path, index: hubfiles.Index) -> None:
     for name, model in index.models.items():
         for version, ref in model.versions.items():
             manifest = _read_manifest(root, name, version, ref)
@@ -152,7 +152,7 @@ def _check_whole(root: Path, index: hubformat.Index) -> None:
                     _check_blob(root, blob, manifest.name, manifest.version)
 
 
-def _read_manifest(root: Path, name: str, version: str, ref: hubformat.VersionRef) -> hubformat.Manifest:
+def _read_manifest(root: Path, name: str, version: str, ref: hubfiles.VersionRef) -> hubfiles.Manifest:
     path = root / ref.manifest
     hint = f"; the hub is not whole (run hubgen verify {root})"
     try:
@@ -162,13 +162,13 @@ def _read_manifest(root: Path, name: str, version: str, ref: hubformat.VersionRe
     if sha256_bytes(data) != ref.sha256:
         raise PublishError(f"{path}: does not match the sha256 {INDEX_FILE} records{hint}")
     try:
-        return hubformat.parse_manifest(hubformat.loads(data, str(path)), str(path), name=name, version=version)
+        return hubfiles.parse_manifest(hubfiles.loads(data, str(path)), str(path), name=name, version=version)
     except DchubError as err:
         raise PublishError(f"{path}: invalid manifest: {err}") from err
 
 
-def _check_blob(root: Path, blob: hubformat.Part, name: str, version: str) -> None:
-    path = root / hubformat.blob_path(blob.sha256)
+def _check_blob(root: Path, blob: hubfiles.Part, name: str, version: str) -> None:
+    path = root / hubfiles.blob_path(blob.sha256)
     try:
         size = path.stat().st_size
     except FileNotFoundError as err:
@@ -179,7 +179,7 @@ def _check_blob(root: Path, blob: hubformat.Part, name: str, version: str) -> No
                            f"the hub is damaged (run hubgen verify {root})")
 
 
-def check_target_index(local: hubformat.Index, remote: bytes | None, where: str, *, force: bool = False) -> list[str]:
+def check_target_index(local: hubfiles.Index, remote: bytes | None, where: str, *, force: bool = False) -> list[str]:
     """Refuse to overwrite a target whose hub this publish would damage; return warnings.
 
     The target's ``index.json`` (if any) must name the same hub, carry no higher index ``version``
@@ -199,9 +199,9 @@ def check_target_index(local: hubformat.Index, remote: bytes | None, where: str,
     return [f"{where}: {p}" for p in problems]
 
 
-def _index_problems(local: hubformat.Index, remote: bytes, where: str) -> list[str]:
+def _index_problems(local: hubfiles.Index, remote: bytes, where: str) -> list[str]:
     try:
-        index = hubformat.parse_index(hubformat.loads(remote, where), where)
+        index = hubfiles.parse_index(hubfiles.loads(remote, where), where)
     except DchubError as err:
         return [f"the target's {INDEX_FILE} is not a valid hub index ({err})"]
     if index.name != local.name:

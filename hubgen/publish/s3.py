@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from dchub_client import constants
-from dchub_client.hashing import CHUNK_SIZE, sha256_bytes
+from dchub_client.format.hashing import CHUNK_SIZE, sha256_bytes
 
-from ..build import INDEX_FILE
-from ..errors import PublishError, TargetError
-from .plan import BLOB, HubFile, LocalHub, PublishPlan
+from hubgen.build import INDEX_FILE
+from hubgen.errors import PublishError, TargetError
+from hubgen.publish.plan import BLOB, HubFile, LocalHub, PublishPlan
 
 logger = logging.getLogger(__name__)
 

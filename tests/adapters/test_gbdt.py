@@ -11,7 +11,15 @@ import pytest
 
 import dchub_client as hub
 from dchub_client.errors import UntrustedClassError, WeightFileError
-from tests.adapters.test_sklearn_helpers import check_fresh_prediction, dataset, ecfp_data, estimator_spec, fresh_predictions, read_params, write_params
+from tests.adapters.test_sklearn_helpers import (
+    check_fresh_prediction,
+    dataset,
+    ecfp_data,
+    estimator_spec,
+    fresh_predictions,
+    read_params,
+    write_params,
+)
 
 xgboost = pytest.importorskip("xgboost")
 lightgbm = pytest.importorskip("lightgbm")
@@ -101,7 +109,7 @@ def test_disallowed_class_is_refused(trained: dict[str, Any], tmp_path: Path) ->
 
 
 def test_corrupt_booster_bytes_are_refused(trained: dict[str, Any], tmp_path: Path) -> None:
-    from dchub_client.pretrained import write_weight
+    from dchub_client.format.pretrained import write_weight
 
     folder = Path(shutil.copytree(trained["folders"]["lgbm-regressor"], tmp_path / "copy"))
     data = read_params(folder)

@@ -268,7 +268,7 @@ def test_keras3_is_refused_with_the_fix(tmp_path: Path) -> None:
     from tests.fresh import ROOT
 
     script = ("import dchub_client\n"
-              "from dchub_client.adapters import keras\n"
+              "from dchub_client.models.adapters import keras\n"
               "from dchub_client.errors import FrameworkConfigurationError\n"
               "try:\n    keras.tensorflow()\nexcept FrameworkConfigurationError as err:\n    print('REFUSED', err)\n")
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}

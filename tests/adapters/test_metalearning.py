@@ -27,7 +27,7 @@ out = {}
 for folder in sys.argv[1:]:
     obj = dchub_client.from_pretrained(folder)
     if isinstance(obj, U.RollPolicy):
-        from dchub_client.adapters.rl import network
+        from dchub_client.models.adapters.rl import network
         probs, value = network(obj)(U_STATES)
         out[folder] = np.asarray(probs).tolist()
     else:
@@ -41,7 +41,7 @@ print(json.dumps(out))
 
 def _outputs(obj: object) -> np.ndarray:
     if isinstance(obj, U.RollPolicy):
-        from dchub_client.adapters.rl import network
+        from dchub_client.models.adapters.rl import network
 
         return np.asarray(network(obj)(STATES)[0])
     x = np.linspace(-5, 5, 9, dtype=np.float32).reshape(-1, 1)
@@ -61,7 +61,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[object,
     policy = U.RollPolicy(hidden=8)
     a2c = dc.rl.A2C(U.RollEnvironment(), policy, model_dir=str(work / "a2c"))
     a2c.fit(50)
-    from dchub_client.adapters.rl import attach_network
+    from dchub_client.models.adapters.rl import attach_network
 
     attach_network(policy, a2c._model.model)
     objects = {"SineLearner": learner, "TorchSineLearner": torch_learner, "RollPolicy": policy}

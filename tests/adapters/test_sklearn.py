@@ -12,14 +12,23 @@ import numpy as np
 import pytest
 
 import dchub_client as hub
+from dchub_client.models import adapters
 from dchub_client.errors import (
     ParameterEncodingError,
     PretrainedFormatError,
     UntrustedClassError,
     WeightFileError,
 )
-from dchub_client.pretrained import write_weight
-from tests.adapters.test_sklearn_helpers import check_fresh_prediction, dataset, ecfp_data, estimator_spec, fresh_predictions, read_params, write_params
+from dchub_client.format.pretrained import write_weight
+from tests.adapters.test_sklearn_helpers import (
+    check_fresh_prediction,
+    dataset,
+    ecfp_data,
+    estimator_spec,
+    fresh_predictions,
+    read_params,
+    write_params,
+)
 
 
 def _cases() -> dict[str, tuple[Callable[[], Any], str]]:
@@ -123,7 +132,7 @@ def test_weights_equal_and_named_as_in_params(name: str, trained: dict[str, Any]
 
 
 def test_weight_names_are_stable(trained: dict[str, Any]) -> None:
-    specs = {name: {w: s.key for w, s in hub.adapters.for_model(m).specs(m).items()}
+    specs = {name: {w: s.key for w, s in adapters.for_model(m).specs(m).items()}
              for name, m in trained["models"].items()}
     assert specs["linear"] == {"sklearnmodel-model-0": "model.coef_", "sklearnmodel-model-1": "model.singular_"}
     assert specs["forest-regressor"] == {"sklearnmodel-model.estimators_-0": "model.estimators_.*.tree_.nodes",
@@ -167,7 +176,7 @@ def test_set_weight_refuses_unsafe_tree_nodes(trained: dict[str, Any]) -> None:
 def test_knn_search_tree_follows_its_data(trained: dict[str, Any]) -> None:
     knn = hub.from_pretrained(trained["folders"]["knn-classifier"])
     assert type(knn.model._tree).__name__ == "KDTree"
-    specs = hub.adapters.for_model(knn).specs(knn)
+    specs = adapters.for_model(knn).specs(knn)
     assert specs["sklearnmodel-model-0"].key == "model._fit_X"
     fit_x = hub.get_weight(knn, "sklearnmodel-model-0")
     knn["sklearnmodel-model-0"] = fit_x[::-1].copy()

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import dchub_client as hub
+from dchub_client.models import adapters
 from dchub_client.errors import PretrainedFormatError, WeightFileError
-from dchub_client.pretrained import write_weight
+from dchub_client.format.pretrained import write_weight
 from tests.adapters.test_sklearn_helpers import dataset, ecfp_data, estimator_spec, read_params, write_params
 
 _DELETE = object()
@@ -221,7 +222,7 @@ def test_svms_inside_an_ensemble_are_checked(tmp_path: Path) -> None:
     loaded = hub.from_pretrained(hub.to_pretrained(model, tmp_path / "bag"))
     np.testing.assert_array_equal(loaded.model.predict(x), model.model.predict(x))
     name = "sklearnmodel-model.estimators_.1-2"
-    assert hub.adapters.for_model(loaded).specs(loaded)[name].key == "model.estimators_.1._n_support"
+    assert adapters.for_model(loaded).specs(loaded)[name].key == "model.estimators_.1._n_support"
     with pytest.raises(WeightFileError, match=r"SVR: model.estimators_.1._n_support counts \d+ support vectors \(first entry\)"):
         hub.set_weight(loaded, name, hub.get_weight(loaded, name) + 3)
     np.testing.assert_array_equal(loaded.model.predict(x), model.model.predict(x))

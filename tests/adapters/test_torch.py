@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import dchub_client
-import dchub_client.adapters
+import dchub_client.models.adapters
 from tests.fresh import Job, featurize, predict_in_fresh_process
 from tests.molecules import binary_labels, nci_molecules
 
@@ -183,7 +183,7 @@ def test_tensors_outside_state_dict_are_weights(round_trips: dict) -> None:
     model = round_trips["WeaveModel"][0]
     layer = model.model.layers[0]
     assert "W_AA" not in dict(layer.named_parameters()) and "layers.0.W_AA" not in model.model.state_dict()
-    key_to_name = {key: name for name, key, _ in dchub_client.adapters.for_model(model).read(model)}
+    key_to_name = {key: name for name, key, _ in dchub_client.models.adapters.for_model(model).read(model)}
     np.testing.assert_array_equal(model[key_to_name["layers.0.W_AA"]], layer.W_AA.numpy())
 
 

@@ -11,19 +11,15 @@ import numpy as np
 import pytest
 
 import dchub_client
-from dchub_client.adapters.base import Adapter
+from dchub_client.models.adapters.base import Adapter
 from dchub_client.errors import InvalidWeightNameError, ParameterEncodingError
-from dchub_client.recording import VARARGS_KEY, split_varargs
+from dchub_client.models.recording import VARARGS_KEY, split_varargs
 
 dc = pytest.importorskip("deepchem")
 torch = pytest.importorskip("torch")
-from dchub_client.adapters.torch import skip_init  # noqa: E402
+from dchub_client.models.adapters.torch import skip_init  # noqa: E402
 from tests.adapters import user_torch_models  # noqa: E402
-from tests.adapters.user_torch_review_models import (  # noqa: E402
-    RootNamedChild,
-    SmallNet,
-    VarargsTorchModel,
-)
+from tests.adapters.user_torch_review_models import RootNamedChild, SmallNet, VarargsTorchModel  # noqa: E402
 
 SENTINEL = 7.0
 

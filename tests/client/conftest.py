@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .hubutil import HubServer, build_hub, make_folder
+from tests.client.hubutil import HubServer, build_hub, make_folder
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dchub_client.pretrained import write_pretrained
+from dchub_client.format.pretrained import write_pretrained
 
 
 def make_folder(folder: Path, *, seed: int = 0, n_weights: int = 2, size: int = 64) -> Path:

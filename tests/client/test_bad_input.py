@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from dchub_client import hubformat
-from dchub_client.cache import Cache
+from dchub_client.format import hubfiles
+from dchub_client.hub.cache import Cache
 from dchub_client.errors import HubFormatError, MirrorError
-from dchub_client.hashing import sha256_bytes
-from dchub_client.resolve import resolve_pretrained
+from dchub_client.format.hashing import sha256_bytes
+from dchub_client.hub.resolve import resolve_pretrained
 
 
 def _edit_index(hub, edit):
@@ -53,7 +53,7 @@ def test_a_good_mirror_wins_over_a_malformed_one(toy_hub, tmp_path, serve, dead_
 
 def _rewrite_manifest(hub, name, version, edit):
     """Change a manifest and record its new sha256 in the index (a hub that is consistently wrong)."""
-    rel = hubformat.manifest_path(name, version)
+    rel = hubfiles.manifest_path(name, version)
     data = json.loads((hub / rel).read_text())
     edit(data)
     raw = json.dumps(data).encode()
@@ -81,7 +81,7 @@ def test_malformed_manifest(toy_hub, serve, monkeypatch, edit, message):
 
 def test_manifest_not_matching_the_index_is_refused(toy_hub, serve, monkeypatch):
     """Same size, different bytes: only the sha256 the index gives catches it."""
-    rel = toy_hub / hubformat.manifest_path("esol-gc", "1.0.0")
+    rel = toy_hub / hubfiles.manifest_path("esol-gc", "1.0.0")
     rel.write_bytes(rel.read_bytes().replace(b"toy model", b"bad model"))
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", serve(toy_hub).url)
     with pytest.raises(MirrorError, match="sha256 mismatch"):

@@ -8,11 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from dchub_client.cache import Cache
-from dchub_client.pretrained import read_pretrained
-from .hubutil import build_hub, make_folder
+from dchub_client.hub.cache import Cache
+from dchub_client.format.pretrained import read_pretrained
+from tests.client.hubutil import build_hub, make_folder
 
-PULL = "import sys; from dchub_client.download import download; print(download(sys.argv[1]))"
+PULL = "import sys; from dchub_client.hub.download import download; print(download(sys.argv[1]))"
 
 
 def _pull(spec: str) -> subprocess.Popen:
@@ -56,7 +56,7 @@ def test_pull_killed_halfway_leaves_nothing_trusted(tmp_path, serve, monkeypatch
     proc.wait()
     cache = Cache()
     weight = folder / "toy-dense.0-0.npy"
-    from dchub_client.hashing import sha256_file
+    from dchub_client.format.hashing import sha256_file
     assert not cache.has_blob(sha256_file(weight))
     assert cache.snapshot_manifest("big", "1.0") is None and not cache.snapshot("big", "1.0").exists()
     server.faults.clear()

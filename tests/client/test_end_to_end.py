@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import dchub_client
-from dchub_client.resolve import resolve_pretrained
+from dchub_client.hub.resolve import resolve_pretrained
 
-from .hubutil import build_hub
+from tests.client.hubutil import build_hub
 
 dc = pytest.importorskip("deepchem")
 pytest.importorskip("torch")

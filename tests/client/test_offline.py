@@ -6,10 +6,10 @@ import stat
 
 import pytest
 
-from dchub_client.cache import Cache
+from dchub_client.hub.cache import Cache
 from dchub_client.errors import MirrorError, OfflineError
-from dchub_client.pretrained import read_pretrained
-from dchub_client.resolve import resolve_pretrained
+from dchub_client.format.pretrained import read_pretrained
+from dchub_client.hub.resolve import resolve_pretrained
 
 
 def test_offline_mode_loads_cached_model_without_network(toy_hub, serve, dead_url, monkeypatch):

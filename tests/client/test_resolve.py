@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dchub_client import hubformat
-from dchub_client.cache import Cache
-from dchub_client.download import download
+from dchub_client.format import hubfiles
+from dchub_client.hub.cache import Cache
+from dchub_client.hub.download import download
 from dchub_client.errors import MirrorError, ModelNotFoundError
-from dchub_client.pretrained import read_pretrained
-from dchub_client.resolve import resolve_pretrained
-from .hubutil import build_hub, make_folder
+from dchub_client.format.pretrained import read_pretrained
+from dchub_client.hub.resolve import resolve_pretrained
+from tests.client.hubutil import build_hub, make_folder
 
 
 def _same_files(a: Path, b: Path) -> None:
@@ -87,9 +87,9 @@ def test_every_mirror_failing_lists_what_each_answered(toy_hub, serve, dead_url,
     assert not any(cache.has_blob(e.sha256) for e in weights)  # nothing unverified entered the cache
 
 
-def _manifest(hub: Path, name: str, version: str) -> hubformat.Manifest:
-    path = hub / hubformat.manifest_path(name, version)
-    return hubformat.parse_manifest(hubformat.loads(path.read_bytes()))
+def _manifest(hub: Path, name: str, version: str) -> hubfiles.Manifest:
+    path = hub / hubfiles.manifest_path(name, version)
+    return hubfiles.parse_manifest(hubfiles.loads(path.read_bytes()))
 
 
 def test_partial_mirror_serves_what_it_has(toy_hub, tmp_path, serve, monkeypatch):
@@ -97,7 +97,7 @@ def test_partial_mirror_serves_what_it_has(toy_hub, tmp_path, serve, monkeypatch
     shutil.copytree(toy_hub, partial_root)
     files = _manifest(toy_hub, "esol-gc", "1.1.0").files
     for entry in files[::2]:
-        (partial_root / hubformat.blob_path(entry.sha256)).unlink()
+        (partial_root / hubfiles.blob_path(entry.sha256)).unlink()
     partial, full = serve(partial_root), serve(toy_hub)
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", f"{partial.url} {full.url}")
     resolved = resolve_pretrained("esol-gc@1.1.0")
@@ -111,7 +111,7 @@ def test_split_files_are_reassembled_and_verified(tmp_path, serve, monkeypatch):
     hub = build_hub(tmp_path, {("big", "1.0"): folder}, part_size=4096)
     entry = next(e for e in _manifest(hub, "big", "1.0").files if e.path.endswith(".npy"))
     assert len(entry.parts) > 5
-    first_part = hubformat.blob_path(entry.parts[1].sha256)
+    first_part = hubfiles.blob_path(entry.parts[1].sha256)
     broken, good = serve(hub, {first_part: "corrupt"}), serve(hub)
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", f"{broken.url} {good.url}")
     resolved = resolve_pretrained("big")

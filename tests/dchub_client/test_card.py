@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from dchub_client.card import Card, parse_card, read_card
+from dchub_client.format.card import Card, parse_card, read_card
 from dchub_client.errors import CardError
 
 GOOD = """---

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 import dchub_client
-from dchub_client import encoding, errors, registry
+from dchub_client.models import encoding
+from dchub_client import errors
+from dchub_client.models.allowlist import registry
 
 dc = pytest.importorskip("deepchem")
 torch = pytest.importorskip("torch")

@@ -1,9 +1,9 @@
-"""Tests for dchub_client.hubformat: the index and manifest definitions shared by hubgen and the client."""
+"""Tests for dchub_client.format.hubfiles: the index and manifest definitions shared by hubgen and the client."""
 from __future__ import annotations
 
 import pytest
 
-from dchub_client import hubformat as hf
+from dchub_client.format import hubfiles as hf
 from dchub_client.errors import HubFormatError
 
 SHA = "a" * 64

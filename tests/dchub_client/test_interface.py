@@ -53,7 +53,7 @@ def test_subclass_defined_after_import_records_outermost_arguments(ecfp) -> None
 
 
 def test_hooks_are_idempotent() -> None:
-    from dchub_client import deepchem_hooks
+    from dchub_client.models import deepchem_hooks
 
     init = dc.models.MultitaskRegressor.__init__
     deepchem_hooks.install()
@@ -225,7 +225,7 @@ def test_weight_names_are_stable_across_processes(regressor) -> None:
 
 
 def test_featurizers_record_their_constructor_arguments() -> None:
-    from dchub_client import encoding
+    from dchub_client.models import encoding
 
     featurizer = dc.feat.RDKitDescriptors(descriptors=["MolWt", "TPSA"])  # kept under another name
     encoded = encoding.encode_value(featurizer, "featurizer")

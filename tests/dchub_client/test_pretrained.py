@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dchub_client import errors, pretrained
+from dchub_client import errors
+from dchub_client.format import pretrained
 
 
 def _write(folder: Path, **overrides) -> pretrained.PretrainedInfo:
@@ -190,7 +191,7 @@ def test_side_files_cannot_shadow_format_files(tmp_path: Path) -> None:
 
 
 def test_two_writers_of_one_folder_never_silently_replace_each_other(tmp_path: Path) -> None:
-    from dchub_client.fsutil import atomic_folder
+    from dchub_client.format.atomic import atomic_folder
 
     target = tmp_path / "m"
     with pytest.raises(FileExistsError, match="filled by someone else"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .helpers import HUB_YAML, make_folder
+from tests.hubgen.helpers import HUB_YAML, make_folder
 
 @pytest.fixture
 def arrays() -> dict[str, np.ndarray]:

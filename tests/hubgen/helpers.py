@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dchub_client.pretrained import write_pretrained
+from dchub_client.format.pretrained import write_pretrained
 
 CLASS = "deepchem.models.fcnet.MultitaskRegressor"
 

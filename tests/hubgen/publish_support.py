@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dchub_client import hubformat
+from dchub_client.format import hubfiles
 from hubgen.build import build_hub
 
-from .helpers import HUB_YAML, make_folder
+from tests.hubgen.helpers import HUB_YAML, make_folder
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -60,10 +60,10 @@ def build(root: Path, *, v2: bool = False, out: str = "hub") -> Path:
 
 def blob_keys(hub: Path, name: str, version: str) -> set[str]:
     """Relative paths of every blob of one model version."""
-    index = hubformat.parse_index(hubformat.loads((hub / "index.json").read_bytes()))
+    index = hubfiles.parse_index(hubfiles.loads((hub / "index.json").read_bytes()))
     ref = index.models[name].versions[version]
-    manifest = hubformat.parse_manifest(hubformat.loads((hub / ref.manifest).read_bytes()))
-    return {hubformat.blob_path(b.sha256) for f in manifest.files for b in f.blobs}
+    manifest = hubfiles.parse_manifest(hubfiles.loads((hub / ref.manifest).read_bytes()))
+    return {hubfiles.blob_path(b.sha256) for f in manifest.files for b in f.blobs}
 
 
 def free_port() -> int:
@@ -99,8 +99,8 @@ def use_hub(monkeypatch: pytest.MonkeyPatch, *roots: str | Path) -> None:
 
 def load_weights(spec: str) -> dict[str, np.ndarray]:
     """Download *spec* with the client, validate the folder, return its weights by name."""
-    from dchub_client.download import download
-    from dchub_client.pretrained import read_pretrained
+    from dchub_client.hub.download import download
+    from dchub_client.format.pretrained import read_pretrained
 
     folder = download(spec)
     info = read_pretrained(folder)
@@ -110,7 +110,8 @@ def load_weights(spec: str) -> dict[str, np.ndarray]:
 #: Runs ``hubgen publish`` in a child process, sleeping *delay* s after each send of *slow_kind*.
 _SLOW_PUBLISH = """
 import sys, time
-from hubgen.publish import s3, folder
+from hubgen.publish import s3
+from hubgen.publish import folder
 DELAY, KIND = float(sys.argv[1]), sys.argv[2]
 for cls in (s3.S3Target, folder.FolderTarget):
     method = "_put" if cls is s3.S3Target else "_copy"

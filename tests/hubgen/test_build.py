@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from dchub_client import hubformat
-from dchub_client.hashing import sha256_bytes, sha256_file
+from dchub_client.format import hubfiles
+from dchub_client.format.hashing import sha256_bytes, sha256_file
 from hubgen import build as build_mod
 from hubgen.blobs import CACHE_FILE, BlobStore
 from hubgen.build import PRIVATE_NAMES, build_hub
 from hubgen.errors import BuildError, RecipeError, VersionConflictError
 
-from .helpers import HUB_YAML, make_folder
+from tests.hubgen.helpers import HUB_YAML, make_folder
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -27,13 +27,13 @@ def _blobs(root: Path) -> set[str]:
     return {p.name for p in (root / "blobs").rglob("*") if p.is_file()}
 
 
-def _index(root: Path) -> hubformat.Index:
-    return hubformat.parse_index(hubformat.loads((root / "index.json").read_bytes()), "index")
+def _index(root: Path) -> hubfiles.Index:
+    return hubfiles.parse_index(hubfiles.loads((root / "index.json").read_bytes()), "index")
 
 
-def _manifest(root: Path, name: str, version: str) -> hubformat.Manifest:
-    data = (root / hubformat.manifest_path(name, version)).read_bytes()
-    return hubformat.parse_manifest(hubformat.loads(data), "m", name=name, version=version)
+def _manifest(root: Path, name: str, version: str) -> hubfiles.Manifest:
+    data = (root / hubfiles.manifest_path(name, version)).read_bytes()
+    return hubfiles.parse_manifest(hubfiles.loads(data), "m", name=name, version=version)
 
 
 def test_layout_and_dedup(hub_yaml, base_and_finetune, tmp_path):
@@ -54,7 +54,7 @@ def test_layout_and_dedup(hub_yaml, base_and_finetune, tmp_path):
     assert "README.md" in [f.path for f in m.files]
     assert m.card["license"] == "MIT" and m.card["dataset"] == "delaney" and m.class_name.endswith("Regressor")
     for f in m.files:
-        assert sha256_file(base / f.path) == f.sha256 == sha256_file(out / hubformat.blob_path(f.sha256))
+        assert sha256_file(base / f.path) == f.sha256 == sha256_file(out / hubfiles.blob_path(f.sha256))
     # the fine-tune shares the frozen body: only its head and params.json are new blobs
     all_files = {sha256_file(p) for folder in base_and_finetune for p in folder.iterdir()}
     assert _blobs(out) == all_files
@@ -97,9 +97,9 @@ def test_large_files_are_stored_as_parts(hub_yaml, base_and_finetune, tmp_path):
     size = (base / big.path).stat().st_size
     assert big.size == size and len(big.parts) == -(-size // 1000)
     assert [p.size for p in big.parts[:-1]] == [1000] * (len(big.parts) - 1)
-    joined = b"".join((out / hubformat.blob_path(p.sha256)).read_bytes() for p in big.parts)
+    joined = b"".join((out / hubfiles.blob_path(p.sha256)).read_bytes() for p in big.parts)
     assert joined == (base / big.path).read_bytes()
-    assert not (out / hubformat.blob_path(big.sha256)).exists()  # stored only as its parts
+    assert not (out / hubfiles.blob_path(big.sha256)).exists()  # stored only as its parts
     assert all(p.stat().st_size <= 1000 for p in (out / "blobs").rglob("*") if p.is_file())
     small = next(f for f in _manifest(out, "esol", "1.0.0").files if f.path == "README.md")
     assert small.parts == ()
@@ -266,7 +266,7 @@ def test_killed_build_leaves_previous_index_valid(hub_yaml, write_yaml, arrays, 
 
 RECIPE = """
 import numpy as np
-from dchub_client.pretrained import write_pretrained
+from dchub_client.format.pretrained import write_pretrained
 CALLS = []
 def make(output_dir):
     CALLS.append(output_dir)
@@ -300,7 +300,7 @@ def test_recipe_produces_missing_folder(write_yaml, tmp_path, monkeypatch):
 def test_site_hook_is_called_before_the_index(hub_yaml, tmp_path, monkeypatch):
     import types
     seen = {}
-    site = types.ModuleType("hubgen.site")
+    site = types.ModuleType("hubgen.site.render")
 
     def render_site(out_dir, *, index, manifests):
         seen["index_exists"] = (out_dir / "index.json").exists()
@@ -308,8 +308,8 @@ def test_site_hook_is_called_before_the_index(hub_yaml, tmp_path, monkeypatch):
         (out_dir / "index.html").write_text("<html></html>")
 
     site.render_site = render_site
-    site.__spec__ = build_mod.importlib.machinery.ModuleSpec("hubgen.site", None)
-    monkeypatch.setitem(sys.modules, "hubgen.site", site)
+    site.__spec__ = build_mod.importlib.machinery.ModuleSpec("hubgen.site.render", None)
+    monkeypatch.setitem(sys.modules, "hubgen.site.render", site)
     build_hub(hub_yaml, tmp_path / "hub")
     assert seen == {"index_exists": False, "manifests": [("esol", "1.0.0"), ("esol", "1.1.0"), ("esol-ft", "0.1")]}
     assert "index.html" in (tmp_path / "hub/SHA256SUMS").read_text()

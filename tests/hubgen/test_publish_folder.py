@@ -14,7 +14,16 @@ from hubgen.errors import PublishError
 from hubgen.publish import publish
 from hubgen.verify import verify_hub
 
-from .publish_support import REPO, blob_keys, build, kill_when, load_weights, serve, start_slow_publish, use_hub
+from tests.hubgen.publish_support import (
+    REPO,
+    blob_keys,
+    build,
+    kill_when,
+    load_weights,
+    serve,
+    start_slow_publish,
+    use_hub,
+)
 
 
 def _files(root) -> dict[str, tuple[int, int]]:

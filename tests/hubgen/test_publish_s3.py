@@ -10,14 +10,23 @@ import numpy as np
 import pytest
 import requests
 
-from dchub_client.hashing import sha256_bytes
+from dchub_client.format.hashing import sha256_bytes
 from hubgen.build import PRIVATE_NAMES
 from hubgen.cli import main
 from hubgen.errors import PublishError, TargetError
 from hubgen.publish import publish
 from hubgen.verify import verify_hub
 
-from .publish_support import REPO, blob_keys, build, free_port, kill_when, load_weights, start_slow_publish, use_hub
+from tests.hubgen.publish_support import (
+    REPO,
+    blob_keys,
+    build,
+    free_port,
+    kill_when,
+    load_weights,
+    start_slow_publish,
+    use_hub,
+)
 
 PREFIX = "modelhub/v1"
 _names = itertools.count()

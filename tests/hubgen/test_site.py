@@ -8,13 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from dchub_client import hubformat
-from hubgen import site
+from dchub_client.format import hubfiles
+from hubgen.site import render
 from hubgen.errors import BuildError
-from hubgen.site_cache import CACHE_FILE as SITE_CACHE
+from hubgen.site.histogram_cache import CACHE_FILE as SITE_CACHE
 from hubgen.sums import SUMS_FILE
 
-from .test_site_helpers import EPOCH, BIG_ELEMENTS, MOMENTUM, XSS, build_site_hub, make_sources, page_links, site_files
+from tests.hubgen.test_site_helpers import (
+    EPOCH,
+    BIG_ELEMENTS,
+    MOMENTUM,
+    XSS,
+    build_site_hub,
+    make_sources,
+    page_links,
+    site_files,
+)
 
 PAGES = ["index.html", "models/big-net/index.html", "models/esol-mtr/index.html", "models/tox-clf/index.html"]
 ASSETS = ["assets/favicon.svg", "assets/search.js", "assets/site.css"]
@@ -177,12 +186,12 @@ def test_card_mapping_is_readable(hub: Path) -> None:
 
 
 def test_long_weight_tables_start_folded(hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hubgen import site_data
+    from hubgen.site import views
 
     index, manifests = _load(hub)
-    assert b"<details" not in site.render_pages(hub, index=index, manifests=manifests)["models/esol-mtr/index.html"]
-    monkeypatch.setattr(site_data, "FOLD_WEIGHTS_OVER", 5)
-    page = site.render_pages(hub, index=index, manifests=manifests)["models/esol-mtr/index.html"].decode()
+    assert b"<details" not in render.render_pages(hub, index=index, manifests=manifests)["models/esol-mtr/index.html"]
+    monkeypatch.setattr(views, "FOLD_WEIGHTS_OVER", 5)
+    page = render.render_pages(hub, index=index, manifests=manifests)["models/esol-mtr/index.html"].decode()
     folded = page.split('<details class="weights">', 1)[1].split("</details>", 1)[0]
     assert "<summary>Show all 6 weight arrays</summary>" in folded and len(_rows(folded, "weights-table")) == 6
     assert 'id="auxiliary-table"' in page.split("</details>", 1)[1]  # the short table stays open
@@ -241,7 +250,7 @@ def test_two_builds_give_identical_pages(tmp_path: Path, hub: Path) -> None:
 
 def test_pages_do_not_depend_on_parts(tmp_path: Path, hub: Path) -> None:
     parted = build_site_hub(tmp_path, part_size=256 << 10)
-    manifest = hubformat.loads((parted / "models/big-net/1.0/manifest.json").read_bytes())
+    manifest = hubfiles.loads((parted / "models/big-net/1.0/manifest.json").read_bytes())
     assert any(f.get("parts") for f in manifest["files"])
     assert site_files(parted) == site_files(hub)
 
@@ -262,9 +271,9 @@ def test_placeholder_mirror_without_mirrors(tmp_path: Path) -> None:
         in page
 
 
-def _load(hub: Path) -> tuple[hubformat.Index, dict[tuple[str, str], hubformat.Manifest]]:
-    index = hubformat.parse_index(hubformat.loads((hub / "index.json").read_bytes()))
-    manifests = {(n, v): hubformat.parse_manifest(hubformat.loads((hub / r.manifest).read_bytes()))
+def _load(hub: Path) -> tuple[hubfiles.Index, dict[tuple[str, str], hubfiles.Manifest]]:
+    index = hubfiles.parse_index(hubfiles.loads((hub / "index.json").read_bytes()))
+    manifests = {(n, v): hubfiles.parse_manifest(hubfiles.loads((hub / r.manifest).read_bytes()))
                  for n, m in index.models.items() for v, r in m.versions.items()}
     return index, manifests
 
@@ -273,20 +282,20 @@ def test_render_site_names_a_missing_blob(tmp_path: Path) -> None:
     hub = build_site_hub(tmp_path)
     index, manifests = _load(hub)
     weight = next(f for f in manifests[("tox-clf", "0.2")].files if f.path.endswith(".npy"))
-    blob = hub / hubformat.blob_path(weight.sha256)
+    blob = hub / hubfiles.blob_path(weight.sha256)
     blob.unlink()
     (hub / SITE_CACHE).unlink()  # histograms are cached by content hash: a damaged hub is `hubgen verify`'s job
     with pytest.raises(BuildError, match=re.escape(str(blob)) + ".*missing"):
-        site.render_site(hub, index=index, manifests=manifests)
+        render.render_site(hub, index=index, manifests=manifests)
 
 
 def test_render_site_names_a_corrupt_params_blob(tmp_path: Path) -> None:
     hub = build_site_hub(tmp_path)
     index, manifests = _load(hub)
     params = next(f for f in manifests[("tox-clf", "0.2")].files if f.path == "params.json")
-    (hub / hubformat.blob_path(params.sha256)).write_bytes(b"{}")
+    (hub / hubfiles.blob_path(params.sha256)).write_bytes(b"{}")
     with pytest.raises(BuildError, match=r"models/tox-clf/0.2/manifest.json: params.json does not match its sha256"):
-        site.render_site(hub, index=index, manifests=manifests)
+        render.render_site(hub, index=index, manifests=manifests)
 
 
 def test_render_site_refuses_a_npy_header_that_disagrees(tmp_path: Path) -> None:
@@ -295,12 +304,12 @@ def test_render_site_refuses_a_npy_header_that_disagrees(tmp_path: Path) -> None
     hub = build_site_hub(tmp_path)
     index, manifests = _load(hub)
     weight = next(f for f in manifests[("tox-clf", "0.2")].files if f.path == "multitaskclassifier-layers.1-1.npy")
-    blob = hub / hubformat.blob_path(weight.sha256)
+    blob = hub / hubfiles.blob_path(weight.sha256)
     with open(blob, "wb") as handle:
         np.save(handle, np.zeros(3, dtype=np.float64))
     (hub / SITE_CACHE).unlink()
     with pytest.raises(BuildError, match=r"header says shape \(3,\) dtype float64, but params.json says \(2,\) float32"):
-        site.render_site(hub, index=index, manifests=manifests)
+        render.render_site(hub, index=index, manifests=manifests)
 
 
 def test_build_killed_after_the_site_can_be_rerun(tmp_path: Path) -> None:
@@ -315,9 +324,9 @@ def test_build_killed_after_the_site_can_be_rerun(tmp_path: Path) -> None:
 
 
 def test_rebuild_reuses_histograms_of_unchanged_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hubgen import site_blobs
+    from hubgen.site import reader
     from hubgen.build import build_hub
-    from hubgen.site_cache import CACHE_FILE
+    from hubgen.site.histogram_cache import CACHE_FILE
 
     hub = build_site_hub(tmp_path)
     yaml_path = tmp_path / "src" / "hub_manifest.yaml"
@@ -329,7 +338,7 @@ def test_rebuild_reuses_histograms_of_unchanged_weights(tmp_path: Path, monkeypa
         raise AssertionError("a weight was sampled again")
 
     with monkeypatch.context() as patch:
-        patch.setattr(site_blobs, "sample_weight", no_reading)
+        patch.setattr(reader, "sample_weight", no_reading)
         build_hub(yaml_path, hub)
     assert site_files(hub) == before, "pages from cached histograms are byte-identical"
     (hub / CACHE_FILE).write_text("{not json")  # a damaged cache only costs time

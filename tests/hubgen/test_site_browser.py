@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from .test_site_helpers import build_site_hub, page_links, serving
+from tests.hubgen.test_site_helpers import build_site_hub, page_links, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",

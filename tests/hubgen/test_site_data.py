@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hubgen import site_card, svg
-from hubgen.site_blobs import SAMPLE_CHUNKS, SAMPLE_ELEMENTS, sample_ranges
-from hubgen.site_card import short_split
-from hubgen.site_data import count_text, describe, dtype_text, size_text, split_weight_name
+from hubgen.site import card_rows
+from hubgen.site import svg
+from hubgen.site.reader import SAMPLE_CHUNKS, SAMPLE_ELEMENTS, sample_ranges
+from hubgen.site.card_rows import short_split
+from hubgen.site.views import count_text, describe, dtype_text, size_text, split_weight_name
 
 
 @pytest.mark.parametrize("name, parts", [
@@ -72,7 +73,7 @@ def test_bar_chart_geometry() -> None:
 
 
 def test_describe_sklearn_estimator_shows_class_and_hyperparameters() -> None:
-    wrapped = {"__dchub__": "object", "class": "dchub_client.adapters.sklearn_state.FittedEstimator",
+    wrapped = {"__dchub__": "object", "class": "dchub_client.models.adapters.sklearn_state.FittedEstimator",
                "kwargs": {"spec": {"sk": "estimator",
                                    "class": {"__dchub__": "ref", "name": "sklearn.ensemble.RandomForestRegressor"},
                                    "params": {"n_estimators": 50, "max_depth": None},
@@ -93,11 +94,11 @@ def test_card_metrics_forms() -> None:
     card = {"training_data": {"name": "NCI TPSA", "molecules": 2000},
             "metrics": [{"name": "r2", "value": 0.44684, "split": "scaffold test"},
                         {"name": "rmse", "value": 35.3064}, {"name": "mae", "value": 2, "split": "x", "dataset": "y"}]}
-    found = site_card.metrics(card)
+    found = card_rows.metrics(card)
     assert [(m.name, m.value, m.split, m.dataset) for m in found] == [
         ("r2", "0.4468", "scaffold test", "NCI TPSA"), ("rmse", "35.31", "", ""), ("mae", "2", "x", "y")]
-    assert site_card.headline(found, "rmse") == found[1] and site_card.headline(found, None) == found[0]
-    assert site_card.headline(found, "nope") is None
-    assert [(m.name, m.value) for m in site_card.metrics({"metrics": {"b": 1.0, "a": 0.5}})] == [("a", "0.5"),
+    assert card_rows.headline(found, "rmse") == found[1] and card_rows.headline(found, None) == found[0]
+    assert card_rows.headline(found, "nope") is None
+    assert [(m.name, m.value) for m in card_rows.metrics({"metrics": {"b": 1.0, "a": 0.5}})] == [("a", "0.5"),
                                                                                                 ("b", "1")]
-    assert site_card.training_data_name({"training_data": "x" * 81}) == ""
+    assert card_rows.training_data_name({"training_data": "x" * 81}) == ""

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dchub_client.pretrained import write_pretrained
+from dchub_client.format.pretrained import write_pretrained
 from hubgen.build import build_hub
 from hubgen.serve import HubServer, make_server
 
 EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
 XSS = "<script>alert(1)</script>"
-#: A weight with more values than hubgen.site_blobs.SAMPLE_ELEMENTS, so its histogram is sampled.
+#: A weight with more values than hubgen.site.reader.SAMPLE_ELEMENTS, so its histogram is sampled.
 BIG_ELEMENTS = 300_000
 
 README = f"""---
@@ -87,7 +87,7 @@ def _layers(model: str, sizes: list[tuple[str, tuple[int, ...]]], seed: int) -> 
     return weights
 
 
-#: The pipeline of esol-mtr 1.1.0, as ``dchub_client.pipeline`` writes it into ``params.json`` ``extra``.
+#: The pipeline of esol-mtr 1.1.0, as ``dchub_client.models.pipeline`` writes it into ``params.json`` ``extra``.
 PIPELINE = {
     "featurizer": {"__dchub__": "object",
                    "class": "deepchem.feat.molecule_featurizers.circular_fingerprint.CircularFingerprint",

@@ -5,7 +5,7 @@ import html.parser
 
 import pytest
 
-from hubgen.site_markdown import render_markdown, strip_front_matter
+from hubgen.site.markdown import render_markdown, strip_front_matter
 
 
 ALLOWED_TAGS = {"p", "a", "strong", "em", "code", "pre", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote"}

@@ -15,7 +15,7 @@ import pytest
 from hubgen.errors import HubgenError
 from hubgen.serve import make_server, normalize_base
 
-from .test_site_helpers import build_site_hub
+from tests.hubgen.test_site_helpers import build_site_hub
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

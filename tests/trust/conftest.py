@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from dchub_client import trust
+from dchub_client.hub import trust
 from hubgen.signing import generate_keypair
 from tests.client.hubutil import make_folder
 
-from .faulty_server import FaultyServer
+from tests.trust.faulty_server import FaultyServer
 
 
 @pytest.fixture(autouse=True)

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dchub_client import hubformat, pretrained
+from dchub_client.format import hubfiles
+from dchub_client.format import pretrained
 from dchub_client.errors import HubFormatError, PretrainedFormatError, WeightFileError
-from dchub_client.hashing import sha256_bytes, sha256_file
-from dchub_client.resolve import resolve_pretrained
+from dchub_client.format.hashing import sha256_bytes, sha256_file
+from dchub_client.hub.resolve import resolve_pretrained
 from hubgen.build import build_hub as hubgen_build
 from hubgen.errors import BuildError, ManifestError
 from tests.client.hubutil import build_hub, make_folder
@@ -26,7 +27,7 @@ def test_manifest_file_paths_are_refused(path):
     doc = {"format": "dchub-manifest", "format_version": "1.0", "name": "m", "version": "1", "class": "a.B",
            "framework": "torch", "files": [{"path": path, "sha256": "ab" * 32, "size": 1}]}
     with pytest.raises(HubFormatError, match="invalid path"):
-        hubformat.parse_manifest(doc, "manifest.json")
+        hubfiles.parse_manifest(doc, "manifest.json")
 
 
 @pytest.mark.parametrize("name", ["../x", "a/b", "x" * 101, "a\x00", "m\n", "..", ".m"])
@@ -35,10 +36,10 @@ def test_index_model_names_and_manifest_paths_are_refused(name):
     doc = {"format": "dchub-index", "format_version": "1.0", "name": "h",
            "models": {name: {"latest": "1", "versions": {"1": ref}}}}
     with pytest.raises(HubFormatError):
-        hubformat.parse_index(doc, "index.json")
+        hubfiles.parse_index(doc, "index.json")
     doc["models"] = {"m": {"latest": "1", "versions": {"1": dict(ref, manifest="../../etc/passwd")}}}
     with pytest.raises(HubFormatError, match="invalid path"):
-        hubformat.parse_index(doc, "index.json")
+        hubfiles.parse_index(doc, "index.json")
 
 
 def _params(folder: Path) -> dict:
@@ -160,10 +161,10 @@ def test_client_refuses_a_manifest_with_traversal_paths_even_with_a_matching_sha
     ref = index["models"]["m"]["versions"]["1"]
     manifest = json.loads((hub / ref["manifest"]).read_bytes())
     manifest["files"][0]["path"] = "../../../escaped.txt"
-    data = hubformat.dumps(manifest)
+    data = hubfiles.dumps(manifest)
     (hub / ref["manifest"]).write_bytes(data)
     ref.update(sha256=sha256_bytes(data), size=len(data))
-    (hub / "index.json").write_bytes(hubformat.dumps(index))
+    (hub / "index.json").write_bytes(hubfiles.dumps(index))
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", serve(hub).url)
     with pytest.raises(HubFormatError, match="invalid path"):
         resolve_pretrained("m")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from dchub_client.cache import Cache
+from dchub_client.hub.cache import Cache
 from dchub_client.errors import MirrorError
-from dchub_client.hashing import sha256_file
-from dchub_client.resolve import resolve_pretrained
+from dchub_client.format.hashing import sha256_file
+from dchub_client.hub.resolve import resolve_pretrained
 from tests.client.hubutil import build_hub
 
 #: Seconds any single case may take (DEEPCHEM_HUB_TIMEOUT is 1 s in these tests).
@@ -110,7 +110,7 @@ def test_redirect_to_another_mirror_is_followed_and_verified(hub, serve, monkeyp
 
 
 def test_gzip_bomb_is_never_inflated_in_memory(hub, serve, monkeypatch):
-    from .faulty_server import BOMB_SIZE, gzip_bomb
+    from tests.trust.faulty_server import BOMB_SIZE, gzip_bomb
 
     gzip_bomb()  # build it before measuring
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", serve(hub, {"blobs/": "gzip-bomb"}).url)
@@ -132,7 +132,7 @@ def test_endless_body_reads_little_more_than_the_expected_size(hub, serve, monke
 
 def test_content_length_above_the_manifest_size_is_refused_before_the_body(hub, serve, monkeypatch, tmp_path):
     from dchub_client.errors import BadResponseError
-    from dchub_client.mirrors import parse_mirror
+    from dchub_client.hub.mirrors import parse_mirror
 
     mirror = parse_mirror(serve(hub).url)
     with pytest.raises(BadResponseError, match="announces .* more than the 10 expected"):

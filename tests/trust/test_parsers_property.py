@@ -1,6 +1,6 @@
 """Property-based tests: whatever bytes or structures a parser is fed, only documented errors escape.
 
-Parsers: ``hubformat.loads`` / ``parse_index`` / ``parse_manifest``, ``trust.check_index``,
+Parsers: ``hubfiles.loads`` / ``parse_index`` / ``parse_manifest``, ``trust.check_index``,
 ``pretrained.parse_params`` / ``read_params``, ``encoding.decode_parameters`` and
 ``hubgen.manifest.load_manifest``. Inputs: arbitrary JSON-like structures, mutations of valid
 documents (a value replaced, a key dropped), and raw bytes.
@@ -16,7 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dchub_client import encoding, hubformat, pretrained, trust
+from dchub_client.models import encoding
+from dchub_client.format import hubfiles
+from dchub_client.format import pretrained
+from dchub_client.hub import trust
 from dchub_client.errors import DchubError
 from hubgen.errors import HubgenError
 from hubgen.manifest import load_manifest
@@ -109,19 +112,19 @@ def _only_documented(fn: Any, *args: Any, **kwargs: Any) -> None:
 @given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode)
        | st.sampled_from([b"[" * 100_000, b'{"a":' * 50_000, b"\xff\xfe", b'{"a":1,"a":2}', b"NaN"]))
 def test_loads_raises_only_hub_format_errors(data: bytes) -> None:
-    _only_documented(hubformat.loads, data, "x")
+    _only_documented(hubfiles.loads, data, "x")
 
 
 @SETTINGS
 @given(json_values | mutations(VALID_INDEX))
 def test_parse_index_raises_only_documented_errors(data: Any) -> None:
-    _only_documented(hubformat.parse_index, data, "index.json")
+    _only_documented(hubfiles.parse_index, data, "index.json")
 
 
 @SETTINGS
 @given(json_values | mutations(VALID_MANIFEST))
 def test_parse_manifest_raises_only_documented_errors(data: Any) -> None:
-    _only_documented(hubformat.parse_manifest, data, "manifest.json", name="m", version="1.0")
+    _only_documented(hubfiles.parse_manifest, data, "manifest.json", name="m", version="1.0")
 
 
 @SETTINGS
@@ -132,7 +135,7 @@ def test_trust_checks_raise_only_documented_errors(tmp_path_factory: Any, data: 
     store = trust.VersionStore(tmp_path_factory.mktemp("store"))
     key = trust.PublicKey(bytes(32))
     try:
-        index = hubformat.parse_index(data, "i")
+        index = hubfiles.parse_index(data, "i")
     except DchubError:
         return
     signed = sign_index(data, [_KEY]) if isinstance(data, dict) else data
@@ -151,8 +154,8 @@ _PUB = trust.parse_public_key(__import__("hubgen.signing", fromlist=["x"]).publi
 
 
 def test_valid_documents_parse() -> None:  # the mutations start from documents that are valid
-    assert hubformat.parse_index(VALID_INDEX).version == 3
-    assert hubformat.parse_manifest(VALID_MANIFEST).files[1].parts
+    assert hubfiles.parse_index(VALID_INDEX).version == 3
+    assert hubfiles.parse_manifest(VALID_MANIFEST).files[1].parts
     assert pretrained.parse_params(VALID_PARAMS).weights["x-l-0"].shape == (2, 3)
     assert encoding.decode_parameters(VALID_PARAMS["parameters"])["t"] == (1, 2)
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from dchub_client import hubformat, trust
+from dchub_client.format import hubfiles
+from dchub_client.hub import trust
 from dchub_client.errors import MirrorError, TrustError
-from dchub_client.export import export_models
-from dchub_client.mirrors import parse_mirrors
-from dchub_client.resolve import resolve_pretrained
+from dchub_client.hub.export import export_models
+from dchub_client.hub.mirrors import parse_mirrors
+from dchub_client.hub.resolve import resolve_pretrained
 from hubgen.cli import main as hubgen_main
 from hubgen.errors import SigningError
 from hubgen.signing import generate_keypair, index_bytes, load_private_key, sign_index
@@ -37,7 +38,7 @@ def _signed_hub(tmp_path, sources, keys, names=("new",), out="hub", **options) -
 
 
 def _rewrite(hub: Path, obj: dict) -> None:
-    (hub / "index.json").write_bytes(hubformat.dumps(obj))
+    (hub / "index.json").write_bytes(hubfiles.dumps(obj))
 
 
 # --- hubgen keygen and build --------------------------------------------------------------
@@ -78,11 +79,11 @@ def test_signed_build_has_version_expiry_and_a_valid_signature(tmp_path, sources
     hub = _signed_hub(tmp_path, sources, keys, expires_days=7)
     obj = _index(hub)
     assert obj["version"] == 1
-    expires = hubformat.parse_time(obj["expires"])
+    expires = hubfiles.parse_time(obj["expires"])
     assert before + datetime.timedelta(days=7, seconds=-2) <= expires <= before + datetime.timedelta(days=7, seconds=5)
     pub = trust.parse_public_key(_pub(keys, "new"), "k")
     assert trust.verify_signatures(obj, [pub], "index") == pub.keyid
-    assert hubformat.parse_index(obj).version == 1  # old readers: the signatures are not part of the content
+    assert hubfiles.parse_index(obj).version == 1  # old readers: the signatures are not part of the content
 
 
 def test_version_increases_on_every_signed_build_and_on_changes_only_when_unsigned(tmp_path, sources, keys):
@@ -105,7 +106,7 @@ def test_index_bytes_unsigned_rebuild_of_a_signed_hub_warns(caplog, keys):
         out = json.loads(index_bytes({"format": "dchub-index", "name": "h", "title": "changed"}, old))
     assert out["version"] == 4 and "signatures" not in out
     assert "clients with trusted keys will refuse" in caplog.text
-    assert index_bytes({"format": "dchub-index", "name": "h"}, old) == hubformat.dumps(old)  # unchanged: kept
+    assert index_bytes({"format": "dchub-index", "name": "h"}, old) == hubfiles.dumps(old)  # unchanged: kept
 
 
 def test_hubgen_build_cli_signs_with_several_keys(tmp_path, sources, keys, capsys):
@@ -272,10 +273,10 @@ def test_cached_index_that_expired_is_refreshed_online_and_refused_offline(signe
     cached = next(trust_env.glob("hubs/*/index.json"))
     obj = json.loads(cached.read_bytes())
     obj["expires"] = "2020-01-01T00:00:00Z"
-    cached.write_bytes(hubformat.dumps(sign_index(obj, [load_private_key(keys["new"][0])])))
+    cached.write_bytes(hubfiles.dumps(sign_index(obj, [load_private_key(keys["new"][0])])))
     assert resolve_pretrained("esol-gc") == pulled  # online: expired in the cache, so fetched again
     assert server.hits["index.json"] == 2
-    cached.write_bytes(hubformat.dumps(sign_index(obj, [load_private_key(keys["new"][0])])))
+    cached.write_bytes(hubfiles.dumps(sign_index(obj, [load_private_key(keys["new"][0])])))
     monkeypatch.setenv("DEEPCHEM_HUB_OFFLINE", "1")
     with pytest.raises(TrustError, match="expired.*DEEPCHEM_HUB_ALLOW_EXPIRED"):
         resolve_pretrained("esol-gc")
@@ -305,7 +306,7 @@ def test_without_trusted_keys_nothing_is_checked_and_a_notice_is_logged_once(tmp
     _rewrite(hub, obj)
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", serve(hub).url)
     monkeypatch.setenv("DEEPCHEM_HUB_INDEX_TTL", "0")
-    with caplog.at_level(logging.WARNING, logger="dchub_client.trust"):
+    with caplog.at_level(logging.WARNING, logger="dchub_client.hub.trust"):
         resolve_pretrained("esol-gc")
         resolve_pretrained("esol-mtr")
     notices = [r for r in caplog.records if "no trusted hub keys configured" in r.getMessage()]

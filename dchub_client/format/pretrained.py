@@ -1,0 +1,469 @@
+"""The pretrained folder format: read, validate and write (see ``docs/format.md``).
+
+This module is the one definition of a valid pretrained folder; ``hubgen`` and the client
+both go through it. It knows nothing about frameworks: weights are numpy arrays.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dchub_client import constants
+from dchub_client.format import jsonstrict
+from dchub_client.errors import (
+    ChecksumError,
+    InvalidWeightNameError,
+    MissingParamsError,
+    PretrainedFormatError,
+    UnsupportedFormatVersionError,
+    WeightFileError,
+)
+from dchub_client.format.atomic import atomic_folder
+from dchub_client.format.hashing import CHUNK_SIZE, is_sha256, sha256_file
+
+#: ``params.json`` larger than this is refused before parsing.
+MAX_PARAMS_BYTES = 64 << 20
+#: A weight may hold at most this many elements (guards against headers that lie).
+MAX_WEIGHT_ELEMENTS = 1 << 40
+_NPY_SUFFIX = ".npy"
+
+
+@dataclass(frozen=True)
+class WeightEntry:
+    """One weight of a pretrained folder, as ``params.json`` records it."""
+
+    name: str
+    file: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    sha256: str
+    key: str = ""
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the array data in bytes."""
+        return math.prod(self.shape) * self.dtype.itemsize
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "shape": list(self.shape),
+            "dtype": np.lib.format.dtype_to_descr(self.dtype),
+            "sha256": self.sha256,
+            "key": self.key,
+        }
+
+
+@dataclass(frozen=True)
+class PretrainedInfo:
+    """The validated content of a ``params.json``."""
+
+    class_name: str
+    framework: str
+    parameters: dict[str, Any]
+    weights: dict[str, WeightEntry]
+    versions: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    format_version: str = constants.PRETRAINED_FORMAT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": constants.PRETRAINED_FORMAT,
+            "format_version": self.format_version,
+            "class": self.class_name,
+            "framework": self.framework,
+            "parameters": self.parameters,
+            "versions": self.versions,
+            "weights": {name: entry.to_json() for name, entry in self.weights.items()},
+            "extra": self.extra,
+        }
+
+
+# --- names ------------------------------------------------------------------------------
+
+
+def validate_weight_name(name: object) -> str:
+    """Return *name* if it is a portable weight name, else raise :class:`InvalidWeightNameError`."""
+    if not isinstance(name, str) or not constants.WEIGHT_NAME_RE.match(name):
+        raise InvalidWeightNameError(
+            f"invalid weight name {name!r}: use 1-{constants.MAX_NAME_LENGTH} characters from "
+            "A-Z a-z 0-9 . _ - (no path separators), not starting with a dot"
+        )
+    if name.upper().split(".")[0] in _WINDOWS_RESERVED:
+        raise InvalidWeightNameError(f"invalid weight name {name!r}: reserved file name on Windows")
+    return name
+
+
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def load_json_strict(path: Path, *, max_bytes: int = MAX_PARAMS_BYTES) -> Any:
+    """Parse a JSON file, refusing duplicate keys, NaN/Infinity and oversized files."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as err:
+        raise MissingParamsError("file not found", path=path) from err
+    if size > max_bytes:
+        raise PretrainedFormatError(f"file is {size} bytes, more than the {max_bytes} allowed", path=path)
+    try:
+        return jsonstrict.loads(path.read_bytes())
+    except ValueError as err:
+        raise PretrainedFormatError(f"not valid JSON: {err}", path=path) from err
+
+
+def read_params(folder: str | os.PathLike[str]) -> PretrainedInfo:
+    """Read and validate ``folder/params.json`` without touching any weight file or framework.
+
+    Raises:
+        MissingParamsError: there is no ``params.json``.
+        UnsupportedFormatVersionError: it was written by an unknown major version.
+        PretrainedFormatError: any field is missing or malformed (the message names it).
+    """
+    path = Path(folder) / constants.PARAMS_FILE
+    if not path.is_file():
+        raise MissingParamsError("no params.json: not a dchub pretrained folder", path=path)
+    return parse_params(load_json_strict(path), source=path)
+
+
+def parse_params(data: Any, *, source: str | Path = constants.PARAMS_FILE) -> PretrainedInfo:
+    """Validate the decoded JSON of a ``params.json`` (see :func:`read_params`)."""
+    if not isinstance(data, dict):
+        raise PretrainedFormatError("top level must be a JSON object", path=source)
+    if data.get("format") != constants.PRETRAINED_FORMAT:
+        raise PretrainedFormatError(f"'format' must be {constants.PRETRAINED_FORMAT!r}, got {data.get('format')!r}",
+                                    path=source)
+    version = _check_version(data.get("format_version"), source)
+    class_name = _require(data, "class", str, source)
+    if not class_name or not all(part.isidentifier() for part in class_name.split(".")) or "." not in class_name:
+        raise PretrainedFormatError(f"'class' must be a dotted Python name, got {class_name!r}", path=source)
+    weights = _require(data, "weights", dict, source)
+    return PretrainedInfo(
+        class_name=class_name,
+        framework=_require(data, "framework", str, source),
+        parameters=_require(data, "parameters", dict, source),
+        weights={name: _parse_entry(name, entry, source) for name, entry in weights.items()},
+        versions={str(k): str(v) for k, v in _optional(data, "versions", dict, source).items()},
+        extra=_optional(data, "extra", dict, source),
+        format_version=version,
+    )
+
+
+def _check_version(value: Any, source: str | Path) -> str:
+    if not isinstance(value, str) or not value.replace(".", "").isdigit() or value.count(".") != 1:
+        raise PretrainedFormatError(f"'format_version' must look like '1.0', got {value!r}", path=source)
+    supported = constants.PRETRAINED_FORMAT_VERSION.split(".")[0]
+    if value.split(".")[0] != supported:
+        raise UnsupportedFormatVersionError(
+            f"format version {value} is not supported (this dchub reads {supported}.x); upgrade dchub",
+            path=source)
+    return value
+
+
+def _require(data: dict[str, Any], key: str, kind: type, source: str | Path) -> Any:
+    if key not in data:
+        raise PretrainedFormatError(f"missing required key {key!r}", path=source)
+    return _optional(data, key, kind, source)
+
+
+def _optional(data: dict[str, Any], key: str, kind: type, source: str | Path) -> Any:
+    value = data.get(key, kind())
+    if not isinstance(value, kind):
+        raise PretrainedFormatError(f"{key!r} must be a JSON {kind.__name__}, got {type(value).__name__}",
+                                    path=source)
+    return value
+
+
+def _parse_entry(name: str, entry: Any, source: str | Path) -> WeightEntry:
+    try:
+        validate_weight_name(name)
+    except InvalidWeightNameError as err:
+        raise PretrainedFormatError(str(err), path=source) from err
+    where = f"weight {name!r}"
+    if not isinstance(entry, dict):
+        raise PretrainedFormatError(f"{where}: entry must be an object", path=source)
+    if entry.get("file") != name + _NPY_SUFFIX:
+        raise PretrainedFormatError(f"{where}: 'file' must be {name + _NPY_SUFFIX!r}, got {entry.get('file')!r}",
+                                    path=source)
+    shape = entry.get("shape")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                              for d in shape):
+        raise PretrainedFormatError(f"{where}: 'shape' must be a list of non-negative integers", path=source)
+    if math.prod(shape) > MAX_WEIGHT_ELEMENTS or len(shape) > 32:
+        raise PretrainedFormatError(f"{where}: shape {shape} is implausibly large", path=source)
+    if not is_sha256(entry.get("sha256")):
+        raise PretrainedFormatError(f"{where}: 'sha256' must be 64 lower-case hex digits", path=source)
+    key = entry.get("key", "")
+    if not isinstance(key, str):
+        raise PretrainedFormatError(f"{where}: 'key' must be a string", path=source)
+    return WeightEntry(name=name, file=entry["file"], shape=tuple(shape),
+                       dtype=parse_dtype(entry.get("dtype"), f"{source}: {where}"), sha256=entry["sha256"], key=key)
+
+
+def parse_dtype(descr: Any, where: str) -> np.dtype:
+    """Turn a JSON dtype description into a numpy dtype, refusing object dtypes."""
+    try:
+        if isinstance(descr, list):
+            descr = [tuple(item) if isinstance(item, list) else item for item in descr]
+        dtype = np.lib.format.descr_to_dtype(descr)
+    except Exception as err:  # numpy raises many kinds for junk input
+        raise PretrainedFormatError(f"{where}: unreadable dtype {descr!r} ({err})") from err
+    if dtype.hasobject:
+        raise PretrainedFormatError(f"{where}: object dtypes are refused (they would need pickle)")
+    return dtype
+
+
+def check_files(folder: str | os.PathLike[str], info: PretrainedInfo) -> None:
+    """Check that every listed weight file exists with a header matching its entry, and no other ``.npy`` does.
+
+    Reads only the ``.npy`` headers; see :func:`load_weight` for the checksum.
+    """
+    folder = Path(folder)
+    check_no_extra_files(folder, info)
+    for entry in info.weights.values():
+        read_header(folder / entry.file, entry)
+
+
+def check_no_extra_files(folder: str | os.PathLike[str], info: PretrainedInfo) -> None:
+    """Refuse ``.npy`` files that ``params.json`` does not list (a sign of a mixed-up folder)."""
+    folder = Path(folder)
+    listed = {entry.file for entry in info.weights.values()}
+    extra = sorted(p.name for p in folder.iterdir() if p.suffix == _NPY_SUFFIX and p.name not in listed)
+    if extra:
+        raise WeightFileError(f"{len(extra)} weight file(s) not listed in params.json: {', '.join(extra[:5])}",
+                              path=folder / extra[0])
+
+
+def read_header(path: Path, entry: WeightEntry) -> tuple[int, bool]:
+    """Validate a ``.npy`` header against *entry* and the file's size.
+
+    Returns:
+        ``(data_offset, fortran_order)``.
+    """
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError as err:
+        raise WeightFileError("weight file is missing", path=path, weight=entry.name) from err
+    with handle:
+        try:
+            major, _ = np.lib.format.read_magic(handle)
+            reader = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = reader(handle, max_header_size=10_000)
+        except Exception as err:
+            raise WeightFileError(f"not a valid .npy file ({err})", path=path, weight=entry.name) from err
+        offset = handle.tell()
+    if dtype.hasobject:
+        raise WeightFileError("object arrays are refused (they would need pickle)", path=path, weight=entry.name)
+    if tuple(shape) != entry.shape or dtype != entry.dtype:
+        raise WeightFileError(
+            f"file holds {dtype.str}{list(shape)} but params.json says {entry.dtype.str}{list(entry.shape)}",
+            path=path, weight=entry.name)
+    expected = offset + entry.nbytes
+    actual = path.stat().st_size
+    if actual != expected:
+        state = "truncated" if actual < expected else "has trailing bytes"
+        raise WeightFileError(f"file {state}: {actual} bytes, expected {expected}", path=path, weight=entry.name)
+    return offset, bool(fortran)
+
+
+def load_weight(folder: str | os.PathLike[str], entry: WeightEntry, *, verify: bool = True,
+                mmap: bool = True) -> np.ndarray:
+    """Load one weight, validating its header, size and (if *verify*) its sha256.
+
+    With *mmap* the array is memory-mapped read-only; copy it before writing to it.
+    """
+    path = Path(folder) / entry.file
+    read_header(path, entry)
+    if verify:
+        actual = sha256_file(path)
+        if actual != entry.sha256:
+            raise ChecksumError(path, expected=entry.sha256, actual=actual, weight=entry.name)
+    if entry.nbytes == 0 or not mmap:
+        return np.load(path, allow_pickle=False)
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+class WeightReader:
+    """One weight file, read on demand: into a new array, or straight into a live buffer.
+
+    With ``verify`` the bytes are hashed as they are read, and a mismatch raises
+    :class:`ChecksumError` before the caller can use them. Adapters receive these readers so
+    that each byte is read once, directly into the model's own memory where possible.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], entry: WeightEntry, *, verify: bool = True) -> None:
+        self.entry = entry
+        self.path = Path(folder) / entry.file
+        self.verify = verify
+        self._offset, self._fortran = read_header(self.path, entry)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.entry.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.entry.dtype
+
+    def load(self, *, mmap: bool = False) -> np.ndarray:
+        """Return the array (memory-mapped read-only with *mmap*)."""
+        return load_weight(self.path.parent, self.entry, verify=self.verify, mmap=mmap)
+
+    def read_into(self, out: np.ndarray) -> None:
+        """Fill *out* (same shape and dtype) with the stored values."""
+        if self._fortran or not out.flags.c_contiguous or out.dtype != self.entry.dtype \
+                or out.shape != self.entry.shape:
+            np.copyto(out, self.load(mmap=True), casting="same_kind")
+            return
+        digest = hashlib.sha256()
+        target = memoryview(out.reshape(-1).view(np.uint8)) if out.size else memoryview(b"")
+        with open(self.path, "rb", buffering=0) as handle:
+            digest.update(handle.read(self._offset))
+            done = 0
+            while done < len(target):
+                n = handle.readinto(target[done:done + CHUNK_SIZE])
+                if not n:
+                    raise WeightFileError("file truncated while reading", path=self.path, weight=self.entry.name)
+                if self.verify:
+                    digest.update(target[done:done + n])
+                done += n
+        if self.verify and digest.hexdigest() != self.entry.sha256:
+            raise ChecksumError(self.path, expected=self.entry.sha256, actual=digest.hexdigest(),
+                                weight=self.entry.name)
+
+
+def load_weights(folder: str | os.PathLike[str], info: PretrainedInfo, *, verify: bool = True,
+                 mmap: bool = True) -> dict[str, np.ndarray]:
+    """Load every weight of a folder, after checking that all files are present and consistent."""
+    check_files(folder, info)
+    return {name: load_weight(folder, entry, verify=verify, mmap=mmap) for name, entry in info.weights.items()}
+
+
+def read_pretrained(folder: str | os.PathLike[str], *, verify: bool = True) -> PretrainedInfo:
+    """Validate a whole folder: ``params.json``, every header, and (if *verify*) every checksum."""
+    info = read_params(folder)
+    check_files(folder, info)
+    if verify:
+        for entry in info.weights.values():
+            path = Path(folder) / entry.file
+            actual = sha256_file(path)
+            if actual != entry.sha256:
+                raise ChecksumError(path, expected=entry.sha256, actual=actual, weight=entry.name)
+    return info
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def _npy_header(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    header = np.lib.format.header_data_from_array_1_0(array)
+    try:
+        np.lib.format.write_array_header_1_0(buffer, header)
+    except ValueError:  # header over 64 KiB (huge structured dtypes)
+        np.lib.format.write_array_header_2_0(buffer, header)
+    return buffer.getvalue()
+
+
+def _prepare(name: str, array: Any) -> tuple[np.ndarray, bytes, memoryview]:
+    validate_weight_name(name)
+    array = np.asarray(array)
+    if array.dtype.hasobject:
+        raise WeightFileError("object arrays cannot be stored (they would need pickle)", weight=name)
+    if not array.flags.c_contiguous:
+        array = np.ascontiguousarray(array)
+    data = memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(b"")
+    return array, _npy_header(array), data
+
+
+def _write_bytes(path: Path, header: bytes, data: memoryview) -> None:
+    with open(path, "wb") as handle:
+        handle.write(header)
+        for start in range(0, len(data), 16 * CHUNK_SIZE):
+            handle.write(data[start:start + 16 * CHUNK_SIZE])
+
+
+def _hash_bytes(header: bytes, data: memoryview) -> str:
+    digest = hashlib.sha256(header)
+    for start in range(0, len(data), 16 * CHUNK_SIZE):
+        digest.update(data[start:start + 16 * CHUNK_SIZE])
+    return digest.hexdigest()
+
+
+def write_weight(folder: Path, name: str, key: str, array: np.ndarray) -> WeightEntry:
+    """Write one array as ``<name>.npy`` (no pickle) and return its entry."""
+    array, header, data = _prepare(name, array)
+    _write_bytes(folder / (name + _NPY_SUFFIX), header, data)
+    return _entry(name, key, array, _hash_bytes(header, data))
+
+
+def _entry(name: str, key: str, array: np.ndarray, sha256: str) -> WeightEntry:
+    return WeightEntry(name=name, file=name + _NPY_SUFFIX, shape=tuple(array.shape), dtype=array.dtype,
+                       sha256=sha256, key=key)
+
+
+def write_pretrained(folder: str | os.PathLike[str], *, class_name: str, framework: str,
+                     parameters: Mapping[str, Any], weights: Iterable[tuple[str, str, np.ndarray]],
+                     versions: Mapping[str, str] | None = None, extra: Mapping[str, Any] | None = None,
+                     files: Mapping[str, bytes] | None = None, overwrite: bool = False) -> PretrainedInfo:
+    """Write a pretrained folder atomically.
+
+    Args:
+        folder: the target; an existing non-empty folder is refused unless *overwrite*.
+        class_name: fully qualified class to rebuild.
+        framework: ``torch``, ``keras``, ``sklearn``, ...
+        parameters: already-encoded constructor arguments (JSON-ready).
+        weights: ``(name, framework_key, array)`` triples.
+        versions: framework versions to record.
+        extra: adapter data (JSON-ready).
+        files: further small files to place in the folder (e.g. a model card), by name.
+        overwrite: replace an existing non-empty folder.
+
+    Returns:
+        The :class:`PretrainedInfo` that was written.
+    """
+    with atomic_folder(folder, overwrite=overwrite) as tmp:
+        entries = _write_weights(tmp, weights)
+        for fname, data in (files or {}).items():
+            _write_side_file(tmp, fname, data)
+        info = PretrainedInfo(class_name=class_name, framework=framework, parameters=dict(parameters),
+                              weights=entries, versions=dict(versions or {}), extra=dict(extra or {}))
+        text = json.dumps(info.to_json(), indent=1, sort_keys=False, allow_nan=False, ensure_ascii=False)
+        (tmp / constants.PARAMS_FILE).write_text(text + "\n", encoding="utf-8")
+    return info
+
+
+def _write_weights(folder: Path, weights: Iterable[tuple[str, str, np.ndarray]]) -> dict[str, WeightEntry]:
+    """Write every weight; writing and hashing run concurrently (both release the GIL) over the same memory."""
+    jobs: dict[str, tuple[str, np.ndarray, Future[None], Future[str]]] = {}
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for name, key, array in weights:
+            if name in jobs:
+                raise InvalidWeightNameError(f"duplicate weight name {name!r}")
+            array, header, data = _prepare(name, array)
+            written = pool.submit(_write_bytes, folder / (name + _NPY_SUFFIX), header, data)
+            jobs[name] = (key, array, written, pool.submit(_hash_bytes, header, data))
+        entries = {}
+        for name, (key, array, written, digest) in jobs.items():
+            written.result()
+            entries[name] = _entry(name, key, array, digest.result())
+        return entries
+
+
+def _write_side_file(folder: Path, name: str, data: bytes) -> None:
+    if name == constants.PARAMS_FILE or name.endswith(_NPY_SUFFIX) or "/" in name or "\\" in name \
+            or name.startswith("."):
+        raise PretrainedFormatError(f"refusing to write side file {name!r}")
+    (folder / name).write_bytes(data)

@@ -1,0 +1,385 @@
+"""The local cache: verified blobs by hash, snapshot folders, cached hub indexes.
+
+Layout under ``constants.cache_dir()``::
+
+    blobs/sha256/ab/abcdef…          verified bytes, read-only, written once (temp file + link)
+    snapshots/<name>/<version>/      a plain pretrained folder of hard links to blobs
+                                     (symlinks, then copies, where links are not possible),
+                                     with a ``.dchub-manifest`` marker holding the manifest sha256
+    hubs/<key>/index.json            the last index fetched for one mirror list (key: its sha256)
+    locks/blobs.lock                 advisory per-blob locks (avoid duplicate downloads only): a byte
+                                     range per blob on Linux; elsewhere ``locks/ab/abcdef….lock`` files
+
+A blob is only ever published after its bytes were hashed, so a present blob is trusted without
+re-hashing; a killed download leaves only a ``.*.tmp`` file that nothing trusts (``prune`` removes
+it). Snapshots are built in a temp folder and renamed in; a concurrent builder that loses the
+race discards its folder and uses the winner's.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import stat
+import struct
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from dchub_client import constants
+from dchub_client.errors import CacheError
+from dchub_client.format.hashing import is_sha256, sha256_file
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+MARKER = ".dchub-manifest"
+#: Temp files and folders older than this are removed by :meth:`Cache.prune`.
+STALE_TEMP_SECONDS = 6 * 3600
+#: ``F_OFD_SETLKW`` where its ``struct flock`` layout is known (64-bit Linux), else None.
+_OFD_LOCK = getattr(fcntl, "F_OFD_SETLKW", None) if sys.platform == "linux" and sys.maxsize > 2**32 else None
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One snapshot folder of the cache."""
+
+    name: str
+    version: str
+    path: Path
+    manifest_sha256: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :meth:`Cache.verify` found: blobs checked, corrupt blobs and snapshots removed."""
+
+    checked: int
+    bad_blobs: tuple[str, ...]
+    bad_snapshots: tuple[str, ...]
+
+
+class Cache:
+    """The cache rooted at *root* (default ``constants.cache_dir()`` at construction time)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root) if root is not None else constants.cache_dir()
+
+    # --- blobs ----------------------------------------------------------------------------
+
+    def blob(self, sha256: str) -> Path:
+        """Where the blob with this sha256 lives (whether or not it is present)."""
+        return Path(self._blob_path(sha256))
+
+    def _blob_path(self, sha256: str) -> str:
+        # plain strings: a pull of many small files asks this several times per file
+        if not is_sha256(sha256):
+            raise CacheError(f"not a sha256 digest: {sha256!r}")
+        return os.path.join(self.root, "blobs", "sha256", sha256[:2], sha256)
+
+    def has_blob(self, sha256: str) -> bool:
+        """True when the verified blob is present."""
+        return os.path.isfile(self._blob_path(sha256))
+
+    @contextlib.contextmanager
+    def locked(self, sha256: str) -> Iterator[None]:
+        """Hold an advisory inter-process lock for *sha256* (best effort: a no-op where unsupported).
+
+        On Linux it is a byte-range lock (open file description lock) in one shared file, at an
+        offset taken from the hash, so no file is created per blob; elsewhere a lock file per blob.
+        """
+        if not is_sha256(sha256):
+            raise CacheError(f"not a sha256 digest: {sha256!r}")
+        if _OFD_LOCK is not None:
+            with self._range_locked(int(sha256[:15], 16)):
+                yield
+            return
+        with _file_locked(self.root / "locks" / sha256[:2] / f"{sha256}.lock"):
+            yield
+
+    @contextlib.contextmanager
+    def _range_locked(self, offset: int) -> Iterator[None]:
+        path = self.root / "locks" / "blobs.lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # closing the descriptor releases the lock, whatever happens
+            fcntl.fcntl(fd, _OFD_LOCK, struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, offset, 1, 0))
+            yield
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def blob_writer(self, sha256: str) -> Iterator[BinaryIO]:
+        """Write a blob: yields a handle on a temp file; on a clean exit the file becomes the blob.
+
+        The caller must have verified the bytes before leaving the block (raise to discard them).
+        An existing blob is never replaced (first writer wins; content is identical by hash).
+        """
+        target = self._blob_path(sha256)
+        folder = os.path.dirname(target)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=folder)
+        except FileNotFoundError:  # the first blob of its shard
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w+b") as handle:
+                yield handle
+            os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            _publish(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def blobs(self) -> Iterator[Path]:
+        """Every published blob."""
+        base = self.root / "blobs" / "sha256"
+        if base.is_dir():
+            for path in sorted(base.glob("??/*")):
+                if is_sha256(path.name):
+                    yield path
+
+    def verify_blob(self, sha256: str) -> bool:
+        """Re-hash one blob; False (and the blob removed) when its bytes are wrong."""
+        path = self.blob(sha256)
+        if sha256_file(path) == sha256:
+            return True
+        log.warning("%s: cached blob is corrupt; removing it", path)
+        _unlink(path)
+        return False
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    def snapshot(self, name: str, version: str) -> Path:
+        """The snapshot folder of a model version."""
+        return self.root / "snapshots" / name / version
+
+    def snapshot_manifest(self, name: str, version: str) -> str | None:
+        """The manifest sha256 a snapshot was built from, or None when there is no complete snapshot."""
+        try:
+            return (self.snapshot(name, version) / MARKER).read_text(encoding="ascii").strip()
+        except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+            return None
+
+    def build_snapshot(self, name: str, version: str, manifest_sha256: str,
+                       files: Iterable[tuple[str, str]]) -> Path:
+        """Make ``snapshots/<name>/<version>`` hold *files* (``(relpath, blob sha256)``), atomically."""
+        target = self.snapshot(name, version)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=target.parent))
+        folders = {str(tmp)}
+        try:
+            for relpath, sha in files:
+                dest = os.path.join(tmp, *relpath.split("/"))
+                if os.path.dirname(dest) not in folders:
+                    os.makedirs(os.path.dirname(dest), exist_ok=True)
+                    folders.add(os.path.dirname(dest))
+                _link_or_copy(self._blob_path(sha), dest)
+            (tmp / MARKER).write_text(manifest_sha256 + "\n", encoding="ascii")
+            self._install_snapshot(tmp, target, manifest_sha256)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    def _install_snapshot(self, tmp: Path, target: Path, manifest_sha256: str) -> None:
+        with contextlib.suppress(OSError):
+            os.rename(tmp, target)  # fails when target exists and is non-empty
+            return
+        if self.snapshot_manifest(target.parent.name, target.name) == manifest_sha256:
+            return  # another process built the same snapshot first
+        trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(target, trash / "x")
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if self.snapshot_manifest(target.parent.name, target.name) != manifest_sha256:
+                raise CacheError(f"{target}: could not install the snapshot folder") from None
+        finally:
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def snapshots(self) -> list[SnapshotInfo]:
+        """Every complete snapshot, sorted by name and version."""
+        out = []
+        base = self.root / "snapshots"
+        for folder in sorted(base.glob("*/*")) if base.is_dir() else []:
+            if folder.name.startswith("."):
+                continue
+            sha = self.snapshot_manifest(folder.parent.name, folder.name)
+            if sha:
+                out.append(SnapshotInfo(folder.parent.name, folder.name, folder, sha))
+        return out
+
+    def remove_snapshot(self, name: str, version: str) -> bool:
+        """Delete a snapshot folder (its blobs stay until :meth:`prune`); True when one was removed."""
+        folder = self.snapshot(name, version)
+        if not folder.is_dir():
+            return False
+        trash = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".old", dir=folder.parent))
+        os.rename(folder, trash / "x")
+        shutil.rmtree(trash, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            folder.parent.rmdir()
+        return True
+
+    def snapshot_files(self, info: SnapshotInfo) -> set[tuple[int, int]]:
+        """``(device, inode)`` of every file of a snapshot (to tell which blobs it uses)."""
+        out = set()
+        for path in info.path.rglob("*"):
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                out.add((st.st_dev, st.st_ino))
+        return out
+
+    def verify(self) -> VerifyReport:
+        """Re-hash every blob and every snapshot file that is not a link to one.
+
+        Corrupt blobs are removed, and so are snapshots holding corrupt bytes (a later pull
+        fetches them again). Each distinct file (inode) is hashed once.
+        """
+        status: dict[tuple[int, int], bool] = {}
+        bad_blobs = []
+        blobs = list(self.blobs())
+        for blob in blobs:
+            st = blob.stat()
+            status[(st.st_dev, st.st_ino)] = ok = sha256_file(blob) == blob.name
+            if not ok:
+                log.warning("%s: cached blob is corrupt; removing it", blob)
+                bad_blobs.append(blob.name)
+                _unlink(blob)
+        bad_snaps = [f"{s.name}@{s.version}" for s in self.snapshots() if not self._snapshot_ok(s, status)]
+        for spec in bad_snaps:
+            self.remove_snapshot(*spec.split("@", 1))
+        return VerifyReport(len(blobs), tuple(bad_blobs), tuple(bad_snaps))
+
+    def _snapshot_ok(self, info: SnapshotInfo, status: dict[tuple[int, int], bool]) -> bool:
+        from dchub_client.format import hubfiles
+
+        try:
+            manifest = hubfiles.parse_manifest(hubfiles.loads(self.blob(info.manifest_sha256).read_bytes()))
+        except (FileNotFoundError, ValueError):
+            return False
+        for entry in manifest.files:
+            path = info.path.joinpath(*entry.path.split("/"))
+            try:
+                st = path.stat()
+            except OSError:
+                return False
+            key = (st.st_dev, st.st_ino)
+            if key not in status:
+                status[key] = sha256_file(path) == entry.sha256
+            if not status[key]:
+                return False
+        return True
+
+    # --- hub indexes ----------------------------------------------------------------------
+
+    def index_file(self, roots: list[str]) -> Path:
+        """Where the index fetched from this mirror list is cached."""
+        key = hashlib.sha256("\n".join(roots).encode("utf-8")).hexdigest()[:24]
+        return self.root / "hubs" / key / "index.json"
+
+    def read_index(self, roots: list[str]) -> tuple[bytes, float] | None:
+        """``(raw bytes, age in seconds)`` of the cached index, or None."""
+        path = self.index_file(roots)
+        try:
+            data = path.read_bytes()
+            return data, max(0.0, time.time() - path.stat().st_mtime)
+        except FileNotFoundError:
+            return None
+
+    def write_index(self, roots: list[str], data: bytes) -> None:
+        """Cache a freshly fetched index (atomically); its mtime is its age."""
+        from dchub_client.format.atomic import atomic_write_bytes
+
+        path = self.index_file(roots)
+        atomic_write_bytes(path, data)
+        atomic_write_bytes(path.with_name("roots.txt"), ("\n".join(roots) + "\n").encode("utf-8"))
+
+    # --- maintenance ----------------------------------------------------------------------
+
+    def prune(self, keep: set[str] | None = None) -> tuple[int, int]:
+        """Remove blobs no snapshot uses (except *keep*) and temp files older than six hours.
+
+        Run it while no other process is pulling into this cache: a blob fetched a moment ago
+        but not yet linked into its snapshot counts as unused. Returns ``(files removed, bytes freed)``.
+        """
+        used = set().union(*(self.snapshot_files(s) for s in self.snapshots()))
+        keep = set(keep or ()) | {s.manifest_sha256 for s in self.snapshots()}
+        removed = freed = 0
+        for blob in list(self.blobs()):
+            st = blob.stat()
+            if (st.st_dev, st.st_ino) not in used and blob.name not in keep:
+                removed, freed = removed + 1, freed + st.st_size
+                _unlink(blob)
+        for path in self._stale_temps():
+            removed += 1
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else _unlink(path)
+        return removed, freed
+
+    def _stale_temps(self) -> list[Path]:
+        now = time.time()
+        found = []
+        for pattern in ("blobs/sha256/??/.*.tmp", "snapshots/*/.*.tmp", "snapshots/*/.*.old"):
+            for path in self.root.glob(pattern):
+                with contextlib.suppress(OSError):
+                    if now - path.lstat().st_mtime > STALE_TEMP_SECONDS:
+                        found.append(path)
+        return found
+
+
+@contextlib.contextmanager
+def _file_locked(path: Path) -> Iterator[None]:
+    """``flock`` on a lock file of its own (where open file description locks are missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover - Windows: correctness does not depend on the lock
+        yield
+        return
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _publish(tmp: str, target: str) -> None:
+    """Move a verified temp file to *target* without ever replacing an existing blob."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        return
+    except OSError:  # no hard links here: a plain atomic rename
+        os.replace(tmp, target)
+
+
+def _link_or_copy(blob: str, dest: str) -> None:
+    try:
+        os.link(blob, dest)
+        return
+    except OSError:
+        pass
+    try:
+        os.symlink(blob, dest)
+        return
+    except OSError:
+        pass
+    shutil.copyfile(blob, dest)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()

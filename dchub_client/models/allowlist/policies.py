@@ -1,0 +1,107 @@
+"""The built-in allowlist policies: what of DeepChem, torch, numpy and Keras ``params.json`` may name.
+
+Each policy only inspects an object that was imported from its own (trusted) package. A class
+may be *constructed* (``class``), rebuilt from its ``__dict__`` (``state``), or passed along
+uncalled (``ref``) only if its policy says so. Anything else is refused.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from dchub_client.models.allowlist.registry import Kind, add_policy
+
+#: DeepChem base classes whose subclasses may be constructed from keyword arguments.
+_DEEPCHEM_CONSTRUCTIBLE = (
+    "deepchem.models.Model",
+    "deepchem.models.optimizers.Optimizer",
+    "deepchem.models.optimizers.LearningRateSchedule",
+    "deepchem.models.losses.Loss",
+    "deepchem.feat.Featurizer",
+)
+#: DeepChem base classes whose subclasses may be rebuilt from their attributes (fitted state).
+_DEEPCHEM_STATEFUL = ("deepchem.trans.Transformer",)
+
+#: torch functions (outside torch.nn.functional) usable as activation functions.
+_TORCH_FUNCTIONS = frozenset({
+    "relu", "sigmoid", "tanh", "softmax", "log_softmax", "exp", "abs", "square", "sqrt", "erf",
+})
+
+
+def _resolve_bases(names: tuple[str, ...]) -> tuple[type, ...]:
+    import importlib
+
+    bases = []
+    for name in names:
+        module, attr = name.rsplit(".", 1)
+        bases.append(getattr(importlib.import_module(module), attr))
+    return tuple(bases)
+
+
+def _subclass_of(obj: Any, bases: tuple[type, ...]) -> bool:
+    return inspect.isclass(obj) and issubclass(obj, bases)
+
+
+def _deepchem(name: str, obj: Any, kind: Kind) -> bool:
+    if kind == "state":
+        return _subclass_of(obj, _resolve_bases(_DEEPCHEM_STATEFUL))
+    if _subclass_of(obj, _resolve_bases(_DEEPCHEM_CONSTRUCTIBLE)):
+        return True
+    return _is_framework_layer(obj)
+
+
+def _is_framework_layer(obj: Any) -> bool:
+    """DeepChem's own torch modules and Keras layers (building blocks of user models)."""
+    if not inspect.isclass(obj):
+        return False
+    for base in ("torch.nn.Module", "tf_keras.layers.Layer"):
+        module, attr = base.rsplit(".", 1)
+        try:
+            cls = getattr(__import__(module, fromlist=[attr]), attr)
+        except ImportError:
+            continue
+        if issubclass(obj, cls):
+            return True
+    return False
+
+
+def _torch(name: str, obj: Any, kind: Kind) -> bool:
+    import torch
+
+    if kind == "state":
+        return False
+    if inspect.isclass(obj):
+        return issubclass(obj, torch.nn.Module) and obj.__module__.startswith("torch.nn.")
+    if kind != "ref":
+        return False
+    module = getattr(obj, "__module__", "") or ""
+    if module == "torch.nn.functional":
+        return True
+    return name in {f"torch.{fn}" for fn in _TORCH_FUNCTIONS} and getattr(torch, obj.__name__, None) is obj
+
+
+def _numpy(name: str, obj: Any, kind: Kind) -> bool:
+    import numpy as np
+
+    return kind == "ref" and inspect.isclass(obj) and issubclass(obj, np.generic) and not issubclass(
+        obj, (np.object_, np.void))
+
+
+def _keras(name: str, obj: Any, kind: Kind) -> bool:
+    """Keras activations (``ref``) and Keras layer classes from the Keras packages themselves."""
+    if kind == "state":
+        return False
+    module = getattr(obj, "__module__", "") or ""
+    if kind == "ref" and inspect.isfunction(obj) and (".activations" in module or module.startswith(
+            ("tensorflow.python.ops.nn", "tensorflow.python.ops.math_ops", "tensorflow.python.ops.gen_nn_ops"))):
+        return True
+    return _is_framework_layer(obj) and module.split(".")[0] in {"tf_keras", "keras", "tensorflow"}
+
+
+def install() -> None:
+    """Register the built-in policies (idempotent: called once from ``dchub_client/__init__``)."""
+    add_policy("deepchem", _deepchem)
+    add_policy("torch", _torch)
+    add_policy("numpy", _numpy)
+    for package in ("tensorflow", "tf_keras", "keras"):
+        add_policy(package, _keras)

@@ -1,0 +1,329 @@
+"""The weights interface: one set of functions for every supported model.
+
+``get_weights``, ``get_weight``, ``set_weight``, ``get_parameters``, ``to_pretrained`` and
+``from_pretrained`` work on any DeepChem model (through its adapter) and on any class that
+implements :class:`Model`. Importing :mod:`dchub_client` also attaches them as methods to
+DeepChem's ``Model`` (see :mod:`dchub_client.models.deepchem_hooks`).
+"""
+from __future__ import annotations
+
+import abc
+import difflib
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dchub_client.models import adapters
+from dchub_client import constants
+from dchub_client.models import encoding
+from dchub_client.format import pretrained
+from dchub_client.models.allowlist import registry
+from dchub_client.errors import (
+    ModelClassMismatchError,
+    ParameterEncodingError,
+    PretrainedFormatError,
+    UnknownWeightError,
+    WeightFileError,
+    WeightMismatchError,
+)
+
+logger = logging.getLogger(__name__)
+_TRAINING = "training"
+_AUXILIARY = "auxiliary_weights"
+
+
+class Model(abc.ABC):
+    """The dchub model interface.
+
+    DeepChem's models satisfy it through adapters (``isinstance(dc_model, dchub_client.Model)``
+    is true once :mod:`dchub_client` is imported). A class of your own can implement the three
+    abstract methods, register itself with :func:`dchub_client.register_class`, and gets
+    ``to_pretrained``, ``from_pretrained`` and ``model[name]`` for free.
+    """
+
+    @abc.abstractmethod
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Every weight by name (``model_name-layer_name-i``), as numpy arrays."""
+
+    @abc.abstractmethod
+    def set_weight(self, name: str, value: Any) -> None:
+        """Replace one weight's values (same shape, compatible dtype)."""
+
+    @abc.abstractmethod
+    def get_parameters(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this model."""
+
+    def to_pretrained(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Save to a pretrained folder; see :func:`dchub_client.to_pretrained`."""
+        return to_pretrained(self, path, **options)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike[str], **options: Any) -> Any:
+        """Load a pretrained folder or hub model of this class; see :func:`dchub_client.from_pretrained`."""
+        return from_pretrained(name_or_path, expected_class=cls, **options)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return get_weight(self, name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.set_weight(name, value)
+
+
+# --- reading and writing weights ----------------------------------------------------------------
+
+
+def get_weights(model: Any) -> dict[str, np.ndarray]:
+    """Every weight of *model* by name, as numpy arrays (copies, safe to modify).
+
+    Example:
+        >>> weights = dchub_client.get_weights(model)  # doctest: +SKIP
+        >>> weights["multitaskregressor-layers.0-0"].shape  # doctest: +SKIP
+        (1000, 1024)
+    """
+    adapter = adapters.for_model(model)
+    if adapter.framework == "native":
+        return type(model).get_weights(model)
+    return {name: np.array(array, copy=True) for name, _key, array in adapter.read(model)}
+
+
+def get_weight(model: Any, name: str) -> np.ndarray:
+    """One weight of *model* by name (a copy); raises :class:`UnknownWeightError` with suggestions."""
+    adapter = adapters.for_model(model)
+    _check_name(adapter.specs(model), name, model)
+    for found, _key, array in adapter.read(model):
+        if found == name:
+            return np.array(array, copy=True)
+    raise AssertionError("unreachable: specs and read disagree")  # pragma: no cover
+
+
+def set_weight(model: Any, name: str, value: Any) -> None:
+    """Set one weight of *model*.
+
+    The name must exist (close names are suggested), the shape must match, and the dtype must be
+    castable within its kind (e.g. float64 to float32, not float to int).
+
+    Raises:
+        UnknownWeightError: no weight of that name.
+        WeightMismatchError: wrong shape or dtype.
+    """
+    adapter = adapters.for_model(model)
+    specs = adapter.specs(model)
+    _check_name(specs, name, model)
+    value = _check_value(specs[name], name, value)
+    adapter.assign(model, {name: value})
+
+
+def _check_name(specs: Mapping[str, Any], name: str, model: Any) -> None:
+    if name not in specs:
+        close = difflib.get_close_matches(str(name), list(specs), n=3, cutoff=0.6)
+        raise UnknownWeightError(str(name), type(model).__name__, close)
+
+
+def _check_value(spec: adapters.WeightSpec, name: str, value: Any) -> np.ndarray:
+    array = np.asarray(value)
+    if array.shape != spec.shape:
+        raise WeightMismatchError(f"weight {name!r} has shape {spec.shape}, got a value of shape {array.shape}")
+    if array.dtype != spec.dtype and not np.can_cast(array.dtype, spec.dtype, casting="same_kind"):
+        raise WeightMismatchError(f"weight {name!r} has dtype {spec.dtype}, got {array.dtype} "
+                                  "(cast it explicitly if that is what you want)")
+    return array.astype(spec.dtype, copy=False)
+
+
+def get_parameters(model: Any) -> dict[str, Any]:
+    """The constructor arguments of *model* (those of its outermost constructor call, without ``model_dir``)."""
+    adapter = adapters.for_model(model)
+    if adapter.framework == "native":
+        return dict(type(model).get_parameters(model))
+    return adapter.parameters(model)
+
+
+# --- saving ---------------------------------------------------------------------------------------
+
+
+def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool = False,
+                  include_optimizer: bool = False, files: Mapping[str, bytes] | None = None,
+                  featurizer: Any = None, transformers: Sequence[Any] | None = None,
+                  card: Any = None) -> Path:
+    """Save *model* as a pretrained folder: ``params.json`` plus one ``.npy`` per weight.
+
+    Args:
+        model: a DeepChem model, or an instance of a class implementing :class:`Model`.
+        path: the folder to create (atomically). An existing non-empty folder is refused
+            unless *overwrite*.
+        include_optimizer: also save the optimizer state and global step, so training resumes.
+        files: extra small files to place in the folder (e.g. ``{"README.md": card_bytes}``).
+        featurizer: the DeepChem featurizer the model was trained on (stored as class + arguments;
+            see :func:`dchub_client.load_pipeline`).
+        transformers: the fitted DeepChem transformers of the training data, in the order applied;
+            their arrays are stored as auxiliary weights.
+        card: a model card (:class:`dchub_client.format.card.Card` or Markdown text), written as ``README.md``.
+
+    Returns:
+        The folder's path.
+
+    Raises:
+        ParameterEncodingError: a constructor argument cannot be stored; the message names it.
+
+    Example:
+        >>> dchub_client.to_pretrained(model, "out/esol")  # doctest: +SKIP
+    """
+    adapter = adapters.for_model(model)
+    _check_class_loadable(type(model))
+    parameters = encoding.encode_parameters(get_parameters(model))
+    weights: Any = adapter.read(model)
+    extra: dict[str, Any] = dict(adapter.extra(model))
+    auxiliary: list[str] = []
+    if include_optimizer:
+        state, arrays = adapter.save_training_state(model)
+        extra[_TRAINING] = state
+        auxiliary += [name for name, _, _ in arrays]
+        weights = chain(weights, arrays)
+    if featurizer is not None or transformers:
+        from dchub_client.models import pipeline
+
+        extra[pipeline.PIPELINE_KEY], arrays = pipeline.encode_pipeline(featurizer, list(transformers or ()))
+        auxiliary += [name for name, _, _ in arrays]
+        weights = chain(weights, arrays)
+    if auxiliary:
+        extra[_AUXILIARY] = auxiliary
+    files = _with_card(files, card)
+    pretrained.write_pretrained(path, class_name=adapter.class_name(model), framework=adapter.framework,
+                                parameters=parameters, weights=weights, versions=_versions(adapter),
+                                extra=extra, files=files, overwrite=overwrite)
+    logger.info("saved %s to %s", type(model).__name__, path)
+    return Path(path)
+
+
+def _with_card(files: Mapping[str, bytes] | None, card: Any) -> Mapping[str, bytes] | None:
+    if card is None:
+        return files
+    from dchub_client.format.card import Card, parse_card
+
+    data = card.to_bytes() if isinstance(card, Card) else parse_card(str(card), source="card").to_bytes()
+    return {**(files or {}), constants.CARD_FILE: data}
+
+
+def _check_class_loadable(cls: type) -> None:
+    if not registry.is_allowed(cls, "class"):
+        raise ParameterEncodingError(
+            "<class>", f"{registry.qualified_name(cls)} could not be loaded back: it is not on the allowlist; "
+                       f"call dchub_client.register_class({cls.__name__})")
+
+
+def _versions(adapter: adapters.Adapter) -> dict[str, str]:
+    from dchub_client import __version__
+
+    versions = {"dchub": __version__, "numpy": np.__version__}
+    if "deepchem" in sys.modules:
+        versions["deepchem"] = getattr(sys.modules["deepchem"], "__version__", "unknown")
+    versions.update(adapter.versions())
+    return versions
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+
+def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: type | None = None,
+                    verify: bool | None = None, refresh: bool = False, **overrides: Any) -> Any:
+    """Load a model from a pretrained folder or a hub, without repeating its constructor arguments.
+
+    Args:
+        name_or_path: a folder (an existing path always wins), or a hub model ``name`` /
+            ``name@version`` looked up in ``DEEPCHEM_MODEL_HUB``.
+        expected_class: refuse a folder whose class is not this class or a subclass of it.
+        verify: check every weight's sha256. Default: yes, except for files the hub cache already
+            verified when they entered it.
+        refresh: fetch the hub index again even if the cached one is recent.
+        **overrides: constructor arguments to change (e.g. ``model_dir=``, ``batch_size=``).
+
+    Returns:
+        The model, with every weight set to the stored values.
+
+    Raises:
+        PretrainedFormatError: the folder is malformed (the message names the file and problem).
+        UntrustedClassError: ``params.json`` names a class that is not on the allowlist.
+        ModelClassMismatchError: the folder holds a class unrelated to *expected_class*.
+
+    Example:
+        >>> model = dchub_client.from_pretrained("out/esol")  # doctest: +SKIP
+    """
+    folder, verified = _locate(name_or_path, refresh=refresh)
+    info = pretrained.read_params(folder)
+    source = folder / constants.PARAMS_FILE
+    cls = _model_class(info, source, expected_class)
+    adapter = adapters.for_class(cls)
+    if info.framework != adapter.framework:
+        raise PretrainedFormatError(f"framework {info.framework!r} does not match {cls.__name__}'s "
+                                    f"({adapter.framework!r})", path=source)
+    pretrained.check_no_extra_files(folder, info)
+    check = (not verified) if verify is None else verify
+    readers = {name: pretrained.WeightReader(folder, entry, verify=check) for name, entry in info.weights.items()}
+    parameters = encoding.decode_parameters(info.parameters, source=source)
+    model = _build(adapter, cls, {**parameters, **overrides}, source)
+    auxiliary = _auxiliary_names(info, source)
+    adapter.prepare(model, extra=info.extra, weights={n: e for n, e in info.weights.items() if n not in auxiliary},
+                    source=source)
+    _assign_all(adapter, model, {n: r for n, r in readers.items() if n not in auxiliary}, source)
+    if _TRAINING in info.extra:
+        arrays = {name: readers[name].load() for name in auxiliary}
+        adapter.load_training_state(model, info.extra[_TRAINING], arrays)
+    return model
+
+
+def _build(adapter: adapters.Adapter, cls: type, parameters: dict[str, Any], source: Path) -> Any:
+    try:
+        return adapter.build(cls, parameters)
+    except TypeError as err:  # arguments the constructor does not take (edited file, other version)
+        raise PretrainedFormatError(f"cannot build {cls.__name__} from its parameters: {err}", path=source) from err
+
+
+def _auxiliary_names(info: pretrained.PretrainedInfo, source: Path) -> set[str]:
+    names = info.extra.get(_AUXILIARY, [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and n in info.weights for n in names):
+        raise PretrainedFormatError(f"'extra.{_AUXILIARY}' must list names of weights in 'weights'", path=source)
+    return set(names)
+
+
+def _locate(name_or_path: str | os.PathLike[str], *, refresh: bool) -> tuple[Path, bool]:
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        return path, False
+    from dchub_client.hub.resolve import resolve_pretrained
+
+    resolved = resolve_pretrained(os.fspath(name_or_path), refresh=refresh)
+    return resolved.path, resolved.verified
+
+
+def _model_class(info: pretrained.PretrainedInfo, source: Path, expected: type | None) -> type:
+    cls = registry.resolve(info.class_name, "class", source=source)
+    if not isinstance(cls, type):
+        raise PretrainedFormatError(f"{info.class_name!r} is not a class", path=source)
+    if expected is not None and not issubclass(cls, expected):
+        raise ModelClassMismatchError(f"{source}: holds a {info.class_name}, which is not a "
+                                      f"{expected.__module__}.{expected.__qualname__}")
+    return cls
+
+
+def _assign_all(adapter: adapters.Adapter, model: Any, readers: Mapping[str, Any], source: Path) -> None:
+    specs = adapter.specs(model)
+    missing = [n for n in specs if n not in readers]
+    extra = [n for n in readers if n not in specs]
+    if missing or extra:
+        raise WeightFileError(
+            f"weights do not match the model built from it: missing {missing[:5]}, unexpected {extra[:5]} "
+            "(was the folder written by another version of this class?)", path=source)
+    for name, spec in specs.items():
+        entry = readers[name].entry
+        if entry.shape != spec.shape:
+            raise WeightFileError(f"weight {name!r} is {list(entry.shape)} but the model expects "
+                                  f"{list(spec.shape)}", path=readers[name].path, weight=name)
+        if entry.dtype != spec.dtype and not np.can_cast(entry.dtype, spec.dtype, casting="same_kind"):
+            raise WeightFileError(f"weight {name!r} has dtype {entry.dtype}, the model expects {spec.dtype}",
+                                  path=readers[name].path, weight=name)
+    adapter.assign(model, readers)

@@ -1,0 +1,66 @@
+"""Histograms of weight values, kept between builds and keyed by the weights' sha256.
+
+Blobs never change once written, so a layer whose weight files have the same hashes has the same
+histogram: a rebuild reads and bins only the weights it has not seen before. The cache is a
+private file of the hub folder (never listed in ``SHA256SUMS``, never published); a missing or
+unreadable cache only costs time.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from dchub_client.format.atomic import write_if_changed
+
+from hubgen.site import reader
+from hubgen.site import svg
+
+logger = logging.getLogger(__name__)
+
+CACHE_FILE = ".hubgen-site-cache.json"
+#: Changes whenever the sampling or binning changes, so old entries are not reused.
+_VERSION = f"1:{reader.SAMPLE_ELEMENTS}:{reader.SAMPLE_CHUNKS}:{svg.histogram.__defaults__}"
+
+
+class HistogramCache:
+    """``get(shas, make)``: the cached histogram of the weights with these file hashes, or ``make()``'s."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._old = self._load()
+        self._used: dict[str, Any] = {}
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data.get("histograms", {}) if isinstance(data, dict) and data.get("version") == _VERSION else {}
+
+    def get(self, shas: Iterable[str], make: Callable[[], svg.Histogram | None]) -> svg.Histogram | None:
+        key = hashlib.sha256("\n".join(shas).encode()).hexdigest()
+        if key in self._old:
+            try:
+                histogram = _decode(self._old[key])
+            except (TypeError, KeyError, ValueError):
+                histogram = make()
+        else:
+            histogram = make()
+        self._used[key] = None if histogram is None else dataclasses.asdict(histogram)
+        return histogram
+
+    def save(self) -> None:
+        """Keep the entries this build used (older ones are dropped)."""
+        data = {"version": _VERSION, "histograms": self._used}
+        write_if_changed(self.path, json.dumps(data, sort_keys=True).encode("utf-8"))
+
+
+def _decode(data: dict[str, Any] | None) -> svg.Histogram | None:
+    if data is None:
+        return None
+    return svg.Histogram(**{**data, "bars": tuple(svg.Bar(**bar) for bar in data["bars"])})
