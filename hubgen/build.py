@@ -19,18 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from dchub_client import constants
-from dchub_client.format import hubfiles
-from dchub_client.format import pretrained
-from dchub_client.format.card import read_folder_card
 from dchub_client.errors import DchubError
+from dchub_client.format import hubfiles, jsonstrict, pretrained
 from dchub_client.format.atomic import atomic_folder, write_if_changed
+from dchub_client.format.card import read_folder_card
 from dchub_client.format.hashing import sha256_bytes
-
 from hubgen.blobs import CACHE_FILE, TMP_DIR, BlobStore, FileDigest, HashCache
 from hubgen.errors import BuildError, RecipeError, VersionConflictError
 from hubgen.manifest import HubSpec, ModelSpec, load_manifest
-from hubgen.site.histogram_cache import CACHE_FILE as SITE_CACHE_FILE
 from hubgen.signing import DEFAULT_EXPIRES_DAYS, index_bytes, load_private_key
+from hubgen.site.histogram_cache import CACHE_FILE as SITE_CACHE_FILE
 from hubgen.sums import SUMS_FILE, sums_text
 
 logger = logging.getLogger(__name__)
@@ -122,7 +120,7 @@ def _existing_index(out: Path, spec: HubSpec) -> hubfiles.Index | None:
         _refuse_foreign_folder(out)
         return None
     try:
-        index = hubfiles.parse_index(hubfiles.loads(path.read_bytes(), str(path)), str(path))
+        index = hubfiles.parse_index(jsonstrict.loads(path.read_bytes(), str(path)), str(path))
     except DchubError as err:
         raise BuildError(f"{path}: the existing hub index is invalid ({err}); fix or remove it") from err
     if index.name != spec.name:
@@ -264,7 +262,7 @@ class _Builder:
     def _index_bytes(self, index: hubfiles.Index) -> bytes:
         """The new ``index.json``: versioned above the old one and signed (see :mod:`hubgen.signing`)."""
         path = self.out / INDEX_FILE
-        old = hubfiles.loads(path.read_bytes(), str(path)) if self.old is not None else None
+        old = jsonstrict.loads(path.read_bytes(), str(path)) if self.old is not None else None
         return index_bytes(hubfiles.index_to_json(index), old, keys=self.keys, expires_days=self.expires_days)
 
     def _tick(self, n: int) -> None:
@@ -296,7 +294,7 @@ class _Builder:
                     if sha256_bytes(data) != ref.sha256:
                         raise BuildError(f"{path}: does not match the sha256 recorded in {INDEX_FILE}; "
                                          "the hub is damaged (run hubgen verify)")
-                    result[(name, version)] = hubfiles.parse_manifest(hubfiles.loads(data, str(path)), str(path),
+                    result[(name, version)] = hubfiles.parse_manifest(jsonstrict.loads(data, str(path)), str(path),
                                                                        name=name, version=version)
                 except (OSError, DchubError) as err:
                     raise BuildError(f"{path}: cannot read published manifest: {err}") from err

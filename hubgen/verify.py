@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from dchub_client import constants
-from dchub_client.format import hubfiles
-from dchub_client.hub import trust
 from dchub_client.errors import DchubError, TrustError
+from dchub_client.format import hubfiles, jsonstrict
 from dchub_client.format.hashing import CHUNK_SIZE, sha256_bytes
-
+from dchub_client.hub import trust
 from hubgen.errors import VerifyError
 
 logger = logging.getLogger(__name__)
@@ -183,7 +182,7 @@ def _read_index(reader: _Reader, report: VerifyReport) -> tuple[dict[str, Any], 
         report.missing.append(INDEX_FILE)
         return None
     try:
-        obj = hubfiles.loads(data, INDEX_FILE)
+        obj = jsonstrict.loads(data, INDEX_FILE)
         index = hubfiles.parse_index(obj, INDEX_FILE)
     except DchubError as err:
         report.corrupt.append((INDEX_FILE, str(err)))
@@ -246,7 +245,7 @@ def _read_manifest(reader: _Reader, report: VerifyReport, name: str, version: st
                                              f"({ref.size} bytes)"))
         return None
     try:
-        manifest = hubfiles.parse_manifest(hubfiles.loads(data, ref.manifest), ref.manifest,
+        manifest = hubfiles.parse_manifest(jsonstrict.loads(data, ref.manifest), ref.manifest,
                                             name=name, version=version)
     except DchubError as err:
         report.corrupt.append((ref.manifest, str(err)))

@@ -34,6 +34,7 @@ from typing import BinaryIO
 
 from dchub_client import constants
 from dchub_client.errors import CacheError
+from dchub_client.format import jsonstrict
 from dchub_client.format.hashing import is_sha256, sha256_file
 
 try:
@@ -269,7 +270,7 @@ class Cache:
         from dchub_client.format import hubfiles
 
         try:
-            manifest = hubfiles.parse_manifest(hubfiles.loads(self.blob(info.manifest_sha256).read_bytes()))
+            manifest = hubfiles.parse_manifest(jsonstrict.loads(self.blob(info.manifest_sha256).read_bytes()))
         except (FileNotFoundError, ValueError):
             return False
         for entry in manifest.files:

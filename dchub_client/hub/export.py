@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dchub_client.format import hubfiles
-from dchub_client.hub.cache import Cache
 from dchub_client.errors import ChecksumError, HubFormatError
-from dchub_client.hub.fetch import fetch_files
+from dchub_client.format import hubfiles, jsonstrict
 from dchub_client.format.atomic import atomic_file, atomic_write_bytes, atomic_write_text
 from dchub_client.format.hashing import CHUNK_SIZE, is_sha256, sha256_file
-from dchub_client.hub.lookup import find_model, load_index, load_manifest
 from dchub_client.format.hubfiles import FileEntry, Index, ModelEntry, VersionRef
+from dchub_client.hub.cache import Cache
+from dchub_client.hub.fetch import fetch_files
+from dchub_client.hub.lookup import find_model, load_index, load_manifest
 from dchub_client.hub.mirrors import Mirror
 from dchub_client.hub.resolve import parse_spec
 
@@ -87,7 +87,7 @@ def _existing_index(dest: Path) -> Index | None:
             raise HubFormatError("folder is not empty and holds no index.json; refusing to write a hub into it",
                                  source=str(dest))
         return None
-    return hubfiles.parse_index(hubfiles.loads(path.read_bytes(), str(path)), str(path))
+    return hubfiles.parse_index(jsonstrict.loads(path.read_bytes(), str(path)), str(path))
 
 
 def _write_file_blobs(cache: Cache, entry: FileEntry, dest: Path) -> tuple[int, int]:
@@ -137,7 +137,7 @@ def _whole_hub(index: Index, chosen: list[tuple[str, str]]) -> bool:
 
 def _write_verbatim(dest: Path, data: bytes, index: Index) -> None:
     """Copy the source index bytes, after checking they are the index that was exported."""
-    if hubfiles.parse_index(hubfiles.loads(data, str(dest)), str(dest)) != index:
+    if hubfiles.parse_index(jsonstrict.loads(data, str(dest)), str(dest)) != index:
         raise HubFormatError("the cached index changed during the export; run it again", source=str(dest))
     atomic_write_bytes(dest / "index.json", data)
     if not (dest / ".nojekyll").exists():

@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dchub_client.format.hashing import CHUNK_SIZE, sha256_file
-
 from hubgen.blobs import TMP_DIR
 from hubgen.build import INDEX_FILE
 from hubgen.errors import PublishError, TargetError

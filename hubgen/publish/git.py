@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 from dchub_client import constants
-
 from hubgen.build import NOJEKYLL
 from hubgen.errors import PublishError, TargetError
 from hubgen.publish.plan import BLOB, HubFile, LocalHub, PublishPlan

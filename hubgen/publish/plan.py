@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dchub_client.format import hubfiles
 from dchub_client.errors import DchubError
+from dchub_client.format import hubfiles, jsonstrict
 from dchub_client.format.hashing import sha256_bytes, sha256_file
-
 from hubgen.build import INDEX_FILE, NOJEKYLL, PRIVATE_NAMES
 from hubgen.errors import PublishError
 from hubgen.sums import SUMS_FILE, hub_files
@@ -128,7 +127,7 @@ def scan_hub(root: str | Path) -> LocalHub:
         raise PublishError(f"{root}: no {INDEX_FILE}; build the hub first (hubgen build --out {root})")
     data = index_path.read_bytes()
     try:
-        index = hubfiles.parse_index(hubfiles.loads(data, str(index_path)), str(index_path))
+        index = hubfiles.parse_index(jsonstrict.loads(data, str(index_path)), str(index_path))
     except DchubError as err:
         raise PublishError(f"{index_path}: invalid hub index: {err}") from err
     _check_whole(root, index)
@@ -162,7 +161,7 @@ def _read_manifest(root: Path, name: str, version: str, ref: hubfiles.VersionRef
     if sha256_bytes(data) != ref.sha256:
         raise PublishError(f"{path}: does not match the sha256 {INDEX_FILE} records{hint}")
     try:
-        return hubfiles.parse_manifest(hubfiles.loads(data, str(path)), str(path), name=name, version=version)
+        return hubfiles.parse_manifest(jsonstrict.loads(data, str(path)), str(path), name=name, version=version)
     except DchubError as err:
         raise PublishError(f"{path}: invalid manifest: {err}") from err
 
@@ -201,7 +200,7 @@ def check_target_index(local: hubfiles.Index, remote: bytes | None, where: str, 
 
 def _index_problems(local: hubfiles.Index, remote: bytes, where: str) -> list[str]:
     try:
-        index = hubfiles.parse_index(hubfiles.loads(remote, where), where)
+        index = hubfiles.parse_index(jsonstrict.loads(remote, where), where)
     except DchubError as err:
         return [f"the target's {INDEX_FILE} is not a valid hub index ({err})"]
     if index.name != local.name:

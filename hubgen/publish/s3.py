@@ -21,7 +21,6 @@ from typing import Any
 
 from dchub_client import constants
 from dchub_client.format.hashing import CHUNK_SIZE, sha256_bytes
-
 from hubgen.build import INDEX_FILE
 from hubgen.errors import PublishError, TargetError
 from hubgen.publish.plan import BLOB, HubFile, LocalHub, PublishPlan

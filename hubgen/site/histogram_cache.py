@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dchub_client.format.atomic import write_if_changed
-
-from hubgen.site import reader
-from hubgen.site import svg
+from hubgen.site import reader, svg
 
 logger = logging.getLogger(__name__)
 

@@ -23,11 +23,10 @@ import jinja2
 
 from dchub_client.format import hubfiles
 from dchub_client.format.atomic import write_if_changed
-
+from hubgen.errors import BuildError
 from hubgen.site import views
 from hubgen.site.histogram_cache import CACHE_FILE as SITE_CACHE_FILE
 from hubgen.site.histogram_cache import HistogramCache
-from hubgen.errors import BuildError
 
 logger = logging.getLogger(__name__)
 

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from dchub_client.format import hubfiles
+from dchub_client.format import hubfiles, jsonstrict
 from dchub_client.format.hashing import sha256_bytes, sha256_file
 from hubgen import build as build_mod
 from hubgen.blobs import CACHE_FILE, BlobStore
 from hubgen.build import PRIVATE_NAMES, build_hub
 from hubgen.errors import BuildError, RecipeError, VersionConflictError
-
 from tests.hubgen.helpers import HUB_YAML, make_folder
 
 
@@ -28,12 +27,12 @@ def _blobs(root: Path) -> set[str]:
 
 
 def _index(root: Path) -> hubfiles.Index:
-    return hubfiles.parse_index(hubfiles.loads((root / "index.json").read_bytes()), "index")
+    return hubfiles.parse_index(jsonstrict.loads((root / "index.json").read_bytes()), "index")
 
 
 def _manifest(root: Path, name: str, version: str) -> hubfiles.Manifest:
     data = (root / hubfiles.manifest_path(name, version)).read_bytes()
-    return hubfiles.parse_manifest(hubfiles.loads(data), "m", name=name, version=version)
+    return hubfiles.parse_manifest(jsonstrict.loads(data), "m", name=name, version=version)
 
 
 def test_layout_and_dedup(hub_yaml, base_and_finetune, tmp_path):

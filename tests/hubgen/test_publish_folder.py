@@ -13,7 +13,6 @@ from hubgen.cli import main
 from hubgen.errors import PublishError
 from hubgen.publish import publish
 from hubgen.verify import verify_hub
-
 from tests.hubgen.publish_support import (
     REPO,
     blob_keys,

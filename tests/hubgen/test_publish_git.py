@@ -12,7 +12,6 @@ from hubgen.cli import main
 from hubgen.errors import PublishError
 from hubgen.publish import publish
 from hubgen.verify import verify_hub
-
 from tests.hubgen.publish_support import blob_keys, build, load_weights, serve, use_hub
 
 PYTHON_KILL_BEFORE_REF = """

@@ -16,7 +16,6 @@ from hubgen.cli import main
 from hubgen.errors import PublishError, TargetError
 from hubgen.publish import publish
 from hubgen.verify import verify_hub
-
 from tests.hubgen.publish_support import (
     REPO,
     blob_keys,

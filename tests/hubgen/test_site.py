@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from dchub_client.format import hubfiles
-from hubgen.site import render
+from dchub_client.format import hubfiles, jsonstrict
 from hubgen.errors import BuildError
+from hubgen.site import render
 from hubgen.site.histogram_cache import CACHE_FILE as SITE_CACHE
 from hubgen.sums import SUMS_FILE
-
 from tests.hubgen.test_site_helpers import (
-    EPOCH,
     BIG_ELEMENTS,
+    EPOCH,
     MOMENTUM,
     XSS,
     build_site_hub,
@@ -250,7 +249,7 @@ def test_two_builds_give_identical_pages(tmp_path: Path, hub: Path) -> None:
 
 def test_pages_do_not_depend_on_parts(tmp_path: Path, hub: Path) -> None:
     parted = build_site_hub(tmp_path, part_size=256 << 10)
-    manifest = hubfiles.loads((parted / "models/big-net/1.0/manifest.json").read_bytes())
+    manifest = jsonstrict.loads((parted / "models/big-net/1.0/manifest.json").read_bytes())
     assert any(f.get("parts") for f in manifest["files"])
     assert site_files(parted) == site_files(hub)
 
@@ -272,8 +271,8 @@ def test_placeholder_mirror_without_mirrors(tmp_path: Path) -> None:
 
 
 def _load(hub: Path) -> tuple[hubfiles.Index, dict[tuple[str, str], hubfiles.Manifest]]:
-    index = hubfiles.parse_index(hubfiles.loads((hub / "index.json").read_bytes()))
-    manifests = {(n, v): hubfiles.parse_manifest(hubfiles.loads((hub / r.manifest).read_bytes()))
+    index = hubfiles.parse_index(jsonstrict.loads((hub / "index.json").read_bytes()))
+    manifests = {(n, v): hubfiles.parse_manifest(jsonstrict.loads((hub / r.manifest).read_bytes()))
                  for n, m in index.models.items() for v, r in m.versions.items()}
     return index, manifests
 
@@ -324,8 +323,8 @@ def test_build_killed_after_the_site_can_be_rerun(tmp_path: Path) -> None:
 
 
 def test_rebuild_reuses_histograms_of_unchanged_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hubgen.site import reader
     from hubgen.build import build_hub
+    from hubgen.site import reader
     from hubgen.site.histogram_cache import CACHE_FILE
 
     hub = build_site_hub(tmp_path)
