@@ -29,7 +29,7 @@ from dchub_client.errors import (
     OfflineError,
     TrustError,
 )
-from dchub_client.format import hubfiles, jsonstrict
+from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.hashing import sha256_bytes
 from dchub_client.format.hubfiles import Index, Manifest, ModelEntry, VersionRef
 from dchub_client.hub import trust
@@ -37,7 +37,6 @@ from dchub_client.hub.cache import Cache
 from dchub_client.hub.mirrors import MAX_METADATA_BYTES, Mirror, try_mirrors
 
 log = logging.getLogger(__name__)
-INDEX_FILE = "index.json"
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def load_index(cache: Cache, mirrors: Sequence[Mirror], *, refresh: bool = False
         raise OfflineError(f"offline mode and no cached index for {' '.join(roots)}; "
                            "run `dchub pull MODEL` once while online")
     try:
-        data, index = try_mirrors(mirrors, INDEX_FILE, lambda m: _index_attempt(cache, m))
+        data, index = try_mirrors(mirrors, layout.INDEX_FILE, lambda m: _index_attempt(cache, m))
     except (MirrorError, HubFormatError) as err:
         if cached is None:
             raise
@@ -83,8 +82,8 @@ def load_index(cache: Cache, mirrors: Sequence[Mirror], *, refresh: bool = False
 
 
 def _index_attempt(cache: Cache, mirror: Mirror) -> tuple[bytes, Index]:
-    data = mirror.read_bytes(INDEX_FILE, MAX_METADATA_BYTES)
-    return data, _trusted_index(cache, data, mirror.locate(INDEX_FILE))
+    data = mirror.read_bytes(layout.INDEX_FILE, MAX_METADATA_BYTES)
+    return data, _trusted_index(cache, data, mirror.locate(layout.INDEX_FILE))
 
 
 def _trusted_index(cache: Cache, data: bytes, source: str, *, allow_expired: bool = False) -> Index:

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from dchub_client.format import hubfiles, jsonstrict
+from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.hashing import sha256_bytes, sha256_file
 from hubgen import build as build_mod
-from hubgen.blobs import CACHE_FILE, BlobStore
-from hubgen.build import PRIVATE_NAMES, build_hub
+from hubgen.blobs import BlobStore
+from hubgen.build import build_hub
 from hubgen.errors import BuildError, RecipeError, VersionConflictError
 from tests.hubgen.helpers import HUB_YAML, make_folder
 
 
 def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name not in PRIVATE_NAMES}
+            if p.is_file() and p.name not in layout.PRIVATE_NAMES}
 
 
 def _blobs(root: Path) -> set[str]:
@@ -79,7 +79,7 @@ def test_sha256sum_checks_every_file(hub_yaml, tmp_path):
     listed = [line.split("  ", 1)[1] for line in (out / "SHA256SUMS").read_text().splitlines()]
     assert listed == sorted(listed)
     assert set(listed) == set(_tree(out)) - {"SHA256SUMS"}
-    assert CACHE_FILE not in listed
+    assert layout.BUILD_CACHE_FILE not in listed
     done = subprocess.run(["sha256sum", "-c", "--strict", "SHA256SUMS"], cwd=out, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     blob = next(p for p in (out / "blobs").rglob("*") if p.is_file())
