@@ -285,14 +285,11 @@ class _Builder:
             for version, ref in model.versions.items():
                 path = self.out / ref.manifest
                 try:
-                    data = path.read_bytes()
-                    if sha256_bytes(data) != ref.sha256:
-                        raise BuildError(f"{path}: does not match the sha256 recorded in {layout.INDEX_FILE}; "
-                                         "the hub is damaged (run hubgen verify)")
-                    result[(name, version)] = hubfiles.parse_manifest(jsonstrict.loads(data, str(path)), str(path),
-                                                                       name=name, version=version)
+                    result[(name, version)] = hubfiles.read_manifest(path.read_bytes(), ref, str(path), name=name,
+                                                                      version=version)
                 except (OSError, DchubError) as err:
-                    raise BuildError(f"{path}: cannot read published manifest: {err}") from err
+                    raise BuildError(f"cannot read a published manifest; the hub is damaged (run hubgen verify): "
+                                     f"{err}") from err
         return result
 
     def _digests(self, source: _Source, *, store: bool) -> dict[str, FileDigest]:

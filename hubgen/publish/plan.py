@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dchub_client.errors import DchubError
 from dchub_client.format import hubfiles, jsonstrict, layout
-from dchub_client.format.hashing import sha256_bytes, sha256_file
+from dchub_client.format.hashing import sha256_file
 from dchub_client.format.sums import hub_files
 from hubgen.errors import PublishError
 
@@ -158,12 +158,10 @@ def _read_manifest(root: Path, name: str, version: str, ref: hubfiles.VersionRef
         data = path.read_bytes()
     except FileNotFoundError as err:
         raise PublishError(f"{path}: manifest of {name}@{version} is missing{hint}") from err
-    if sha256_bytes(data) != ref.sha256:
-        raise PublishError(f"{path}: does not match the sha256 {layout.INDEX_FILE} records{hint}")
     try:
-        return hubfiles.parse_manifest(jsonstrict.loads(data, str(path)), str(path), name=name, version=version)
+        return hubfiles.read_manifest(data, ref, str(path), name=name, version=version)
     except DchubError as err:
-        raise PublishError(f"{path}: invalid manifest: {err}") from err
+        raise PublishError(f"invalid manifest of {name}@{version}: {err}{hint}") from err
 
 
 def _check_blob(root: Path, blob: hubfiles.Part, name: str, version: str) -> None:
