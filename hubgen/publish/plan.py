@@ -16,6 +16,7 @@ from dchub_client.errors import DchubError
 from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.hashing import sha256_file
 from dchub_client.format.sums import hub_files
+from dchub_client.humanize import human_size
 from hubgen.errors import PublishError
 
 BLOB, MANIFEST, PAGE, META, INDEX = "blob", "manifest", "page", "meta", "index"
@@ -225,18 +226,10 @@ def plan_lines(plan: PublishPlan) -> list[str]:
     for kind in ORDER:
         send, kept = plan.send[kind], plan.kept[kind]
         if send or kept:
-            lines.append(f"{_LABELS[kind]:22} {len(send):5} to send ({_size(sum(f.size for f in send))}), "
-                         f"{len(kept)} unchanged ({_size(sum(f.size for f in kept))})")
-    lines.append(f"{'total':22} {plan.files_to_send:5} to send ({_size(plan.bytes_to_send)})")
+            lines.append(f"{_LABELS[kind]:22} {len(send):5} to send ({human_size(sum(f.size for f in send))}), "
+                         f"{len(kept)} unchanged ({human_size(sum(f.size for f in kept))})")
+    lines.append(f"{'total':22} {plan.files_to_send:5} to send ({human_size(plan.bytes_to_send)})")
     return lines
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 __all__ = ["BLOB", "HubFile", "INDEX", "LocalHub", "MANIFEST", "META", "ORDER", "PAGE", "PublishPlan",
