@@ -137,7 +137,7 @@ def index_bytes(new: dict[str, Any], old: dict[str, Any] | None, *, keys: Sequen
     """
     body = _content(new)
     if old is not None and not keys and _content(old) == body:
-        return hubfiles.dumps(old)
+        return hubfiles.index_dumps(old)
     if expires_days <= 0:
         raise SigningError(f"expires_days must be positive, got {expires_days}")
     previous = old.get("version") if old is not None else None
@@ -146,11 +146,11 @@ def index_bytes(new: dict[str, Any], old: dict[str, Any] | None, *, keys: Sequen
         if old is not None and old.get(trust.SIGNATURES_KEY):
             logger.warning("the previous index.json was signed and this build is not: clients with trusted keys "
                            "will refuse the hub; build with --sign-key")
-        return hubfiles.dumps(out)
+        return hubfiles.index_dumps(out)
     now = now or datetime.datetime.now(datetime.timezone.utc)
     expires = now.replace(microsecond=0) + datetime.timedelta(days=expires_days)
     out["expires"] = expires.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return hubfiles.dumps(sign_index(out, keys))
+    return hubfiles.index_dumps(sign_index(out, keys))
 
 
 def _content(obj: dict[str, Any]) -> dict[str, Any]:

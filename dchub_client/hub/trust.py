@@ -8,8 +8,9 @@ canonical JSON without the ``signatures`` key). ``version`` (an integer that onl
 When trusted keys are configured (``DEEPCHEM_HUB_TRUSTED_KEYS``, else the file
 ``<cache>/trusted_keys``), :func:`check_index` refuses an index that is unsigned, signed by no
 trusted key, older than the highest version this cache has accepted for the hub (rollback), or past
-its ``expires`` (freeze). Without trusted keys nothing is checked and a notice is logged once per
-process.
+its ``expires`` (freeze). Without trusted keys nothing is checked; a notice is logged once per process
+when an index carries signatures nobody checks. :func:`check_hub_name` refuses an index that declares
+another hub than the one its mirror serves, whoever signed it.
 
 API:
     trusted_keys() -> tuple[PublicKey, ...]
@@ -17,6 +18,8 @@ API:
     signed_bytes(obj) -> bytes
     verify_signatures(obj, keys, source) -> str          (the keyid that verified)
     check_index(obj, index, source, *, store, keys=None, allow_expired=False, now=None) -> None
+    check_hub_name(index, expected, source, *, why) -> None
+    notice_unchecked_signatures() -> None
     VersionStore(root): highest(hub) / record(hub, version)
 
 Every failure raises :class:`dchub_client.errors.TrustError` naming the index source.
@@ -242,7 +245,8 @@ def check_index(obj: dict[str, Any], index: hubfiles.Index, source: str, *, stor
     """
     keys = trusted_keys() if keys is None else keys
     if not keys:
-        _notice_once()
+        if obj.get(SIGNATURES_KEY):
+            notice_unchecked_signatures()
         return
     verify_signatures(obj, keys, source)
     if index.version is None or index.expires is None:
@@ -268,12 +272,27 @@ def _check_expiry(expires: str, source: str, allow_expired: bool, now: datetime.
                      " (offline, DEEPCHEM_HUB_ALLOW_EXPIRED=1 accepts a cached copy knowingly)")
 
 
-def _notice_once() -> None:
+def check_hub_name(index: hubfiles.Index, expected: str, source: str, *, why: str) -> None:
+    """Refuse an index that declares another hub than *expected*, even one signed by a trusted key.
+
+    A mirror serves one hub: the one it is configured for, or (for the default hub) the one it
+    served first. *why* says which (for the message).
+
+    Raises:
+        TrustError: ``index.name`` is not *expected*.
+    """
+    if index.name != expected:
+        raise TrustError(f"{source}: this index is of hub {index.name!r}, but this mirror serves hub {expected!r} "
+                         f"({why}); refusing it")
+
+
+def notice_unchecked_signatures() -> None:
+    """Log, once per process, that a signed index was used without checking its signatures."""
     global _notice_given
     if not _notice_given:
         _notice_given = True
-        log.warning("no trusted hub keys configured: hub index signatures are not checked "
-                    "(set DEEPCHEM_HUB_TRUSTED_KEYS to the hub's public key to enable the checks)")
+        log.warning("the hub index is signed, but no trusted hub keys are configured, so its signatures are not "
+                    "checked (set DEEPCHEM_HUB_TRUSTED_KEYS, or `dchub hub add NAME MIRROR --key PUBKEY`)")
 
 
 class VersionStore:
@@ -324,5 +343,5 @@ class VersionStore:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-__all__ = ["PublicKey", "VersionStore", "check_index", "keyid", "parse_public_key", "parse_signatures",
-           "signed_bytes", "trusted_keys", "verify_signatures"]
+__all__ = ["PublicKey", "VersionStore", "check_hub_name", "check_index", "keyid", "notice_unchecked_signatures",
+           "parse_public_key", "parse_signatures", "signed_bytes", "trusted_keys", "verify_signatures"]

@@ -23,10 +23,16 @@ import importlib.machinery
 import sys
 from typing import Any
 
-from dchub_client.models import interface
 from dchub_client.models.recording import record_init
 
 _FLAG = "_dchub_patched"
+
+
+def _interface() -> Any:
+    # imported on first use: the interface pulls in numpy, and `import dchub_client` (the CLI) must not
+    from dchub_client.models import interface
+
+    return interface
 
 
 def install() -> None:
@@ -69,7 +75,7 @@ def patch_model_class(base: type) -> None:
     for name, method in _METHODS.items():
         if not hasattr(base, name):
             setattr(base, name, method)
-    interface.Model.register(base)
+    _interface().Model.register(base)
 
 
 def _all_subclasses(cls: type) -> list[type]:
@@ -83,17 +89,17 @@ def _all_subclasses(cls: type) -> list[type]:
 
 
 def _from_pretrained(cls: type, name_or_path: Any, **options: Any) -> Any:
-    return interface.from_pretrained(name_or_path, expected_class=cls, **options)
+    return _interface().from_pretrained(name_or_path, expected_class=cls, **options)
 
 
 _METHODS: dict[str, Any] = {
-    "get_weights": lambda self: interface.get_weights(self),
-    "set_weight": lambda self, name, value: interface.set_weight(self, name, value),
-    "get_parameters": lambda self: interface.get_parameters(self),
-    "to_pretrained": lambda self, path, **options: interface.to_pretrained(self, path, **options),
+    "get_weights": lambda self: _interface().get_weights(self),
+    "set_weight": lambda self, name, value: _interface().set_weight(self, name, value),
+    "get_parameters": lambda self: _interface().get_parameters(self),
+    "to_pretrained": lambda self, path, **options: _interface().to_pretrained(self, path, **options),
     "from_pretrained": classmethod(_from_pretrained),
-    "__getitem__": lambda self, name: interface.get_weight(self, name),
-    "__setitem__": lambda self, name, value: interface.set_weight(self, name, value),
+    "__getitem__": lambda self, name: _interface().get_weight(self, name),
+    "__setitem__": lambda self, name, value: _interface().set_weight(self, name, value),
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from dchub_client import quiet
 from dchub_client.errors import (
     InvalidMoleculeError,
     InvalidMoleculeWarning,
@@ -64,12 +65,14 @@ class Pipeline:
             raise PretrainedFormatError("this pipeline stores no featurizer; call .model.predict on features",
                                         path=self.path)
         smiles = _smiles_list(smiles)
-        features, ok, failures = _featurize(self.featurizer, smiles)
+        with quiet.frameworks_quiet():
+            features, ok, failures = _featurize(self.featurizer, smiles)
         if failures:
             _report(failures, len(smiles), errors)
         if not ok:
             return self._all_failed(len(smiles))
-        predictions = self._predict_features(features, [smiles[i] for i in ok])
+        with quiet.frameworks_quiet(native=True):
+            predictions = self._predict_features(features, [smiles[i] for i in ok])
         out = np.full((len(smiles), *predictions.shape[1:]), np.nan, dtype=_float_dtype(predictions))
         out[ok] = predictions
         return out
@@ -102,13 +105,13 @@ def _smiles_list(smiles: Sequence[str]) -> list[str]:
 
 def _featurize(featurizer: Any, smiles: list[str]) -> tuple[Any, list[int], list[tuple[int, str, str]]]:
     """Featurize the parsable molecules; return (features of the good ones, their positions, failures)."""
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem, rdBase
 
-    RDLogger.DisableLog("rdApp.*")
+    blocker = rdBase.BlockLogs()  # predict reports invalid SMILES itself; the log's state is restored after
     try:
         mols = [Chem.MolFromSmiles(s) if s.strip() else None for s in smiles]
     finally:
-        RDLogger.EnableLog("rdApp.*")
+        del blocker
     failures = [(i, s, "invalid SMILES") for i, (s, m) in enumerate(zip(smiles, mols)) if m is None]
     parsed = [i for i, m in enumerate(mols) if m is not None]
     if not parsed:
@@ -164,6 +167,7 @@ def load_pipeline(name_or_path: str | os.PathLike[str], *, verify: bool | None =
     check = (not verified) if verify is None else verify
     info = pretrained.read_params(folder)
     card = read_folder_card(folder)
-    featurizer, transformers = pipeline_codec.decode_pipeline(folder, info, verify=check)
-    model = interface.build_from_folder(folder, info, verify=check, **overrides)
+    with quiet.frameworks_quiet(native=True):  # DeepChem/TensorFlow/RDKit chatter; DCHUB_DEBUG=1 shows it
+        featurizer, transformers = pipeline_codec.decode_pipeline(folder, info, verify=check)
+        model = interface.build_from_folder(folder, info, verify=check, **overrides)
     return Pipeline(model=model, featurizer=featurizer, transformers=tuple(transformers), card=card, path=folder)
