@@ -141,7 +141,7 @@ def signed(tmp_path, sources, keys, serve, monkeypatch):
 
 def _assert_nothing_cached(cache_root: Path) -> None:
     assert not list(cache_root.glob("hubs/*/index.json"))
-    assert not list(cache_root.glob("snapshots/*/*"))
+    assert not list(cache_root.glob("snapshots/*/*/*"))
 
 
 def test_client_accepts_a_correctly_signed_index(signed, isolated_environment):

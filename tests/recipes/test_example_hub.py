@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dchub_client.format import hubfiles
 from tests._support.fresh import predict_pipelines
 
 REFERENCE = "reference_predictions.json"
 
 
 def _manifests(hub: Path) -> dict[str, dict]:
-    index = json.loads((hub / "index.json").read_text())
-    return {name: json.loads((hub / m["versions"][m["latest"]]["manifest"]).read_text())
-            for name, m in index["models"].items()}
+    index = hubfiles.parse_index(json.loads((hub / "index.json").read_text()))
+    return {name: json.loads((hub / m.versions[m.latest].manifest).read_text()) for name, m in index.models.items()}
 
 
 def _reference(folder: Path) -> dict:
