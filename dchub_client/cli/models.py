@@ -166,7 +166,7 @@ def run_info(args: argparse.Namespace) -> int:
     version, vref = find_model(index, ref.name, ref.version)
     manifest = load_model_manifest(cache, hub.mirrors, ref.name, version, vref, offline=offline)
     print(f"{ref.name}@{version}  ({manifest.class_name}, {manifest.framework}, {human_size(manifest.size)})")
-    print(f"hub: {index.name!r} ({hub.label}; mirrors: {' '.join(m.root for m in hub.mirrors) or 'none'})")
+    print(f"hub: {index.name!r}, {hub.label}; mirrors: {' '.join(m.root for m in hub.mirrors) or 'none'}")
     print(_trust_line(cache, hub, index))
     print("\n".join(_cards.card_lines(manifest.card)))
     entry = index.models[ref.name]

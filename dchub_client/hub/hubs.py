@@ -58,7 +58,7 @@ class Hub:
         """``hub 'acme'`` or ``the default hub (DEEPCHEM_MODEL_HUB)``, for messages."""
         if self.is_default:
             pinned = f" {self.name!r}" if self.name else ""
-            return f"the default hub{pinned} ({self.source})"
+            return f"the default hub{pinned}, from {self.source}"
         return f"hub {self.alias!r}"
 
     def keys(self) -> tuple[trust.PublicKey, ...]:

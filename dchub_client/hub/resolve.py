@@ -391,8 +391,11 @@ class Resolver:
             return ResolvedFolder(self.cache.snapshot(ref.name, plain.PLAIN_VERSION, hub=name), True, ref.name,
                                   hub=name)
         known = [h.label for h in order if catalog.identity(self.cache, h) is not None]
-        (log.warning if known else log.info)("offline: %s is not in %s; using hub %r's copy from the cache", ref,
-                                             " or ".join(known) or "a hub known here", name)
+        if known:
+            log.warning("offline: %s is not in %s; using the copy cached from hub %r", ref, " or ".join(known), name)
+        else:
+            log.info("offline: no searched hub was used online as configured now; %s is the copy cached from hub %r",
+                     ref, name)
         return self.in_hub(hub_for_alias(name, self.cache, self.config).with_mirrors(()), ref)
 
     def _cached_in_several(self, ref: ModelRef, copies: dict[str, list[str]]) -> AmbiguousModelError:
