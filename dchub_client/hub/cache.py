@@ -35,6 +35,7 @@ from typing import BinaryIO
 from dchub_client import constants
 from dchub_client.errors import CacheError
 from dchub_client.format import jsonstrict, layout
+from dchub_client.format.atomic import make_temp_dir
 from dchub_client.format.hashing import is_sha256, sha256_file
 
 try:
@@ -180,7 +181,7 @@ class Cache:
         """Make ``snapshots/<name>/<version>`` hold *files* (``(relpath, blob sha256)``), atomically."""
         target = self.snapshot(name, version)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=target.parent))
+        tmp = make_temp_dir(target.parent, prefix=f".{version}.")
         folders = {str(tmp)}
         try:
             for relpath, sha in files:
