@@ -35,7 +35,8 @@ from typing import BinaryIO
 
 from dchub_client import constants
 from dchub_client.errors import CacheError
-from dchub_client.format import jsonstrict
+from dchub_client.format import hubfiles, jsonstrict
+from dchub_client.format.atomic import make_temp_dir
 from dchub_client.format.hashing import is_sha256, sha256_file
 
 try:
@@ -179,7 +180,7 @@ class Cache:
         """Make ``snapshots/<hub>/<name>/<version>`` hold *files* (``(relpath, blob sha256)``), atomically."""
         target = self.snapshot(name, version, hub=hub)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=target.parent))
+        tmp = make_temp_dir(target.parent, prefix=f".{version}.")
         folders = {str(tmp)}
         try:
             for relpath, sha in files:
@@ -269,8 +270,6 @@ class Cache:
         return CacheVerifyReport(len(blobs), tuple(bad_blobs), removed)
 
     def _snapshot_ok(self, info: SnapshotInfo, status: dict[tuple[int, int], bool]) -> bool:
-        from dchub_client.format import hubfiles
-
         try:
             manifest = hubfiles.parse_manifest(jsonstrict.loads(self.blob(info.manifest_sha256).read_bytes()))
         except (FileNotFoundError, ValueError):
