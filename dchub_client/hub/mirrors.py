@@ -305,7 +305,7 @@ def _root_cause(err: BaseException) -> str:
 def is_missing(err: BaseException) -> bool:
     """True when a mirror's failure says the file is not there: HTTP 404, 410 or 403 (what S3 answers
     for a missing key when listing is not allowed), or a missing local file."""
-    status = getattr(getattr(err, "response", None), "status_code", None)
+    status = getattr(err, "status", None) or getattr(getattr(err, "response", None), "status_code", None)
     return status in (403, 404, 410) or isinstance(err, (FileNotFoundError, NotADirectoryError))
 
 
