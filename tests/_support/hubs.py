@@ -7,10 +7,10 @@ from hubgen.build import build_hub as hubgen_build
 
 
 def build_hub(tmp_path: Path, models: dict[tuple[str, str], Path], *, part_size: int | None = None,
-              out: str = "hub", **options: object) -> Path:
-    """Build a hub with hubgen from pretrained folders (``models[(name, version)] = folder``);
-    *options* go to :func:`hubgen.build.build_hub` (e.g. ``sign_keys``)."""
-    lines = ["name: test-hub", "title: Test hub", "models:"]
+              out: str = "hub", hub_name: str = "test-hub", **options: object) -> Path:
+    """Build a hub named *hub_name* with hubgen from pretrained folders (``models[(name, version)] = folder``)
+    into ``tmp_path / out``; *options* go to :func:`hubgen.build.build_hub` (e.g. ``sign_keys``)."""
+    lines = [f"name: {hub_name}", "title: Test hub", "models:"]
     for (name, version), folder in models.items():
         lines += [f"  - name: {name}", f'    version: "{version}"', f"    path: {folder}",
                   "    card:", f"      description: toy model {name}", "      license: MIT"]
