@@ -81,7 +81,8 @@ def _ls_index(hub: Hub, cache: Cache, *, refresh: bool, width: int) -> None:
     """The hub's models with the details of their latest manifest (fetched in parallel, cached)."""
     offline = constants.offline()
     index = load_index(cache, hub, refresh=refresh, offline=offline)
-    manifests, errors = latest_manifests(cache, hub.mirrors, index, offline=offline)
+    mirrors, no_fetch = hub.reachable(offline)
+    manifests, errors = latest_manifests(cache, mirrors, index, offline=no_fetch)
     rows = [_hub_row(name, index.models[name].latest, manifests.get(name)) for name in sorted(index.models)]
     print(f"{index.title or index.name} ({len(rows)} models) - hub {index.name!r}"
           + (" (default)" if hub.is_default else ""))
@@ -164,7 +165,8 @@ def run_info(args: argparse.Namespace) -> int:
     hub, offline = hub.with_mirrors(indexed), constants.offline()
     index = load_index(cache, hub, refresh=args.refresh, offline=offline)
     version, vref = find_model(index, ref.name, ref.version)
-    manifest = load_model_manifest(cache, hub.mirrors, ref.name, version, vref, offline=offline)
+    mirrors, no_fetch = hub.reachable(offline)
+    manifest = load_model_manifest(cache, mirrors, ref.name, version, vref, offline=no_fetch)
     print(f"{ref.name}@{version}  ({manifest.class_name}, {manifest.framework}, {human_size(manifest.size)})")
     print(f"hub: {index.name!r}, {hub.label}; mirrors: {' '.join(m.root for m in hub.mirrors) or 'none'}")
     print(_trust_line(cache, hub, index))

@@ -71,6 +71,17 @@ class Hub:
         """The same hub reached through *mirrors* only."""
         return dataclasses.replace(self, mirrors=tuple(mirrors))
 
+    def reachable(self, offline: bool) -> tuple[tuple[Mirror, ...], bool]:
+        """The mirrors that may be read now, and whether fetching files must be refused.
+
+        Offline, a local folder is no network: its files are read (a USB stick made by ``dchub mirror``
+        needs no cache), and fetching is refused only when the hub has no local mirror.
+        """
+        if not offline:
+            return self.mirrors, False
+        local = tuple(m for m in self.mirrors if m.kind == "local")
+        return local, not local
+
 
 def default_hub(config: HubConfig | None = None) -> Hub:
     """The hub of ``DEEPCHEM_MODEL_HUB`` (see the module docstring)."""

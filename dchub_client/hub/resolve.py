@@ -252,15 +252,17 @@ class Resolver:
 
     def _hub_model(self, hub: Hub, ref: ModelRef, missing: list[str]) -> ResolvedFolder:
         index = catalog.load_index(self.cache, hub, refresh=self.refresh, offline=self.offline, missing=missing)
+        mirrors, no_fetch = hub.reachable(self.offline)
         version = ref.version
-        if self.offline and version is None:
+        if no_fetch and version is None:
             version = self._newest_cached(index, ref.name)
         version, entry = find_model(index, ref.name, version)
-        manifest = load_model_manifest(self.cache, hub.mirrors, ref.name, version, entry, offline=self.offline)
+        manifest = load_model_manifest(self.cache, mirrors, ref.name, version, entry, offline=no_fetch)
         model = HubModel(hub=index.name, name=ref.name, version=version, ref=entry, manifest=manifest)
         if self.offline:
-            log.info("offline: %s is %s:%s@%s from the cache", ref, index.name, ref.name, version)
-        return self._snapshot(hub, model)
+            log.info("offline: %s is %s:%s@%s from %s", ref, index.name, ref.name, version,
+                     "the cache" if no_fetch else "a local mirror and the cache")
+        return self._snapshot(hub.with_mirrors(mirrors), model, no_fetch=no_fetch)
 
     def _newest_cached(self, index: hubfiles.Index, name: str) -> str | None:
         """Offline, for a bare name: the hub's latest version if cached, else its newest cached version."""
@@ -278,7 +280,7 @@ class Resolver:
     def _is_cached(self, hub: str, name: str, version: str, manifest_sha: str) -> bool:
         return self.cache.snapshot_manifest(name, version, hub=hub) == manifest_sha
 
-    def _snapshot(self, hub: Hub, model: HubModel) -> ResolvedFolder:
+    def _snapshot(self, hub: Hub, model: HubModel, *, no_fetch: bool) -> ResolvedFolder:
         """Fetch (if needed) the files of a hub model version; return its snapshot folder."""
         cache = self.cache
         done = ResolvedFolder(path=cache.snapshot(model.name, model.version, hub=model.hub), verified=True,
@@ -287,7 +289,7 @@ class Resolver:
             return done
         if self.verify:
             _reverify(cache, model)
-        _require_online_or_cached(cache, model, self.offline)
+        _require_online_or_cached(cache, model, no_fetch)
         fetch_files(cache, hub.mirrors, model.manifest.files, label=f"{model.name}@{model.version}",
                     progress=self.progress)
         files = [(f.path, f.sha256) for f in model.manifest.files]

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -119,3 +122,23 @@ def spec_hash(card_text: str) -> str:
 
 def test_whole_build_is_fast(built_hub):
     assert built_hub.seconds < 5 * 60  # five recipes, each well under a minute on 2 cores
+
+
+_LOAD_AND_PREDICT = """
+import dchub_client
+for name in ("freewilson-pic50-graphconv", "nci-tpsa-mtr"):
+    print(name, dchub_client.load_pipeline(name).predict(["CCO", "c1ccccc1O"]).shape)
+"""
+
+
+def test_loading_and_predicting_print_nothing_unless_asked(built_hub, tmp_path):
+    """DeepChem's, TensorFlow's (Python and native) and RDKit's chatter is silenced (issue 13 item 8)."""
+    env = {**os.environ, "DEEPCHEM_MODEL_HUB": built_hub.url, "DEEPCHEM_HUB_CACHE": str(tmp_path / "cache")}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user runs it
+    quiet = subprocess.run([sys.executable, "-c", _LOAD_AND_PREDICT], env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.count("(2, 1") == 2 and quiet.stderr == ""
+    loud = subprocess.run([sys.executable, "-c", _LOAD_AND_PREDICT], env={**env, "DCHUB_DEBUG": "1"},
+                          capture_output=True, text=True, timeout=600)
+    assert loud.returncode == 0 and "Skipped loading" in loud.stderr and "DEPRECATION WARNING" in loud.stderr
