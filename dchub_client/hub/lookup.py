@@ -5,10 +5,8 @@ checked against the sha256 the index gives and cached as blobs, so they are fetc
 """
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dchub_client import constants
@@ -52,7 +50,7 @@ def find_model(index: Index, name: str, version: str | None) -> tuple[str, Versi
     version = version or entry.latest
     ref = entry.versions.get(version)
     if ref is None:
-        close = difflib.get_close_matches(version, list(entry.versions), n=3, cutoff=0.5)
+        close = _close(version, list(entry.versions))
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ModelNotFoundError(f"model {name!r} has no version {version!r}{hint} "
                                  f"(versions: {', '.join(sorted(entry.versions, key=hubfiles.version_key))})",
@@ -62,12 +60,18 @@ def find_model(index: Index, name: str, version: str | None) -> tuple[str, Versi
 
 def not_found(name: str, candidates: list[str], where: str) -> ModelNotFoundError:
     """A :class:`ModelNotFoundError` for *name* suggesting the closest of *candidates*."""
-    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+    close = _close(name, candidates)
     lower = {c.lower(): c for c in candidates}
     if name.lower() in lower and lower[name.lower()] not in close:
         close.insert(0, lower[name.lower()])
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return ModelNotFoundError(f"no model named {name!r} in {where}{hint}", suggestions=close)
+
+
+def _close(word: str, candidates: list[str]) -> list[str]:
+    import difflib  # stdlib, only on the error path: a no-op `dchub pull` does not load it
+
+    return difflib.get_close_matches(word, candidates, n=3, cutoff=0.5)
 
 
 def load_model_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, version: str, ref: VersionRef, *,
@@ -100,6 +104,8 @@ def latest_manifests(cache: Cache, mirrors: Sequence[Mirror], index: Index, *,
     Example:
         >>> manifests, errors = latest_manifests(Cache(), mirrors, index)  # doctest: +SKIP
     """
+    from concurrent.futures import ThreadPoolExecutor  # stdlib; only `dchub ls` needs threads here
+
     names = sorted(index.models)
     if not names:
         return {}, {}

@@ -22,6 +22,8 @@ Example:
 from __future__ import annotations
 
 import json
+import mmap
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -51,9 +53,9 @@ def _compact(obj: Any) -> bytes:
 class Lookup:
     """A lookup file in memory: its :attr:`header` and :attr:`models` (a lazy, read-only mapping)."""
 
-    def __init__(self, data: bytes, source: str) -> None:
+    def __init__(self, data: bytes | mmap.mmap, source: str) -> None:
         end = data.find(b"\n", len(MAGIC))
-        if not data.startswith(MAGIC) or end < 0:
+        if data[:len(MAGIC)] != MAGIC or end < 0:
             raise HubFormatError("not a dchub index lookup file", source=source)
         try:
             self.header: dict[str, Any] = json.loads(data[len(MAGIC):end])
@@ -74,7 +76,7 @@ class Lookup:
 class _LazyModels(Mapping[str, ModelEntry]):
     """The models of a lookup file: ``get``/``[]`` bisect and parse one line; iteration reads every name."""
 
-    def __init__(self, data: bytes, start: int, source: str, count: int) -> None:
+    def __init__(self, data: bytes | mmap.mmap, start: int, source: str, count: int) -> None:
         self._data = data
         self._start = start
         self._source = source
@@ -145,15 +147,29 @@ class _LazyModels(Mapping[str, ModelEntry]):
 
 
 def read_lookup(path: Path) -> Lookup | None:
-    """The lookup file at *path*, or None when it is missing or unreadable as one (rebuild it then)."""
+    """The lookup file at *path*, or None when it is missing or unreadable as one (rebuild it then).
+
+    The file is memory-mapped (read as a whole on Windows, where a mapped file cannot be replaced), so
+    finding one name reads a few pages, not the whole file.
+    """
     try:
-        data = path.read_bytes()
+        data = _map(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
     try:
         return Lookup(data, str(path))
     except HubFormatError:
         return None
+
+
+def _map(path: Path) -> Any:
+    if os.name == "nt":  # pragma: no cover - a mapped file could not be replaced by the next fetch
+        return path.read_bytes()
+    with open(path, "rb") as handle:
+        try:
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:  # an empty file
+            return b""
 
 
 __all__ = ["MAGIC", "Lookup", "read_lookup", "write_lookup"]

@@ -18,12 +18,11 @@ Idempotent.
 """
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dchub_client.models.recording import record_init
+if TYPE_CHECKING:
+    import importlib.machinery
 
 _FLAG = "_dchub_patched"
 
@@ -52,6 +51,9 @@ def record_subclasses(base: type) -> None:
     """Make *base* and all its subclasses, existing and future, record their constructor arguments."""
     if base.__dict__.get(_FLAG):
         return
+    # imported when DeepChem is: recording needs `inspect`, which `import dchub_client` (the CLI) must not pay for
+    from dchub_client.models.recording import record_init
+
     for cls in [base, *_all_subclasses(base)]:
         record_init(cls)
     previous = base.__dict__.get("__init_subclass__")
@@ -110,8 +112,9 @@ _TARGETS: dict[str, tuple[str, Any]] = {
 }
 
 
-class _PostImportFinder(importlib.abc.MetaPathFinder):
-    """Finds the modules of :data:`_TARGETS` through the other finders, and patches them once executed."""
+class _PostImportFinder:
+    """Finds the modules of :data:`_TARGETS` through the other finders, and patches them once executed
+    (a meta path finder needs only ``find_spec``; no ABC, so ``importlib.abc`` is not imported at start-up)."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         if fullname not in _TARGETS:
@@ -126,7 +129,9 @@ class _PostImportFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-class _PatchingLoader(importlib.abc.Loader):
+class _PatchingLoader:
+    """Runs the real loader, then the patch."""
+
     def __init__(self, loader: Any) -> None:
         self._loader = loader
 
