@@ -54,6 +54,12 @@ SNAPSHOT_MARKER = ".dchub-manifest"
 #: Names reserved for the client: refused as any component of a manifest's file paths (compared casefolded).
 RESERVED_NAMES = frozenset({SNAPSHOT_MARKER})
 
+#: Keys of ``index.json`` that the signing layer owns (``dchub_client.hub.trust``): the signatures over the
+#: rest, and the chain of signed key-rotation records (each naming a new key set, signed by the old one).
+INDEX_SIGNATURES = "signatures"
+INDEX_KEY_ROTATIONS = "key_rotations"
+KEY_ROTATION_TYPE = "dchub-key-rotation"
+
 #: The catalogue site's entry page and asset folder.
 SITE_INDEX = "index.html"
 SITE_ASSETS_DIR = "assets"

@@ -7,8 +7,11 @@ only network access is the hub client's, to the configured mirrors.
 
 :func:`no_network` blocks it by construction. A process-wide audit hook (:pep:`578`, installed
 the first time a guard is entered) vetoes, on a thread inside a guard, every audited network
-operation *before* it happens: host name resolution, creating a non-Unix socket, ``connect``,
-``sendto``, ``urllib`` requests and ``http.client``/``ftplib``/``smtplib``... connections. A vetoed
+operation *before* it happens: host name resolution, ``connect`` and ``sendto``/``sendmsg`` of a
+non-Unix socket, ``urllib`` requests and ``http.client``/``ftplib``/``smtplib``... connections. So
+no host name is resolved, no connection opened and no datagram sent, loopback included. Creating
+or binding a socket sends nothing and stays allowed (``urllib3`` probes IPv6 at import by binding
+``::1``). A vetoed
 attempt raises :class:`~dchub_client.errors.NetworkAccessError` on the spot, and is remembered:
 code that swallows the error (``CGCNNFeaturizer`` catches ``URLError`` and carries on
 half-initialised) still ends in the same error when the guarded block ends. The error names the
@@ -43,9 +46,7 @@ _DESCRIBE: dict[str, Callable[[tuple[Any, ...]], str | None]] = {
     "socket.gethostbyname_ex": lambda a: f"resolve {a[0]!r}",
     "socket.gethostbyaddr": lambda a: f"look up {a[0]!r}",
     "socket.getnameinfo": lambda a: f"look up {a[0]!r}",
-    "socket.__new__": lambda a: None if a[1] == _AF_UNIX else f"open a {_family(a[1])} socket",
     "socket.connect": lambda a: None if _is_unix(a[0]) else f"connect to {a[1]!r}",
-    "socket.bind": lambda a: None if _is_unix(a[0]) else f"bind to {a[1]!r}",
     "socket.sendto": lambda a: None if _is_unix(a[0]) else f"send to {a[1]!r}",
     "socket.sendmsg": lambda a: None if _is_unix(a[0]) else f"send to {a[1]!r}",
     "urllib.Request": lambda a: f"fetch {a[0]}",
@@ -63,13 +64,6 @@ _OURS = "dchub_client"
 _local = threading.local()
 _install_lock = threading.Lock()
 _installed = False
-
-
-def _family(family: Any) -> str:
-    try:
-        return socket.AddressFamily(family).name
-    except ValueError:
-        return f"family {family}"
 
 
 def _is_unix(sock: Any) -> bool:
@@ -100,13 +94,18 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 
 
 def _culprit(frame: FrameType | None, boundary: FrameType | None) -> str | None:
-    """The outermost code outside dchub_client that dchub_client called, below the guard's caller."""
-    found = None
+    """The outermost code outside dchub_client that dchub_client called, below the guard's caller; or the
+    module whose import-time code tried (the innermost module body on the stack)."""
+    found = importing = None
     while frame is not None and frame is not boundary:
         caller = frame.f_back
+        if importing is None and frame.f_code.co_name == "<module>":
+            importing = frame
         if not _is_ours(frame) and caller is not None and _is_ours(caller):
             found = frame
         frame = caller
+    if importing is not None:
+        return f"{importing.f_globals.get('__name__', '?')} (when imported)"
     return _frame_name(found) if found is not None else None
 
 

@@ -172,3 +172,17 @@ def test_every_allowlisted_class_built_with_default_arguments_opens_no_socket(tm
     assert CGCNN in survey["network"]
     assert set(survey["network"]) <= set(policies._DEEPCHEM_NETWORK_CLASSES), \
         "a class reached for the network: refuse it up front in policies._DEEPCHEM_NETWORK_CLASSES"
+
+
+def test_a_module_that_phones_home_when_imported_is_named(tmp_path, monkeypatch, listener, network_seen):
+    import importlib
+
+    address, accepted = listener
+    (tmp_path / "phones_at_import.py").write_text(
+        f"import socket\nsocket.create_connection({address!r}, timeout=2).close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(NetworkAccessError, match=r"'phones_at_import \(when imported\)'.*resolve '127\.0\.0\.1'"):
+        with netguard.no_network("demo.Thing"):
+            importlib.import_module("phones_at_import")
+    assert not accepted() and network_seen == []
+    monkeypatch.delitem(sys.modules, "phones_at_import", raising=False)
