@@ -35,6 +35,7 @@ from typing import BinaryIO
 from dchub_client import constants
 from dchub_client.errors import CacheError, HubFormatError
 from dchub_client.format import hubfiles, jsonstrict, layout
+from dchub_client.format.atomic import atomic_write_bytes, make_temp_dir
 from dchub_client.format.hashing import is_sha256, sha256_file
 
 try:
@@ -196,7 +197,7 @@ class Cache:
             raise CacheError(f"cannot build the snapshot of {err}") from err
         target = self.snapshot(name, version)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=target.parent))
+        tmp = make_temp_dir(target.parent, prefix=f".{version}.")
         try:
             self._fill_snapshot(tmp, files, where)
             _write_new_file(tmp / MARKER, (manifest_sha256 + "\n").encode("ascii"))
@@ -326,8 +327,6 @@ class Cache:
 
     def write_index(self, roots: list[str], data: bytes) -> None:
         """Cache a freshly fetched index (atomically); its mtime is its age."""
-        from dchub_client.format.atomic import atomic_write_bytes
-
         path = self.index_file(roots)
         atomic_write_bytes(path, data)
         atomic_write_bytes(path.with_name("roots.txt"), ("\n".join(roots) + "\n").encode("utf-8"))
