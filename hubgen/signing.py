@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from dchub_client.errors import DchubError
 from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.atomic import atomic_write_bytes
-from dchub_client.format.sums import sums_text
+from dchub_client.format.sums import write_checksum_files
 from dchub_client.hub import trust
 from hubgen.errors import SigningError
 from hubgen.verify import verify_hub
@@ -240,7 +240,7 @@ def sign_hub(folder: str | os.PathLike[str], keys: Sequence[Ed25519PrivateKey], 
     By default the folder is first checked whole (every manifest and blob against the index: you
     vouch for what you sign), then ``version`` goes up by one, ``expires`` is renewed and *keys*
     replace the signatures. With *add*, *keys*' signatures are added to the index as it is (k-of-n
-    keys held by different people sign in turn). ``SHA256SUMS`` is rewritten.
+    keys held by different people sign in turn). The checksum files (``SHA256SUMS``, ``registry.txt``) are rewritten.
 
     Raises:
         SigningError: no keys, no index, a damaged folder, or (with *add*) an unsigned index.
@@ -327,9 +327,9 @@ def _check_current_keys(obj: dict[str, Any], old_keys: Sequence[Ed25519PrivateKe
 
 
 def _write_index(root: Path, data: bytes, checked: int) -> SignSummary:
-    """Write ``index.json`` then ``SHA256SUMS`` (which lists it)."""
+    """Write ``index.json`` then the checksum files (which list it)."""
     atomic_write_bytes(root / layout.INDEX_FILE, data)
-    atomic_write_bytes(root / layout.SUMS_FILE, sums_text(root, layout.PRIVATE_NAMES).encode("utf-8"))
+    write_checksum_files(root)
     obj = jsonstrict.loads(data)
     records = obj.get(trust.ROTATIONS_KEY, [])
     return SignSummary(path=root / layout.INDEX_FILE, version=obj["version"], expires=obj.get("expires", ""),

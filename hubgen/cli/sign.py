@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Check the hub folder is whole, then sign its index.json: version + 1, a new expiry, the "
                     "given keys' signatures (they replace any others). With --add, add the given keys' "
                     "signatures to the index as it is (k-of-n keys held by different people sign in turn). "
-                    "SHA256SUMS is rewritten; publish the folder again afterwards.")
+                    "SHA256SUMS and registry.txt are rewritten; publish the folder again afterwards.")
     parser.add_argument("folder", metavar="DIR", help="the hub folder")
     parser.add_argument("--sign-key", action="append", required=True, metavar="KEY",
                         help="private key file (hubgen keygen); repeat for several keys")

@@ -8,6 +8,7 @@ import pytest
 
 from dchub_client.errors import TrustError
 from dchub_client.format import hubfiles
+from dchub_client.format.hashing import sha256_file
 from dchub_client.hub import trust
 from dchub_client.hub.resolve import resolve_pretrained
 from hubgen.errors import SigningError
@@ -256,14 +257,14 @@ def test_sign_refuses_a_damaged_folder_and_changes_nothing(hub_of, ring):
         sign_hub(hub, _priv(ring, "a"), add=True, check=False)
 
 
-def test_sign_bumps_the_version_renews_expiry_and_rewrites_sha256sums(hub_of, ring):
-    from dchub_client.format.sums import sums_text
-
+def test_sign_bumps_the_version_renews_expiry_and_rewrites_the_checksum_files(hub_of, ring):
     hub = hub_of(ring["a"][0])
     first = _index(hub)
     summary = sign_hub(hub, _priv(ring, "b"), expires_days=3)
     obj = _index(hub)
     assert obj["version"] == first["version"] + 1 == summary.version and summary.checked > 0
     assert [s["keyid"] for s in obj["signatures"]] == [_keyid(ring, "b")]
-    assert (hub / "SHA256SUMS").read_text() == sums_text(hub)
+    sums = dict(line.split("  ")[::-1] for line in (hub / "SHA256SUMS").read_text().splitlines())
+    assert sums["index.json"] == sha256_file(hub / "index.json")
+    assert f"index.json sha256:{sums['index.json']}" in (hub / "registry.txt").read_text()
     assert add_signatures(obj, _priv(ring, "a"))["version"] == obj["version"]
