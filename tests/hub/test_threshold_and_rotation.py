@@ -268,3 +268,23 @@ def test_sign_bumps_the_version_renews_expiry_and_rewrites_the_checksum_files(hu
     assert sums["index.json"] == sha256_file(hub / "index.json")
     assert f"index.json sha256:{sums['index.json']}" in (hub / "registry.txt").read_text()
     assert add_signatures(obj, _priv(ring, "a"))["version"] == obj["version"]
+
+
+# --- hub identity -----------------------------------------------------------------------------
+
+
+def test_a_policy_bound_to_a_hub_refuses_another_hubs_index_even_when_signed(hub_of, ring, tmp_path):
+    hub = hub_of(ring["a"][0])
+    obj = _index(hub)
+    index = hubfiles.parse_index(obj)
+    keys = tuple(parse_trusted_keys([_pub(ring, "a")]))
+    store = trust.TrustStore(tmp_path / "state")
+    with pytest.raises(TrustError, match="this index is of hub 'test-hub', but the mirror is configured for hub "
+                                         "'prod'"):
+        trust.TrustPolicy(keys=keys, hub="prod").check(obj, index, "https://m/index.json", store=store)
+    with pytest.raises(TrustError, match="configured for hub 'prod'"):  # unsigned hubs are bound too
+        trust.TrustPolicy(hub="prod").check(obj, index, "https://m/index.json", store=store)
+    verdict = trust.TrustPolicy(keys=keys, hub="test-hub").check(obj, index, "https://m/index.json", store=store)
+    assert verdict.checked and verdict.signed_by == (_keyid(ring, "a"),) and verdict.version == 1
+    store.accept(verdict)
+    assert store.highest("test-hub") == 1
