@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rebuild", action="store_true", help="run every model's recipe again")
     parser.add_argument("--sign-key", action="append", default=[], metavar="KEY",
                         help="private key file (hubgen keygen) that signs index.json; repeat to sign with "
-                             "several keys (key rotation)")
+                             "several keys (k of n; `hubgen rotate` changes keys)")
     parser.add_argument("--expires-days", type=days, default=DEFAULT_EXPIRES_DAYS, metavar="DAYS",
                         help="lifetime of a signed index (default: %(default)s)")
     parser.set_defaults(func=run)
