@@ -50,6 +50,19 @@ INDEX_FORMAT = "dchub-index"
 MANIFEST_FORMAT = "dchub-manifest"
 HUB_FORMAT_VERSION = "1.0"
 
+#: The marker file of a cache snapshot folder (it holds the sha256 of the manifest the snapshot was built
+#: from). Written by the cache, never by a hub: no manifest may list a file of this name, at any depth and
+#: in any letter case (a case-insensitive file system would otherwise alias it).
+SNAPSHOT_MARKER = ".dchub-manifest"
+#: Names reserved for the client: refused as any component of a manifest's file paths (compared casefolded).
+RESERVED_NAMES = frozenset({SNAPSHOT_MARKER})
+
+#: Keys of ``index.json`` that the signing layer owns (``dchub_client.hub.trust``): the signatures over the
+#: rest, and the chain of signed key-rotation records (each naming a new key set, signed by the old one).
+INDEX_SIGNATURES = "signatures"
+INDEX_KEY_ROTATIONS = "key_rotations"
+KEY_ROTATION_TYPE = "dchub-key-rotation"
+
 #: The catalogue site's entry page and asset folder.
 SITE_INDEX = "index.html"
 SITE_ASSETS_DIR = "assets"

@@ -30,7 +30,7 @@ from dchub_client.errors import (
 from dchub_client.format import layout, pretrained
 from dchub_client.format.card import Card, parse_card
 from dchub_client.hub.resolve import resolve_pretrained
-from dchub_client.models import adapters, encoding, pipeline_codec
+from dchub_client.models import adapters, encoding, netguard, pipeline_codec
 from dchub_client.models.allowlist import registry
 
 logger = logging.getLogger(__name__)
@@ -242,6 +242,8 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
     Raises:
         PretrainedFormatError: the folder is malformed (the message names the file and problem).
         UntrustedClassError: ``params.json`` names a class that is not on the allowlist.
+        NetworkAccessError: building the model tried to use the network (an ``UntrustedClassError``);
+            only fetching from the hub's mirrors does.
         ModelClassMismatchError: the folder holds a class unrelated to *expected_class*.
 
     Example:
@@ -278,10 +280,20 @@ def build_from_folder(folder: Path, info: pretrained.PretrainedInfo, *, verify: 
         expected_class: refuse a folder whose class is not this class or a subclass of it.
         **overrides: constructor arguments to change.
 
+    Nothing here touches the network: the whole build runs under :func:`netguard.no_network`.
+
     Raises:
         PretrainedFormatError, UntrustedClassError, ModelClassMismatchError: as :func:`from_pretrained`.
+        NetworkAccessError: building the model (or an object among its arguments) tried to use the network.
     """
     source = folder / layout.PARAMS_FILE
+    with netguard.no_network(info.class_name, source=source):
+        return _build_from_folder(folder, info, source, verify=verify, expected_class=expected_class,
+                                  overrides=overrides)
+
+
+def _build_from_folder(folder: Path, info: pretrained.PretrainedInfo, source: Path, *, verify: bool,
+                       expected_class: type | None, overrides: dict[str, Any]) -> Any:
     cls = _model_class(info, source, expected_class)
     adapter = adapters.for_class(cls)
     if info.framework != adapter.framework:

@@ -140,8 +140,16 @@ def test_dunder_modules_and_reexports_through_another_package_are_refused(name: 
         encoding.decode_parameters({"x": {"__dchub__": "object", "class": name, "kwargs": {}}}, source="params.json")
 
 
+@dchub_client.register_class
+class _ReadsAPickle:
+    """Like ``Mol2VecFingerprint(pretrain_model_path=...)``: a constructor that would unpickle a path."""
+
+    def __init__(self, pretrain_model_path: str | None = None) -> None:
+        self.path = pretrain_model_path
+
+
 @pytest.mark.parametrize("value", [
-    {"__dchub__": "object", "class": "deepchem.feat.Mol2VecFingerprint",
+    {"__dchub__": "object", "class": f"{__name__}._ReadsAPickle",
      "kwargs": {"pretrain_model_path": "/tmp/evil.pkl"}},  # gensim would unpickle it
     {"__dchub__": "object", "class": "deepchem.models.MultitaskRegressor",
      "kwargs": {"n_tasks": 1, "n_features": 2, "model_dir": "/tmp/created-by-a-stranger"}},
@@ -152,6 +160,13 @@ def test_arguments_naming_files_or_folders_are_never_taken_from_params_json(valu
     with pytest.raises(errors.PretrainedFormatError, match="'model_dir'"):
         encoding.decode_parameters({"model_dir": str(tmp_path / "x")}, source="params.json")
     assert not (tmp_path / "x").exists()
+
+
+def test_mol2vec_is_refused_before_its_path_or_download_matter() -> None:
+    value = {"__dchub__": "object", "class": "deepchem.feat.Mol2VecFingerprint",
+             "kwargs": {"pretrain_model_path": "/tmp/evil.pkl"}}
+    with pytest.raises(errors.NetworkAccessError, match="Mol2VecFingerprint.*downloads the mol2vec model"):
+        encoding.decode_parameters({"x": value}, source="params.json")
 
 
 def test_inline_arrays_are_bounded_in_bytes_not_only_elements() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from dchub_client.models.allowlist.registry import Kind, add_policy
+from dchub_client.models.allowlist.registry import Kind, add_policy, refuse_network_class
 
 #: DeepChem base classes whose subclasses may be constructed from keyword arguments.
 _DEEPCHEM_CONSTRUCTIBLE = (
@@ -21,6 +21,20 @@ _DEEPCHEM_CONSTRUCTIBLE = (
 )
 #: DeepChem base classes whose subclasses may be rebuilt from their attributes (fitted state).
 _DEEPCHEM_STATEFUL = ("deepchem.trans.Transformer",)
+
+#: DeepChem classes whose constructors download (loading from a folder never touches the network). The
+#: network guard (``dchub_client.models.netguard``) refuses any other that tries; these are refused up front,
+#: by name and by base class, so nothing of them runs. ``tests/security/test_network_guard.py`` checks that
+#: every allowlisted class seen reaching for the network is listed here.
+_DEEPCHEM_NETWORK_CLASSES = {
+    "deepchem.feat.material_featurizers.cgcnn_featurizer.CGCNNFeaturizer":
+        "downloads atom_init.json from DeepChem's bucket",
+    "deepchem.feat.molecule_featurizers.mol2vec_fingerprint.Mol2VecFingerprint":
+        "downloads the mol2vec model from GitHub (and unpickles it) unless given a path, which params.json "
+        "may not give",
+    "deepchem.models.torch_models.chemberta.Chemberta":
+        "fetches its tokenizer from the Hugging Face Hub",
+}
 
 #: torch functions (outside torch.nn.functional) usable as activation functions.
 _TORCH_FUNCTIONS = frozenset({
@@ -101,6 +115,8 @@ def _keras(name: str, obj: Any, kind: Kind) -> bool:
 def install() -> None:
     """Register the built-in policies (idempotent: called once from ``dchub_client/__init__``)."""
     add_policy("deepchem", _deepchem)
+    for name, fetches in _DEEPCHEM_NETWORK_CLASSES.items():
+        refuse_network_class(name, fetches)
     add_policy("torch", _torch)
     add_policy("numpy", _numpy)
     for package in ("tensorflow", "tf_keras", "keras"):
