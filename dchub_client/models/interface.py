@@ -176,7 +176,8 @@ def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool =
     adapter = adapters.for_model(model)
     _check_class_loadable(type(model))
     parameters = encoding.encode_parameters(get_parameters(model))
-    weights: Any = adapter.read(model)
+    weights: Any = iter(()) if adapter.composite else adapter.read(model)
+    members = {folder: _member_writer(member, include_optimizer) for folder, member in adapter.members(model)}
     extra: dict[str, Any] = dict(adapter.extra(model))
     auxiliary: list[str] = []
     if include_optimizer:
@@ -195,9 +196,13 @@ def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool =
     files = _with_card(files, card)
     pretrained.write_pretrained(path, class_name=adapter.class_name(model), framework=adapter.framework,
                                 parameters=parameters, weights=weights, versions=_versions(adapter),
-                                extra=extra, files=files, overwrite=overwrite)
+                                extra=extra, files=files, subfolders=members, overwrite=overwrite)
     logger.info("saved %s to %s", type(model).__name__, path)
     return Path(path)
+
+
+def _member_writer(member: Any, include_optimizer: bool) -> Any:
+    return lambda folder: to_pretrained(member, folder, include_optimizer=include_optimizer)
 
 
 def _with_card(files: Mapping[str, bytes] | None, card: Any) -> Mapping[str, bytes] | None:
@@ -269,7 +274,8 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
     auxiliary = _auxiliary_names(info, source)
     adapter.prepare(model, extra=info.extra, weights={n: e for n, e in info.weights.items() if n not in auxiliary},
                     source=source)
-    _assign_all(adapter, model, {n: r for n, r in readers.items() if n not in auxiliary}, source)
+    if not adapter.composite:  # a composite's members were loaded (and checked) from their own folders
+        _assign_all(adapter, model, {n: r for n, r in readers.items() if n not in auxiliary}, source)
     if _TRAINING in info.extra:
         arrays = {name: readers[name].load() for name in auxiliary}
         adapter.load_training_state(model, info.extra[_TRAINING], arrays)

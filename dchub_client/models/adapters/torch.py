@@ -25,6 +25,12 @@ from dchub_client.models.adapters.base import Adapter, WeightSpec
 
 ROOT_LAYER = "root"
 _TORCH_MODEL = "deepchem.models.torch_models.torch_model.TorchModel"
+#: Parameters that DeepChem uses as input slots, overwritten with each batch by ``forward`` and never
+#: trained: they hold data, not weights, so they are not saved (DeepChem's torch GAN keeps the last batch's
+#: noise in ``noise_input``, whose shape then depends on that batch). ``{module class: attribute names}``.
+INPUT_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "deepchem.models.torch_models.gan.GAN": frozenset({"noise_input"}),
+}
 
 
 def _torch() -> Any:
@@ -72,12 +78,18 @@ def _own_tensors(module: Any) -> list[tuple[str, Any]]:
     pass (``SeqToSeq._embedding``), not state, and are left out.
     """
     torch = _torch()
-    own = [(n, p) for n, p in module._parameters.items() if p is not None]
+    skip = _placeholders(type(module))
+    own = [(n, p) for n, p in module._parameters.items() if p is not None and n not in skip]
     own += [(n, b) for n, b in module._buffers.items()
             if b is not None and n not in module._non_persistent_buffers_set]
     own += [(n, t) for n, t in vars(module).items()
             if isinstance(t, torch.Tensor) and not n.startswith("_") and t.grad_fn is None]
     return own
+
+
+def _placeholders(cls: type) -> frozenset[str]:
+    names = [INPUT_PLACEHOLDERS.get(f"{c.__module__}.{c.__qualname__}", frozenset()) for c in cls.__mro__]
+    return frozenset().union(*names)
 
 
 def _is_uninitialized(tensor: Any) -> bool:

@@ -262,7 +262,7 @@ def _fit_sequences(model: Any, ctx: Any, epochs: int) -> Any:
 
 def _seq_outputs(model: Any, ctx: Any) -> dict[str, np.ndarray]:
     sequences = list(ctx.smiles[:6])
-    torch = hasattr(model, "predict_embedding")  # the torch SeqToSeqModel names them in the singular
+    torch = "torch_models" in type(model).__module__  # the torch SeqToSeqModel names them in the singular
     embeddings = np.asarray((model.predict_embedding if torch else model.predict_embeddings)(sequences))
     decode = model.predict_from_embedding if torch else model.predict_from_embeddings
     decoded = ["".join(s) for s in decode(embeddings)]
@@ -450,9 +450,18 @@ def _grover_vocabularies(smiles: tuple[str, ...]) -> tuple[Any, Any]:
     return atoms, bonds
 
 
-def _ferminet(ctx: Context) -> Any:
-    return _dc().models.torch_models.FerminetModel([["H", [0.0, 0.0, 0.0]], ["H", [0.0, 0.0, 0.74]]], spin=0,
-                                                   ion_charge=0)
+ACNN_ATOMS = 24
+
+
+def _atomic_inputs(ctx: Context) -> Any:
+    X = ctx.cached("acnn", lambda: data.atomic_complexes(ctx.smiles, ACNN_ATOMS))
+    return data.dataset(X, data.labels(ctx.y), ctx.smiles)
+
+
+def _atomic_conv(module: str, cls_name: str) -> Callable[[Context], Any]:
+    return lambda ctx: getattr(getattr(_dc().models, module), cls_name)(
+        n_tasks=1, frag1_num_atoms=ACNN_ATOMS, frag2_num_atoms=ACNN_ATOMS, complex_num_atoms=2 * ACNN_ATOMS,
+        max_num_neighbors=4, batch_size=8, layer_sizes=[8], radial=[[1.5, 3.0, 4.5], [0.0, 4.0], [0.4]])
 
 
 #: The deprecated ``*TensorGraph`` aliases call ``super(<Model>, self).__init__``, skipping the model's own
@@ -463,6 +472,9 @@ _SKIPS_OWN_INIT = r"^TypeError: KerasModel.__init__\(\) missing 1 required posit
 _LOSS_NOT_SCALAR = r"^TypeError: only 0-dimensional arrays can be converted to Python scalars"
 #: ``GBDTModel.fit`` passes ``callbacks=`` (and ``early_stopping_rounds=``) to ``XGBModel.fit``; xgboost 3 removed them.
 _XGBOOST_3 = r"^TypeError: XGBModel.fit\(\) got an unexpected keyword argument 'callbacks'"
+
+#: The atomic-convolution models' batch generator calls ``np.reshape(..., newshape=...)``: numpy 2.4 removed it.
+_NEWSHAPE = r"^TypeError: reshape\(\) got an unexpected keyword argument 'newshape'"
 
 CASES: dict[str, Case] = {
     # --- TensorFlow / Keras -------------------------------------------------------------------------
@@ -522,7 +534,11 @@ CASES: dict[str, Case] = {
     "tests.models.zoo.user_models.ConditionalWGAN": Case(
         lambda c: _user_models().ConditionalWGAN(batch_size=8), _gan_inputs, _fit_gan, _gan_outputs, stochastic=True),
     # --- PyTorch --------------------------------------------------------------------------------------
+    "deepchem.models.atomic_conv.AtomicConvModel": Case(_atomic_conv("atomic_conv", "AtomicConvModel"), _atomic_inputs,
+                                                         deepchem_error=_NEWSHAPE),
     "deepchem.models.torch_models.torch_model.TorchModel": Case(_torch_sequential, ecfp()),
+    "deepchem.models.torch_models.acnn.AtomConvModel": Case(_atomic_conv("torch_models", "AtomConvModel"),
+                                                            _atomic_inputs, deepchem_error=_NEWSHAPE),
     "deepchem.models.fcnet.MultitaskRegressor": Case(lambda c: _dc().models.MultitaskRegressor(
         1, 64, layer_sizes=[8], dropouts=0.0, batch_size=8), ecfp()),
     "deepchem.models.fcnet.MultitaskClassifier": Case(lambda c: _dc().models.MultitaskClassifier(
@@ -611,6 +627,8 @@ NOT_HERE: dict[str, NotHere] = {
     "deepchem.models.torch_models.mpnn.MPNNModel": NotHere(MISSING_PACKAGE, _DGL, "dgl"),
     "deepchem.models.torch_models.pagtn.PagtnModel": NotHere(MISSING_PACKAGE, _DGL, "dgl"),
     "deepchem.models.torch_models.gnn3d.InfoMax3DModular": NotHere(MISSING_PACKAGE, _DGL, "dgl"),
+    "deepchem.models.torch_models.lcnn.LCNNModel": NotHere(
+        MISSING_PACKAGE, "constructs, but its batches are DGL graphs (and its featurizer needs pymatgen)", "dgl"),
     "deepchem.models.torch_models.ferminet.FerminetModel": NotHere(MISSING_PACKAGE, "needs PySCF", "pyscf"),
     "deepchem.models.torch_models.hf_models.HuggingFaceModel": NotHere(MISSING_PACKAGE, "needs transformers",
                                                                        "transformers"),

@@ -84,3 +84,45 @@ def graphs_with_globals(smiles: tuple[str, ...]) -> np.ndarray:
         globals_ = np.array([[Descriptors.MolWt(mol) / 100.0, Descriptors.TPSA(mol) / 100.0]], dtype=np.float32)
         out.append(dc.feat.GraphData(g.node_features, g.edge_index, g.edge_features, global_features=globals_))
     return np.array(out, dtype=object)
+
+
+def atomic_complexes(smiles: tuple[str, ...], n_atoms: int, max_neighbors: int = 4,
+                     cutoff: float = 4.0) -> np.ndarray:
+    """What ``AtomicConvFeaturizer`` computes for a protein-ligand complex, for pairs of real molecules.
+
+    Molecule *i* is the ligand and molecule *i+1* (moved 6 Å away) the "protein": ``(coords, neighbour list,
+    atomic numbers)`` of the ligand, the protein and both, padded to *n_atoms* (twice that for the complex).
+    The featurizer itself needs PDB files and mdtraj; the 3-D conformers here are RDKit's (seeded ETKDG).
+    """
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    conformers = []
+    for s in smiles:
+        mol = Chem.AddHs(Chem.MolFromSmiles(s))
+        AllChem.EmbedMolecule(mol, randomSeed=0)
+        mol = Chem.RemoveHs(mol)
+        conformers.append((mol.GetConformer().GetPositions(), np.array([a.GetAtomicNum() for a in mol.GetAtoms()])))
+    out = np.empty((len(smiles), 9), dtype=object)
+    for i, (xyz, z) in enumerate(conformers):
+        other_xyz, other_z = conformers[(i + 1) % len(conformers)]
+        other_xyz = other_xyz + np.array([6.0, 0.0, 0.0])
+        parts = [(xyz, z, n_atoms), (other_xyz, other_z, n_atoms),
+                 (np.vstack([xyz, other_xyz]), np.concatenate([z, other_z]), 2 * n_atoms)]
+        for k, (coords, numbers, size) in enumerate(parts):
+            out[i, 3 * k:3 * k + 3] = _padded_fragment(coords, numbers, size, max_neighbors, cutoff)
+    return out
+
+
+def _padded_fragment(coords: np.ndarray, numbers: np.ndarray, size: int, max_neighbors: int,
+                     cutoff: float) -> tuple[np.ndarray, dict[int, list[int]], np.ndarray]:
+    distances = np.linalg.norm(coords[:, None, :] - coords[None, :, :], axis=-1)
+    neighbours = {}
+    for i in range(len(coords)):
+        close = [j for j in np.argsort(distances[i], kind="stable") if j != i and distances[i, j] < cutoff]
+        neighbours[i] = [int(j) for j in close[:max_neighbors]]
+    padded = np.zeros((size, 3))
+    padded[:len(coords)] = coords
+    z = np.zeros(size, dtype=np.int64)
+    z[:len(numbers)] = numbers
+    return padded, neighbours, z
