@@ -373,14 +373,14 @@ def _keras_mpnn(cls_name: str) -> Callable[[Context], Any]:
 
 def _keras_weave(cls_name: str) -> Callable[[Context], Any]:
     return lambda ctx: getattr(_dc().models.graph_models, cls_name)(
-        1, n_hidden=8, n_graph_feat=8, fully_connected_layer_sizes=[8], mode="regression", batch_size=8)
+        1, n_hidden=8, n_graph_feat=8, fully_connected_layer_sizes=[8], dropouts=0.0, mode="regression", batch_size=8)
 
 
 def _text_cnn(module: str, cls_name: str) -> Callable[[Context], Any]:
     def build(ctx: Context) -> Any:
         cls = getattr(getattr(_dc().models, module), cls_name)
         return cls(1, char_dict=ctx.tables["char_dict"], seq_length=ctx.tables["seq_length"], n_embedding=8,
-                   kernel_sizes=[1, 2, 3], num_filters=[4, 4, 4], mode="regression", batch_size=8)
+                   kernel_sizes=[1, 2, 3], num_filters=[4, 4, 4], dropout=0.0, mode="regression", batch_size=8)
     return build
 
 
@@ -495,20 +495,18 @@ CASES: dict[str, Case] = {
     "deepchem.models.graph_models.WeaveTensorGraph": Case(_keras_weave("WeaveTensorGraph"), _weave,
                                                           deepchem_error=_SKIPS_OWN_INIT),
     "deepchem.models.robust_multitask.RobustMultitaskRegressor": Case(lambda c: _dc().models.RobustMultitaskRegressor(
-        1, 64, layer_sizes=[8], bypass_layer_sizes=[4], batch_size=8), ecfp(), stochastic=True),
+        1, 64, layer_sizes=[8], bypass_layer_sizes=[4], dropouts=0.0, bypass_dropouts=[0.0], batch_size=8), ecfp()),
     "deepchem.models.robust_multitask.RobustMultitaskClassifier": Case(
-        lambda c: _dc().models.RobustMultitaskClassifier(1, 64, layer_sizes=[8], bypass_layer_sizes=[4],
-                                                         batch_size=8), ecfp(True), stochastic=True),
+        lambda c: _dc().models.RobustMultitaskClassifier(1, 64, layer_sizes=[8], bypass_layer_sizes=[4], dropouts=0.0,
+                                                         bypass_dropouts=[0.0], batch_size=8), ecfp(True)),
     "deepchem.models.progressive_multitask.ProgressiveMultitaskRegressor": Case(
-        lambda c: _dc().models.ProgressiveMultitaskRegressor(2, 64, layer_sizes=[8], batch_size=8),
-        ecfp(n_tasks=2), stochastic=True),
+        lambda c: _dc().models.ProgressiveMultitaskRegressor(2, 64, layer_sizes=[8], dropouts=0.0, batch_size=8),
+        ecfp(n_tasks=2)),
     "deepchem.models.progressive_multitask.ProgressiveMultitaskClassifier": Case(
-        lambda c: _dc().models.ProgressiveMultitaskClassifier(2, 64, layer_sizes=[8], batch_size=8),
-        ecfp(True, 2), stochastic=True),
-    "deepchem.models.text_cnn.TextCNNModel": Case(_text_cnn("text_cnn", "TextCNNModel"), _smiles_ids(),
-                                                  stochastic=True),
-    "deepchem.models.text_cnn.TextCNNTensorGraph": Case(_text_cnn("text_cnn", "TextCNNTensorGraph"), _smiles_ids(),
-                                                        stochastic=True),
+        lambda c: _dc().models.ProgressiveMultitaskClassifier(2, 64, layer_sizes=[8], dropouts=0.0, batch_size=8),
+        ecfp(True, 2)),
+    "deepchem.models.text_cnn.TextCNNModel": Case(_text_cnn("text_cnn", "TextCNNModel"), _smiles_ids()),
+    "deepchem.models.text_cnn.TextCNNTensorGraph": Case(_text_cnn("text_cnn", "TextCNNTensorGraph"), _smiles_ids()),
     "deepchem.models.scscore.ScScoreModel": Case(lambda c: _dc().models.ScScoreModel(64, layer_sizes=[8], batch_size=8),
                                                  lambda c: c.numeric("scscore", _scscore_pairs)),
     "deepchem.models.IRV.MultitaskIRVClassifier": Case(_irv_model("MultitaskIRVClassifier"),
@@ -553,11 +551,11 @@ CASES: dict[str, Case] = {
         1, 1, dims=1, layer_filters=[4], kernel_size=3, mode="regression", dropouts=0.0, batch_size=8),
         lambda c: c.numeric("ecfp-1d", lambda s: data.ecfp(s)[:, :, None])),
     "deepchem.models.torch_models.text_cnn.TextCNNModel": Case(_text_cnn("torch_models", "TextCNNModel"),
-                                                               _smiles_ids(), stochastic=True),
+                                                               _smiles_ids()),
     "deepchem.models.torch_models.weavemodel_pytorch.WeaveModel": Case(
         lambda c: _dc().models.torch_models.WeaveModel(1, n_hidden=8, n_graph_feat=8,
-                                                       fully_connected_layer_sizes=[8, 4], mode="regression",
-                                                       batch_size=8), _weave, stochastic=True),
+                                                       fully_connected_layer_sizes=[8, 4], dropouts=0.0,
+                                                       mode="regression", batch_size=8), _weave),
     "deepchem.models.torch_models.mat.MATModel": Case(lambda c: _dc().models.torch_models.MATModel(
         n_encoders=1, h=2, sa_hsize=8, d_input=8, d_hidden=8, d_output=8, encoder_hsize=8, gen_attn_hidden=4,
         batch_size=8), featurized("mat", lambda: _dc().feat.MATFeaturizer())),
