@@ -43,13 +43,15 @@ class Case:
 
 @dataclass(frozen=True)
 class NotHere:
-    """Why a class cannot be round-tripped here. ``package``: the missing top-level module;
-    ``covered_by``: the concrete classes of :data:`CASES` that exercise an abstract base."""
+    """Why a class cannot be round-tripped here. ``package``: the missing top-level module; ``probe``: builds the
+    model, which must fail with an ``ImportError`` naming the package; ``covered_by``: the concrete classes of
+    :data:`CASES` that exercise an abstract base."""
 
     kind: str
     detail: str
     package: str | None = None
     covered_by: tuple[str, ...] = ()
+    probe: Callable[[], Any] | None = None
 
 
 class Context:
@@ -592,6 +594,12 @@ CASES: dict[str, Case] = {
 }
 
 
+def _ferminet() -> Any:
+    from deepchem.models.torch_models.ferminet import FerminetModel
+
+    return FerminetModel([["H", [0.0, 0.0, 0.0]], ["H", [0.0, 0.0, 0.74]]], spin=0, ion_charge=0)
+
+
 def _user_models() -> Any:
     from tests.models.zoo import user_models
 
@@ -618,16 +626,23 @@ NOT_HERE: dict[str, NotHere] = {
         covered_by=("deepchem.models.torch_models.gnn.GNNModular", "deepchem.models.torch_models.infograph.InfoGraphModel",
                     "deepchem.models.torch_models.infograph.InfoGraphStarModel",
                     "deepchem.models.torch_models.grover.GroverModel")),
-    "deepchem.models.torch_models.attentivefp.AttentiveFPModel": NotHere(MISSING_PACKAGE, _DGL, "dgl"),
-    "deepchem.models.torch_models.cgcnn.CGCNNModel": NotHere(MISSING_PACKAGE, _DGL, "dgl"),
-    "deepchem.models.torch_models.gat.GATModel": NotHere(MISSING_PACKAGE, _DGL, "dgl"),
-    "deepchem.models.torch_models.gcn.GCNModel": NotHere(MISSING_PACKAGE, _DGL, "dgl"),
-    "deepchem.models.torch_models.mpnn.MPNNModel": NotHere(MISSING_PACKAGE, _DGL, "dgl"),
-    "deepchem.models.torch_models.pagtn.PagtnModel": NotHere(MISSING_PACKAGE, _DGL, "dgl"),
+    "deepchem.models.torch_models.attentivefp.AttentiveFPModel": NotHere(
+        MISSING_PACKAGE, _DGL, "dgl", probe=lambda: _dc().models.torch_models.AttentiveFPModel(n_tasks=1)),
+    "deepchem.models.torch_models.cgcnn.CGCNNModel": NotHere(
+        MISSING_PACKAGE, _DGL, "dgl", probe=lambda: _dc().models.torch_models.CGCNNModel()),
+    "deepchem.models.torch_models.gat.GATModel": NotHere(
+        MISSING_PACKAGE, _DGL, "dgl", probe=lambda: _dc().models.torch_models.GATModel(n_tasks=1)),
+    "deepchem.models.torch_models.gcn.GCNModel": NotHere(
+        MISSING_PACKAGE, _DGL, "dgl", probe=lambda: _dc().models.torch_models.GCNModel(n_tasks=1)),
+    "deepchem.models.torch_models.mpnn.MPNNModel": NotHere(
+        MISSING_PACKAGE, _DGL, "dgl", probe=lambda: _dc().models.torch_models.MPNNModel(n_tasks=1)),
+    "deepchem.models.torch_models.pagtn.PagtnModel": NotHere(
+        MISSING_PACKAGE, _DGL, "dgl", probe=lambda: _dc().models.torch_models.PagtnModel(n_tasks=1)),
     "deepchem.models.torch_models.gnn3d.InfoMax3DModular": NotHere(MISSING_PACKAGE, _DGL, "dgl"),
     "deepchem.models.torch_models.lcnn.LCNNModel": NotHere(
         MISSING_PACKAGE, "constructs, but its batches are DGL graphs (and its featurizer needs pymatgen)", "dgl"),
-    "deepchem.models.torch_models.ferminet.FerminetModel": NotHere(MISSING_PACKAGE, "needs PySCF", "pyscf"),
+    "deepchem.models.torch_models.ferminet.FerminetModel": NotHere(MISSING_PACKAGE, "needs PySCF", "pyscf",
+                                                                   probe=_ferminet),
     "deepchem.models.torch_models.hf_models.HuggingFaceModel": NotHere(MISSING_PACKAGE, "needs transformers",
                                                                        "transformers"),
     "deepchem.models.torch_models.chemberta.Chemberta": NotHere(MISSING_PACKAGE, "needs transformers", "transformers"),
