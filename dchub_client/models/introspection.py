@@ -7,7 +7,8 @@ back from the object:
 
 * a container of modules (``torch.nn.Sequential``, ``ModuleList``, ``ModuleDict``) from its children;
 * a TensorFlow Probability distribution or bijector from its ``parameters`` (tfp's own record);
-* a Keras layer that Keras itself recorded (``_auto_config``) from that record;
+* a Keras layer that Keras itself recorded (``_auto_config``) from that record, and a Keras initializer,
+  regularizer or constraint from its ``get_config()``;
 * anything else from the attributes named like its constructor arguments (the scikit-learn
   convention); a tensor kept where a flag was passed (``Linear.bias`` for ``bias=True``) gives the flag.
 
@@ -44,7 +45,7 @@ def read_kwargs(value: Any, path: str) -> dict[str, Any]:
     Raises:
         ParameterEncodingError: they cannot be read back (names *path* and what to do).
     """
-    for reader in (_module_container, _tfp_parameters, _keras_auto_config):
+    for reader in (_module_container, _tfp_parameters, _keras_auto_config, _keras_object_config):
         kwargs = reader(value)
         if kwargs is not None:
             return kwargs
@@ -83,10 +84,21 @@ def _keras_auto_config(value: Any) -> dict[str, Any] | None:
     return {k: v for k, v in kwargs.items() if k != "name"} if isinstance(kwargs, dict) else None
 
 
+def _keras_object_config(value: Any) -> dict[str, Any] | None:
+    """Keras' initializers, regularizers and constraints: ``get_config()`` is their constructor arguments
+    (their ``from_config`` is ``cls(**config)``), as plain values."""
+    if not type(value).__module__.startswith(("tf_keras.src.initializers", "tf_keras.src.regularizers",
+                                              "tf_keras.src.constraints", "keras.src.initializers")):
+        return None
+    config = value.get_config() if hasattr(value, "get_config") else None
+    return dict(config) if isinstance(config, dict) else None
+
+
 def _from_attributes(value: Any, path: str) -> dict[str, Any]:
     cls = type(value)
-    if cls.__init__ is object.__init__:
-        return {}
+    nn = _torch_nn()
+    if cls.__init__ is object.__init__ or nn is not None and cls.__init__ is nn.Module.__init__:
+        return {}  # constructors taking no arguments (Module.__init__'s *args are refused by torch itself)
     try:
         signature = inspect.signature(cls.__init__)
     except (TypeError, ValueError) as err:

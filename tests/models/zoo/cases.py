@@ -115,14 +115,17 @@ def _molgraph(ctx: Context) -> Any:
     return featurized("molgraph", lambda: _dc().feat.MolGraphConvFeaturizer(use_edges=True))(ctx)
 
 
-DAG_ATOMS = 24
+#: DAGModel unrolls its graph layers over ``max_atoms`` (slow to trace): it trains on the smallest molecules.
+DAG_ATOMS = 10
 #: Atomic numbers MolGAN may place (0 = no atom): those of the sample molecules.
 MOLGAN_ATOMS = [0, 6, 7, 8, 9, 16, 17]
 
 
 def _dag(ctx: Context) -> Any:
-    dataset = _convmol(ctx)
-    return _dc().trans.DAGTransformer(max_atoms=DAG_ATOMS).transform(dataset)
+    dc = _dc()
+    smiles, y = data.esol(max_atoms=DAG_ATOMS)
+    X = ctx.cached("convmol-small", lambda: data.featurize(dc.feat.ConvMolFeaturizer(), smiles))
+    return dc.trans.DAGTransformer(max_atoms=DAG_ATOMS).transform(data.dataset(X, data.labels(y), smiles))
 
 
 def _coulomb(smiles: tuple[str, ...]) -> np.ndarray:
@@ -375,7 +378,8 @@ def _keras_mpnn(cls_name: str) -> Callable[[Context], Any]:
 
 def _keras_weave(cls_name: str) -> Callable[[Context], Any]:
     return lambda ctx: getattr(_dc().models.graph_models, cls_name)(
-        1, n_hidden=8, n_graph_feat=8, fully_connected_layer_sizes=[8], dropouts=0.0, mode="regression", batch_size=8)
+        1, n_hidden=8, n_graph_feat=8, n_weave=1, fully_connected_layer_sizes=[8], dropouts=0.0, mode="regression",
+        batch_size=8)
 
 
 def _text_cnn(module: str, cls_name: str) -> Callable[[Context], Any]:
