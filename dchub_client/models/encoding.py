@@ -95,8 +95,7 @@ def _finite_list(value: np.ndarray) -> Any:
 
 
 def _encode_ref(value: Any, path: str) -> dict[str, Any]:
-    if inspect.isclass(value):
-        introspection.check_importable(value, path)
+    introspection.check_importable(value, path)
     name = registry.qualified_name_or_none(value)
     if name is None or not registry.is_allowed(value, "ref") and not registry.is_allowed(value, "class"):
         raise ParameterEncodingError(

@@ -21,7 +21,7 @@ import numpy as np
 
 from dchub_client.models import adapters
 from dchub_client import constants
-from dchub_client.models import encoding
+from dchub_client.models import encoding, introspection
 from dchub_client.format import pretrained
 from dchub_client.models.allowlist import registry
 from dchub_client.errors import (
@@ -215,6 +215,7 @@ def _with_card(files: Mapping[str, bytes] | None, card: Any) -> Mapping[str, byt
 
 
 def _check_class_loadable(cls: type) -> None:
+    introspection.check_importable(cls, "<class>")
     if not registry.is_allowed(cls, "class"):
         raise ParameterEncodingError(
             "<class>", f"{registry.qualified_name(cls)} could not be loaded back: it is not on the allowlist; "

@@ -31,12 +31,14 @@ _REGISTER_HINT = ("register its class with dchub_client.register_class() before 
                   "arguments are recorded")
 
 
-def check_importable(cls: type, path: str) -> None:
-    """Refuse a class that another process cannot import (defined inside a function)."""
-    if "<locals>" in getattr(cls, "__qualname__", ""):
+def check_importable(obj: Any, path: str) -> None:
+    """Refuse a class or function that another process cannot import (defined inside a function, a lambda)."""
+    qualname = getattr(obj, "__qualname__", "")
+    if "<locals>" in qualname or "<lambda>" in qualname:
         raise ParameterEncodingError(
-            path, f"{cls.__module__}.{cls.__qualname__} is defined inside a function, so no other process can "
-                  "import it to load the folder; define it at module level (and register it there)")
+            path, f"{obj.__module__}.{qualname} is not on the allowlist and cannot be registered: it is defined "
+                  "inside a function, so no other process can import it to load the folder; define it at module "
+                  "level and register it there")
 
 
 def read_kwargs(value: Any, path: str) -> dict[str, Any]:

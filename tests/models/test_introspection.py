@@ -71,16 +71,23 @@ def test_registering_a_built_in_records_its_arguments_instead() -> None:
 
 
 def test_classes_defined_inside_a_function_are_refused_at_register_and_save(tmp_path: Path) -> None:
-    class Local(torch.nn.Module):
-        def __init__(self, n: int) -> None:
-            super().__init__()
-            self.layer = torch.nn.Linear(n, 1)
+    class LocalNet(torch.nn.Module):
+        pass
 
-    with pytest.raises(TypeError, match=r"Local.*inside a function.*module level"):
-        dchub_client.register_class(Local)
-    with pytest.raises(errors.ParameterEncodingError, match=r"'model'.*<locals>.Local is defined inside a function"):
-        dc.models.TorchModel(Local(3), dc.models.losses.L2Loss()).to_pretrained(tmp_path / "local")
-    assert not (tmp_path / "local").exists()
+    class LocalLoss(dc.models.losses.L2Loss):  # allowed by DeepChem's policy, but no other process can import it
+        pass
+
+    class LocalRegressor(dc.models.MultitaskRegressor):
+        pass
+
+    with pytest.raises(TypeError, match=r"LocalNet.*inside a function.*module level"):
+        dchub_client.register_class(LocalNet)
+    model = dc.models.TorchModel(torch.nn.Linear(3, 1), LocalLoss())
+    with pytest.raises(errors.ParameterEncodingError, match=r"'loss'.*<locals>.LocalLoss is not on .* inside a function"):
+        model.to_pretrained(tmp_path / "loss")
+    with pytest.raises(errors.ParameterEncodingError, match=r"<locals>.LocalRegressor is not on .* inside a function"):
+        LocalRegressor(1, 4, layer_sizes=[2]).to_pretrained(tmp_path / "model")
+    assert not (tmp_path / "loss").exists() and not (tmp_path / "model").exists()
 
 
 def test_torch_init_functions_are_allowlisted_references() -> None:
