@@ -38,7 +38,7 @@ def check_importable(obj: Any, path: str) -> None:
         raise ParameterEncodingError(
             path, f"{obj.__module__}.{qualname} is not on the allowlist and cannot be registered: it is defined "
                   "inside a function, so no other process can import it to load the folder; define it at module "
-                  "level and register it there")
+                  "level and call dchub_client.register_class() on it there")
 
 
 def read_kwargs(value: Any, path: str) -> dict[str, Any]:
