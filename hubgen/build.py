@@ -6,42 +6,33 @@ then ``SHA256SUMS`` and ``.nojekyll``. Published versions are never changed or r
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import importlib
-import importlib.util
 import logging
-import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dchub_client import constants
-from dchub_client.format import hubfiles
-from dchub_client.format import pretrained
-from dchub_client.format.card import read_folder_card
 from dchub_client.errors import DchubError
-from dchub_client.format.atomic import atomic_folder, write_if_changed
+from dchub_client.format import hubfiles, jsonstrict, layout, pretrained
+from dchub_client.format.atomic import write_if_changed
+from dchub_client.format.card import read_folder_card
 from dchub_client.format.hashing import sha256_bytes
-
-from hubgen.blobs import CACHE_FILE, TMP_DIR, BlobStore, FileDigest, HashCache
-from hubgen.errors import BuildError, RecipeError, VersionConflictError
-from hubgen.manifest import HubSpec, ModelSpec, load_manifest
-from hubgen.site.histogram_cache import CACHE_FILE as SITE_CACHE_FILE
+from dchub_client.format.sums import sums_text
+from hubgen import recipes
+from hubgen.blobs import BlobStore, FileDigest, HashCache
+from hubgen.errors import BuildError, VersionConflictError
+from hubgen.manifest import HubSpec, ModelSpec, load_hub_manifest
 from hubgen.signing import DEFAULT_EXPIRES_DAYS, index_bytes, load_private_key
-from hubgen.sums import SUMS_FILE, sums_text
+from hubgen.site import render as site_render
 
 logger = logging.getLogger(__name__)
 
-INDEX_FILE = "index.json"
-NOJEKYLL = ".nojekyll"
 #: Top-level names hubgen itself writes; a non-empty output folder holding anything else is refused.
-_OWN_NAMES = frozenset({INDEX_FILE, SUMS_FILE, NOJEKYLL, CACHE_FILE, TMP_DIR, "blobs", "models",
-                        "index.html", "assets", SITE_CACHE_FILE})  # the last three: the site (hubgen.site.render)
-#: Never listed in SHA256SUMS nor published.
-PRIVATE_NAMES = frozenset({CACHE_FILE, TMP_DIR, SITE_CACHE_FILE})
+_OWN_NAMES = frozenset({layout.INDEX_FILE, layout.SUMS_FILE, layout.NOJEKYLL, layout.BLOBS_DIR, layout.MODELS_DIR,
+                        layout.SITE_INDEX, layout.SITE_ASSETS_DIR, *layout.PRIVATE_NAMES})
 
 #: ``progress(done_bytes, total_bytes)``, called as files are read.
 ProgressCallback = Callable[[int, int], None]
@@ -99,7 +90,7 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
         >>> build_hub("hub_manifest.yaml", "public/")  # doctest: +SKIP
         BuildSummary(out_dir=PosixPath('public'), models=3, versions=4, ...)
     """
-    spec = load_manifest(manifest_path)
+    spec = load_hub_manifest(manifest_path)
     if part_size is not None and part_size < 1:
         raise ValueError(f"part_size must be positive, got {part_size}")
     if expires_days <= 0:
@@ -107,9 +98,9 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
     keys = [load_private_key(k) for k in sign_keys]
     out = Path(out_dir)
     old = _existing_index(out, spec)
-    with _recipes_importable_from(spec.source.parent):
+    with recipes.importable_from(spec.source.parent):
         sources = [_prepare(model, rebuild) for model in spec.models]
-    store = BlobStore(out, part_size=part_size or spec.part_size, cache=HashCache(out / CACHE_FILE))
+    store = BlobStore(out, part_size=part_size or spec.part_size, cache=HashCache(out / layout.BUILD_CACHE_FILE))
     return _Builder(spec, out, old, store, progress, keys=keys, expires_days=expires_days).run(sources)
 
 
@@ -117,12 +108,12 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
 
 
 def _existing_index(out: Path, spec: HubSpec) -> hubfiles.Index | None:
-    path = out / INDEX_FILE
+    path = out / layout.INDEX_FILE
     if not path.is_file():
         _refuse_foreign_folder(out)
         return None
     try:
-        index = hubfiles.parse_index(hubfiles.loads(path.read_bytes(), str(path)), str(path))
+        index = hubfiles.parse_index(jsonstrict.loads(path.read_bytes(), str(path)), str(path))
     except DchubError as err:
         raise BuildError(f"{path}: the existing hub index is invalid ({err}); fix or remove it") from err
     if index.name != spec.name:
@@ -140,23 +131,11 @@ def _refuse_foreign_folder(out: Path) -> None:
                          "build into an empty or new folder")
 
 
-@contextlib.contextmanager
-def _recipes_importable_from(folder: Path) -> Iterator[None]:
-    """Recipes (``package.module:function``) are found next to ``hub_manifest.yaml`` first."""
-    entry = str(folder.resolve())
-    sys.path.insert(0, entry)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(entry)
-
-
 def _prepare(model: ModelSpec, rebuild: bool) -> _Source:
     """Make sure the model's folder exists (running its recipe if needed) and validate it."""
     folder = model.path
-    if model.recipe and (rebuild or not folder.exists() or _recipe_changed(model)):
-        _run_recipe(model)
+    if model.recipe and (rebuild or not folder.exists() or recipes.changed(model)):
+        recipes.run(model)
     if not folder.is_dir():
         hint = "" if model.recipe else "; give a 'recipe' to produce it, or fix 'path'"
         raise BuildError(f"{model.where}: pretrained folder {folder} does not exist{hint}")
@@ -169,26 +148,6 @@ def _prepare(model: ModelSpec, rebuild: bool) -> _Source:
     if folder_card is not None and folder_card.metadata:  # the YAML's card entries win, key by key
         model = dataclasses.replace(model, card={**folder_card.metadata, **model.card})
     return _Source(model, info, _folder_files(model))
-
-
-def _recipe_changed(model: ModelSpec) -> bool:
-    """The folder's card records a ``recipe_sha256`` that differs from the recipe module's ``recipe_sha256()``."""
-    try:
-        card = read_folder_card(model.path)
-    except DchubError:
-        return True  # a broken card is rebuilt by its recipe
-    recorded = card.metadata.get("recipe_sha256") if card is not None else None
-    if recorded is None:
-        return False
-    module_name = (model.recipe or "").partition(":")[0]
-    try:
-        current = getattr(importlib.import_module(module_name), "recipe_sha256", None)
-    except ImportError as err:
-        raise RecipeError(f"{model.where}: cannot import recipe {model.recipe!r}: {err}") from err
-    if current is None or current() == recorded:
-        return False
-    logger.info("%s: recipe sources changed since %s was built; rebuilding", model.ref, model.path)
-    return True
 
 
 def _folder_files(model: ModelSpec) -> tuple[tuple[str, Path], ...]:
@@ -207,22 +166,6 @@ def _folder_files(model: ModelSpec) -> tuple[tuple[str, Path], ...]:
             raise BuildError(f"{model.where}: {err}") from err
         files.append((path.name, path))
     return tuple(files)
-
-
-def _run_recipe(model: ModelSpec) -> None:
-    module_name, _, func_name = (model.recipe or "").partition(":")
-    try:
-        func = getattr(importlib.import_module(module_name), func_name)
-    except (ImportError, AttributeError) as err:
-        raise RecipeError(f"{model.where}: cannot import recipe {model.recipe!r}: {err}") from err
-    logger.info("%s: running recipe %s", model.ref, model.recipe)
-    try:
-        with atomic_folder(model.path, overwrite=True) as tmp:
-            func(tmp)
-    except DchubError as err:
-        raise RecipeError(f"{model.where}: recipe {model.recipe!r} failed: {err}") from err
-    except Exception as err:  # a recipe is user code: any failure stops the build, with its cause
-        raise RecipeError(f"{model.where}: recipe {model.recipe!r} failed: {type(err).__name__}: {err}") from err
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -247,24 +190,24 @@ class _Builder:
         self.store.clean_tmp()
         self.total = sum(path.stat().st_size for s in sources for _, path in s.files)
         try:
-            manifests, new = self._publish(sources)
+            manifests, new = self._write_versions(sources)
             index = self._index(manifests, sources)
             self._render_site(index, manifests)
-            write_if_changed(self.out / INDEX_FILE, self._index_bytes(index))
+            write_if_changed(self.out / layout.INDEX_FILE, self._index_bytes(index))
         except BaseException:
             self._roll_back()
             raise
         finally:
             self.store.cache.save()
             self.store.clean_tmp()
-        write_if_changed(self.out / NOJEKYLL, b"")
-        write_if_changed(self.out / SUMS_FILE, sums_text(self.out, PRIVATE_NAMES).encode())
+        write_if_changed(self.out / layout.NOJEKYLL, b"")
+        write_if_changed(self.out / layout.SUMS_FILE, sums_text(self.out, layout.PRIVATE_NAMES).encode())
         return self._summary(index, sources, new)
 
     def _index_bytes(self, index: hubfiles.Index) -> bytes:
         """The new ``index.json``: versioned above the old one and signed (see :mod:`hubgen.signing`)."""
-        path = self.out / INDEX_FILE
-        old = hubfiles.loads(path.read_bytes(), str(path)) if self.old is not None else None
+        path = self.out / layout.INDEX_FILE
+        old = jsonstrict.loads(path.read_bytes(), str(path)) if self.old is not None else None
         return index_bytes(hubfiles.index_to_json(index), old, keys=self.keys, expires_days=self.expires_days)
 
     def _tick(self, n: int) -> None:
@@ -272,7 +215,7 @@ class _Builder:
         if self.progress:
             self.progress(self.done, self.total)
 
-    def _publish(self, sources: list[_Source]) -> tuple[dict[tuple[str, str], hubfiles.Manifest], int]:
+    def _write_versions(self, sources: list[_Source]) -> tuple[dict[tuple[str, str], hubfiles.Manifest], int]:
         """Check published versions first (nothing is written if one conflicts), then add new ones."""
         manifests = self._old_manifests()
         published = [s for s in sources if (s.spec.name, s.spec.version) in manifests]
@@ -292,14 +235,11 @@ class _Builder:
             for version, ref in model.versions.items():
                 path = self.out / ref.manifest
                 try:
-                    data = path.read_bytes()
-                    if sha256_bytes(data) != ref.sha256:
-                        raise BuildError(f"{path}: does not match the sha256 recorded in {INDEX_FILE}; "
-                                         "the hub is damaged (run hubgen verify)")
-                    result[(name, version)] = hubfiles.parse_manifest(hubfiles.loads(data, str(path)), str(path),
-                                                                       name=name, version=version)
+                    result[(name, version)] = hubfiles.read_manifest(path.read_bytes(), ref, str(path), name=name,
+                                                                      version=version)
                 except (OSError, DchubError) as err:
-                    raise BuildError(f"{path}: cannot read published manifest: {err}") from err
+                    raise BuildError(f"cannot read a published manifest; the hub is damaged (run hubgen verify): "
+                                     f"{err}") from err
         return result
 
     def _digests(self, source: _Source, *, store: bool) -> dict[str, FileDigest]:
@@ -368,14 +308,8 @@ class _Builder:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
     def _render_site(self, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest]) -> None:
-        # === SITE HOOK ===========================================================================
-        # The HTML catalogue is rendered by hubgen.site.render (a separate module, owned by the site
-        # engineer) after manifests and before index.json, so that the index commits it too.
-        if importlib.util.find_spec("hubgen.site.render") is None:
-            return
-        site = importlib.import_module("hubgen.site.render")
-        site.render_site(self.out, index=index, manifests=manifests)
-        # =========================================================================================
+        """The catalogue is rendered after the manifests and before ``index.json``, so the index commits it too."""
+        site_render.render_site(self.out, index=index, manifests=manifests)
 
     def _roll_back(self) -> None:
         """After a failure, remove what this build added: nothing references it."""
@@ -392,23 +326,4 @@ class _Builder:
                             bytes_hashed=stats.bytes_hashed)
 
 
-def summary_lines(summary: BuildSummary) -> list[str]:
-    """Human-readable summary of a build (for the CLI)."""
-    return [
-        f"hub: {summary.out_dir}",
-        f"models: {summary.models}, versions: {summary.versions} ({summary.versions_new} new), "
-        f"files: {summary.files}",
-        f"bytes: {_size(summary.bytes_total)} in the manifest's folders, {_size(summary.bytes_new)} new, "
-        f"{_size(summary.bytes_reused)} reused, {_size(summary.bytes_hashed)} hashed",
-    ]
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
-
-
-__all__ = ["BuildSummary", "build_hub", "summary_lines", "INDEX_FILE", "PRIVATE_NAMES"]
+__all__ = ["BuildSummary", "build_hub"]

@@ -12,9 +12,8 @@ from typing import Any
 
 import yaml
 
-from dchub_client.format import hubfiles
 from dchub_client.errors import HubFormatError
-
+from dchub_client.format import hubfiles
 from hubgen.errors import ManifestError
 
 #: Default largest blob: bigger files are stored as parts (GitHub Pages refuses files over 100 MB).
@@ -57,7 +56,7 @@ class HubSpec:
     part_size: int = DEFAULT_PART_SIZE
 
 
-def load_manifest(path: str | Path) -> HubSpec:
+def load_hub_manifest(path: str | Path) -> HubSpec:
     """Read and validate ``hub_manifest.yaml``.
 
     Raises:
@@ -65,7 +64,7 @@ def load_manifest(path: str | Path) -> HubSpec:
             message gives ``file:line: key: problem``.
 
     Example:
-        >>> spec = load_manifest("hub_manifest.yaml")  # doctest: +SKIP
+        >>> spec = load_hub_manifest("hub_manifest.yaml")  # doctest: +SKIP
         >>> [m.ref for m in spec.models]  # doctest: +SKIP
         ['esol-mtr@1.0.0']
     """

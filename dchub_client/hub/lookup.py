@@ -20,24 +20,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dchub_client import constants
-from dchub_client.format import hubfiles
-from dchub_client.hub import trust
-from dchub_client.hub.cache import Cache
 from dchub_client.errors import (
     BadResponseError,
     DchubError,
     HubFormatError,
+    ManifestMismatchError,
     MirrorError,
     ModelNotFoundError,
     OfflineError,
     TrustError,
 )
-from dchub_client.format.hashing import sha256_bytes
+from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.hubfiles import Index, Manifest, ModelEntry, VersionRef
+from dchub_client.hub import trust
+from dchub_client.hub.cache import Cache
 from dchub_client.hub.mirrors import MAX_METADATA_BYTES, Mirror, try_mirrors
 
 log = logging.getLogger(__name__)
-INDEX_FILE = "index.json"
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def load_index(cache: Cache, mirrors: Sequence[Mirror], *, refresh: bool = False
         raise OfflineError(f"offline mode and no cached index for {' '.join(roots)}; "
                            "run `dchub pull MODEL` once while online")
     try:
-        data, index = try_mirrors(mirrors, INDEX_FILE, lambda m: _index_attempt(cache, m))
+        data, index = try_mirrors(mirrors, layout.INDEX_FILE, lambda m: _index_attempt(cache, m))
     except (MirrorError, HubFormatError) as err:
         if cached is None:
             raise
@@ -83,13 +82,13 @@ def load_index(cache: Cache, mirrors: Sequence[Mirror], *, refresh: bool = False
 
 
 def _index_attempt(cache: Cache, mirror: Mirror) -> tuple[bytes, Index]:
-    data = mirror.read_bytes(INDEX_FILE, MAX_METADATA_BYTES)
-    return data, _trusted_index(cache, data, mirror.locate(INDEX_FILE))
+    data = mirror.read_bytes(layout.INDEX_FILE, MAX_METADATA_BYTES)
+    return data, _trusted_index(cache, data, mirror.locate(layout.INDEX_FILE))
 
 
 def _trusted_index(cache: Cache, data: bytes, source: str, *, allow_expired: bool = False) -> Index:
     """Parse an index and run the trust checks (a cached one too: it may have expired since)."""
-    obj = hubfiles.loads(data, source)
+    obj = jsonstrict.loads(data, source)
     index = hubfiles.parse_index(obj, source)
     trust.check_index(obj, index, source, store=trust.VersionStore(cache.root),
                       allow_expired=allow_expired and constants.allow_expired_index())
@@ -126,7 +125,7 @@ def not_found(name: str, candidates: list[str], where: str) -> ModelNotFoundErro
     return ModelNotFoundError(f"no model named {name!r} in {where}{hint}", suggestions=close)
 
 
-def load_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, version: str, ref: VersionRef, *,
+def load_model_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, version: str, ref: VersionRef, *,
                   offline: bool = False) -> Manifest:
     """The verified manifest of a model version (from the cache when present)."""
     source = f"{name}@{version} manifest ({ref.manifest})"
@@ -138,14 +137,14 @@ def load_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, version: s
         with cache.blob_writer(ref.sha256) as handle:
             handle.write(data)
     data = cache.blob(ref.sha256).read_bytes()
-    return hubfiles.parse_manifest(hubfiles.loads(data, source), source, name=name, version=version)
+    return hubfiles.read_manifest(data, ref, source, name=name, version=version)
 
 
 def latest_manifests(cache: Cache, mirrors: Sequence[Mirror], index: Index, *,
                      offline: bool = False) -> tuple[dict[str, Manifest], dict[str, DchubError]]:
     """The verified manifest of every model's latest version, fetched in parallel.
 
-    Each goes through :func:`load_manifest` (checked against the index's sha256, cached as a blob,
+    Each goes through :func:`load_model_manifest` (checked against the index's sha256, cached as a blob,
     so a second call needs no network), on at most ``constants.download_workers()`` threads. A
     model whose manifest cannot be had (offline and not cached, every mirror failed) does not stop
     the others.
@@ -178,16 +177,15 @@ def latest_manifests(cache: Cache, mirrors: Sequence[Mirror], index: Index, *,
 
 def _latest_manifest(cache: Cache, mirrors: Sequence[Mirror], entry: ModelEntry, offline: bool) -> Manifest:
     ref = entry.versions[entry.latest]
-    return load_manifest(cache, mirrors, entry.name, entry.latest, ref, offline=offline)
+    return load_model_manifest(cache, mirrors, entry.name, entry.latest, ref, offline=offline)
 
 
 def _manifest_attempt(mirror: Mirror, ref: VersionRef) -> bytes:
     data = mirror.read_bytes(ref.manifest, max(ref.size, 1))
-    actual = sha256_bytes(data)
-    if actual != ref.sha256:
-        raise BadResponseError(f"sha256 mismatch (got {actual[:12]}…, the index says {ref.sha256[:12]}…)")
-    source = mirror.locate(ref.manifest)
-    hubfiles.parse_manifest(hubfiles.loads(data, source), source)  # malformed: try the next mirror
+    try:
+        hubfiles.read_manifest(data, ref, mirror.locate(ref.manifest))  # malformed: try the next mirror
+    except ManifestMismatchError as err:  # other bytes than the index's: this mirror is wrong, try the next
+        raise BadResponseError(str(err)) from err
     return data
 
 
@@ -196,5 +194,5 @@ def lookup(cache: Cache, mirrors: Sequence[Mirror], name: str, version: str | No
     """Find *name* (at *version*) on the hub of *mirrors* and return its verified manifest."""
     index = load_index(cache, mirrors, refresh=refresh, offline=offline)
     version, ref = find_model(index, name, version)
-    manifest = load_manifest(cache, mirrors, name, version, ref, offline=offline)
+    manifest = load_model_manifest(cache, mirrors, name, version, ref, offline=offline)
     return HubModel(name=name, version=version, ref=ref, manifest=manifest)

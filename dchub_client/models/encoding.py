@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from dchub_client.errors import DchubError, ParameterEncodingError, PretrainedFormatError
 from dchub_client.models import introspection
 from dchub_client.models.allowlist import registry
-from dchub_client.errors import DchubError, ParameterEncodingError, PretrainedFormatError
 from dchub_client.models.recording import recorded_args, split_varargs
 
 TAG = "__dchub__"

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dchub_client.humanize import human_size
+
 #: Values longer than this are cut (the full text is in ``params.json`` or the manifest).
 MAX_VALUE_CHARS = 400
 
@@ -76,13 +78,8 @@ def short_class(name: str) -> str:
 
 
 def size_text(n: int) -> str:
-    """``1536`` → ``1.5 KiB``."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
+    """``1536`` → ``1.5 KiB`` (:func:`dchub_client.humanize.human_size`)."""
+    return human_size(n)
 
 
 def count_text(n: int) -> str:

@@ -98,19 +98,19 @@ def test_invalid_smiles_in_a_batch_give_nan_and_one_warning(built_hub, monkeypat
 
 
 def test_a_changed_recipe_makes_its_folder_stale(built_hub, tmp_path):
-    from hubgen.build import _recipe_changed
-    from hubgen.manifest import load_manifest
+    from hubgen import recipes
+    from hubgen.manifest import load_hub_manifest
 
-    spec = next(m for m in load_manifest(built_hub.manifest).models if m.name == "freewilson-pic50-rf")
-    assert not _recipe_changed(spec)
+    spec = next(m for m in load_hub_manifest(built_hub.manifest).models if m.name == "freewilson-pic50-rf")
+    assert not recipes.changed(spec)
     copy = tmp_path / "rf"
     shutil.copytree(spec.path, copy)
     card = copy / "README.md"
     text = card.read_text()
     card.write_text(text.replace(spec_hash(text), "0" * 64))
-    assert _recipe_changed(dataclasses.replace(spec, path=copy))
+    assert recipes.changed(dataclasses.replace(spec, path=copy))
     card.write_text("---\ntags: [unclosed\n---\n")
-    assert _recipe_changed(dataclasses.replace(spec, path=copy))
+    assert recipes.changed(dataclasses.replace(spec, path=copy))
 
 
 def spec_hash(card_text: str) -> str:

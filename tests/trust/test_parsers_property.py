@@ -2,7 +2,7 @@
 
 Parsers: ``hubfiles.loads`` / ``parse_index`` / ``parse_manifest``, ``trust.check_index``,
 ``pretrained.parse_params`` / ``read_params``, ``encoding.decode_parameters`` and
-``hubgen.manifest.load_manifest``. Inputs: arbitrary JSON-like structures, mutations of valid
+``hubgen.manifest.load_hub_manifest``. Inputs: arbitrary JSON-like structures, mutations of valid
 documents (a value replaced, a key dropped), and raw bytes.
 """
 from __future__ import annotations
@@ -16,13 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dchub_client.models import encoding
-from dchub_client.format import hubfiles
-from dchub_client.format import pretrained
-from dchub_client.hub import trust
 from dchub_client.errors import DchubError
+from dchub_client.format import hubfiles, jsonstrict, pretrained
+from dchub_client.hub import trust
+from dchub_client.models import encoding
 from hubgen.errors import HubgenError
-from hubgen.manifest import load_manifest
+from hubgen.manifest import load_hub_manifest
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SHA = "ab" * 32
@@ -112,7 +111,7 @@ def _only_documented(fn: Any, *args: Any, **kwargs: Any) -> None:
 @given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode)
        | st.sampled_from([b"[" * 100_000, b'{"a":' * 50_000, b"\xff\xfe", b'{"a":1,"a":2}', b"NaN"]))
 def test_loads_raises_only_hub_format_errors(data: bytes) -> None:
-    _only_documented(hubfiles.loads, data, "x")
+    _only_documented(jsonstrict.loads, data, "x")
 
 
 @SETTINGS
@@ -211,7 +210,7 @@ def yaml_mutations(draw: Any) -> str:
 def test_hub_manifest_loader_raises_only_documented_errors(tmp_path_factory: Any, text: str) -> None:
     path = tmp_path_factory.mktemp("m") / "hub_manifest.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    _only_documented(load_manifest, path)
+    _only_documented(load_hub_manifest, path)
 
 
 @pytest.mark.parametrize("text", ["&a [*a]", "name: x\nmodels: &m [*m]\n", "[" * 10_000])
@@ -221,4 +220,4 @@ def test_recursive_or_deep_yaml_is_a_manifest_error(tmp_path: Path, text: str) -
     path = tmp_path / "hub_manifest.yaml"
     path.write_text(text)
     with pytest.raises(ManifestError):
-        load_manifest(path)
+        load_hub_manifest(path)

@@ -24,12 +24,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dchub_client.errors import PretrainedFormatError, UnknownWeightError, UnsupportedModelError
+from dchub_client.format import layout
 from dchub_client.models.adapters.base import Adapter, WeightSpec
 
 SINGLETASK_TO_MULTITASK = "deepchem.models.multitask.SingletaskToMultitask"
-#: ``params.json`` ``extra`` key listing the member folders.
-MEMBERS_KEY = "members"
-MEMBERS_FOLDER = "members"
+MEMBERS_KEY = layout.EXTRA_MEMBERS
+MEMBERS_FOLDER = layout.MEMBERS_DIR
 
 
 class MemberModels:
