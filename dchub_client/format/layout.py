@@ -42,6 +42,9 @@ INDEX_FILE = "index.json"
 MANIFEST_FILE = "manifest.json"
 #: ``sha256sum -c SHA256SUMS`` in the hub root checks every file.
 SUMS_FILE = "SHA256SUMS"
+#: The same checksums in pooch's registry format: ``pooch.create(base_url=HUB, registry=None)``,
+#: ``.load_registry(...)`` on this file, then ``.fetch(path)`` verifies every file it downloads.
+REGISTRY_FILE = "registry.txt"
 #: Tells GitHub Pages not to run Jekyll (which hides some paths).
 NOJEKYLL = ".nojekyll"
 BLOBS_DIR = "blobs"

@@ -34,7 +34,8 @@ from typing import BinaryIO
 
 from dchub_client import constants
 from dchub_client.errors import CacheError
-from dchub_client.format import jsonstrict, layout
+from dchub_client.format import hubfiles, jsonstrict, layout
+from dchub_client.format.atomic import atomic_write_bytes, make_temp_dir
 from dchub_client.format.hashing import is_sha256, sha256_file
 
 try:
@@ -180,7 +181,7 @@ class Cache:
         """Make ``snapshots/<name>/<version>`` hold *files* (``(relpath, blob sha256)``), atomically."""
         target = self.snapshot(name, version)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=target.parent))
+        tmp = make_temp_dir(target.parent, prefix=f".{version}.")
         folders = {str(tmp)}
         try:
             for relpath, sha in files:
@@ -267,8 +268,6 @@ class Cache:
         return CacheVerifyReport(len(blobs), tuple(bad_blobs), tuple(bad_snaps))
 
     def _snapshot_ok(self, info: SnapshotInfo, status: dict[tuple[int, int], bool]) -> bool:
-        from dchub_client.format import hubfiles
-
         try:
             manifest = hubfiles.parse_manifest(jsonstrict.loads(self.blob(info.manifest_sha256).read_bytes()))
         except (FileNotFoundError, ValueError):
@@ -304,8 +303,6 @@ class Cache:
 
     def write_index(self, roots: list[str], data: bytes) -> None:
         """Cache a freshly fetched index (atomically); its mtime is its age."""
-        from dchub_client.format.atomic import atomic_write_bytes
-
         path = self.index_file(roots)
         atomic_write_bytes(path, data)
         atomic_write_bytes(path.with_name("roots.txt"), ("\n".join(roots) + "\n").encode("utf-8"))

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from dchub_client.errors import ChecksumError, HubFormatError
 from dchub_client.format import hubfiles, jsonstrict, layout
-from dchub_client.format.atomic import atomic_file, atomic_write_bytes, atomic_write_text
+from dchub_client.format.atomic import atomic_file, atomic_write_bytes
 from dchub_client.format.hashing import CHUNK_SIZE, sha256_file
 from dchub_client.format.hubfiles import FileEntry, Index, ModelEntry, VersionRef
-from dchub_client.format.sums import sums_text
+from dchub_client.format.sums import write_checksum_files
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.fetch import fetch_files
 from dchub_client.hub.lookup import find_model, load_index, load_model_manifest
@@ -161,4 +161,4 @@ def _finish(dest: Path, index_data: bytes) -> None:
     atomic_write_bytes(dest / layout.INDEX_FILE, index_data)
     if not (dest / layout.NOJEKYLL).exists():
         atomic_write_bytes(dest / layout.NOJEKYLL, b"")
-    atomic_write_text(dest / layout.SUMS_FILE, sums_text(dest))
+    write_checksum_files(dest)

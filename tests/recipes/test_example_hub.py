@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.recipes.fresh_pipeline import predict_pipelines
+from tests._support.fresh import predict_pipelines
 
 REFERENCE = "reference_predictions.json"
 
