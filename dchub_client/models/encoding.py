@@ -122,7 +122,9 @@ def _encode_object(value: Any, path: str, depth: int) -> dict[str, Any]:
     encoded = {TAG: "object", "class": name,
                "kwargs": {k: encode_value(v, f"{path}.{k}", depth + 1) for k, v in kwargs.items()}}
     if read_back:
-        introspection.check_rebuilt(value, _rebuild(encoded, path), path)
+        with introspection.rebuilding(value):
+            rebuilt = _rebuild(encoded, path)
+        introspection.check_rebuilt(value, rebuilt, path)
     return encoded
 
 

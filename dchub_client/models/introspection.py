@@ -19,6 +19,7 @@ as a different model, naming the argument and what to do.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
 from collections import OrderedDict
@@ -136,6 +137,17 @@ def _is_tensor(value: Any) -> bool:
 
 
 # --- checking the rebuilt object ---------------------------------------------------------------------
+
+
+def rebuilding(value: Any) -> contextlib.AbstractContextManager[Any]:
+    """The context to rebuild *value* in for :func:`check_rebuilt`: a torch module's tensors are only compared by
+    shape, so random initialization is skipped (rebuilding a large network costs an allocation, not an init)."""
+    nn = _torch_nn()
+    if nn is not None and isinstance(value, nn.Module):
+        from dchub_client.models.adapters.torch import skip_init  # torch is loaded: the value is a torch module
+
+        return skip_init()
+    return contextlib.nullcontext()
 
 
 def check_rebuilt(original: Any, rebuilt: Any, path: str) -> None:

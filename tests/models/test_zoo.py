@@ -36,27 +36,42 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTINUED_TOLERANCE = 0.02
 
 
+#: The cases run in this many pairs of worker processes at once (train, then reload in fresh interpreters).
+SHARDS = 2
+
+
 @dataclass
 class Runs:
-    """What the two worker processes reported."""
+    """What the worker processes reported, and where each case's files are."""
 
-    workdir: Path
+    folders: dict[str, Path]
     train: dict[str, Any]
     reload: dict[str, Any]
 
     def outputs(self, name: str, phase: str, stage: str) -> dict[str, np.ndarray]:
-        with np.load(self.workdir / folder_name(name) / f"{phase}-{stage}.npz", allow_pickle=False) as data:
+        with np.load(self.folders[name] / folder_name(name) / f"{phase}-{stage}.npz", allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
 
 
-def _worker(phase: str, workdir: Path, names: list[str]) -> dict[str, Any]:
+def _workers(phase: str, shards: dict[Path, list[str]]) -> dict[str, Any]:
+    """Run one worker process per shard, all at once; their merged results."""
+    running = [(workdir, _start(phase, workdir, names)) for workdir, names in shards.items() if names]
+    results: dict[str, Any] = {}
+    for workdir, process in running:
+        process.wait(timeout=1800)
+        if process.returncode != 0:
+            log = (workdir / f"{phase}.log").read_text(errors="replace")
+            raise AssertionError(f"zoo worker ({phase}, {workdir.name}) crashed:\n{log[-8000:]}")
+        results.update(json.loads((workdir / f"{phase}.json").read_text()))
+    return results
+
+
+def _start(phase: str, workdir: Path, names: list[str]) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3",
                HOME=str(workdir / "home"), DEEPCHEM_MODEL_HUB=str(workdir / "no-hub"))
-    result = subprocess.run([sys.executable, "-m", "tests.models.zoo.worker", phase, str(workdir), *names], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=1800)
-    if result.returncode != 0:
-        raise AssertionError(f"zoo worker ({phase}) crashed:\n{result.stdout[-2000:]}\n{result.stderr[-6000:]}")
-    return json.loads((workdir / f"{phase}.json").read_text())
+    with open(workdir / f"{phase}.log", "w") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "tests.models.zoo.worker", phase, str(workdir), *names],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +81,15 @@ def discovered() -> dict[str, census.Found]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    """Train and save every case in one process, then load them all in one fresh process."""
-    workdir = tmp_path_factory.mktemp("zoo")
-    train = _worker(TRAIN, workdir, list(zoo.CASES))
-    reload = _worker(RELOAD, workdir, [name for name, result in train.items() if result["status"] == "ok"])
-    return Runs(workdir, train, reload)
+    """Train and save every case, then load them all in fresh processes (each shard's cases in one interpreter)."""
+    root = tmp_path_factory.mktemp("zoo")
+    shards = {root / f"shard{i}": list(zoo.CASES)[i::SHARDS] for i in range(SHARDS)}
+    for workdir in shards:
+        workdir.mkdir()
+    train = _workers(TRAIN, shards)
+    reload = _workers(RELOAD, {d: [n for n in names if train[n]["status"] == "ok"] for d, names in shards.items()})
+    folders = {name: workdir for workdir, names in shards.items() for name in names}
+    return Runs(folders, train, reload)
 
 
 # --- the census ---------------------------------------------------------------------------------------

@@ -71,8 +71,7 @@ class CompositeAdapter(Adapter):
         for i, task in enumerate(model.tasks):
             member = model.model_builder(model.task_model_dirs[task])
             member.reload()  # DeepChem's own storage of a fitted member (a no-op for loaded members)
-            found.append((f"{MEMBERS_FOLDER}/{i}", getattr(member, "model", member)
-                          if isinstance(member, _KeptInMemory) else member))
+            found.append((f"{MEMBERS_FOLDER}/{i}", member.model if isinstance(member, _KeptInMemory) else member))
         return found
 
     def parameters(self, model: Any) -> dict[str, Any]:
