@@ -31,6 +31,10 @@ EXTRA_AUXILIARY = "auxiliary_weights"           # weights that are not model var
 EXTRA_PIPELINE = "pipeline"                     # featurizer + fitted transformers
 EXTRA_KERAS_SIGNATURE = "keras_input_signature"  # one input batch's shapes, to create Keras variables
 EXTRA_SKLEARN = "sklearn_estimator"             # a fitted scikit-learn / GBDT estimator
+EXTRA_MEMBERS = "members"                       # a composite model's member folders, one per task
+#: A composite model (``SingletaskToMultitask``) keeps member ``i`` as a complete pretrained folder in
+#: ``members/<i>`` inside its own folder.
+MEMBERS_DIR = "members"
 
 # --- the hub tree (docs/format.md section 2) -----------------------------------------------------
 

@@ -30,7 +30,7 @@ from dchub_client.errors import (
 from dchub_client.format import layout, pretrained
 from dchub_client.format.card import Card, parse_card
 from dchub_client.hub.resolve import resolve_pretrained
-from dchub_client.models import adapters, encoding, netguard, pipeline_codec
+from dchub_client.models import adapters, encoding, introspection, netguard, pipeline_codec
 from dchub_client.models.allowlist import registry
 
 logger = logging.getLogger(__name__)
@@ -174,7 +174,8 @@ def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool =
     adapter = adapters.for_model(model)
     _check_class_loadable(type(model))
     parameters = encoding.encode_parameters(get_parameters(model))
-    weights: Any = adapter.read(model)
+    weights: Any = iter(()) if adapter.composite else adapter.read(model)
+    members = {folder: _member_writer(member, include_optimizer) for folder, member in adapter.members(model)}
     extra: dict[str, Any] = dict(adapter.extra(model))
     auxiliary: list[str] = []
     if include_optimizer:
@@ -191,9 +192,13 @@ def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool =
     files = _with_card(files, card)
     pretrained.write_pretrained(path, class_name=adapter.class_name(model), framework=adapter.framework,
                                 parameters=parameters, weights=weights, versions=_versions(adapter),
-                                extra=extra, files=files, overwrite=overwrite)
+                                extra=extra, files=files, subfolders=members, overwrite=overwrite)
     logger.info("saved %s to %s", type(model).__name__, path)
     return Path(path)
+
+
+def _member_writer(member: Any, include_optimizer: bool) -> Any:
+    return lambda folder: to_pretrained(member, folder, include_optimizer=include_optimizer)
 
 
 def _with_card(files: Mapping[str, bytes] | None, card: Any) -> Mapping[str, bytes] | None:
@@ -204,6 +209,7 @@ def _with_card(files: Mapping[str, bytes] | None, card: Any) -> Mapping[str, byt
 
 
 def _check_class_loadable(cls: type) -> None:
+    introspection.check_importable(cls, "<class>")
     if not registry.is_allowed(cls, "class"):
         raise ParameterEncodingError(
             "<class>", f"{registry.qualified_name(cls)} could not be loaded back: it is not on the allowlist; "
@@ -306,7 +312,8 @@ def _build_from_folder(folder: Path, info: pretrained.PretrainedInfo, source: Pa
     auxiliary = _auxiliary_names(info, source)
     adapter.prepare(model, extra=info.extra, weights={n: e for n, e in info.weights.items() if n not in auxiliary},
                     source=source)
-    _assign_all(adapter, model, {n: r for n, r in readers.items() if n not in auxiliary}, source)
+    if not adapter.composite:  # a composite's members were loaded (and checked) from their own folders
+        _assign_all(adapter, model, {n: r for n, r in readers.items() if n not in auxiliary}, source)
     if layout.EXTRA_TRAINING in info.extra:
         arrays = {name: readers[name].load() for name in auxiliary}
         adapter.load_training_state(model, info.extra[layout.EXTRA_TRAINING], arrays)

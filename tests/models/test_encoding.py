@@ -70,12 +70,13 @@ def test_unknown_objects_cannot_be_encoded_and_the_message_says_how_to_register(
         encoding.encode_value(print, "callback")
 
 
-def test_registered_classes_record_their_arguments_and_round_trip() -> None:
-    @dchub_client.register_class
-    class Registered:
-        def __init__(self, size: int, *, name: str = "x", **extra) -> None:
-            self.total = size  # not stored under the argument's name: recording is what makes it work
+class Registered:
+    def __init__(self, size: int, *, name: str = "x", **extra) -> None:
+        self.total = size  # not stored under the argument's name: recording is what makes it work
 
+
+def test_registered_classes_record_their_arguments_and_round_trip() -> None:
+    dchub_client.register_class(Registered)  # module level: a class inside a function cannot be registered
     try:
         encoded, decoded = _round_trip(Registered(3, name="y", colour="red"))
         assert encoded["kwargs"] == {"size": 3, "name": "y", "colour": "red"}

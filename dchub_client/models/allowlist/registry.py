@@ -45,6 +45,9 @@ def register_class(obj: T, *, name: str | None = None) -> T:
     """
     if not callable(obj):
         raise TypeError(f"register_class expects a class or function, got {obj!r}")
+    if "<locals>" in getattr(obj, "__qualname__", ""):
+        raise TypeError(f"register_class({obj.__qualname__}): it is defined inside a function, so no other process "
+                        "can import it to load a folder that names it; define it at module level and register it there")
     _REGISTERED[name or qualified_name(obj)] = obj
     if inspect.isclass(obj):
         record_init(obj)
