@@ -5,17 +5,23 @@ Layout under the cache (``constants.cache_dir()``)::
     hubs/<hub>/index.json      the hub's last accepted index, byte for byte as served (signatures intact)
     hubs/<hub>/index.lookup    its lookup file (:mod:`dchub_client.hub.sidecar`), written after it: the
                                commit point; its mtime is the index's age
+    hubs/<hub>/served-by       the sha256 of that index and the mirror roots that served it
     bindings/<key>             the hub a mirror of the (unpinned) default hub served first
 
 ``<hub>`` is the name the index declares, so the same hub reached through any spelling of any of
 its mirrors (``http://127.0.0.1:8000/``, ``http://localhost:8000``, the folder it serves) shares one
 cached index, one rollback record and one set of snapshots, and offline use does not depend on how
-``DEEPCHEM_MODEL_HUB`` is spelled.
+``DEEPCHEM_MODEL_HUB`` is spelled. A name is only what an index declares, though: for the default
+hub (not pinned by the config) a cached index counts as fresh only when one of the current mirrors
+served it; otherwise it is fetched again before use online (two unrelated hubs that chose the same
+name then take turns in the cache, and never answer for each other).
 
 An index enters the cache only after :func:`_verify`: strict parsing, the identity check (a hub's
-mirrors must serve that hub's index: :func:`dchub_client.hub.trust.check_hub_name`) and the trust
-checks with that hub's keys. Later uses read the lookup file and repeat only what can change: the
-configured keys (a fingerprint), expiry and rollback; anything else re-checks the whole index.
+mirrors serve that hub's index only: the name pinned by the config, checked by its
+:class:`~dchub_client.hub.trust.TrustPolicy`, or for the unpinned default hub the name each mirror
+served first) and the trust checks with that hub's keys and threshold. Later uses read the lookup
+file and repeat only what can change: the configured keys (a fingerprint), expiry and rollback;
+anything else re-checks the whole index.
 
 The index is reused for ``constants.index_ttl_seconds()``; ``refresh=True`` fetches it again; when
 every mirror fails, a cached index is used with a warning. Offline, the cached index is used
@@ -48,6 +54,7 @@ from dchub_client.hub.mirrors import MAX_METADATA_BYTES, Mirror, failure_types, 
 log = logging.getLogger(__name__)
 
 LOOKUP_FILE = "index.lookup"
+SERVED_BY_FILE = "served-by"
 BINDINGS_DIR = "bindings"
 
 
@@ -189,23 +196,50 @@ def _cached(cache: Cache, hub: Hub, *, offline: bool, refused: list[TrustError] 
             refused.append(err)
         return None
     age = max(0.0, time.time() - (folder / LOOKUP_FILE).stat().st_mtime)
-    return _Cached(lookup.index(), age, lookup.header.get("index_sha256", ""))
+    return _served_here(cache, hub, _Cached(lookup.index(), age, lookup.header.get("index_sha256", "")))
+
+
+def _served_here(cache: Cache, hub: Hub, cached: _Cached) -> _Cached:
+    """*cached*, made stale (fetched again before use online) when no current mirror of the unpinned
+    default hub served it."""
+    if hub.name is not None:
+        return cached
+    try:
+        sha, *roots = (hub_folder(cache, cached.index.name) / SERVED_BY_FILE).read_text("utf-8").splitlines()
+    except (FileNotFoundError, ValueError):
+        sha, roots = "", []
+    if sha == cached.sha256 and any(m.root in roots for m in hub.mirrors):
+        return cached
+    return _Cached(cached.index, float("inf"), cached.sha256)
+
+
+def _record_served(cache: Cache, name: str, sha: str, root: str) -> None:
+    """Remember that the mirror *root* served the index of sha256 *sha* (the one cached for *name*)."""
+    path = hub_folder(cache, name) / SERVED_BY_FILE
+    try:
+        recorded, *roots = path.read_text("utf-8").splitlines()
+    except (FileNotFoundError, ValueError):
+        recorded, roots = "", []
+    if recorded != sha:
+        roots = []
+    if root not in roots:
+        atomic_write_bytes(path, "\n".join([sha, *roots, root, ""]).encode("utf-8"))
 
 
 def _still_trusted(cache: Cache, hub: Hub, lookup: sidecar.Lookup) -> bool:
     """Whether the checks made when the index was accepted still hold (else check it again, whole)."""
     header = lookup.header
-    keys = hub.keys()
-    if header.get("checked") != _fingerprint(keys, hub.threshold):
+    policy = hub.policy()
+    if header.get("checked") != _fingerprint(policy):
         return False
-    if not keys:
+    if not policy.keys:
         if header.get("signed"):
             trust.notice_unchecked_signatures()
         return True
     expires = header.get("expires")
     if expires is None or hubfiles.parse_time(expires) <= datetime.datetime.now(datetime.timezone.utc):
         return False
-    highest = trust.VersionStore(cache.root).highest(header["hub"])
+    highest = trust.TrustStore(cache.root).highest(header["hub"])
     return highest is None or (header.get("version") or 0) >= highest
 
 
@@ -219,11 +253,11 @@ def _recheck(cache: Cache, hub: Hub, name: str, *, offline: bool) -> _Cached | N
         return None
     lookup_path = folder / LOOKUP_FILE
     mtime = lookup_path.stat().st_mtime if lookup_path.exists() else raw_path.stat().st_mtime
-    obj, index = _verify(cache, hub, data, str(raw_path), None, allow_expired=offline)
-    trust.check_hub_name(index, name, str(raw_path), why=f"it is cached as hub {name!r}")
+    obj, index, _ = _verify(cache, hub, data, str(raw_path), None, allow_expired=offline)
+    _refuse_other_hub(index, name, str(raw_path), f"it is cached as hub {name!r}")
     sidecar.write_lookup(lookup_path, index, _header(index, obj, data, hub))
     os.utime(lookup_path, (mtime, mtime))
-    return _Cached(index, max(0.0, time.time() - mtime), sha256_bytes(data))
+    return _served_here(cache, hub, _Cached(index, max(0.0, time.time() - mtime), sha256_bytes(data)))
 
 
 def _fetch(cache: Cache, hub: Hub, mirrors: Sequence[Mirror], cached: _Cached | None, missing: list[str]) -> Index:
@@ -238,10 +272,11 @@ def _fetch(cache: Cache, hub: Hub, mirrors: Sequence[Mirror], cached: _Cached | 
         if cached is not None and sha256_bytes(data) == cached.sha256:
             _check_identity(cache, hub, cached.index, mirror.locate(layout.INDEX_FILE), mirror.root)
             _touch(cache, cached.index.name)
+            _record_served(cache, cached.index.name, cached.sha256, mirror.root)
             _bind(cache, hub, mirror.root, cached.index.name)
             return cached.index, False
-        obj, index = _verify(cache, hub, data, mirror.locate(layout.INDEX_FILE), mirror.root)
-        _admit(cache, hub, index, obj, data, mirror.root)
+        obj, index, verdict = _verify(cache, hub, data, mirror.locate(layout.INDEX_FILE), mirror.root)
+        _admit(cache, hub, index, obj, data, mirror.root, verdict)
         return index, True
 
     try:
@@ -263,25 +298,32 @@ def not_a_hub(roots: Sequence[str]) -> NotAHubError:
 
 
 def _verify(cache: Cache, hub: Hub, data: bytes, source: str, root: str | None, *,
-            allow_expired: bool = False) -> tuple[dict[str, Any], Index]:
-    """Parse an index whole and run every check: format, identity (for a mirror *root*), trust."""
+            allow_expired: bool = False) -> tuple[dict[str, Any], Index, trust.Verdict]:
+    """Parse an index whole and run every check: format, identity (for a mirror *root*), trust
+    (:meth:`trust.TrustPolicy.check` with the hub's keys, threshold and pinned name)."""
     obj = jsonstrict.loads(data, source)
     index = hubfiles.parse_index(obj, source)
     if root is not None:
         _check_identity(cache, hub, index, source, root)
-    trust.check_index(obj, index, source, store=trust.VersionStore(cache.root), keys=hub.keys(),
-                      allow_expired=allow_expired and constants.allow_expired_index())
-    return obj, index
+    verdict = hub.policy().check(obj, index, source, store=trust.TrustStore(cache.root),
+                                 allow_expired=allow_expired and constants.allow_expired_index())
+    return obj, index, verdict
+
+
+def _refuse_other_hub(index: Index, expected: str, source: str, why: str) -> None:
+    if index.name != expected:
+        raise TrustError(f"{source}: this index is of hub {index.name!r}, but this mirror serves hub {expected!r} "
+                         f"({why}); refusing it")
 
 
 def _check_identity(cache: Cache, hub: Hub, index: Index, source: str, root: str) -> None:
-    """The mirror *root* of *hub* must serve *hub*'s index (see :func:`trust.check_hub_name`)."""
+    """The mirror *root* of the unpinned default hub serves the hub it served first, and never a hub the
+    config declares with its own mirrors (a pinned hub's name is checked by its trust policy)."""
     if hub.name is not None:
-        trust.check_hub_name(index, hub.name, source, why=f"{hub.label} is configured in {hub.source}")
         return
     bound = bound_hub(cache, root)
     if bound is not None:
-        trust.check_hub_name(index, bound, source, why=(
+        _refuse_other_hub(index, bound, source, (
             f"it served hub {bound!r} before, as recorded in {binding_file(cache, root)}; if the mirror now "
             f"serves another hub on purpose, delete that file, or declare the hub with "
             f"`dchub hub add {index.name} {root}`"))
@@ -291,12 +333,15 @@ def _check_identity(cache: Cache, hub: Hub, index: Index, source: str, root: str
                          f"{index.name}:MODEL, or add this mirror to that hub)")
 
 
-def _admit(cache: Cache, hub: Hub, index: Index, obj: dict[str, Any], data: bytes, root: str) -> None:
-    """Cache an accepted index: its bytes, then its lookup file (the commit point); record its version."""
+def _admit(cache: Cache, hub: Hub, index: Index, obj: dict[str, Any], data: bytes, root: str,
+           verdict: trust.Verdict) -> None:
+    """Cache an accepted index: its bytes, then its lookup file (the commit point); remember its version
+    and the key rotation it was checked at."""
     folder = hub_folder(cache, index.name)
     atomic_write_bytes(folder / layout.INDEX_FILE, data)
     sidecar.write_lookup(folder / LOOKUP_FILE, index, _header(index, obj, data, hub))
-    trust.VersionStore(cache.root).record(index.name, index.version)
+    _record_served(cache, index.name, sha256_bytes(data), root)
+    trust.TrustStore(cache.root).accept(verdict)
     _bind(cache, hub, root, index.name)
 
 
@@ -320,15 +365,14 @@ def _header(index: Index, obj: dict[str, Any], data: bytes, hub: Hub) -> dict[st
             "description": index.description, "mirrors": list(index.mirrors), "generated": index.generated,
             "format_version": index.format_version, "extra": index.extra, "version": index.version,
             "expires": index.expires, "signed": bool(obj.get(trust.SIGNATURES_KEY)),
-            "checked": _fingerprint(hub.keys(), hub.threshold), "count": len(index.models)}
+            "checked": _fingerprint(hub.policy()), "count": len(index.models)}
 
 
-def _fingerprint(keys: Sequence[trust.PublicKey], threshold: int | None) -> str:
-    """What the trust checks of an index depended on: the keys and threshold they used."""
-    if not keys:
+def _fingerprint(policy: trust.TrustPolicy) -> str:
+    """What the trust checks of an index depended on: the configured keys and threshold."""
+    if not policy.keys:
         return "none"
-    text = ",".join(sorted(k.keyid for k in keys)) + f"|{threshold or 1}"
-    return hashlib.sha256(text.encode("ascii")).hexdigest()[:24]
+    return trust.KeySet(tuple(policy.keys), policy.threshold).anchor[:24]
 
 
 def cached_header(cache: Cache, hub_name: str) -> dict[str, Any] | None:

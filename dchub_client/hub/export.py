@@ -7,8 +7,9 @@ again on the same folder adds models to the index already there.
 
 A signed index (``docs/security.md``) stays valid only byte for byte: when the export holds every
 version of every model of the source hub (into a new folder), the source's ``index.json`` is copied
-as it is, signatures included; any other selection writes a new, unsigned index (clients that
-trust keys will refuse it; a warning says so).
+as it is, signatures included; any other selection writes a new, unsigned index that keeps the source's
+``version`` and key rotations (clients that trust keys refuse it until an operator vouches for it with
+``hubgen sign``, which signs it as the next version; a warning says so).
 """
 from __future__ import annotations
 
@@ -151,11 +152,13 @@ def _write_index(dest: Path, source: Index, old: Index | None,
     entries = {name: ModelEntry(name=name, latest=hubfiles.latest_version(refs), versions=dict(sorted(refs.items())))
                for name, refs in sorted(models.items())}
     index = Index(name=base.name, models=entries, title=base.title, description=base.description, mirrors=(),
-                  generated=source.generated, extra=dict(base.extra))
+                  generated=source.generated, extra=dict(base.extra), version=max(source.version or 0,
+                                                                                   base.version or 0) or None)
     if source.version is not None:
         log.warning("%s: the exported index is a selection of hub %r, so it is not signed: clients that trust "
-                    "the hub's keys will refuse it (mirror every model with --all-versions to keep the signed index)",
-                    dest, source.name)
+                    "the hub's keys will refuse it (mirror every model with --all-versions to keep the signed index, "
+                    "or vouch for the copy with `hubgen sign %s --sign-key KEY`)",
+                    dest, source.name, dest)
     _finish(dest, hubfiles.index_dumps(hubfiles.index_to_json(index)))
 
 

@@ -67,6 +67,12 @@ class Hub:
             return trust.trusted_keys()
         return tuple(trust.parse_key_entries("\n".join(self.key_entries), f"{self.source} keys"))
 
+    def policy(self) -> trust.TrustPolicy:
+        """How this hub's index is judged: its keys, how many must sign, and the name it must declare."""
+        keys = self.keys()
+        threshold = self.threshold or (trust.key_threshold() if self.key_entries is None else 1)
+        return trust.TrustPolicy(keys=keys, threshold=threshold if keys else 1, hub=self.name)
+
     def with_mirrors(self, mirrors: list[Mirror] | tuple[Mirror, ...]) -> Hub:
         """The same hub reached through *mirrors* only."""
         return dataclasses.replace(self, mirrors=tuple(mirrors))

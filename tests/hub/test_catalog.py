@@ -65,13 +65,29 @@ def test_the_cache_keeps_the_index_by_the_name_it_declares(hub_url, monkeypatch,
     first = resolve_pretrained("esol-gc")
     assert catalog.cached_hub_names(Cache()) == ["test-hub"] and first.hub == "test-hub"
     blobs = hub_url.blob_hits()
-    port = hub_url.url.rsplit(":", 1)[1]
-    for spelling in (f"http://localhost:{port}", f"HTTP://LOCALHOST:{port}index.html", f"http://127.0.0.1:{port}"):
+    port = hub_url.url.rsplit(":", 1)[1].rstrip("/")
+    for spelling in (f"http://localhost:{port}", f"HTTP://LOCALHOST:{port}/index.html", f"http://127.0.0.1:{port}"):
         monkeypatch.setenv("DEEPCHEM_MODEL_HUB", spelling)
         assert resolve_pretrained("esol-gc") == first
     assert catalog.cached_hub_names(Cache()) == ["test-hub"] and hub_url.blob_hits() == blobs
     assert sorted(p.name for p in (isolated_environment / "hubs" / "test-hub").iterdir()) == \
-        ["index.json", "index.lookup"]
+        ["index.json", "index.lookup", "served-by"]
+    served = (isolated_environment / "hubs" / "test-hub" / "served-by").read_text().splitlines()
+    assert served[1:] == [hub_url.url, f"http://localhost:{port}/"]  # the index is the same: two roots served it
+
+
+def test_two_unrelated_hubs_that_chose_one_name_never_answer_for_each_other(tmp_path, serve, monkeypatch):
+    lab = build_hub(tmp_path, {("victim", "1.0"): make_folder(tmp_path / "a", seed=1)}, out="lab")
+    other = build_hub(tmp_path, {("m", "1"): make_folder(tmp_path / "b", seed=2)}, out="other")
+    lab_url, other_url = serve(lab).url, serve(other).url
+    monkeypatch.setenv("DEEPCHEM_HUB_INDEX_TTL", "3600")
+    for _ in range(2):  # both call themselves "test-hub": they take turns in the cache
+        monkeypatch.setenv("DEEPCHEM_MODEL_HUB", lab_url)
+        assert resolve_pretrained("victim").version == "1.0"
+        monkeypatch.setenv("DEEPCHEM_MODEL_HUB", other_url)
+        assert resolve_pretrained("m").version == "1"
+        with pytest.raises(LookupError, match="no model named 'victim' in hub 'test-hub'"):
+            resolve_pretrained("victim")
 
 
 def test_a_warm_resolve_never_parses_the_whole_index(hub_url, monkeypatch):

@@ -62,6 +62,8 @@ def test_a_selection_is_an_unsigned_hub_of_just_those_versions(signed_hub, tmp_p
     index = json.loads((dest / layout.INDEX_FILE).read_text())
     assert list(index["models"]) == ["esol"] and list(index["models"]["esol"]["versions"]) == ["1.0"]
     assert "signatures" not in index
+    source = json.loads((signed_hub / layout.INDEX_FILE).read_text())
+    assert index["version"] == source["version"]  # so `hubgen sign` signs it as the next version, not a rollback
     export_models(["tox"], dest, _mirrors(signed_hub, serve))  # adds to the hub already there
     assert sorted(json.loads((dest / layout.INDEX_FILE).read_text())["models"]) == ["esol", "tox"]
     assert verify_hub(dest).ok

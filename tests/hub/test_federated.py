@@ -101,7 +101,7 @@ def test_each_hub_is_judged_by_its_own_keys(hubs, keys, monkeypatch):
 
 def test_a_mirror_serving_another_hubs_index_is_refused_even_when_signed_by_a_trusted_key(hubs):
     hubs.configure(acme_mirrors=[hubs.dc_server.url], acme_key="old")  # "old" signs deepchem's index
-    with pytest.raises(TrustError, match="this index is of hub 'deepchem', but this mirror serves hub 'acme'"):
+    with pytest.raises(TrustError, match="this index is of hub 'deepchem', but the mirror is configured for hub 'acme'"):
         resolve_pretrained("acme:tox21-gc")
     assert catalog.cached_hub_names(Cache()) == []
     hubs.configure(acme_mirrors=[hubs.dc_server.url, hubs.acme_server.url])

@@ -41,7 +41,7 @@ def test_two_hubs_with_a_colliding_name(tmp_path: Path, keys, serve, monkeypatch
     ok("hub", "add", "acme", dc_server.url, "--key", str(keys["old"][1]), "--replace")  # a mirror of another hub
     wrong = run("pull", "-q", "acme:tox21-gc", "--refresh")
     assert wrong.returncode == 1
-    assert "this index is of hub 'deepchem', but this mirror serves hub 'acme'" in wrong.stderr
+    assert "this index is of hub 'deepchem', but the mirror is configured for hub 'acme'" in wrong.stderr
 
     ok("hub", "add", "acme", acme_server.url, "--key", str(keys["old"][1]), "--replace")  # the wrong key
     refused = run("pull", "-q", "acme:tox21-gc", "--refresh")
