@@ -166,7 +166,7 @@ def _offline(cache: Cache, hub: Hub, cached: _Cached | None, ttl: float, missing
         return cached.index
     roots = " ".join(m.root for m in hub.mirrors) or "none"
     raise OfflineError(f"offline mode and the index of {hub.label} (mirrors: {roots}) is not in the cache "
-                       f"({cache.root}); run `dchub ls` once while online")
+                       f"({cache.root}); run `dchub ls {hub.alias}` once while online")
 
 
 def cached_index(cache: Cache, hub: Hub, *, offline: bool = False) -> Index | None:

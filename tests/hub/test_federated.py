@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from dchub_client.errors import AmbiguousModelError, ConfigError, ModelNotFoundError, OfflineError, TrustError
+from dchub_client.errors import (
+    AmbiguousModelError,
+    ConfigError,
+    MirrorError,
+    ModelNotFoundError,
+    OfflineError,
+    TrustError,
+)
 from dchub_client.hub import catalog
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.resolve import parse_model_ref, resolve_pretrained
@@ -155,3 +162,21 @@ def test_model_refs_parse_hub_name_and_version():
     for bad in (":x", "a/b:x", "acme:", "acme:x@", "a:b:c"):
         with pytest.raises(ValueError):
             parse_model_ref(bad)
+
+
+def test_a_searched_hub_that_cannot_be_read_refuses_a_bare_name(hubs, monkeypatch):
+    hubs.configure(search=["default", "acme"])
+    hubs.acme_server.close()  # acme was never fetched: its index might hold the name
+    with pytest.raises(MirrorError, match="index.json of hub 'acme', needed to tell whether it holds 'esol' too"):
+        resolve_pretrained("esol")
+    assert resolve_pretrained("default:esol").hub == "deepchem"  # naming the hub skips the question
+    monkeypatch.setenv("DEEPCHEM_HUB_OFFLINE", "1")
+    with pytest.raises(OfflineError, match="index of hub 'acme' .* run `dchub ls acme` once while online"):
+        resolve_pretrained("acme:tox21-gc")
+
+
+def test_the_models_layer_takes_hub_names_too(hubs):
+    from dchub_client.models.interface import locate
+
+    folder, verified = locate("acme:tox21-gc@2.0.0")
+    assert verified and folder == Cache().snapshot("tox21-gc", "2.0.0", hub="acme")
