@@ -169,12 +169,6 @@ def _offline(cache: Cache, hub: Hub, cached: _Cached | None, ttl: float, missing
                        f"({cache.root}); run `dchub ls {hub.alias}` once while online")
 
 
-def cached_index(cache: Cache, hub: Hub, *, offline: bool = False) -> Index | None:
-    """The cached index of *hub* whatever its age (checked as :func:`load_index` does), or None."""
-    cached = _cached(cache, hub, offline=offline)
-    return cached.index if cached is not None else None
-
-
 def _cached(cache: Cache, hub: Hub, *, offline: bool, refused: list[TrustError] | None = None) -> _Cached | None:
     """The cached index of *hub*, after the checks that can change since it was accepted.
 
@@ -188,6 +182,7 @@ def _cached(cache: Cache, hub: Hub, *, offline: bool, refused: list[TrustError] 
     try:
         if lookup is None or not _still_trusted(cache, hub, lookup):
             return _recheck(cache, hub, name, offline=offline)
+        age = max(0.0, time.time() - (folder / LOOKUP_FILE).stat().st_mtime)
     except TrustError as err:
         if offline:
             raise
@@ -195,7 +190,11 @@ def _cached(cache: Cache, hub: Hub, *, offline: bool, refused: list[TrustError] 
         if refused is not None:
             refused.append(err)
         return None
-    age = max(0.0, time.time() - (folder / LOOKUP_FILE).stat().st_mtime)
+    except (HubFormatError, FileNotFoundError) as err:  # a damaged cached copy, or replaced meanwhile
+        if offline:
+            raise
+        log.info("the cached index of hub %r is not usable (%s); fetching it again", name, err)
+        return None
     return _served_here(cache, hub, _Cached(lookup.index(), age, lookup.header.get("index_sha256", "")))
 
 
@@ -401,5 +400,5 @@ def referenced_manifests(cache: Cache) -> set[str]:
 
 
 __all__ = ["BINDINGS_DIR", "LOOKUP_FILE", "binding_file", "bound_hub", "cache_age", "cached_hub_names",
-           "cached_header", "cached_index", "hub_folder", "identity", "load_index", "not_a_hub", "raw_index",
+           "cached_header", "hub_folder", "identity", "load_index", "not_a_hub", "raw_index",
            "referenced_manifests"]

@@ -20,6 +20,7 @@ What a user may type (:func:`parse_model_ref`): a folder (an existing path alway
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Sequence
@@ -398,7 +399,8 @@ class Resolver:
         else:
             log.info("offline: no searched hub was used online as configured now; %s is the copy cached from hub %r",
                      ref, name)
-        return self.in_hub(hub_for_alias(name, self.cache, self.config).with_mirrors(()), ref)
+        cached = dataclasses.replace(hub_for_alias(name, self.cache, self.config), name=name, mirrors=())
+        return self.in_hub(cached, ref)  # the hub as cached under its name (keys and threshold as configured)
 
     def _cached_in_several(self, ref: ModelRef, copies: dict[str, list[str]]) -> AmbiguousModelError:
         lines = []

@@ -187,3 +187,18 @@ def test_changing_the_trusted_keys_checks_the_cached_index_again(hub_url, keys, 
         resolve_pretrained("esol-gc")
     monkeypatch.delenv("DEEPCHEM_HUB_TRUSTED_KEYS")
     assert resolve_pretrained("esol-gc") == first
+
+
+def test_a_damaged_cached_index_is_fetched_again_online_and_refused_offline(hub_url, monkeypatch,
+                                                                           isolated_environment):
+    first = resolve_pretrained("esol-gc")
+    folder = isolated_environment / "hubs" / "test-hub"
+    (folder / catalog.LOOKUP_FILE).unlink()
+    (folder / "index.json").write_bytes(b'{"format": "dchub-index", "models": {')
+    assert resolve_pretrained("esol-gc") == first
+    assert hub_url.hits["index.json"] == 2 and sidecar.read_lookup(folder / catalog.LOOKUP_FILE) is not None
+    (folder / catalog.LOOKUP_FILE).unlink()
+    (folder / "index.json").write_bytes(b"{broken")
+    monkeypatch.setenv("DEEPCHEM_HUB_OFFLINE", "1")
+    with pytest.raises(ValueError, match="index.json"):
+        resolve_pretrained("esol-gc@1.1.0")
