@@ -250,7 +250,7 @@ def sign_hub(folder: str | os.PathLike[str], keys: Sequence[Ed25519PrivateKey], 
     root, obj = _read_hub(folder)
     checked = _check_whole(root, progress) if check else 0
     if add:
-        data = hubfiles.dumps(add_signatures(obj, keys))
+        data = hubfiles.index_dumps(add_signatures(obj, keys))
     else:
         data = index_bytes(_content(obj), obj, keys=keys, expires_days=expires_days, now=now)
     return _write_index(root, data, checked)
