@@ -30,6 +30,7 @@ from pathlib import Path
 from dchub_client import constants
 from dchub_client.errors import (
     AmbiguousModelError,
+    ConfigError,
     HubFormatError,
     MirrorError,
     ModelNotFoundError,
@@ -254,16 +255,24 @@ class Resolver:
     def _hub_model(self, hub: Hub, ref: ModelRef, missing: list[str]) -> ResolvedFolder:
         index = catalog.load_index(self.cache, hub, refresh=self.refresh, offline=self.offline, missing=missing)
         mirrors, no_fetch = hub.reachable(self.offline)
+        no_fetch = no_fetch or not mirrors  # a hub known only from the cache
         version = ref.version
         if no_fetch and version is None:
             version = self._newest_cached(index, ref.name)
         version, entry = find_model(index, ref.name, version)
-        manifest = load_model_manifest(self.cache, mirrors, ref.name, version, entry, offline=no_fetch)
-        model = HubModel(hub=index.name, name=ref.name, version=version, ref=entry, manifest=manifest)
-        if self.offline:
-            log.info("offline: %s is %s:%s@%s from %s", ref, index.name, ref.name, version,
-                     "the cache" if no_fetch else "a local mirror and the cache")
-        return self._snapshot(hub.with_mirrors(mirrors), model, no_fetch=no_fetch)
+        try:
+            manifest = load_model_manifest(self.cache, mirrors, ref.name, version, entry, offline=no_fetch)
+            model = HubModel(hub=index.name, name=ref.name, version=version, ref=entry, manifest=manifest)
+            if self.offline:
+                log.info("offline: %s is %s:%s@%s from %s", ref, index.name, ref.name, version,
+                         "the cache" if no_fetch else "a local mirror and the cache")
+            return self._snapshot(hub.with_mirrors(mirrors), model, no_fetch=no_fetch)
+        except OfflineError as err:
+            if self.offline or hub.mirrors:
+                raise
+            raise ConfigError(f"{hub.label} is known here only from the cache ({self.cache.root}), where {ref} "
+                              f"is not (fully) cached; to fetch it, add the hub with its mirrors: "
+                              f"`dchub hub add {hub.alias} MIRROR_URL`") from err
 
     def _newest_cached(self, index: hubfiles.Index, name: str) -> str | None:
         """Offline, for a bare name: the hub's latest version if cached, else its newest cached version."""

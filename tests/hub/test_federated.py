@@ -180,3 +180,12 @@ def test_the_models_layer_takes_hub_names_too(hubs):
 
     folder, verified = locate("acme:tox21-gc@2.0.0")
     assert verified and folder == Cache().snapshot("tox21-gc", "2.0.0", hub="acme")
+
+
+def test_a_hub_known_only_from_the_cache_serves_what_is_cached_and_says_how_to_get_more(hubs, monkeypatch):
+    cached = resolve_pretrained("tox21-gc")  # deepchem, through DEEPCHEM_MODEL_HUB
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", hubs.acme_server.url)  # the default hub is another one now
+    assert resolve_pretrained("deepchem:tox21-gc") == cached  # online too: from the cache, by its name
+    with pytest.raises(ConfigError, match="hub 'deepchem' is known here only from the cache .* where "
+                                          "deepchem:esol is not .*`dchub hub add deepchem MIRROR_URL`"):
+        resolve_pretrained("deepchem:esol")
