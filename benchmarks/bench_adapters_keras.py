@@ -11,7 +11,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from _common import SHARED_DATA, Row, best_of
 
 DELANEY = SHARED_DATA / "delaney-processed.csv"

@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-
 from _common import SHARED_DATA, Row, best_of
 
 HERE = Path(__file__).resolve().parent
@@ -32,8 +31,9 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
 
 def _prepare(root: Path, n_trees: int) -> tuple[Path, Path]:
     import deepchem as dc
-    import dchub_client as hub
     from sklearn.ensemble import RandomForestRegressor
+
+    import dchub_client as hub
 
     ours, theirs = root / "pretrained", root / "deepchem"
     if any(theirs.glob("*.joblib")):  # the trained forest is reused; ours is always written anew
@@ -53,6 +53,7 @@ def _prepare(root: Path, n_trees: int) -> tuple[Path, Path]:
 
 def run(quick: bool) -> list[Row]:
     import deepchem as dc
+
     import dchub_client as hub
 
     n_trees = 100 if quick else 500

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import Row, best_of
 
 HERE = Path(__file__).resolve().parent
@@ -82,10 +81,10 @@ class _Server:
 
 
 def _manifest(hub: Path, name: str):  # type: ignore[no-untyped-def]
-    from dchub_client.format import hubfiles
+    from dchub_client.format import hubfiles, jsonstrict
 
     raw = (hub / hubfiles.manifest_path(name, "1.0")).read_bytes()
-    return hubfiles.parse_manifest(hubfiles.loads(raw))
+    return hubfiles.parse_manifest(jsonstrict.loads(raw))
 
 
 def _blob_urls(url: str, hub: Path, name: str) -> list[tuple[str, str]]:

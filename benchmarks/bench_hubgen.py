@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-
 from _common import Row, best_of
 
 HERE = Path(__file__).resolve().parent

@@ -50,9 +50,10 @@ def _peak_rss_mib(how: str, folder: Path, args: dict) -> float:
 
 
 def run(quick: bool) -> list[Row]:
-    import dchub_client
     import deepchem as dc
     import torch
+
+    import dchub_client
 
     args = QUICK_ARGS if quick else ARGS
     work = Path(tempfile.mkdtemp(prefix="bench-pretrained-"))

@@ -12,9 +12,10 @@ import logging
 
 __version__ = "0.1.0"
 
+from dchub_client.hub.download import download  # noqa: E402
 from dchub_client.models import deepchem_hooks as _deepchem_hooks  # noqa: E402
 from dchub_client.models.allowlist import policies as _policies  # noqa: E402
-from dchub_client.hub.download import download  # noqa: E402
+from dchub_client.models.allowlist.registry import register_class  # noqa: E402
 from dchub_client.models.encoding import register_encoder  # noqa: E402
 from dchub_client.models.interface import (
     Model,
@@ -26,7 +27,6 @@ from dchub_client.models.interface import (
     to_pretrained,
 )
 from dchub_client.models.pipeline import Pipeline, load_pipeline  # noqa: E402
-from dchub_client.models.allowlist.registry import register_class  # noqa: E402
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 _policies.install()

@@ -12,21 +12,6 @@ from pathlib import Path
 #: Where models come from when no local path matches: one or more hub roots.
 DEFAULT_HUB = "https://deepchemdata.s3-us-west-1.amazonaws.com/modelhub/"
 
-#: Format tags and versions written by this release.
-PRETRAINED_FORMAT = "dchub-pretrained"
-PRETRAINED_FORMAT_VERSION = "1.0"
-INDEX_FORMAT = "dchub-index"
-MANIFEST_FORMAT = "dchub-manifest"
-HUB_FORMAT_VERSION = "1.0"
-
-PARAMS_FILE = "params.json"
-CARD_FILE = "README.md"
-
-#: Largest weight name, in characters (fits every common file system with ".npy").
-MAX_NAME_LENGTH = 200
-#: Weight names: letters, digits and ``._-``; never a path separator or a dot-only name.
-WEIGHT_NAME_RE = re.compile(r"^(?!\.)[A-Za-z0-9._-]{1,%d}$" % MAX_NAME_LENGTH)
-
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 
 

@@ -21,13 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dchub_client.format import hubfiles
+from dchub_client.format import hubfiles, layout
 from dchub_client.format.atomic import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
-CACHE_FILE = ".hubgen-cache.json"
-TMP_DIR = ".hubgen-tmp"
 _CACHE_VERSION = 1
 #: Copy/hash buffer: large, so per-call overhead vanishes.
 BUFFER_SIZE = 4 << 20
@@ -115,7 +113,7 @@ class BlobStore:
         self.part_size = part_size
         self.cache = cache
         self.stats = StoreStats()
-        self.tmp = root / TMP_DIR
+        self.tmp = root / layout.BUILD_TMP_DIR
 
     def path(self, sha256: str) -> Path:
         return self.root / hubfiles.blob_path(sha256)

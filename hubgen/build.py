@@ -19,29 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from dchub_client import constants
-from dchub_client.format import hubfiles
-from dchub_client.format import pretrained
-from dchub_client.format.card import read_folder_card
 from dchub_client.errors import DchubError
+from dchub_client.format import hubfiles, jsonstrict, layout, pretrained
 from dchub_client.format.atomic import atomic_folder, write_if_changed
+from dchub_client.format.card import read_folder_card
 from dchub_client.format.hashing import sha256_bytes
-
-from hubgen.blobs import CACHE_FILE, TMP_DIR, BlobStore, FileDigest, HashCache
+from dchub_client.format.sums import sums_text
+from hubgen.blobs import BlobStore, FileDigest, HashCache
 from hubgen.errors import BuildError, RecipeError, VersionConflictError
 from hubgen.manifest import HubSpec, ModelSpec, load_manifest
-from hubgen.site.histogram_cache import CACHE_FILE as SITE_CACHE_FILE
 from hubgen.signing import DEFAULT_EXPIRES_DAYS, index_bytes, load_private_key
-from hubgen.sums import SUMS_FILE, sums_text
 
 logger = logging.getLogger(__name__)
 
-INDEX_FILE = "index.json"
-NOJEKYLL = ".nojekyll"
 #: Top-level names hubgen itself writes; a non-empty output folder holding anything else is refused.
-_OWN_NAMES = frozenset({INDEX_FILE, SUMS_FILE, NOJEKYLL, CACHE_FILE, TMP_DIR, "blobs", "models",
-                        "index.html", "assets", SITE_CACHE_FILE})  # the last three: the site (hubgen.site.render)
-#: Never listed in SHA256SUMS nor published.
-PRIVATE_NAMES = frozenset({CACHE_FILE, TMP_DIR, SITE_CACHE_FILE})
+_OWN_NAMES = frozenset({layout.INDEX_FILE, layout.SUMS_FILE, layout.NOJEKYLL, layout.BLOBS_DIR, layout.MODELS_DIR,
+                        layout.SITE_INDEX, layout.SITE_ASSETS_DIR, *layout.PRIVATE_NAMES})
 
 #: ``progress(done_bytes, total_bytes)``, called as files are read.
 ProgressCallback = Callable[[int, int], None]
@@ -109,7 +102,7 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
     old = _existing_index(out, spec)
     with _recipes_importable_from(spec.source.parent):
         sources = [_prepare(model, rebuild) for model in spec.models]
-    store = BlobStore(out, part_size=part_size or spec.part_size, cache=HashCache(out / CACHE_FILE))
+    store = BlobStore(out, part_size=part_size or spec.part_size, cache=HashCache(out / layout.BUILD_CACHE_FILE))
     return _Builder(spec, out, old, store, progress, keys=keys, expires_days=expires_days).run(sources)
 
 
@@ -117,12 +110,12 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
 
 
 def _existing_index(out: Path, spec: HubSpec) -> hubfiles.Index | None:
-    path = out / INDEX_FILE
+    path = out / layout.INDEX_FILE
     if not path.is_file():
         _refuse_foreign_folder(out)
         return None
     try:
-        index = hubfiles.parse_index(hubfiles.loads(path.read_bytes(), str(path)), str(path))
+        index = hubfiles.parse_index(jsonstrict.loads(path.read_bytes(), str(path)), str(path))
     except DchubError as err:
         raise BuildError(f"{path}: the existing hub index is invalid ({err}); fix or remove it") from err
     if index.name != spec.name:
@@ -250,21 +243,21 @@ class _Builder:
             manifests, new = self._publish(sources)
             index = self._index(manifests, sources)
             self._render_site(index, manifests)
-            write_if_changed(self.out / INDEX_FILE, self._index_bytes(index))
+            write_if_changed(self.out / layout.INDEX_FILE, self._index_bytes(index))
         except BaseException:
             self._roll_back()
             raise
         finally:
             self.store.cache.save()
             self.store.clean_tmp()
-        write_if_changed(self.out / NOJEKYLL, b"")
-        write_if_changed(self.out / SUMS_FILE, sums_text(self.out, PRIVATE_NAMES).encode())
+        write_if_changed(self.out / layout.NOJEKYLL, b"")
+        write_if_changed(self.out / layout.SUMS_FILE, sums_text(self.out, layout.PRIVATE_NAMES).encode())
         return self._summary(index, sources, new)
 
     def _index_bytes(self, index: hubfiles.Index) -> bytes:
         """The new ``index.json``: versioned above the old one and signed (see :mod:`hubgen.signing`)."""
-        path = self.out / INDEX_FILE
-        old = hubfiles.loads(path.read_bytes(), str(path)) if self.old is not None else None
+        path = self.out / layout.INDEX_FILE
+        old = jsonstrict.loads(path.read_bytes(), str(path)) if self.old is not None else None
         return index_bytes(hubfiles.index_to_json(index), old, keys=self.keys, expires_days=self.expires_days)
 
     def _tick(self, n: int) -> None:
@@ -294,9 +287,9 @@ class _Builder:
                 try:
                     data = path.read_bytes()
                     if sha256_bytes(data) != ref.sha256:
-                        raise BuildError(f"{path}: does not match the sha256 recorded in {INDEX_FILE}; "
+                        raise BuildError(f"{path}: does not match the sha256 recorded in {layout.INDEX_FILE}; "
                                          "the hub is damaged (run hubgen verify)")
-                    result[(name, version)] = hubfiles.parse_manifest(hubfiles.loads(data, str(path)), str(path),
+                    result[(name, version)] = hubfiles.parse_manifest(jsonstrict.loads(data, str(path)), str(path),
                                                                        name=name, version=version)
                 except (OSError, DchubError) as err:
                     raise BuildError(f"{path}: cannot read published manifest: {err}") from err
@@ -411,4 +404,4 @@ def _size(n: int) -> str:
     return str(n)
 
 
-__all__ = ["BuildSummary", "build_hub", "summary_lines", "INDEX_FILE", "PRIVATE_NAMES"]
+__all__ = ["BuildSummary", "build_hub", "summary_lines"]

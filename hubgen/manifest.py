@@ -12,9 +12,8 @@ from typing import Any
 
 import yaml
 
-from dchub_client.format import hubfiles
 from dchub_client.errors import HubFormatError
-
+from dchub_client.format import hubfiles
 from hubgen.errors import ManifestError
 
 #: Default largest blob: bigger files are stored as parts (GitHub Pages refuses files over 100 MB).

@@ -15,7 +15,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from hubgen.build import PRIVATE_NAMES
+from dchub_client.format import layout
 from hubgen.errors import HubgenError
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     @staticmethod
     def _private(rel: str) -> bool:
-        return rel.split("/", 1)[0] in PRIVATE_NAMES
+        return rel.split("/", 1)[0] in layout.PRIVATE_NAMES
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         logger.info("%s %s", self.address_string(), format % args)

@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dchub_client.format import hubfiles
-from dchub_client.hub import trust
 from dchub_client.format.atomic import atomic_write_bytes
-
+from dchub_client.hub import trust
 from hubgen.errors import SigningError
 
 if TYPE_CHECKING:  # cryptography is imported lazily

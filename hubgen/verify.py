@@ -19,16 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from dchub_client import constants
-from dchub_client.format import hubfiles
-from dchub_client.hub import trust
 from dchub_client.errors import DchubError, TrustError
+from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.hashing import CHUNK_SIZE, sha256_bytes
-
+from dchub_client.hub import trust
 from hubgen.errors import VerifyError
 
 logger = logging.getLogger(__name__)
 
-INDEX_FILE = "index.json"
 
 
 @dataclass(frozen=True)
@@ -164,7 +162,7 @@ def verify_hub(location: str | Path, *, progress: Callable[[int], None] | None =
     read = _read_index(reader, report)
     if read is not None:
         obj, index = read
-        report.signature = _signature_status(obj, index, reader.where(INDEX_FILE), keys)
+        report.signature = _signature_status(obj, index, reader.where(layout.INDEX_FILE), keys)
         manifests = [m for m in (_read_manifest(reader, report, n, v, r) for n, v, r in _refs(index)) if m]
         _check_blobs(reader, report, manifests, progress)
     return report
@@ -178,15 +176,15 @@ def _refs(index: hubfiles.Index) -> Iterator[tuple[str, str, hubfiles.VersionRef
 
 def _read_index(reader: _Reader, report: VerifyReport) -> tuple[dict[str, Any], hubfiles.Index] | None:
     try:
-        data = reader.read(INDEX_FILE)
+        data = reader.read(layout.INDEX_FILE)
     except _Missing:
-        report.missing.append(INDEX_FILE)
+        report.missing.append(layout.INDEX_FILE)
         return None
     try:
-        obj = hubfiles.loads(data, INDEX_FILE)
-        index = hubfiles.parse_index(obj, INDEX_FILE)
+        obj = jsonstrict.loads(data, layout.INDEX_FILE)
+        index = hubfiles.parse_index(obj, layout.INDEX_FILE)
     except DchubError as err:
-        report.corrupt.append((INDEX_FILE, str(err)))
+        report.corrupt.append((layout.INDEX_FILE, str(err)))
         return None
     report.checked += 1
     return obj, index
@@ -246,7 +244,7 @@ def _read_manifest(reader: _Reader, report: VerifyReport, name: str, version: st
                                              f"({ref.size} bytes)"))
         return None
     try:
-        manifest = hubfiles.parse_manifest(hubfiles.loads(data, ref.manifest), ref.manifest,
+        manifest = hubfiles.parse_manifest(jsonstrict.loads(data, ref.manifest), ref.manifest,
                                             name=name, version=version)
     except DchubError as err:
         report.corrupt.append((ref.manifest, str(err)))

@@ -10,10 +10,10 @@ import logging
 import sys
 
 from dchub_client import constants
-from dchub_client.errors import DchubError
 from dchub_client.cli import cache as cache_cmd
 from dchub_client.cli import mirror as mirror_cmd
 from dchub_client.cli import models as models_cmd
+from dchub_client.errors import DchubError
 
 
 def make_parser() -> argparse.ArgumentParser:

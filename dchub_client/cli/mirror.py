@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from dchub_client.hub.export import export_models
 from dchub_client.cli._common import hub_mirrors, human_size
+from dchub_client.hub.export import export_models
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dchub_client import constants
 from dchub_client.errors import CardError
+from dchub_client.format import layout
 
 #: Keys whose value must be a string.
 STRING_KEYS = ("description", "task", "license", "citation", "headline_metric", "intended_use", "limitations",
@@ -85,11 +85,11 @@ def read_card(path: str | Path) -> Card:
 
 def read_folder_card(folder: str | Path) -> Card | None:
     """The card of a pretrained folder (its ``README.md``), or None when there is none."""
-    path = Path(folder) / constants.CARD_FILE
+    path = Path(folder) / layout.CARD_FILE
     return read_card(path) if path.is_file() else None
 
 
-def parse_card(text: str, *, source: str | Path = constants.CARD_FILE) -> Card:
+def parse_card(text: str, *, source: str | Path = layout.CARD_FILE) -> Card:
     """Split *text* into front matter and body, and validate the front matter (see :func:`read_card`)."""
     lines = text.replace("\r\n", "\n").split("\n")
     if not lines or not _FENCE.match(lines[0]):

@@ -45,9 +45,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dchub_client import constants
-from dchub_client.format import jsonstrict
 from dchub_client.errors import HubFormatError
+from dchub_client.format import layout
 from dchub_client.format.hashing import is_sha256
 
 #: Model names and versions: URL- and file-name-safe, at most this long.
@@ -56,7 +55,6 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,%d}$" % (MAX_NAME_LENGTH - 1
 #: A path inside a manifest or the hub: at most this long, each component at most MAX_COMPONENT_BYTES (UTF-8).
 MAX_PATH_LENGTH = 1024
 MAX_COMPONENT_BYTES = 255
-_BLOB_PREFIX = "blobs/sha256"
 
 
 # --- names and paths ---------------------------------------------------------------------
@@ -98,12 +96,12 @@ def blob_path(sha256: str) -> str:
     """Where a blob lives, relative to the hub root: ``blobs/sha256/ab/abcdef…``."""
     if not is_sha256(sha256):
         raise HubFormatError(f"not a sha256 digest: {sha256!r}")
-    return f"{_BLOB_PREFIX}/{sha256[:2]}/{sha256}"
+    return layout.blob_path(sha256)
 
 
 def manifest_path(name: str, version: str) -> str:
     """Where a model version's manifest lives: ``models/<name>/<version>/manifest.json``."""
-    return f"models/{validate_name(name)}/{validate_version(version)}/manifest.json"
+    return layout.manifest_path(validate_name(name), validate_version(version))
 
 
 def version_key(version: str) -> tuple[int, Any]:
@@ -128,14 +126,6 @@ def latest_version(versions: Iterable[str]) -> str:
 
 
 # --- JSON --------------------------------------------------------------------------------
-
-
-def loads(data: bytes | str, source: str | None = None) -> Any:
-    """Decode JSON strictly: UTF-8, no duplicate keys, no NaN/Infinity."""
-    try:
-        return jsonstrict.loads(data)
-    except ValueError as err:
-        raise HubFormatError(f"not valid JSON: {err}", source=source) from err
 
 
 def dumps(obj: Any) -> bytes:
@@ -175,7 +165,7 @@ class Index:
     description: str = ""
     mirrors: tuple[str, ...] = ()
     generated: str | None = None
-    format_version: str = constants.HUB_FORMAT_VERSION
+    format_version: str = layout.HUB_FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
     version: int | None = None
     expires: str | None = None
@@ -197,7 +187,7 @@ def parse_index(data: Any, source: str | None = None) -> Index:
         HubFormatError: wrong ``format``, unknown major version, or any malformed field.
     """
     obj = _object(data, "index", source)
-    version = _check_format(obj, constants.INDEX_FORMAT, source)
+    version = _check_format(obj, layout.INDEX_FORMAT, source)
     models = _field(obj, "models", dict, source)
     mirrors = _field(obj, "mirrors", list, source, default=[])
     if not all(isinstance(m, str) for m in mirrors):
@@ -240,7 +230,7 @@ def index_to_json(index: Index) -> dict[str, Any]:
     """The JSON object for *index* (the inverse of :func:`parse_index`)."""
     out: dict[str, Any] = dict(index.extra)
     out.update({
-        "format": constants.INDEX_FORMAT, "format_version": index.format_version, "name": index.name,
+        "format": layout.INDEX_FORMAT, "format_version": index.format_version, "name": index.name,
         "title": index.title, "description": index.description, "mirrors": list(index.mirrors),
         "models": {name: {"latest": m.latest,
                           "versions": {v: {"manifest": r.manifest, "sha256": r.sha256, "size": r.size}
@@ -319,7 +309,7 @@ class Manifest:
     framework: str
     files: tuple[FileEntry, ...]
     card: dict[str, Any] = field(default_factory=dict)
-    format_version: str = constants.HUB_FORMAT_VERSION
+    format_version: str = layout.HUB_FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -339,7 +329,7 @@ def parse_manifest(data: Any, source: str | None = None, *, name: str | None = N
     mirror serving the wrong file under the right path).
     """
     obj = _object(data, "manifest", source)
-    fmt_version = _check_format(obj, constants.MANIFEST_FORMAT, source)
+    fmt_version = _check_format(obj, layout.MANIFEST_FORMAT, source)
     manifest = Manifest(
         name=validate_name(obj.get("name"), source=source),
         version=validate_version(obj.get("version"), source),
@@ -389,7 +379,7 @@ def manifest_to_json(manifest: Manifest) -> dict[str, Any]:
     """The JSON object for *manifest* (the inverse of :func:`parse_manifest`)."""
     out: dict[str, Any] = dict(manifest.extra)
     out.update({
-        "format": constants.MANIFEST_FORMAT, "format_version": manifest.format_version,
+        "format": layout.MANIFEST_FORMAT, "format_version": manifest.format_version,
         "name": manifest.name, "version": manifest.version, "class": manifest.class_name,
         "framework": manifest.framework, "card": manifest.card,
         "files": [_file_to_json(f) for f in manifest.files],
@@ -453,7 +443,7 @@ def _check_format(obj: dict[str, Any], expected: str, source: str | None) -> str
     version = obj.get("format_version")
     if not isinstance(version, str) or not re.fullmatch(r"\d+\.\d+", version):
         raise HubFormatError(f"'format_version' must look like '1.0', got {version!r}", source=source)
-    supported = constants.HUB_FORMAT_VERSION.split(".")[0]
+    supported = layout.HUB_FORMAT_VERSION.split(".")[0]
     if version.split(".")[0] != supported:
         raise HubFormatError(f"format version {version} is not supported (this dchub reads {supported}.x); "
                              "upgrade dchub", source=source)

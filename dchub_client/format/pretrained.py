@@ -10,6 +10,7 @@ import io
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,8 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from dchub_client import constants
-from dchub_client.format import jsonstrict
 from dchub_client.errors import (
     ChecksumError,
     InvalidWeightNameError,
@@ -28,6 +27,7 @@ from dchub_client.errors import (
     UnsupportedFormatVersionError,
     WeightFileError,
 )
+from dchub_client.format import jsonstrict, layout
 from dchub_client.format.atomic import atomic_folder
 from dchub_client.format.hashing import CHUNK_SIZE, is_sha256, sha256_file
 
@@ -35,7 +35,11 @@ from dchub_client.format.hashing import CHUNK_SIZE, is_sha256, sha256_file
 MAX_PARAMS_BYTES = 64 << 20
 #: A weight may hold at most this many elements (guards against headers that lie).
 MAX_WEIGHT_ELEMENTS = 1 << 40
-_NPY_SUFFIX = ".npy"
+_NPY_SUFFIX = layout.WEIGHT_SUFFIX
+#: Largest weight name, in characters (fits every common file system with ".npy").
+MAX_WEIGHT_NAME_LENGTH = 200
+#: Weight names: letters, digits and ``._-``; never a path separator or a dot-only name.
+WEIGHT_NAME_RE = re.compile(r"^(?!\.)[A-Za-z0-9._-]{1,%d}$" % MAX_WEIGHT_NAME_LENGTH)
 
 
 @dataclass(frozen=True)
@@ -74,11 +78,11 @@ class PretrainedInfo:
     weights: dict[str, WeightEntry]
     versions: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
-    format_version: str = constants.PRETRAINED_FORMAT_VERSION
+    format_version: str = layout.PRETRAINED_FORMAT_VERSION
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format": constants.PRETRAINED_FORMAT,
+            "format": layout.PRETRAINED_FORMAT,
             "format_version": self.format_version,
             "class": self.class_name,
             "framework": self.framework,
@@ -94,9 +98,9 @@ class PretrainedInfo:
 
 def validate_weight_name(name: object) -> str:
     """Return *name* if it is a portable weight name, else raise :class:`InvalidWeightNameError`."""
-    if not isinstance(name, str) or not constants.WEIGHT_NAME_RE.match(name):
+    if not isinstance(name, str) or not WEIGHT_NAME_RE.match(name):
         raise InvalidWeightNameError(
-            f"invalid weight name {name!r}: use 1-{constants.MAX_NAME_LENGTH} characters from "
+            f"invalid weight name {name!r}: use 1-{MAX_WEIGHT_NAME_LENGTH} characters from "
             "A-Z a-z 0-9 . _ - (no path separators), not starting with a dot"
         )
     if name.upper().split(".")[0] in _WINDOWS_RESERVED:
@@ -110,20 +114,6 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10))
 # --- reading ----------------------------------------------------------------------------
 
 
-def load_json_strict(path: Path, *, max_bytes: int = MAX_PARAMS_BYTES) -> Any:
-    """Parse a JSON file, refusing duplicate keys, NaN/Infinity and oversized files."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError as err:
-        raise MissingParamsError("file not found", path=path) from err
-    if size > max_bytes:
-        raise PretrainedFormatError(f"file is {size} bytes, more than the {max_bytes} allowed", path=path)
-    try:
-        return jsonstrict.loads(path.read_bytes())
-    except ValueError as err:
-        raise PretrainedFormatError(f"not valid JSON: {err}", path=path) from err
-
-
 def read_params(folder: str | os.PathLike[str]) -> PretrainedInfo:
     """Read and validate ``folder/params.json`` without touching any weight file or framework.
 
@@ -132,18 +122,18 @@ def read_params(folder: str | os.PathLike[str]) -> PretrainedInfo:
         UnsupportedFormatVersionError: it was written by an unknown major version.
         PretrainedFormatError: any field is missing or malformed (the message names it).
     """
-    path = Path(folder) / constants.PARAMS_FILE
+    path = Path(folder) / layout.PARAMS_FILE
     if not path.is_file():
         raise MissingParamsError("no params.json: not a dchub pretrained folder", path=path)
-    return parse_params(load_json_strict(path), source=path)
+    return parse_params(jsonstrict.load_file(path, max_bytes=MAX_PARAMS_BYTES), source=path)
 
 
-def parse_params(data: Any, *, source: str | Path = constants.PARAMS_FILE) -> PretrainedInfo:
+def parse_params(data: Any, *, source: str | Path = layout.PARAMS_FILE) -> PretrainedInfo:
     """Validate the decoded JSON of a ``params.json`` (see :func:`read_params`)."""
     if not isinstance(data, dict):
         raise PretrainedFormatError("top level must be a JSON object", path=source)
-    if data.get("format") != constants.PRETRAINED_FORMAT:
-        raise PretrainedFormatError(f"'format' must be {constants.PRETRAINED_FORMAT!r}, got {data.get('format')!r}",
+    if data.get("format") != layout.PRETRAINED_FORMAT:
+        raise PretrainedFormatError(f"'format' must be {layout.PRETRAINED_FORMAT!r}, got {data.get('format')!r}",
                                     path=source)
     version = _check_version(data.get("format_version"), source)
     class_name = _require(data, "class", str, source)
@@ -164,7 +154,7 @@ def parse_params(data: Any, *, source: str | Path = constants.PARAMS_FILE) -> Pr
 def _check_version(value: Any, source: str | Path) -> str:
     if not isinstance(value, str) or not value.replace(".", "").isdigit() or value.count(".") != 1:
         raise PretrainedFormatError(f"'format_version' must look like '1.0', got {value!r}", path=source)
-    supported = constants.PRETRAINED_FORMAT_VERSION.split(".")[0]
+    supported = layout.PRETRAINED_FORMAT_VERSION.split(".")[0]
     if value.split(".")[0] != supported:
         raise UnsupportedFormatVersionError(
             f"format version {value} is not supported (this dchub reads {supported}.x); upgrade dchub",
@@ -441,7 +431,7 @@ def write_pretrained(folder: str | os.PathLike[str], *, class_name: str, framewo
         info = PretrainedInfo(class_name=class_name, framework=framework, parameters=dict(parameters),
                               weights=entries, versions=dict(versions or {}), extra=dict(extra or {}))
         text = json.dumps(info.to_json(), indent=1, sort_keys=False, allow_nan=False, ensure_ascii=False)
-        (tmp / constants.PARAMS_FILE).write_text(text + "\n", encoding="utf-8")
+        (tmp / layout.PARAMS_FILE).write_text(text + "\n", encoding="utf-8")
     return info
 
 
@@ -463,7 +453,7 @@ def _write_weights(folder: Path, weights: Iterable[tuple[str, str, np.ndarray]])
 
 
 def _write_side_file(folder: Path, name: str, data: bytes) -> None:
-    if name == constants.PARAMS_FILE or name.endswith(_NPY_SUFFIX) or "/" in name or "\\" in name \
+    if name == layout.PARAMS_FILE or name.endswith(_NPY_SUFFIX) or "/" in name or "\\" in name \
             or name.startswith("."):
         raise PretrainedFormatError(f"refusing to write side file {name!r}")
     (folder / name).write_bytes(data)

@@ -34,6 +34,7 @@ from typing import BinaryIO
 
 from dchub_client import constants
 from dchub_client.errors import CacheError
+from dchub_client.format import jsonstrict, layout
 from dchub_client.format.hashing import is_sha256, sha256_file
 
 try:
@@ -269,7 +270,7 @@ class Cache:
         from dchub_client.format import hubfiles
 
         try:
-            manifest = hubfiles.parse_manifest(hubfiles.loads(self.blob(info.manifest_sha256).read_bytes()))
+            manifest = hubfiles.parse_manifest(jsonstrict.loads(self.blob(info.manifest_sha256).read_bytes()))
         except (FileNotFoundError, ValueError):
             return False
         for entry in manifest.files:
@@ -290,7 +291,7 @@ class Cache:
     def index_file(self, roots: list[str]) -> Path:
         """Where the index fetched from this mirror list is cached."""
         key = hashlib.sha256("\n".join(roots).encode("utf-8")).hexdigest()[:24]
-        return self.root / "hubs" / key / "index.json"
+        return self.root / "hubs" / key / layout.INDEX_FILE
 
     def read_index(self, roots: list[str]) -> tuple[bytes, float] | None:
         """``(raw bytes, age in seconds)`` of the cached index, or None."""

@@ -18,19 +18,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dchub_client.format import hubfiles
-from dchub_client.hub.cache import Cache
 from dchub_client.errors import ChecksumError, HubFormatError
-from dchub_client.hub.fetch import fetch_files
+from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.atomic import atomic_file, atomic_write_bytes, atomic_write_text
-from dchub_client.format.hashing import CHUNK_SIZE, is_sha256, sha256_file
-from dchub_client.hub.lookup import find_model, load_index, load_manifest
+from dchub_client.format.hashing import CHUNK_SIZE, sha256_file
 from dchub_client.format.hubfiles import FileEntry, Index, ModelEntry, VersionRef
+from dchub_client.format.sums import sums_text
+from dchub_client.hub.cache import Cache
+from dchub_client.hub.fetch import fetch_files
+from dchub_client.hub.lookup import find_model, load_index, load_manifest
 from dchub_client.hub.mirrors import Mirror
 from dchub_client.hub.resolve import parse_spec
 
 log = logging.getLogger(__name__)
-SUMS_FILE = "SHA256SUMS"
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,13 @@ def _choose(index: Index, specs: Sequence[str], all_versions: bool) -> list[tupl
 
 
 def _existing_index(dest: Path) -> Index | None:
-    path = dest / "index.json"
+    path = dest / layout.INDEX_FILE
     if not path.exists():
         if dest.exists() and any(dest.iterdir()):
-            raise HubFormatError("folder is not empty and holds no index.json; refusing to write a hub into it",
-                                 source=str(dest))
+            raise HubFormatError(f"folder is not empty and holds no {layout.INDEX_FILE}; "
+                                 "refusing to write a hub into it", source=str(dest))
         return None
-    return hubfiles.parse_index(hubfiles.loads(path.read_bytes(), str(path)), str(path))
+    return hubfiles.parse_index(jsonstrict.loads(path.read_bytes(), str(path)), str(path))
 
 
 def _write_file_blobs(cache: Cache, entry: FileEntry, dest: Path) -> tuple[int, int]:
@@ -137,12 +137,9 @@ def _whole_hub(index: Index, chosen: list[tuple[str, str]]) -> bool:
 
 def _write_verbatim(dest: Path, data: bytes, index: Index) -> None:
     """Copy the source index bytes, after checking they are the index that was exported."""
-    if hubfiles.parse_index(hubfiles.loads(data, str(dest)), str(dest)) != index:
+    if hubfiles.parse_index(jsonstrict.loads(data, str(dest)), str(dest)) != index:
         raise HubFormatError("the cached index changed during the export; run it again", source=str(dest))
-    atomic_write_bytes(dest / "index.json", data)
-    if not (dest / ".nojekyll").exists():
-        atomic_write_bytes(dest / ".nojekyll", b"")
-    atomic_write_text(dest / SUMS_FILE, _sums(dest))
+    _finish(dest, data)
 
 
 def _write_index(dest: Path, source: Index, old: Index | None,
@@ -156,18 +153,12 @@ def _write_index(dest: Path, source: Index, old: Index | None,
         log.warning("%s: the exported index is a selection of hub %r, so it is not signed: clients that trust "
                     "the hub's keys will refuse it (mirror every model with --all-versions to keep the signed index)",
                     dest, source.name)
-    atomic_write_bytes(dest / "index.json", hubfiles.dumps(hubfiles.index_to_json(index)))
-    if not (dest / ".nojekyll").exists():
-        atomic_write_bytes(dest / ".nojekyll", b"")
-    atomic_write_text(dest / SUMS_FILE, _sums(dest))
+    _finish(dest, hubfiles.dumps(hubfiles.index_to_json(index)))
 
 
-def _sums(root: Path) -> str:
-    lines = []
-    for rel in sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()):
-        if rel == SUMS_FILE:
-            continue
-        name = rel.rsplit("/", 1)[-1]
-        digest = name if rel.startswith("blobs/sha256/") and is_sha256(name) else sha256_file(root / rel)
-        lines.append(f"{digest}  {rel}\n")
-    return "".join(lines)
+def _finish(dest: Path, index_data: bytes) -> None:
+    """Write the index (the commit point), ``.nojekyll`` and ``SHA256SUMS`` of the exported hub."""
+    atomic_write_bytes(dest / layout.INDEX_FILE, index_data)
+    if not (dest / layout.NOJEKYLL).exists():
+        atomic_write_bytes(dest / layout.NOJEKYLL, b"")
+    atomic_write_text(dest / layout.SUMS_FILE, sums_text(dest))

@@ -25,10 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dchub_client import constants
-from dchub_client.hub.cache import Cache
 from dchub_client.errors import BadResponseError, ChecksumError, MirrorError
 from dchub_client.format.hashing import CHUNK_SIZE
 from dchub_client.format.hubfiles import FileEntry, Part, blob_path
+from dchub_client.hub.cache import Cache
 from dchub_client.hub.mirrors import Mirror, describe, failure_types, try_mirrors
 
 log = logging.getLogger(__name__)

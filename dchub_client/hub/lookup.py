@@ -20,9 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dchub_client import constants
-from dchub_client.format import hubfiles
-from dchub_client.hub import trust
-from dchub_client.hub.cache import Cache
 from dchub_client.errors import (
     BadResponseError,
     DchubError,
@@ -32,12 +29,14 @@ from dchub_client.errors import (
     OfflineError,
     TrustError,
 )
+from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.hashing import sha256_bytes
 from dchub_client.format.hubfiles import Index, Manifest, ModelEntry, VersionRef
+from dchub_client.hub import trust
+from dchub_client.hub.cache import Cache
 from dchub_client.hub.mirrors import MAX_METADATA_BYTES, Mirror, try_mirrors
 
 log = logging.getLogger(__name__)
-INDEX_FILE = "index.json"
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def load_index(cache: Cache, mirrors: Sequence[Mirror], *, refresh: bool = False
         raise OfflineError(f"offline mode and no cached index for {' '.join(roots)}; "
                            "run `dchub pull MODEL` once while online")
     try:
-        data, index = try_mirrors(mirrors, INDEX_FILE, lambda m: _index_attempt(cache, m))
+        data, index = try_mirrors(mirrors, layout.INDEX_FILE, lambda m: _index_attempt(cache, m))
     except (MirrorError, HubFormatError) as err:
         if cached is None:
             raise
@@ -83,13 +82,13 @@ def load_index(cache: Cache, mirrors: Sequence[Mirror], *, refresh: bool = False
 
 
 def _index_attempt(cache: Cache, mirror: Mirror) -> tuple[bytes, Index]:
-    data = mirror.read_bytes(INDEX_FILE, MAX_METADATA_BYTES)
-    return data, _trusted_index(cache, data, mirror.locate(INDEX_FILE))
+    data = mirror.read_bytes(layout.INDEX_FILE, MAX_METADATA_BYTES)
+    return data, _trusted_index(cache, data, mirror.locate(layout.INDEX_FILE))
 
 
 def _trusted_index(cache: Cache, data: bytes, source: str, *, allow_expired: bool = False) -> Index:
     """Parse an index and run the trust checks (a cached one too: it may have expired since)."""
-    obj = hubfiles.loads(data, source)
+    obj = jsonstrict.loads(data, source)
     index = hubfiles.parse_index(obj, source)
     trust.check_index(obj, index, source, store=trust.VersionStore(cache.root),
                       allow_expired=allow_expired and constants.allow_expired_index())
@@ -138,7 +137,7 @@ def load_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, version: s
         with cache.blob_writer(ref.sha256) as handle:
             handle.write(data)
     data = cache.blob(ref.sha256).read_bytes()
-    return hubfiles.parse_manifest(hubfiles.loads(data, source), source, name=name, version=version)
+    return hubfiles.parse_manifest(jsonstrict.loads(data, source), source, name=name, version=version)
 
 
 def latest_manifests(cache: Cache, mirrors: Sequence[Mirror], index: Index, *,
@@ -187,7 +186,7 @@ def _manifest_attempt(mirror: Mirror, ref: VersionRef) -> bytes:
     if actual != ref.sha256:
         raise BadResponseError(f"sha256 mismatch (got {actual[:12]}…, the index says {ref.sha256[:12]}…)")
     source = mirror.locate(ref.manifest)
-    hubfiles.parse_manifest(hubfiles.loads(data, source), source)  # malformed: try the next mirror
+    hubfiles.parse_manifest(jsonstrict.loads(data, source), source)  # malformed: try the next mirror
     return data
 
 

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from dchub_client import constants
 from dchub_client.errors import BadResponseError, HubFormatError, MirrorError, TrustError
+from dchub_client.format import layout
 from dchub_client.format.hashing import CHUNK_SIZE
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class Mirror:
 
     def has_index(self) -> bool:
         """For a local mirror: whether it holds ``index.json`` (else it may be a plain folder of models)."""
-        return self.kind != "local" or Path(self.base, "index.json").is_file()
+        return self.kind != "local" or Path(self.base, layout.INDEX_FILE).is_file()
 
 
 def parse_mirror(root: str) -> Mirror:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dchub_client import constants
-from dchub_client.format import hubfiles
-from dchub_client.hub.cache import Cache
 from dchub_client.errors import HubFormatError, ModelNotFoundError, OfflineError
-from dchub_client.hub.fetch import fetch_files
+from dchub_client.format import hubfiles, layout
 from dchub_client.format.hashing import sha256_file
+from dchub_client.hub.cache import Cache
+from dchub_client.hub.fetch import fetch_files
 from dchub_client.hub.lookup import HubModel, lookup, not_found
 from dchub_client.hub.mirrors import Mirror, parse_mirrors
 
@@ -111,7 +111,7 @@ def _resolve_name(name: str, version: str | None, mirrors: Sequence[Mirror], **o
     for mirror in mirrors:
         if not mirror.has_index():
             folder = mirror.path / name  # type: ignore[operator]
-            if version is None and (folder / constants.PARAMS_FILE).is_file():
+            if version is None and (folder / layout.PARAMS_FILE).is_file():
                 return ResolvedFolder(path=folder, verified=False)
             candidates += plain_names(mirror)
         elif not hub_tried:
@@ -134,7 +134,7 @@ def plain_names(mirror: Mirror) -> list[str]:
     root = mirror.path
     if root is None or not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / constants.PARAMS_FILE).is_file())
+    return sorted(p.name for p in root.iterdir() if (p / layout.PARAMS_FILE).is_file())
 
 
 def resolve_hub_model(name: str, version: str | None, mirrors: Sequence[Mirror], *, refresh: bool = False,

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from dchub_client import constants
-from dchub_client.format import hubfiles
 from dchub_client.errors import TrustError
+from dchub_client.format import hubfiles
 from dchub_client.format.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from dchub_client.models.allowlist import registry
 from dchub_client.errors import ParameterEncodingError, PretrainedFormatError
+from dchub_client.models.allowlist import registry
 from dchub_client.models.recording import recorded_args
 
 TAG = "__dchub__"

@@ -19,11 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from dchub_client.models import adapters
-from dchub_client import constants
-from dchub_client.models import encoding
-from dchub_client.format import pretrained
-from dchub_client.models.allowlist import registry
 from dchub_client.errors import (
     ModelClassMismatchError,
     ParameterEncodingError,
@@ -32,6 +27,9 @@ from dchub_client.errors import (
     WeightFileError,
     WeightMismatchError,
 )
+from dchub_client.format import layout, pretrained
+from dchub_client.models import adapters, encoding
+from dchub_client.models.allowlist import registry
 
 logger = logging.getLogger(__name__)
 _TRAINING = "training"
@@ -206,7 +204,7 @@ def _with_card(files: Mapping[str, bytes] | None, card: Any) -> Mapping[str, byt
     from dchub_client.format.card import Card, parse_card
 
     data = card.to_bytes() if isinstance(card, Card) else parse_card(str(card), source="card").to_bytes()
-    return {**(files or {}), constants.CARD_FILE: data}
+    return {**(files or {}), layout.CARD_FILE: data}
 
 
 def _check_class_loadable(cls: type) -> None:
@@ -255,7 +253,7 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
     """
     folder, verified = _locate(name_or_path, refresh=refresh)
     info = pretrained.read_params(folder)
-    source = folder / constants.PARAMS_FILE
+    source = folder / layout.PARAMS_FILE
     cls = _model_class(info, source, expected_class)
     adapter = adapters.for_class(cls)
     if info.framework != adapter.framework:

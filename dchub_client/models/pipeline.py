@@ -24,12 +24,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from dchub_client import constants
-from dchub_client.models import encoding
-from dchub_client.models import interface
-from dchub_client.format import pretrained
-from dchub_client.models.allowlist import registry
-from dchub_client.format.card import Card, read_folder_card
 from dchub_client.errors import (
     InvalidMoleculeError,
     InvalidMoleculeWarning,
@@ -37,6 +31,10 @@ from dchub_client.errors import (
     PretrainedFormatError,
     WeightFileError,
 )
+from dchub_client.format import layout, pretrained
+from dchub_client.format.card import Card, read_folder_card
+from dchub_client.models import encoding, interface
+from dchub_client.models.allowlist import registry
 
 logger = logging.getLogger(__name__)
 
@@ -340,7 +338,7 @@ def load_pipeline(name_or_path: str | os.PathLike[str], *, verify: bool | None =
     folder, verified = interface._locate(name_or_path, refresh=refresh)
     check = (not verified) if verify is None else verify
     info = pretrained.read_params(folder)
-    source = folder / constants.PARAMS_FILE
+    source = folder / layout.PARAMS_FILE
     card = read_folder_card(folder)
     featurizer, transformers = _decode_spec(folder, info, check, source)
     model = interface.from_pretrained(folder, verify=check, **overrides)

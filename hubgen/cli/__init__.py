@@ -13,7 +13,6 @@ import sys
 
 from dchub_client import constants
 from dchub_client.errors import DchubError
-
 from hubgen.errors import HubgenError
 
 #: Command modules, in the order ``hubgen --help`` lists them.

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 
 from hubgen.build import build_hub, summary_lines
-from hubgen.signing import DEFAULT_EXPIRES_DAYS
 from hubgen.cli._progress import ByteProgress
+from hubgen.signing import DEFAULT_EXPIRES_DAYS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 
 from dchub_client.hub import trust
-
-from hubgen.verify import SignatureStatus, VerifyReport, parse_trusted_keys, verify_hub
 from hubgen.cli._progress import ByteProgress
+from hubgen.verify import SignatureStatus, VerifyReport, parse_trusted_keys, verify_hub
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -16,10 +16,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from dchub_client.format import layout
 from dchub_client.format.hashing import CHUNK_SIZE, sha256_file
-
-from hubgen.blobs import TMP_DIR
-from hubgen.build import INDEX_FILE
 from hubgen.errors import PublishError, TargetError
 from hubgen.publish.plan import BLOB, HubFile, LocalHub, PublishPlan
 
@@ -45,7 +43,7 @@ class FolderTarget:
     def read_index(self) -> bytes | None:
         """The folder's ``index.json``, or None."""
         try:
-            return (self.root / INDEX_FILE).read_bytes()
+            return (self.root / layout.INDEX_FILE).read_bytes()
         except FileNotFoundError:
             return None
 
@@ -55,7 +53,7 @@ class FolderTarget:
 
     def send(self, kind: str, files: list[HubFile]) -> None:
         """Copy *files* into place (blobs in parallel); return when all are there."""
-        tmp = self.root / TMP_DIR
+        tmp = self.root / layout.BUILD_TMP_DIR
         tmp.mkdir(parents=True, exist_ok=True)
         if kind != BLOB:
             for item in files:
@@ -67,7 +65,7 @@ class FolderTarget:
 
     def finish(self, hub: LocalHub, plan: PublishPlan) -> list[str]:
         """Remove the temp folder; say where the hub is."""
-        shutil.rmtree(self.root / TMP_DIR, ignore_errors=True)
+        shutil.rmtree(self.root / layout.BUILD_TMP_DIR, ignore_errors=True)
         return [f"the hub is in {self.root}; serve that folder over HTTP(S) (or list it as a local mirror)"]
 
     def _needs(self, item: HubFile) -> bool:

@@ -19,8 +19,7 @@ import tempfile
 from pathlib import Path
 
 from dchub_client import constants
-
-from hubgen.build import NOJEKYLL
+from dchub_client.format import layout
 from hubgen.errors import PublishError, TargetError
 from hubgen.publish.plan import BLOB, HubFile, LocalHub, PublishPlan
 
@@ -67,7 +66,7 @@ class GitTarget:
 
     def read_index(self) -> bytes | None:
         """``index.json`` at the branch tip, or None."""
-        entry = self._tree.get("index.json")
+        entry = self._tree.get(layout.INDEX_FILE)
         return self._git("cat-file", "blob", entry[0], text=False) if entry else None
 
     def plan(self, hub: LocalHub) -> PublishPlan:
@@ -85,8 +84,8 @@ class GitTarget:
     def finish(self, hub: LocalHub, plan: PublishPlan) -> list[str]:
         """Write one commit with the new files and move the branch to it (nothing if the tree is unchanged)."""
         try:
-            if NOJEKYLL not in self._tree and NOJEKYLL not in self._added:
-                self._added[NOJEKYLL] = self._git("hash-object", "-w", "--stdin", input="").strip()
+            if layout.NOJEKYLL not in self._tree and layout.NOJEKYLL not in self._added:
+                self._added[layout.NOJEKYLL] = self._git("hash-object", "-w", "--stdin", input="").strip()
             if not self._added:
                 return [f"{self.description}: branch {self.branch} already holds this hub; nothing committed"]
             commit = self._commit(self._write_tree(), hub)

@@ -12,13 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dchub_client.format import hubfiles
 from dchub_client.errors import DchubError
+from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.hashing import sha256_bytes, sha256_file
-
-from hubgen.build import INDEX_FILE, NOJEKYLL, PRIVATE_NAMES
+from dchub_client.format.sums import hub_files
 from hubgen.errors import PublishError
-from hubgen.sums import SUMS_FILE, hub_files
 
 BLOB, MANIFEST, PAGE, META, INDEX = "blob", "manifest", "page", "meta", "index"
 #: The order in which kinds reach a target; each kind is complete before the next starts.
@@ -29,7 +27,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 #: ``index.json``, pages and sums change with each publish.
 SHORT_LIVED = "public, max-age=60"
 
-_LABELS = {BLOB: "blobs", MANIFEST: "manifests", PAGE: "pages", META: "SHA256SUMS, .nojekyll", INDEX: "index.json"}
+_LABELS = {BLOB: "blobs", MANIFEST: "manifests", PAGE: "pages", META: f"{layout.SUMS_FILE}, {layout.NOJEKYLL}",
+           INDEX: layout.INDEX_FILE}
 _BLOB_RE = re.compile(r"^blobs/sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
 _MANIFEST_RE = re.compile(r"^models/[^/]+/[^/]+/manifest\.json$")
 _TYPES = {".json": "application/json", ".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8",
@@ -52,7 +51,7 @@ class HubFile:
         """The ``Content-Type`` a server should send for this file."""
         if self.kind == BLOB:
             return "application/octet-stream"
-        if self.rel in (SUMS_FILE, NOJEKYLL):
+        if self.rel in (layout.SUMS_FILE, layout.NOJEKYLL):
             return "text/plain; charset=utf-8"
         suffix = Path(self.rel).suffix.lower()
         return _TYPES.get(suffix) or mimetypes.guess_type(self.rel)[0] or "application/octet-stream"
@@ -101,9 +100,9 @@ class PublishPlan:
 
 def kind_of(rel: str) -> str:
     """The kind of a hub file, from its relative path."""
-    if rel == INDEX_FILE:
+    if rel == layout.INDEX_FILE:
         return INDEX
-    if rel in (SUMS_FILE, NOJEKYLL):
+    if rel in (layout.SUMS_FILE, layout.NOJEKYLL):
         return META
     if _BLOB_RE.match(rel):
         return BLOB
@@ -123,16 +122,16 @@ def scan_hub(root: str | Path) -> LocalHub:
         PublishError: *root* is not a hub folder, or a referenced file is missing or wrong.
     """
     root = Path(root)
-    index_path = root / INDEX_FILE
+    index_path = root / layout.INDEX_FILE
     if not index_path.is_file():
-        raise PublishError(f"{root}: no {INDEX_FILE}; build the hub first (hubgen build --out {root})")
+        raise PublishError(f"{root}: no {layout.INDEX_FILE}; build the hub first (hubgen build --out {root})")
     data = index_path.read_bytes()
     try:
-        index = hubfiles.parse_index(hubfiles.loads(data, str(index_path)), str(index_path))
+        index = hubfiles.parse_index(jsonstrict.loads(data, str(index_path)), str(index_path))
     except DchubError as err:
         raise PublishError(f"{index_path}: invalid hub index: {err}") from err
     _check_whole(root, index)
-    files = tuple(_hub_file(root, rel) for rel in hub_files(root, PRIVATE_NAMES))
+    files = tuple(_hub_file(root, rel) for rel in hub_files(root, layout.PRIVATE_NAMES))
     return LocalHub(root=root, index=index, index_bytes=data, files=files)
 
 
@@ -160,9 +159,9 @@ def _read_manifest(root: Path, name: str, version: str, ref: hubfiles.VersionRef
     except FileNotFoundError as err:
         raise PublishError(f"{path}: manifest of {name}@{version} is missing{hint}") from err
     if sha256_bytes(data) != ref.sha256:
-        raise PublishError(f"{path}: does not match the sha256 {INDEX_FILE} records{hint}")
+        raise PublishError(f"{path}: does not match the sha256 {layout.INDEX_FILE} records{hint}")
     try:
-        return hubfiles.parse_manifest(hubfiles.loads(data, str(path)), str(path), name=name, version=version)
+        return hubfiles.parse_manifest(jsonstrict.loads(data, str(path)), str(path), name=name, version=version)
     except DchubError as err:
         raise PublishError(f"{path}: invalid manifest: {err}") from err
 
@@ -201,9 +200,9 @@ def check_target_index(local: hubfiles.Index, remote: bytes | None, where: str, 
 
 def _index_problems(local: hubfiles.Index, remote: bytes, where: str) -> list[str]:
     try:
-        index = hubfiles.parse_index(hubfiles.loads(remote, where), where)
+        index = hubfiles.parse_index(jsonstrict.loads(remote, where), where)
     except DchubError as err:
-        return [f"the target's {INDEX_FILE} is not a valid hub index ({err})"]
+        return [f"the target's {layout.INDEX_FILE} is not a valid hub index ({err})"]
     if index.name != local.name:
         return [f"the target holds hub {index.name!r}, not {local.name!r}"]
     problems = []

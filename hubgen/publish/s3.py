@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dchub_client import constants
+from dchub_client.format import layout
 from dchub_client.format.hashing import CHUNK_SIZE, sha256_bytes
-
-from hubgen.build import INDEX_FILE
 from hubgen.errors import PublishError, TargetError
 from hubgen.publish.plan import BLOB, HubFile, LocalHub, PublishPlan
 
@@ -87,7 +86,7 @@ class S3Target:
     def read_index(self) -> bytes | None:
         """The bucket's ``index.json`` under the prefix, or None."""
         try:
-            response = self._call("get_object", Bucket=self.bucket, Key=self.key(INDEX_FILE))
+            response = self._call("get_object", Bucket=self.bucket, Key=self.key(layout.INDEX_FILE))
         except _Absent:
             return None
         return response["Body"].read()
@@ -191,7 +190,7 @@ class S3Target:
     def _check_anonymous(self, hub: LocalHub) -> str:
         import requests
 
-        url = self.public_url + INDEX_FILE
+        url = self.public_url + layout.INDEX_FILE
         try:
             response = requests.get(url, timeout=constants.timeout_seconds())
             status, body = response.status_code, response.content

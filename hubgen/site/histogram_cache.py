@@ -16,13 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from dchub_client.format.atomic import write_if_changed
-
-from hubgen.site import reader
-from hubgen.site import svg
+from hubgen.site import reader, svg
 
 logger = logging.getLogger(__name__)
 
-CACHE_FILE = ".hubgen-site-cache.json"
 #: Changes whenever the sampling or binning changes, so old entries are not reused.
 _VERSION = f"1:{reader.SAMPLE_ELEMENTS}:{reader.SAMPLE_CHUNKS}:{svg.histogram.__defaults__}"
 

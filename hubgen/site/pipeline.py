@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from dchub_client.format import pretrained
-
 from hubgen.site.values import clip, describe, short_class
 
 #: Keys of ``params.json`` ``extra`` (``docs/format.md`` §1).

@@ -16,11 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from dchub_client.format import hubfiles
-from dchub_client.format import pretrained
 from dchub_client.errors import DchubError
+from dchub_client.format import hubfiles, jsonstrict, pretrained
 from dchub_client.format.hashing import sha256_bytes
-
 from hubgen.errors import BuildError
 
 #: Largest number of values read from one weight for its histogram.
@@ -56,7 +54,7 @@ def read_params(hub: Path, entry: hubfiles.FileEntry, where: str) -> pretrained.
     """Parse the ``params.json`` of a model version from its blob(s)."""
     source = f"{where}: {entry.path}"
     try:
-        return pretrained.parse_params(hubfiles.loads(read_file_bytes(hub, entry, where), source), source=source)
+        return pretrained.parse_params(jsonstrict.loads(read_file_bytes(hub, entry, where), source), source=source)
     except DchubError as err:
         raise BuildError(f"{source}: invalid params.json in the hub: {err}") from err
 

@@ -21,13 +21,11 @@ from pathlib import Path
 
 import jinja2
 
-from dchub_client.format import hubfiles
+from dchub_client.format import hubfiles, layout
 from dchub_client.format.atomic import write_if_changed
-
-from hubgen.site import views
-from hubgen.site.histogram_cache import CACHE_FILE as SITE_CACHE_FILE
-from hubgen.site.histogram_cache import HistogramCache
 from hubgen.errors import BuildError
+from hubgen.site import views
+from hubgen.site.histogram_cache import HistogramCache
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +55,7 @@ def render_site(out_dir: str | Path, *, index: hubfiles.Index,
         [PosixPath('public/index.html'), PosixPath('public/models/esol-mtr/index.html'), ...]
     """
     out = Path(out_dir)
-    histograms = HistogramCache(out / SITE_CACHE_FILE)
+    histograms = HistogramCache(out / layout.SITE_CACHE_FILE)
     pages = render_pages(out, index=index, manifests=manifests, histograms=histograms)
     written = [out / rel for rel, data in sorted(pages.items()) if write_if_changed(out / rel, data)]
     histograms.save()

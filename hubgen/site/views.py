@@ -15,17 +15,11 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup
 
-from dchub_client import constants
-from dchub_client.format import hubfiles
-from dchub_client.format import pretrained
-
-from hubgen.site import reader
-from hubgen.site import card_rows
-from hubgen.site import pipeline
-from hubgen.site import svg
+from dchub_client.format import hubfiles, layout, pretrained
 from hubgen.errors import BuildError
-from hubgen.site.histogram_cache import HistogramCache
+from hubgen.site import card_rows, pipeline, reader, svg
 from hubgen.site.card_rows import CardRow, MetricView
+from hubgen.site.histogram_cache import HistogramCache
 from hubgen.site.markdown import render_markdown
 from hubgen.site.pipeline import PipelineView
 from hubgen.site.values import MAX_VALUE_CHARS, clip, count_text, describe, shape_text, size_text, text
@@ -157,8 +151,8 @@ def _model(hub: Path, index: hubfiles.Index, name: str, manifests: dict[tuple[st
     manifest = _manifest(manifests, name, entry.latest)
     where = hubfiles.manifest_path(name, entry.latest)
     files = {f.path: f for f in manifest.files}
-    info = reader.read_params(hub, files[constants.PARAMS_FILE], where) \
-        if constants.PARAMS_FILE in files else None
+    info = reader.read_params(hub, files[layout.PARAMS_FILE], where) \
+        if layout.PARAMS_FILE in files else None
     auxiliary = pipeline.auxiliary_names(info)
     weights, extras = _weights(info, auxiliary)
     layers = _layers(hub, files, info, auxiliary, histograms)
@@ -172,7 +166,7 @@ def _model(hub: Path, index: hubfiles.Index, name: str, manifests: dict[tuple[st
         description=text(card.get("description", "")), card=card, card_rows=card_rows.rows(card),
         metrics=metrics, metrics_have_dataset=any(m.dataset for m in metrics),
         headline=card_rows.headline(metrics, card.get("headline_metric")), more=card_rows.more(card),
-        readme=_readme(hub, files.get(constants.CARD_FILE), where), param_count=count,
+        readme=_readme(hub, files.get(layout.CARD_FILE), where), param_count=count,
         params_text=count_text(count), size_bytes=manifest.size, size_text=size_text(manifest.size),
         versions=tuple(_version(name, v, entry, _manifest(manifests, name, v)) for v in versions),
         hyperparameters=_hyperparameters(info), built_with=tuple(sorted((info.versions if info else {}).items())),

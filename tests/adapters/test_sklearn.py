@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import dchub_client as hub
-from dchub_client.models import adapters
 from dchub_client.errors import (
     ParameterEncodingError,
     PretrainedFormatError,
@@ -20,6 +19,7 @@ from dchub_client.errors import (
     WeightFileError,
 )
 from dchub_client.format.pretrained import write_weight
+from dchub_client.models import adapters
 from tests.adapters.test_sklearn_helpers import (
     check_fresh_prediction,
     dataset,

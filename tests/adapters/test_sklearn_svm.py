@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import dchub_client as hub
-from dchub_client.models import adapters
 from dchub_client.errors import PretrainedFormatError, WeightFileError
 from dchub_client.format.pretrained import write_weight
+from dchub_client.models import adapters
 from tests.adapters.test_sklearn_helpers import dataset, ecfp_data, estimator_spec, read_params, write_params
 
 _DELETE = object()

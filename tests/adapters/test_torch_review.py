@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import dchub_client
-from dchub_client.models.adapters.base import Adapter
 from dchub_client.errors import InvalidWeightNameError, ParameterEncodingError
+from dchub_client.models.adapters.base import Adapter
 from dchub_client.models.recording import VARARGS_KEY, split_varargs
 
 dc = pytest.importorskip("deepchem")

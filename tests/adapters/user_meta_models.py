@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 import tf_keras
-
-import dchub_client
 from deepchem.metalearning import MetaLearner
 from deepchem.rl import Environment, Policy
+
+import dchub_client
 
 
 @dchub_client.register_class

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from dchub_client.format import hubfiles
-from dchub_client.hub.cache import Cache
 from dchub_client.errors import HubFormatError, MirrorError
+from dchub_client.format import hubfiles
 from dchub_client.format.hashing import sha256_bytes
+from dchub_client.hub.cache import Cache
 from dchub_client.hub.resolve import resolve_pretrained
 
 

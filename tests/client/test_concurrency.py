@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from dchub_client.hub.cache import Cache
 from dchub_client.format.pretrained import read_pretrained
+from dchub_client.hub.cache import Cache
 from tests.client.hubutil import build_hub, make_folder
 
 PULL = "import sys; from dchub_client.hub.download import download; print(download(sys.argv[1]))"

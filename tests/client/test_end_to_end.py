@@ -6,7 +6,6 @@ import pytest
 
 import dchub_client
 from dchub_client.hub.resolve import resolve_pretrained
-
 from tests.client.hubutil import build_hub
 
 dc = pytest.importorskip("deepchem")

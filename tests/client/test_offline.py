@@ -6,9 +6,9 @@ import stat
 
 import pytest
 
-from dchub_client.hub.cache import Cache
 from dchub_client.errors import MirrorError, OfflineError
 from dchub_client.format.pretrained import read_pretrained
+from dchub_client.hub.cache import Cache
 from dchub_client.hub.resolve import resolve_pretrained
 
 

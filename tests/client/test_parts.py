@@ -15,18 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dchub_client.errors import MirrorError
+from dchub_client.format import hubfiles, jsonstrict
+from dchub_client.format.hashing import CHUNK_SIZE
 from dchub_client.hub import fetch
-from dchub_client.format import hubfiles
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.download import download
-from dchub_client.errors import MirrorError
-from dchub_client.format.hashing import CHUNK_SIZE
 from dchub_client.hub.resolve import resolve_pretrained
+from tests.client.hubutil import build_hub, make_folder
 from tests.trust.conftest import serve  # noqa: F401 - FaultyServer mirrors (every fault) for this module
 from tests.trust.faulty_server import FaultyServer
 from tests.trust.test_hostile_mirrors import _assert_cache_trusted
-
-from tests.client.hubutil import build_hub, make_folder
 
 WEIGHT = "toy-dense.0-0.npy"
 
@@ -45,7 +44,7 @@ class _Hub:
 def _hub(tmp_path: Path, *, size: int, part_size: int | None = None) -> _Hub:
     folder = make_folder(tmp_path / "src", seed=3, n_weights=1, size=size)
     root = build_hub(tmp_path, {("big", "1.0"): folder}, part_size=part_size)
-    manifest = hubfiles.parse_manifest(hubfiles.loads((root / hubfiles.manifest_path("big", "1.0")).read_bytes()))
+    manifest = hubfiles.parse_manifest(jsonstrict.loads((root / hubfiles.manifest_path("big", "1.0")).read_bytes()))
     entry = next(e for e in manifest.files if e.path == WEIGHT)
     return _Hub(root, entry, np.load(folder / WEIGHT))
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dchub_client.format import hubfiles
+from dchub_client.errors import MirrorError, ModelNotFoundError
+from dchub_client.format import hubfiles, jsonstrict
+from dchub_client.format.pretrained import read_pretrained
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.download import download
-from dchub_client.errors import MirrorError, ModelNotFoundError
-from dchub_client.format.pretrained import read_pretrained
 from dchub_client.hub.resolve import resolve_pretrained
 from tests.client.hubutil import build_hub, make_folder
 
@@ -89,7 +89,7 @@ def test_every_mirror_failing_lists_what_each_answered(toy_hub, serve, dead_url,
 
 def _manifest(hub: Path, name: str, version: str) -> hubfiles.Manifest:
     path = hub / hubfiles.manifest_path(name, version)
-    return hubfiles.parse_manifest(hubfiles.loads(path.read_bytes()))
+    return hubfiles.parse_manifest(jsonstrict.loads(path.read_bytes()))
 
 
 def test_partial_mirror_serves_what_it_has(toy_hub, tmp_path, serve, monkeypatch):

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from dchub_client.format.card import Card, parse_card, read_card
 from dchub_client.errors import CardError
+from dchub_client.format.card import Card, parse_card, read_card
 
 GOOD = """---
 description: A model.

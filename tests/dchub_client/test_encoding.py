@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import dchub_client
-from dchub_client.models import encoding
 from dchub_client import errors
+from dchub_client.models import encoding
 from dchub_client.models.allowlist import registry
 
 dc = pytest.importorskip("deepchem")

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from dchub_client.format import hubfiles as hf
 from dchub_client.errors import HubFormatError
+from dchub_client.format import hubfiles as hf
+from dchub_client.format import jsonstrict
 
 SHA = "a" * 64
 SHB = "b" * 64
@@ -84,9 +85,9 @@ def test_names_paths_and_blob_path():
 
 def test_strict_json_and_canonical_dumps():
     with pytest.raises(HubFormatError, match="duplicate key"):
-        hf.loads(b'{"a": 1, "a": 2}', "f")
+        jsonstrict.loads(b'{"a": 1, "a": 2}', "f")
     with pytest.raises(HubFormatError, match="NaN"):
-        hf.loads(b'{"a": NaN}', "f")
+        jsonstrict.loads(b'{"a": NaN}', "f")
     assert hf.dumps({"b": 1, "a": "é"}) == '{\n "a": "é",\n "b": 1\n}\n'.encode()
 
 

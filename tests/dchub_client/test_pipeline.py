@@ -152,8 +152,7 @@ def test_saving_refuses_what_cannot_be_stored(trained, tmp_path):
 def test_featurizers_rebuild_with_their_arguments():
     import deepchem as dc
 
-    from dchub_client.models import encoding
-    from dchub_client.models import pipeline
+    from dchub_client.models import encoding, pipeline
 
     for featurizer in (dc.feat.RDKitDescriptors(descriptors=["TPSA", "MolWt"]), dc.feat.ConvMolFeaturizer(),
                        dc.feat.MolGraphConvFeaturizer(use_edges=True), dc.feat.CircularFingerprint(size=64)):

@@ -10,6 +10,7 @@ import pytest
 
 from tests.hubgen.helpers import HUB_YAML, make_folder
 
+
 @pytest.fixture
 def arrays() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(42)

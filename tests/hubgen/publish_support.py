@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dchub_client.format import hubfiles
+from dchub_client.format import hubfiles, jsonstrict
 from hubgen.build import build_hub
-
 from tests.hubgen.helpers import HUB_YAML, make_folder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,9 +59,9 @@ def build(root: Path, *, v2: bool = False, out: str = "hub") -> Path:
 
 def blob_keys(hub: Path, name: str, version: str) -> set[str]:
     """Relative paths of every blob of one model version."""
-    index = hubfiles.parse_index(hubfiles.loads((hub / "index.json").read_bytes()))
+    index = hubfiles.parse_index(jsonstrict.loads((hub / "index.json").read_bytes()))
     ref = index.models[name].versions[version]
-    manifest = hubfiles.parse_manifest(hubfiles.loads((hub / ref.manifest).read_bytes()))
+    manifest = hubfiles.parse_manifest(jsonstrict.loads((hub / ref.manifest).read_bytes()))
     return {hubfiles.blob_path(b.sha256) for f in manifest.files for b in f.blobs}
 
 
@@ -99,8 +98,8 @@ def use_hub(monkeypatch: pytest.MonkeyPatch, *roots: str | Path) -> None:
 
 def load_weights(spec: str) -> dict[str, np.ndarray]:
     """Download *spec* with the client, validate the folder, return its weights by name."""
-    from dchub_client.hub.download import download
     from dchub_client.format.pretrained import read_pretrained
+    from dchub_client.hub.download import download
 
     folder = download(spec)
     info = read_pretrained(folder)

@@ -8,19 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from dchub_client.format import hubfiles
+from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.hashing import sha256_bytes, sha256_file
 from hubgen import build as build_mod
-from hubgen.blobs import CACHE_FILE, BlobStore
-from hubgen.build import PRIVATE_NAMES, build_hub
+from hubgen.blobs import BlobStore
+from hubgen.build import build_hub
 from hubgen.errors import BuildError, RecipeError, VersionConflictError
-
 from tests.hubgen.helpers import HUB_YAML, make_folder
 
 
 def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name not in PRIVATE_NAMES}
+            if p.is_file() and p.name not in layout.PRIVATE_NAMES}
 
 
 def _blobs(root: Path) -> set[str]:
@@ -28,12 +27,12 @@ def _blobs(root: Path) -> set[str]:
 
 
 def _index(root: Path) -> hubfiles.Index:
-    return hubfiles.parse_index(hubfiles.loads((root / "index.json").read_bytes()), "index")
+    return hubfiles.parse_index(jsonstrict.loads((root / "index.json").read_bytes()), "index")
 
 
 def _manifest(root: Path, name: str, version: str) -> hubfiles.Manifest:
     data = (root / hubfiles.manifest_path(name, version)).read_bytes()
-    return hubfiles.parse_manifest(hubfiles.loads(data), "m", name=name, version=version)
+    return hubfiles.parse_manifest(jsonstrict.loads(data), "m", name=name, version=version)
 
 
 def test_layout_and_dedup(hub_yaml, base_and_finetune, tmp_path):
@@ -80,7 +79,7 @@ def test_sha256sum_checks_every_file(hub_yaml, tmp_path):
     listed = [line.split("  ", 1)[1] for line in (out / "SHA256SUMS").read_text().splitlines()]
     assert listed == sorted(listed)
     assert set(listed) == set(_tree(out)) - {"SHA256SUMS"}
-    assert CACHE_FILE not in listed
+    assert layout.BUILD_CACHE_FILE not in listed
     done = subprocess.run(["sha256sum", "-c", "--strict", "SHA256SUMS"], cwd=out, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     blob = next(p for p in (out / "blobs").rglob("*") if p.is_file())

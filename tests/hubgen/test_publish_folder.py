@@ -8,12 +8,11 @@ import subprocess
 import numpy as np
 import pytest
 
-from hubgen.build import PRIVATE_NAMES
+from dchub_client.format import layout
 from hubgen.cli import main
 from hubgen.errors import PublishError
 from hubgen.publish import publish
 from hubgen.verify import verify_hub
-
 from tests.hubgen.publish_support import (
     REPO,
     blob_keys,
@@ -36,7 +35,7 @@ def test_publish_serve_and_load(tmp_path, monkeypatch):
     hub = build(tmp_path)
     out = tmp_path / "www"
     publish(hub, f"dir:{out}")
-    assert set(_files(out)) == set(_files(hub)) - PRIVATE_NAMES
+    assert set(_files(out)) == set(_files(hub)) - layout.PRIVATE_NAMES
     assert not (out / ".hubgen-tmp").exists()
     with serve(out) as url:
         assert verify_hub(url).ok

@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hubgen.build import PRIVATE_NAMES
+from dchub_client.format import layout
 from hubgen.cli import main
 from hubgen.errors import PublishError
 from hubgen.publish import publish
 from hubgen.verify import verify_hub
-
 from tests.hubgen.publish_support import blob_keys, build, load_weights, serve, use_hub
 
 PYTHON_KILL_BEFORE_REF = """
@@ -49,7 +48,7 @@ def _tree(repo: Path, ref: str = "gh-pages") -> set[str]:
 def test_publish_clone_serve_and_load(bare, tmp_path, monkeypatch):
     hub = build(tmp_path)
     summary = publish(hub, f"git:{bare}")
-    files = {p.relative_to(hub).as_posix() for p in hub.rglob("*") if p.is_file()} - PRIVATE_NAMES
+    files = {p.relative_to(hub).as_posix() for p in hub.rglob("*") if p.is_file()} - layout.PRIVATE_NAMES
     assert _tree(bare) == files and ".nojekyll" in files
     assert summary.plan.files_to_send == len(files)
 

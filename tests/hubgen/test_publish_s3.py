@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 import requests
 
+from dchub_client.format import layout
 from dchub_client.format.hashing import sha256_bytes
-from hubgen.build import PRIVATE_NAMES
 from hubgen.cli import main
 from hubgen.errors import PublishError, TargetError
 from hubgen.publish import publish
 from hubgen.verify import verify_hub
-
 from tests.hubgen.publish_support import (
     REPO,
     blob_keys,
@@ -137,7 +136,7 @@ def test_second_publish_uploads_nothing_and_private_files_never_go_up(s3, moto_e
     assert (hub / ".hubgen-cache.json").is_file()
     first = _publish(hub, bucket, moto_endpoint, check_public=False)
     before = _versions(client, bucket)
-    assert set(before) == _local_files(hub) - PRIVATE_NAMES
+    assert set(before) == _local_files(hub) - layout.PRIVATE_NAMES
     assert all(n == 1 for n in before.values())
     assert first.plan.files_to_send == len(before)
 
@@ -160,7 +159,7 @@ def test_new_version_uploads_only_its_new_blobs_and_index_last(s3, moto_endpoint
     new_blobs = blob_keys(hub, "esol", "2.0.0") - set(before)
     assert new_blobs and {k for k in written if k.startswith("blobs/")} == new_blobs
     changed = {rel for rel, digest in _digests(hub).items() if old_digests.get(rel) != digest}
-    assert written == changed - PRIVATE_NAMES  # exactly the files whose bytes are new
+    assert written == changed - layout.PRIVATE_NAMES  # exactly the files whose bytes are new
     assert {"index.json", "SHA256SUMS", "models/esol/2.0.0/manifest.json"} <= written
     assert [f.rel for f in summary.plan.send["index"]] == ["index.json"]
 

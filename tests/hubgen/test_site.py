@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from dchub_client.format import hubfiles
-from hubgen.site import render
+from dchub_client.format import hubfiles, jsonstrict, layout
 from hubgen.errors import BuildError
-from hubgen.site.histogram_cache import CACHE_FILE as SITE_CACHE
-from hubgen.sums import SUMS_FILE
-
+from hubgen.site import render
 from tests.hubgen.test_site_helpers import (
-    EPOCH,
     BIG_ELEMENTS,
+    EPOCH,
     MOMENTUM,
     XSS,
     build_site_hub,
@@ -62,7 +59,7 @@ def _rows(page: str, table_id: str | None = None) -> list[str]:
 
 def test_layout_and_sums(hub: Path) -> None:
     assert sorted(site_files(hub)) == sorted(PAGES + ASSETS)
-    sums = (hub / SUMS_FILE).read_text().splitlines()
+    sums = (hub / layout.SUMS_FILE).read_text().splitlines()
     listed = {line.split("  ", 1)[1] for line in sums}
     assert set(PAGES + ASSETS) <= listed
 
@@ -245,12 +242,12 @@ def test_every_link_and_asset_resolves(hub: Path) -> None:
 def test_two_builds_give_identical_pages(tmp_path: Path, hub: Path) -> None:
     again = build_site_hub(tmp_path)
     assert site_files(again) == site_files(hub)
-    assert (again / SUMS_FILE).read_bytes() == (hub / SUMS_FILE).read_bytes()
+    assert (again / layout.SUMS_FILE).read_bytes() == (hub / layout.SUMS_FILE).read_bytes()
 
 
 def test_pages_do_not_depend_on_parts(tmp_path: Path, hub: Path) -> None:
     parted = build_site_hub(tmp_path, part_size=256 << 10)
-    manifest = hubfiles.loads((parted / "models/big-net/1.0/manifest.json").read_bytes())
+    manifest = jsonstrict.loads((parted / "models/big-net/1.0/manifest.json").read_bytes())
     assert any(f.get("parts") for f in manifest["files"])
     assert site_files(parted) == site_files(hub)
 
@@ -272,8 +269,8 @@ def test_placeholder_mirror_without_mirrors(tmp_path: Path) -> None:
 
 
 def _load(hub: Path) -> tuple[hubfiles.Index, dict[tuple[str, str], hubfiles.Manifest]]:
-    index = hubfiles.parse_index(hubfiles.loads((hub / "index.json").read_bytes()))
-    manifests = {(n, v): hubfiles.parse_manifest(hubfiles.loads((hub / r.manifest).read_bytes()))
+    index = hubfiles.parse_index(jsonstrict.loads((hub / "index.json").read_bytes()))
+    manifests = {(n, v): hubfiles.parse_manifest(jsonstrict.loads((hub / r.manifest).read_bytes()))
                  for n, m in index.models.items() for v, r in m.versions.items()}
     return index, manifests
 
@@ -284,7 +281,7 @@ def test_render_site_names_a_missing_blob(tmp_path: Path) -> None:
     weight = next(f for f in manifests[("tox-clf", "0.2")].files if f.path.endswith(".npy"))
     blob = hub / hubfiles.blob_path(weight.sha256)
     blob.unlink()
-    (hub / SITE_CACHE).unlink()  # histograms are cached by content hash: a damaged hub is `hubgen verify`'s job
+    (hub / layout.SITE_CACHE_FILE).unlink()  # histograms are cached by content hash: a damaged hub is `hubgen verify`'s job
     with pytest.raises(BuildError, match=re.escape(str(blob)) + ".*missing"):
         render.render_site(hub, index=index, manifests=manifests)
 
@@ -307,7 +304,7 @@ def test_render_site_refuses_a_npy_header_that_disagrees(tmp_path: Path) -> None
     blob = hub / hubfiles.blob_path(weight.sha256)
     with open(blob, "wb") as handle:
         np.save(handle, np.zeros(3, dtype=np.float64))
-    (hub / SITE_CACHE).unlink()
+    (hub / layout.SITE_CACHE_FILE).unlink()
     with pytest.raises(BuildError, match=r"header says shape \(3,\) dtype float64, but params.json says \(2,\) float32"):
         render.render_site(hub, index=index, manifests=manifests)
 
@@ -317,22 +314,21 @@ def test_build_killed_after_the_site_can_be_rerun(tmp_path: Path) -> None:
     sources = make_sources(tmp_path / "src")
     hub = build_site_hub(tmp_path, sources=sources)
     pages = site_files(hub)
-    for name in ("index.json", SUMS_FILE, ".nojekyll"):
+    for name in ("index.json", layout.SUMS_FILE, ".nojekyll"):
         (hub / name).unlink()
     build_site_hub(tmp_path, sources=sources)
     assert (hub / "index.json").is_file() and site_files(hub) == pages
 
 
 def test_rebuild_reuses_histograms_of_unchanged_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hubgen.site import reader
     from hubgen.build import build_hub
-    from hubgen.site.histogram_cache import CACHE_FILE
+    from hubgen.site import reader
 
     hub = build_site_hub(tmp_path)
     yaml_path = tmp_path / "src" / "hub_manifest.yaml"
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     before = site_files(hub)
-    assert (hub / CACHE_FILE).is_file() and CACHE_FILE not in (hub / SUMS_FILE).read_text()
+    assert (hub / layout.SITE_CACHE_FILE).is_file() and layout.SITE_CACHE_FILE not in (hub / layout.SUMS_FILE).read_text()
 
     def no_reading(*args, **kwargs):
         raise AssertionError("a weight was sampled again")
@@ -341,6 +337,6 @@ def test_rebuild_reuses_histograms_of_unchanged_weights(tmp_path: Path, monkeypa
         patch.setattr(reader, "sample_weight", no_reading)
         build_hub(yaml_path, hub)
     assert site_files(hub) == before, "pages from cached histograms are byte-identical"
-    (hub / CACHE_FILE).write_text("{not json")  # a damaged cache only costs time
+    (hub / layout.SITE_CACHE_FILE).write_text("{not json")  # a damaged cache only costs time
     build_hub(yaml_path, hub)
     assert site_files(hub) == before

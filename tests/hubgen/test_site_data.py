@@ -4,10 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hubgen.site import card_rows
-from hubgen.site import svg
-from hubgen.site.reader import SAMPLE_CHUNKS, SAMPLE_ELEMENTS, sample_ranges
+from hubgen.site import card_rows, svg
 from hubgen.site.card_rows import short_split
+from hubgen.site.reader import SAMPLE_CHUNKS, SAMPLE_ELEMENTS, sample_ranges
 from hubgen.site.views import count_text, describe, dtype_text, size_text, split_weight_name
 
 

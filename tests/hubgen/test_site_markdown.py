@@ -7,7 +7,6 @@ import pytest
 
 from hubgen.site.markdown import render_markdown, strip_front_matter
 
-
 ALLOWED_TAGS = {"p", "a", "strong", "em", "code", "pre", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote"}
 
 

@@ -14,7 +14,6 @@ import pytest
 
 from hubgen.errors import HubgenError
 from hubgen.serve import make_server, normalize_base
-
 from tests.hubgen.test_site_helpers import build_site_hub
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from dchub_client import constants
-from dchub_client.format import hubfiles
-from dchub_client.hub import trust
+from dchub_client.format import hubfiles, jsonstrict
 from dchub_client.format.hashing import sha256_bytes
+from dchub_client.hub import trust
 from hubgen.build import build_hub
 from hubgen.cli import main
 from hubgen.errors import VerifyError
@@ -45,7 +45,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def _damage(hub: Path) -> tuple[str, str, str]:
     """Corrupt one blob, delete one part, corrupt the manifest of esol-ft: return their paths."""
-    manifest = hubfiles.parse_manifest(hubfiles.loads((hub / "models/esol/1.0.0/manifest.json").read_bytes()))
+    manifest = hubfiles.parse_manifest(jsonstrict.loads((hub / "models/esol/1.0.0/manifest.json").read_bytes()))
     whole = next(f for f in manifest.files if not f.parts)
     split = next(f for f in manifest.files if f.parts)
     corrupt = hubfiles.blob_path(whole.sha256)
@@ -82,13 +82,13 @@ def test_damage_is_reported(hub, served, where, capsys):
 
 def test_parts_that_join_wrongly_are_reported(hub):
     path = hub / "models/esol/1.0.0/manifest.json"
-    data = hubfiles.loads(path.read_bytes())
+    data = jsonstrict.loads(path.read_bytes())
     entry = next(f for f in data["files"] if "parts" in f)
     entry["parts"][0], entry["parts"][1] = entry["parts"][1], entry["parts"][0]  # each part fine, order wrong
     new = hubfiles.dumps(data)
     path.write_bytes(new)
     index_path = hub / "index.json"
-    index = hubfiles.loads(index_path.read_bytes())
+    index = jsonstrict.loads(index_path.read_bytes())
     index["models"]["esol"]["versions"]["1.0.0"].update(sha256=sha256_bytes(new), size=len(new))
     index_path.write_bytes(hubfiles.dumps(index))
     report = verify_hub(hub)
@@ -132,7 +132,7 @@ def _keyid(keys, name: str) -> str:
 
 
 def _resign(hub: Path, key: Path, **changes) -> None:
-    obj = dict(hubfiles.loads((hub / "index.json").read_bytes()), **changes)
+    obj = dict(jsonstrict.loads((hub / "index.json").read_bytes()), **changes)
     (hub / "index.json").write_bytes(hubfiles.dumps(sign_index(obj, [load_private_key(key)])))
 
 
@@ -143,7 +143,7 @@ def test_signed_hub_with_the_right_key_names_the_key_version_and_expiry(signed, 
     status = report.signature
     assert report.ok and report.checked > 10
     assert status.checked and status.signed_by == _keyid(keys, "hub") and status.version == 2
-    assert status.expires == hubfiles.loads((signed / "index.json").read_bytes())["expires"] and not status.expired
+    assert status.expires == jsonstrict.loads((signed / "index.json").read_bytes())["expires"] and not status.expired
     assert main(["verify", location, "--trusted-key", str(keys["hub"][1])]) == 0
     out = capsys.readouterr().out
     assert f"SIGNED   index.json: signature verified with trusted key {_keyid(keys, 'hub')}; version 2, " \
@@ -185,14 +185,14 @@ def test_expired_index_fails(signed, served, keys, where, capsys):
 
 
 def test_index_changed_after_signing_fails(signed, keys, capsys):
-    obj = hubfiles.loads((signed / "index.json").read_bytes())
+    obj = jsonstrict.loads((signed / "index.json").read_bytes())
     (signed / "index.json").write_bytes(hubfiles.dumps(dict(obj, title="Forged")))
     assert main(["verify", str(signed), "--trusted-key", str(keys["hub"][1])]) == 1
     assert "the index was changed after signing" in capsys.readouterr().out
 
 
 def test_signed_index_without_expiry_fails(signed, keys):
-    obj = {k: v for k, v in hubfiles.loads((signed / "index.json").read_bytes()).items() if k != "expires"}
+    obj = {k: v for k, v in jsonstrict.loads((signed / "index.json").read_bytes()).items() if k != "expires"}
     (signed / "index.json").write_bytes(hubfiles.dumps(sign_index(obj, [load_private_key(keys["hub"][0])])))
     report = verify_hub(signed, keys=parse_trusted_keys([str(keys["hub"][1])]))
     assert not report.ok and "must carry 'version' and 'expires'" in report.signature.error
@@ -207,7 +207,7 @@ def test_without_keys_signatures_are_reported_not_checked(signed, keys, capsys):
     assert f"UNCHECKED index.json: signed by key {_keyid(keys, 'hub')}; version 2" in out
     assert "signatures NOT checked (no trusted keys" in out
     _resign(signed, keys["hub"][0], title="Re-signed by someone else")  # still only reported
-    obj = hubfiles.loads((signed / "index.json").read_bytes())
+    obj = jsonstrict.loads((signed / "index.json").read_bytes())
     (signed / "index.json").write_bytes(hubfiles.dumps(dict(obj, signatures="junk")))
     assert main(["verify", str(signed)]) == 0
     assert "UNCHECKED index.json: malformed signatures (" in capsys.readouterr().out

@@ -10,7 +10,6 @@ import pytest
 from dchub_client.hub import trust
 from hubgen.signing import generate_keypair
 from tests.client.hubutil import make_folder
-
 from tests.trust.faulty_server import FaultyServer
 
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dchub_client.format import hubfiles
-from dchub_client.format import pretrained
 from dchub_client.errors import HubFormatError, PretrainedFormatError, WeightFileError
+from dchub_client.format import hubfiles, pretrained
 from dchub_client.format.hashing import sha256_bytes, sha256_file
 from dchub_client.hub.resolve import resolve_pretrained
 from hubgen.build import build_hub as hubgen_build

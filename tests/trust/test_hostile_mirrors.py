@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from dchub_client.hub.cache import Cache
 from dchub_client.errors import MirrorError
 from dchub_client.format.hashing import sha256_file
+from dchub_client.hub.cache import Cache
 from dchub_client.hub.resolve import resolve_pretrained
 from tests.client.hubutil import build_hub
 

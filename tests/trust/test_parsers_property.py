@@ -16,11 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dchub_client.models import encoding
-from dchub_client.format import hubfiles
-from dchub_client.format import pretrained
-from dchub_client.hub import trust
 from dchub_client.errors import DchubError
+from dchub_client.format import hubfiles, jsonstrict, pretrained
+from dchub_client.hub import trust
+from dchub_client.models import encoding
 from hubgen.errors import HubgenError
 from hubgen.manifest import load_manifest
 
@@ -112,7 +111,7 @@ def _only_documented(fn: Any, *args: Any, **kwargs: Any) -> None:
 @given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode)
        | st.sampled_from([b"[" * 100_000, b'{"a":' * 50_000, b"\xff\xfe", b'{"a":1,"a":2}', b"NaN"]))
 def test_loads_raises_only_hub_format_errors(data: bytes) -> None:
-    _only_documented(hubfiles.loads, data, "x")
+    _only_documented(jsonstrict.loads, data, "x")
 
 
 @SETTINGS

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from dchub_client.errors import MirrorError, TrustError
 from dchub_client.format import hubfiles
 from dchub_client.hub import trust
-from dchub_client.errors import MirrorError, TrustError
 from dchub_client.hub.export import export_models
 from dchub_client.hub.mirrors import parse_mirrors
 from dchub_client.hub.resolve import resolve_pretrained

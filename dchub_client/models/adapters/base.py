@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np

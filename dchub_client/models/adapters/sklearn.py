@@ -32,8 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from dchub_client import constants
-from dchub_client.models import encoding
 from dchub_client.errors import (
     DchubError,
     MissingDependencyError,
@@ -41,10 +39,12 @@ from dchub_client.errors import (
     UnsupportedModelError,
     WeightFileError,
 )
+from dchub_client.format import layout
 from dchub_client.format.pretrained import WeightReader, validate_weight_name
-from dchub_client.models.allowlist import sklearn_estimators
+from dchub_client.models import encoding
 from dchub_client.models.adapters import sklearn_state
 from dchub_client.models.adapters.base import Adapter, WeightSpec
+from dchub_client.models.allowlist import sklearn_estimators
 
 SKLEARN_MODEL = "deepchem.models.sklearn_models.sklearn_model.SklearnModel"
 GBDT_MODEL = "deepchem.models.gbdt_models.gbdt_model.GBDTModel"
@@ -82,7 +82,7 @@ def _unsafe_error(found: tuple[str, str, str], leaves: Mapping[str, sklearn_stat
             path = value.path if isinstance(value, WeightReader) else None
             return WeightFileError(f"{message} (weight {name!r})", path=path, weight=name)
     files = [value.path for value in values.values() if isinstance(value, WeightReader)]
-    return PretrainedFormatError(message, path=files[0].parent / constants.PARAMS_FILE if files else None)
+    return PretrainedFormatError(message, path=files[0].parent / layout.PARAMS_FILE if files else None)
 
 
 class SklearnAdapter(Adapter):

@@ -24,14 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from dchub_client.models import encoding
-from dchub_client.models.allowlist import registry
 from dchub_client.errors import ParameterEncodingError, PretrainedFormatError, WeightFileError
 from dchub_client.format.pretrained import WeightReader, parse_dtype
-from dchub_client.models.recording import ATTRIBUTE
+from dchub_client.models import encoding
 from dchub_client.models.adapters import sklearn_objects as objects
 from dchub_client.models.adapters import sklearn_svm
+from dchub_client.models.allowlist import registry
 from dchub_client.models.allowlist.sklearn_estimators import is_trusted_estimator_class
+from dchub_client.models.recording import ATTRIBUTE
 
 SK = "sk"
 ROOT = "model"

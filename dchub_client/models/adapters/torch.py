@@ -20,8 +20,8 @@ import numpy as np
 
 from dchub_client.errors import InvalidWeightNameError, MissingDependencyError, UnsupportedModelError
 from dchub_client.format.pretrained import WeightEntry, WeightReader, validate_weight_name
-from dchub_client.models.recording import split_varargs
 from dchub_client.models.adapters.base import Adapter, WeightSpec
+from dchub_client.models.recording import split_varargs
 
 ROOT_LAYER = "root"
 _TORCH_MODEL = "deepchem.models.torch_models.torch_model.TorchModel"

@@ -1,0 +1,74 @@
+"""The hub's vocabulary: every file name, layout path and metadata key of dchub's formats, spelled once.
+
+The client, ``dchub mirror`` (:mod:`dchub_client.hub.export`) and ``hubgen`` import these names
+instead of spelling them, so a folder written by one is read by the others. See ``docs/format.md``.
+
+Example:
+    >>> blob_path("ab" + "0" * 62)
+    'blobs/sha256/ab/ab00000000000000000000000000000000000000000000000000000000000000'
+    >>> manifest_path("esol-mtr", "1.0.0")
+    'models/esol-mtr/1.0.0/manifest.json'
+"""
+from __future__ import annotations
+
+# --- the pretrained folder (docs/format.md section 1) --------------------------------------------
+
+#: The file that says what to build and lists the weights.
+PARAMS_FILE = "params.json"
+#: The optional model card (Markdown with YAML front matter).
+CARD_FILE = "README.md"
+#: Every weight is ``<name>.npy``.
+WEIGHT_SUFFIX = ".npy"
+PRETRAINED_FORMAT = "dchub-pretrained"
+PRETRAINED_FORMAT_VERSION = "1.0"
+
+#: The key that marks a tagged value (tuple, ndarray, object, weight reference...) in ``params.json``.
+TAG = "__dchub__"
+
+#: Keys of ``params.json`` ``extra`` (what is neither a constructor argument nor a model weight).
+EXTRA_TRAINING = "training"                     # optimizer state + global step (include_optimizer=True)
+EXTRA_AUXILIARY = "auxiliary_weights"           # weights that are not model variables
+EXTRA_PIPELINE = "pipeline"                     # featurizer + fitted transformers
+EXTRA_KERAS_SIGNATURE = "keras_input_signature"  # one input batch's shapes, to create Keras variables
+EXTRA_SKLEARN = "sklearn_estimator"             # a fitted scikit-learn / GBDT estimator
+
+# --- the hub tree (docs/format.md section 2) -----------------------------------------------------
+
+INDEX_FILE = "index.json"
+MANIFEST_FILE = "manifest.json"
+#: ``sha256sum -c SHA256SUMS`` in the hub root checks every file.
+SUMS_FILE = "SHA256SUMS"
+#: Tells GitHub Pages not to run Jekyll (which hides some paths).
+NOJEKYLL = ".nojekyll"
+BLOBS_DIR = "blobs"
+MODELS_DIR = "models"
+BLOB_PREFIX = f"{BLOBS_DIR}/sha256"
+INDEX_FORMAT = "dchub-index"
+MANIFEST_FORMAT = "dchub-manifest"
+HUB_FORMAT_VERSION = "1.0"
+
+#: The catalogue site's entry page and asset folder.
+SITE_INDEX = "index.html"
+SITE_ASSETS_DIR = "assets"
+
+#: hubgen's private work files inside a hub folder: never listed in SHA256SUMS, never published or served.
+BUILD_CACHE_FILE = ".hubgen-cache.json"
+BUILD_TMP_DIR = ".hubgen-tmp"
+SITE_CACHE_FILE = ".hubgen-site-cache.json"
+PRIVATE_NAMES = frozenset({BUILD_CACHE_FILE, BUILD_TMP_DIR, SITE_CACHE_FILE})
+
+
+def blob_path(sha256: str) -> str:
+    """Where a blob lives, relative to the hub root: ``blobs/sha256/<first 2 hex>/<hex>``.
+
+    The digest is not validated here; :func:`dchub_client.format.hubfiles.blob_path` does.
+    """
+    return f"{BLOB_PREFIX}/{sha256[:2]}/{sha256}"
+
+
+def manifest_path(name: str, version: str) -> str:
+    """Where a model version's manifest lives: ``models/<name>/<version>/manifest.json``.
+
+    The name and version are not validated here; :func:`dchub_client.format.hubfiles.manifest_path` does.
+    """
+    return f"{MODELS_DIR}/{name}/{version}/{MANIFEST_FILE}"
