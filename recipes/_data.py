@@ -2,7 +2,7 @@
 
 * ``recipes/data/delaney-processed.csv``: ESOL, 1128 molecules with their measured aqueous
   solubility (log10 of mol/L), as distributed by MoleculeNet/DeepChem.
-* ``recipes/data/tox21.csv.gz``: Tox21, 7831 molecules tested in 12 assays (active/inactive,
+* ``recipes/data/tox21.csv.gz``: Tox21, 8014 molecules tested in 12 assays (active/inactive,
   blank where a molecule was not tested), as distributed by MoleculeNet/DeepChem.
 * RDKit's ``Data/NCI/first_200.props.sdf``: 200 NCI molecules with Daylight's cLogP (shipped
   inside the RDKit wheel), used by the fine-tuning example.
@@ -60,7 +60,7 @@ def esol() -> MoleculeSet:
 
 @functools.lru_cache(maxsize=None)
 def tox21() -> MoleculeSet:
-    """Tox21: 7831 molecules x 12 assays (1 active, 0 inactive, NaN not tested)."""
+    """Tox21: 8014 molecules x 12 assays (1 active, 0 inactive, NaN not tested)."""
     rows = list(csv.DictReader(io.StringIO(_read_text(TOX21_FILE))))
     smiles = tuple(row["smiles"].strip() for row in rows)
     y = np.array([[float(row[t]) if row[t] != "" else np.nan for t in TOX21_TASKS] for row in rows],

@@ -29,6 +29,8 @@ DOMAIN_BITS = 2048
 DOMAIN_QUANTILE = 0.05
 #: Scaffolds shown on the model page.
 TOP_SCAFFOLDS = 6
+#: A metric inside or outside the domain is reported only over at least this many test molecules.
+MIN_SIDE = 10
 
 
 @dataclass(frozen=True)
@@ -127,30 +129,25 @@ def domain_featurizer() -> Any:
     return dc.feat.CircularFingerprint(radius=DOMAIN_RADIUS, size=DOMAIN_BITS)
 
 
-def fingerprints(dataset: Any) -> np.ndarray:
-    """``(n, DOMAIN_BITS)`` bool fingerprints of a dataset's molecules (its ids are SMILES)."""
-    return np.asarray(domain_featurizer().featurize([str(s) for s in dataset.ids]), dtype=bool)
+def domain_of(split: _common.Split, threshold: float = 0.0) -> Any:
+    """The applicability domain of a model trained on ``split.train``."""
+    import dchub_client
 
-
-def max_similarity(queries: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Each query's largest Tanimoto similarity to any reference fingerprint."""
-    q, r = queries.astype(np.float32), reference.astype(np.float32)
-    common = q @ r.T
-    union = q.sum(1)[:, None] + r.sum(1)[None, :] - common
-    return np.max(np.divide(common, union, out=np.zeros_like(common), where=union > 0), axis=1)
+    return dchub_client.ApplicabilityDomain.from_smiles(domain_featurizer(), [str(s) for s in split.train.ids],
+                                                        threshold=threshold)
 
 
 def domain_threshold(split: _common.Split) -> float:
     """The similarity above which a molecule counts as in the domain, from the validation molecules only."""
-    similarity = max_similarity(fingerprints(split.valid), fingerprints(split.train))
-    return round(float(np.quantile(similarity, DOMAIN_QUANTILE)), 2)
+    similarity = domain_of(split).similarity([str(s) for s in split.valid.ids])
+    return round(float(np.nanquantile(similarity, DOMAIN_QUANTILE)), 2)
 
 
 def domain_report(runs: dict[str, Run], threshold: float, task: str) -> dict[str, Any]:
     """For each split: how much of the test set is inside the domain, and the metric inside and outside."""
     report = {}
     for kind, run in runs.items():
-        similarity = max_similarity(fingerprints(run.split.test), fingerprints(run.split.train))
+        similarity = domain_of(run.split).similarity([str(s) for s in run.split.test.ids])
         inside = similarity >= threshold
         report[kind] = {"test_in_domain": round(float(inside.mean()), 4), "test_molecules": int(len(inside)),
                         **_metric_by_side(run, inside, task)}
@@ -158,8 +155,18 @@ def domain_report(runs: dict[str, Run], threshold: float, task: str) -> dict[str
 
 
 def _metric_by_side(run: Run, inside: np.ndarray, task: str) -> dict[str, float]:
+    """RMSE (or mean ROC-AUC) of the test molecules inside and outside the domain (when there are enough)."""
     out = {}
+    test = run.split.test
     for side, mask in (("inside", inside), ("outside", ~inside)):
-        if task == "regression" and mask.sum() >= 5:
-            out[f"rmse_{side}"] = round(_common.rmse(run.split.test.y[mask], run.predictions[mask]), 4)
+        if mask.sum() < MIN_SIDE:
+            continue
+        if task == "regression":
+            out[f"rmse_{side}"] = round(_common.rmse(test.y[mask], run.predictions[mask]), 4)
+        else:
+            try:
+                aucs = _common.task_aucs(test.y[mask], run.predictions[mask], test.w[mask])
+            except ValueError:  # a task without both classes on this side
+                continue
+            out[f"roc_auc_{side}"] = round(float(np.mean(aucs)), 4)
     return out

@@ -20,14 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dchub_client.format import layout
+
 from . import _common, _evaluation, _moleculenet
 from ._data import MoleculeSet
 
 logger = logging.getLogger(__name__)
 
-REFERENCE_FILE = "reference_predictions.json"
-EVALUATION_FILE = "evaluation.json"
-TRAINING_FILE = "training_set.json"
+REFERENCE_FILE = layout.REFERENCE_FILE
+EVALUATION_FILE = layout.EVALUATION_FILE
+TRAINING_FILE = layout.TRAINING_SET_FILE
 LICENSE_URL = "https://opensource.org/license/mit"
 #: Metrics reported per split, in this order; the first is the card's headline.
 REPORTED = {"regression": ("rmse", "mae", "r2"), "classification": ("roc_auc", "roc_auc_pooled")}
@@ -61,11 +63,11 @@ def publish(output_dir: Path, recipe: Recipe, *, data: MoleculeSet, runs: dict[s
 
     run = runs[_common.HEADLINE_SPLIT]
     threshold = _evaluation.domain_threshold(run.split)
-    domain = dchub_client.ApplicabilityDomain.from_smiles(
-        _evaluation.domain_featurizer(), [str(s) for s in run.split.train.ids], threshold=threshold)
+    domain = _evaluation.domain_of(run.split, threshold)
     outputs = output_contract(data, recipe.task)
     pipeline = dchub_client.Pipeline(model=run.trained.model, featurizer=featurizer,
-                                     transformers=tuple(run.trained.transformers), outputs=outputs, domain=domain)
+                                     transformers=tuple(run.trained.transformers), outputs=outputs,
+                                     applicability=domain)
     metadata = card_metadata(recipe, data, runs, threshold, recipe_sha256)
     files = {REFERENCE_FILE: _json(reference_predictions(pipeline, recipe, run)),
              EVALUATION_FILE: _json(_evaluation.evaluation_record(runs, data, recipe.task)),

@@ -34,7 +34,10 @@ from dchub_client.errors import (
 from dchub_client.format import layout, pretrained
 from dchub_client.format.card import Card, read_folder_card
 from dchub_client.models import encoding, interface
+from dchub_client.models import outputs as output_contracts
 from dchub_client.models.allowlist import registry
+from dchub_client.models.domain import FINGERPRINTS_WEIGHT, ApplicabilityDomain, DomainResult
+from dchub_client.models.outputs import OutputContract
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,9 @@ logger = logging.getLogger(__name__)
 PIPELINE_KEY = "pipeline"
 #: Transformer arrays are stored as weights named ``pipeline-transformers.<i>-<j>``.
 TRANSFORMER_PREFIX = "pipeline-transformers"
+#: Keys of ``extra["pipeline"]``: the output contract and the applicability domain.
+OUTPUTS_KEY = layout.PIPELINE_OUTPUTS
+DOMAIN_KEY = layout.PIPELINE_DOMAIN
 #: Transformer attributes that are references to data, not fitted state: never stored.
 DROPPED_TRANSFORMER_ATTRIBUTES = frozenset({"dataset"})
 #: Molecules featurized by the original and the rebuilt featurizer when saving: they must agree.
@@ -53,9 +59,10 @@ Errors = Literal["warn", "raise"]
 # --- saving ---------------------------------------------------------------------------------
 
 
-def encode_pipeline(featurizer: Any,
-                    transformers: Sequence[Any]) -> tuple[dict[str, Any], list[tuple[str, str, np.ndarray]]]:
-    """Encode a featurizer and transformers for ``extra["pipeline"]``.
+def encode_pipeline(featurizer: Any, transformers: Sequence[Any], *, outputs: OutputContract | None = None,
+                    domain: ApplicabilityDomain | None = None,
+                    ) -> tuple[dict[str, Any], list[tuple[str, str, np.ndarray]]]:
+    """Encode a featurizer, transformers, output contract and applicability domain for ``extra["pipeline"]``.
 
     Returns:
         ``(json_ready_spec, [(weight_name, attribute, array), ...])``.
@@ -72,6 +79,11 @@ def encode_pipeline(featurizer: Any,
         encoded, found = _encode_transformer(transformer, i)
         spec["transformers"].append(encoded)
         arrays.extend(found)
+    if outputs is not None:
+        spec[OUTPUTS_KEY] = outputs.to_json()
+    if domain is not None:
+        spec[DOMAIN_KEY], fingerprints = domain.to_json(_encode_featurizer)
+        arrays.append((FINGERPRINTS_WEIGHT, "fingerprints", fingerprints))
     return spec, arrays
 
 
@@ -218,6 +230,10 @@ class Pipeline:
         transformers: the fitted transformers, in the order they were applied to the training data.
         card: the folder's model card, if any.
         path: the folder the pipeline was loaded from.
+        outputs: what :meth:`predict` returns (tasks, units, classes); inferred from the model
+            when the folder does not state it, None when it cannot be.
+        applicability: the training set's fingerprints and the similarity threshold that
+            :meth:`domain` checks against (None when the folder stores none).
     """
 
     model: Any
@@ -225,13 +241,30 @@ class Pipeline:
     transformers: tuple[Any, ...] = ()
     card: Card | None = None
     path: Path | None = None
+    outputs: OutputContract | None = None
+    applicability: ApplicabilityDomain | None = None
 
-    def predict(self, smiles: Sequence[str], *, errors: Errors = "warn") -> np.ndarray:
+    def __post_init__(self) -> None:
+        if self.outputs is None:
+            object.__setattr__(self, "outputs", output_contracts.infer(self.model))
+
+    def predict(self, smiles: Sequence[str], *, errors: Errors = "warn", as_frame: bool = False) -> Any:
         """Predict for SMILES strings, in the training data's units.
+
+        Returns ``(n_molecules, n_tasks)`` values for a regressor and ``(n_molecules, n_tasks,
+        n_classes)`` probabilities for a classifier (see :attr:`outputs`). With ``as_frame=True``,
+        a pandas DataFrame indexed by SMILES with one column per task (named after the task and
+        its unit; a classifier's column is the probability of the last class), and, when the
+        pipeline has an applicability domain, ``domain similarity`` and ``in domain`` columns.
 
         Molecules that cannot be parsed or featurized give NaN rows and one
         :class:`InvalidMoleculeWarning` naming them and their positions, or (``errors="raise"``)
         an :class:`InvalidMoleculeError` listing them; the rest of the batch is predicted.
+
+        Example:
+            >>> pipe.predict(["CCO", "c1ccccc1O"], as_frame=True)  # doctest: +SKIP
+                       log solubility (log10(mol/L))  domain similarity  in domain
+            CCO                                 0.81               1.00       True
         """
         if errors not in ("warn", "raise"):
             raise ValueError(f"errors must be 'warn' or 'raise', got {errors!r}")
@@ -243,26 +276,70 @@ class Pipeline:
         if failures:
             _report(failures, len(smiles), errors)
         if not ok:
-            return self._all_failed(len(smiles))
-        predictions = self._predict_features(features, [smiles[i] for i in ok])
-        out = np.full((len(smiles), *predictions.shape[1:]), np.nan, dtype=_float_dtype(predictions))
-        out[ok] = predictions
-        return out
+            out = self._all_failed(len(smiles))
+        else:
+            predictions = self._predict_features(features, [smiles[i] for i in ok])
+            out = np.full((len(smiles), *predictions.shape[1:]), np.nan, dtype=_float_dtype(predictions))
+            out[ok] = predictions
+        return self._frame(smiles, out) if as_frame else out
+
+    def domain(self, smiles: Sequence[str]) -> DomainResult:
+        """Each molecule's largest Tanimoto similarity to the training set, and whether it is in the domain.
+
+        Raises:
+            PretrainedFormatError: the pipeline stores no applicability domain.
+
+        Example:
+            >>> pipe.domain(["CCO", "[Fe+2].c1cc[cH-]c1.c1cc[cH-]c1"]).inside  # doctest: +SKIP
+            array([ True, False])
+        """
+        if self.applicability is None:
+            raise PretrainedFormatError("this pipeline stores no applicability domain (it was saved without "
+                                        "to_pretrained(..., domain=...))", path=self.path)
+        return self.applicability.check(_smiles_list(smiles))
 
     def _predict_features(self, features: np.ndarray, ids: list[str]) -> np.ndarray:
         import deepchem as dc
 
-        dataset = dc.data.NumpyDataset(features, ids=np.array(ids))
+        n_tasks = self.outputs.n_tasks if self.outputs is not None else 1
+        dataset = dc.data.NumpyDataset(features, np.zeros((len(ids), n_tasks), dtype=np.float32),
+                                       np.ones((len(ids), n_tasks), dtype=np.float32), ids=np.array(ids))
         for transformer in self.transformers:
             if getattr(transformer, "transform_X", False):
                 dataset = transformer.transform(dataset)
-        outputs = [t for t in self.transformers if getattr(t, "transform_y", False)]
-        return np.asarray(self.model.predict(dataset, outputs))
+        undo = [t for t in self.transformers if getattr(t, "transform_y", False)]
+        predictions = np.asarray(self.model.predict(dataset, undo))
+        if self.outputs is None:
+            return predictions
+        try:
+            return self.outputs.normalize(predictions, len(ids))
+        except ValueError as err:
+            raise PretrainedFormatError(str(err), path=self.path) from err
 
     def _all_failed(self, n: int) -> np.ndarray:
+        if self.outputs is not None:
+            return np.full(self.outputs.shape(n), np.nan)
         features, ok, _ = _featurize(self.featurizer, [PROBE_SMILES[0]])
         shape = self._predict_features(features, [PROBE_SMILES[0]]).shape[1:] if ok else ()
         return np.full((n, *shape), np.nan)
+
+    def _frame(self, smiles: list[str], predictions: np.ndarray) -> Any:
+        import pandas as pd
+
+        if self.outputs is None:
+            raise PretrainedFormatError("as_frame needs the pipeline's output contract, which neither the folder "
+                                        "nor the model states", path=self.path)
+        frame = pd.DataFrame(self.outputs.per_task(predictions), columns=self.outputs.columns(),
+                             index=pd.Index(smiles, name="smiles"))
+        if self.applicability is not None:
+            result = self.applicability.check(smiles)
+            frame[DOMAIN_COLUMNS[0]] = result.similarity
+            frame[DOMAIN_COLUMNS[1]] = result.inside
+        return frame
+
+
+#: The columns ``predict(as_frame=True)`` adds when the pipeline has an applicability domain.
+DOMAIN_COLUMNS = ("domain similarity", "in domain")
 
 
 def _smiles_list(smiles: Sequence[str]) -> list[str]:
@@ -340,21 +417,56 @@ def load_pipeline(name_or_path: str | os.PathLike[str], *, verify: bool | None =
     info = pretrained.read_params(folder)
     source = folder / layout.PARAMS_FILE
     card = read_folder_card(folder)
-    featurizer, transformers = _decode_spec(folder, info, check, source)
+    spec = _pipeline_spec(info, source)
+    readers = {name: pretrained.WeightReader(folder, entry, verify=check) for name, entry in info.weights.items()
+               if name.startswith(TRANSFORMER_PREFIX + ".") or name == FINGERPRINTS_WEIGHT}
+    featurizer = decode_featurizer(spec.get("featurizer"), source=source)
+    transformers = decode_transformers(spec.get("transformers"), readers, source=source)
+    outputs = decode_outputs(spec.get(OUTPUTS_KEY), source=source)
+    domain = decode_domain(spec.get(DOMAIN_KEY), readers, source=source)
     model = interface.from_pretrained(folder, verify=check, **overrides)
-    return Pipeline(model=model, featurizer=featurizer, transformers=tuple(transformers), card=card, path=folder)
+    return Pipeline(model=model, featurizer=featurizer, transformers=tuple(transformers), card=card, path=folder,
+                    outputs=outputs, applicability=domain)
 
 
-def _decode_spec(folder: Path, info: pretrained.PretrainedInfo, verify: bool, source: Path) -> tuple[Any, list[Any]]:
+def _pipeline_spec(info: pretrained.PretrainedInfo, source: Path) -> dict[str, Any]:
     spec = info.extra.get(PIPELINE_KEY)
     if spec is None:
-        return None, []
+        return {}
     if not isinstance(spec, dict):
         raise PretrainedFormatError("extra.pipeline must be an object", path=source)
-    readers = {name: pretrained.WeightReader(folder, entry, verify=verify)
-               for name, entry in info.weights.items() if name.startswith(TRANSFORMER_PREFIX + ".")}
-    featurizer = decode_featurizer(spec.get("featurizer"), source=source)
-    return featurizer, decode_transformers(spec.get("transformers"), readers, source=source)
+    return spec
+
+
+def decode_outputs(data: Any, *, source: str | Path | None = None) -> OutputContract | None:
+    """The stored output contract (None when the folder states none: it is then inferred from the model).
+
+    Raises:
+        PretrainedFormatError: the entry is malformed.
+    """
+    return None if data is None else OutputContract.from_json(data, source=source)
+
+
+def decode_domain(data: Any, weights: Mapping[str, Any], *,
+                  source: str | Path | None = None) -> ApplicabilityDomain | None:
+    """Rebuild the stored applicability domain; *weights* maps weight names to arrays or readers.
+
+    Raises:
+        UntrustedClassError: the domain's featurizer is off the allowlist.
+        WeightFileError: the fingerprints are not stored.
+        PretrainedFormatError: the entry is malformed.
+    """
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise PretrainedFormatError(f"extra.pipeline.{DOMAIN_KEY} must be an object", path=source)
+    featurizer = decode_featurizer(data.get("featurizer"), source=source)
+    if featurizer is None:
+        raise PretrainedFormatError(f"extra.pipeline.{DOMAIN_KEY} has no featurizer", path=source)
+    reference = data.get("fingerprints")
+    name = reference.get("name") if isinstance(reference, dict) and reference.get(_TAG) == "weight" else None
+    fingerprints = _transformer_array(name, f"extra.pipeline.{DOMAIN_KEY}.fingerprints", weights, source)
+    return ApplicabilityDomain.from_json(data, featurizer, fingerprints, source=source)
 
 
 def auxiliary_names(arrays: Iterable[tuple[str, str, np.ndarray]]) -> list[str]:
