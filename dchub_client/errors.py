@@ -180,6 +180,10 @@ class HubFormatError(HubError, ValueError):
         super().__init__(f"{source}: {message}" if source else message)
 
 
+class ManifestMismatchError(HubFormatError):
+    """A manifest's bytes are not the ones the hub's index records (sha256 or size differ)."""
+
+
 class ModelNotFoundError(HubError, LookupError):
     """No hub holds the requested model or version; the message suggests close names."""
 

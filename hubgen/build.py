@@ -285,14 +285,11 @@ class _Builder:
             for version, ref in model.versions.items():
                 path = self.out / ref.manifest
                 try:
-                    data = path.read_bytes()
-                    if sha256_bytes(data) != ref.sha256:
-                        raise BuildError(f"{path}: does not match the sha256 recorded in {layout.INDEX_FILE}; "
-                                         "the hub is damaged (run hubgen verify)")
-                    result[(name, version)] = hubfiles.parse_manifest(jsonstrict.loads(data, str(path)), str(path),
-                                                                       name=name, version=version)
+                    result[(name, version)] = hubfiles.read_manifest(path.read_bytes(), ref, str(path), name=name,
+                                                                      version=version)
                 except (OSError, DchubError) as err:
-                    raise BuildError(f"{path}: cannot read published manifest: {err}") from err
+                    raise BuildError(f"cannot read a published manifest; the hub is damaged (run hubgen verify): "
+                                     f"{err}") from err
         return result
 
     def _digests(self, source: _Source, *, store: bool) -> dict[str, FileDigest]:
@@ -385,23 +382,4 @@ class _Builder:
                             bytes_hashed=stats.bytes_hashed)
 
 
-def summary_lines(summary: BuildSummary) -> list[str]:
-    """Human-readable summary of a build (for the CLI)."""
-    return [
-        f"hub: {summary.out_dir}",
-        f"models: {summary.models}, versions: {summary.versions} ({summary.versions_new} new), "
-        f"files: {summary.files}",
-        f"bytes: {_size(summary.bytes_total)} in the manifest's folders, {_size(summary.bytes_new)} new, "
-        f"{_size(summary.bytes_reused)} reused, {_size(summary.bytes_hashed)} hashed",
-    ]
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
-
-
-__all__ = ["BuildSummary", "build_hub", "summary_lines"]
+__all__ = ["BuildSummary", "build_hub"]

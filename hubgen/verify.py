@@ -21,7 +21,7 @@ from typing import Any
 from dchub_client import constants
 from dchub_client.errors import DchubError, TrustError
 from dchub_client.format import hubfiles, jsonstrict, layout
-from dchub_client.format.hashing import CHUNK_SIZE, sha256_bytes
+from dchub_client.format.hashing import CHUNK_SIZE
 from dchub_client.hub import trust
 from hubgen.errors import VerifyError
 
@@ -238,14 +238,8 @@ def _read_manifest(reader: _Reader, report: VerifyReport, name: str, version: st
     except _Missing:
         report.missing.append(ref.manifest)
         return None
-    actual = sha256_bytes(data)
-    if actual != ref.sha256 or len(data) != ref.size:
-        report.corrupt.append((ref.manifest, f"sha256 {actual} ({len(data)} bytes), index says {ref.sha256} "
-                                             f"({ref.size} bytes)"))
-        return None
     try:
-        manifest = hubfiles.parse_manifest(jsonstrict.loads(data, ref.manifest), ref.manifest,
-                                            name=name, version=version)
+        manifest = hubfiles.read_manifest(data, ref, ref.manifest, name=name, version=version)
     except DchubError as err:
         report.corrupt.append((ref.manifest, str(err)))
         return None

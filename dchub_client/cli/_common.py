@@ -12,15 +12,6 @@ def hub_mirrors() -> list[Mirror]:
     return [m for m in parse_mirrors(constants.hub_roots()) if m.has_index()]
 
 
-def human_size(n: float) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover
-
-
 def fit_table(header: Sequence[str], rows: Sequence[Sequence[object]], width: int) -> str:
     """:func:`table` with the last column's cells cut (ending in ``…``) so lines fit *width*.
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import argparse
 
-from dchub_client.cli._common import human_size, table
+from dchub_client.cli._common import table
 from dchub_client.errors import ModelNotFoundError
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.lookup import not_found
 from dchub_client.hub.resolve import parse_spec
+from dchub_client.humanize import human_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from dchub_client.cli._common import hub_mirrors, human_size
+from dchub_client.cli._common import hub_mirrors
 from dchub_client.hub.export import export_models
+from dchub_client.humanize import human_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from dchub_client import constants
-from dchub_client.cli._common import fit_table, hub_mirrors, human_size, table
+from dchub_client.cli._common import fit_table, hub_mirrors, table
 from dchub_client.errors import DchubError, OfflineError
 from dchub_client.format import hubfiles
 from dchub_client.format.hubfiles import Manifest
@@ -16,6 +16,7 @@ from dchub_client.hub.cache import Cache
 from dchub_client.hub.lookup import find_model, latest_manifests, load_index, load_manifest
 from dchub_client.hub.mirrors import Mirror, parse_mirrors
 from dchub_client.hub.resolve import parse_spec, plain_names, resolve_pretrained
+from dchub_client.humanize import human_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -3,9 +3,7 @@
 Pure functions, no I/O: callers fetch the bytes (from a folder, a mirror or the cache) and hand
 them here. ``hubgen`` writes hubs with the same definitions, so there is one idea of a valid hub.
 
-API:
-    loads(data, source) -> Any
-        Strict JSON decoding of bytes (UTF-8, no duplicate keys, no NaN/Infinity).
+API (strict JSON decoding is :func:`dchub_client.format.jsonstrict.loads`):
     dumps(obj) -> bytes
         Canonical JSON encoding (sorted keys, indent 1, UTF-8, trailing newline): the bytes hubgen
         writes, so the same content always hashes the same.
@@ -13,6 +11,8 @@ API:
         Validate a decoded ``index.json``.
     parse_manifest(data, source, *, name=None, version=None) -> Manifest
         Validate a decoded manifest; with *name*/*version*, also check it is the one expected.
+    read_manifest(data, ref, source, *, name=None, version=None) -> Manifest
+        Check manifest bytes against the index's sha256 and size, then parse them: the one reader.
     index_to_json(index) / manifest_to_json(manifest) -> dict
         The inverse of the parsers (``parse_index(index_to_json(i)) == i``).
     blob_path(sha256) -> str
@@ -45,9 +45,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dchub_client.errors import HubFormatError
-from dchub_client.format import layout
-from dchub_client.format.hashing import is_sha256
+from dchub_client.errors import HubFormatError, ManifestMismatchError
+from dchub_client.format import jsonstrict, layout
+from dchub_client.format.hashing import is_sha256, sha256_bytes
 
 #: Model names and versions: URL- and file-name-safe, at most this long.
 MAX_NAME_LENGTH = 100
@@ -344,6 +344,34 @@ def parse_manifest(data: Any, source: str | None = None, *, name: str | None = N
         if expected is not None and expected != actual:
             raise HubFormatError(f"manifest is for {what} {actual!r}, expected {expected!r}", source=source)
     return manifest
+
+
+def read_manifest(data: bytes, ref: VersionRef, source: str, *, name: str | None = None,
+                  version: str | None = None) -> Manifest:
+    """Check a manifest's bytes against what the index records for it, then parse and validate them.
+
+    The one reader of manifests: the client (from a mirror or its cache), ``hubgen build``,
+    ``hubgen verify`` and ``hubgen publish`` all go through it.
+
+    Args:
+        data: the manifest's bytes.
+        ref: the index's record of it (sha256 and size).
+        source: where the bytes came from (path or URL), named in errors.
+        name, version: the model version the manifest must describe.
+
+    Raises:
+        ManifestMismatchError: the bytes are not the ones the index records (a :class:`HubFormatError`).
+        HubFormatError: they are, but the manifest is malformed or for another model version.
+
+    Example:
+        >>> manifest = read_manifest(raw, index.models["esol"].versions["1.0"], url)  # doctest: +SKIP
+    """
+    actual = sha256_bytes(data)
+    if actual != ref.sha256 or len(data) != ref.size:
+        raise ManifestMismatchError(
+            f"sha256 mismatch with {layout.INDEX_FILE}: got {actual[:12]}… ({len(data)} bytes), "
+            f"the index says {ref.sha256[:12]}… ({ref.size} bytes)", source=source)
+    return parse_manifest(jsonstrict.loads(data, source), source, name=name, version=version)
 
 
 def _parse_files(items: list[Any], source: str | None) -> tuple[FileEntry, ...]:

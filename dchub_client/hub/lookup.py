@@ -24,13 +24,13 @@ from dchub_client.errors import (
     BadResponseError,
     DchubError,
     HubFormatError,
+    ManifestMismatchError,
     MirrorError,
     ModelNotFoundError,
     OfflineError,
     TrustError,
 )
 from dchub_client.format import hubfiles, jsonstrict, layout
-from dchub_client.format.hashing import sha256_bytes
 from dchub_client.format.hubfiles import Index, Manifest, ModelEntry, VersionRef
 from dchub_client.hub import trust
 from dchub_client.hub.cache import Cache
@@ -137,7 +137,7 @@ def load_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, version: s
         with cache.blob_writer(ref.sha256) as handle:
             handle.write(data)
     data = cache.blob(ref.sha256).read_bytes()
-    return hubfiles.parse_manifest(jsonstrict.loads(data, source), source, name=name, version=version)
+    return hubfiles.read_manifest(data, ref, source, name=name, version=version)
 
 
 def latest_manifests(cache: Cache, mirrors: Sequence[Mirror], index: Index, *,
@@ -182,11 +182,10 @@ def _latest_manifest(cache: Cache, mirrors: Sequence[Mirror], entry: ModelEntry,
 
 def _manifest_attempt(mirror: Mirror, ref: VersionRef) -> bytes:
     data = mirror.read_bytes(ref.manifest, max(ref.size, 1))
-    actual = sha256_bytes(data)
-    if actual != ref.sha256:
-        raise BadResponseError(f"sha256 mismatch (got {actual[:12]}…, the index says {ref.sha256[:12]}…)")
-    source = mirror.locate(ref.manifest)
-    hubfiles.parse_manifest(jsonstrict.loads(data, source), source)  # malformed: try the next mirror
+    try:
+        hubfiles.read_manifest(data, ref, mirror.locate(ref.manifest))  # malformed: try the next mirror
+    except ManifestMismatchError as err:  # other bytes than the index's: this mirror is wrong, try the next
+        raise BadResponseError(str(err)) from err
     return data
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from hubgen.build import build_hub, summary_lines
+from dchub_client.humanize import human_size
+from hubgen.build import BuildSummary, build_hub
 from hubgen.cli._progress import ByteProgress
 from hubgen.signing import DEFAULT_EXPIRES_DAYS
 
@@ -14,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description="Build (or update in place) a static, content-addressed hub.")
     parser.add_argument("manifest", nargs="?", default="hub_manifest.yaml", help="default: %(default)s")
     parser.add_argument("--out", "-o", required=True, metavar="DIR", help="the hub folder to build or update")
-    parser.add_argument("--part-size", type=_size, metavar="BYTES",
+    parser.add_argument("--part-size", type=_byte_count, metavar="BYTES",
                         help="store files larger than this as parts (suffixes K, M, G; default 95M)")
     parser.add_argument("--rebuild", action="store_true", help="run every model's recipe again")
     parser.add_argument("--sign-key", action="append", default=[], metavar="KEY",
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _size(text: str) -> int:
+def _byte_count(text: str) -> int:
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
     text = text.strip().upper().removesuffix("IB").removesuffix("B")
     try:
@@ -57,3 +58,14 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
     print("\n".join(summary_lines(summary)))
     return 0
+
+
+def summary_lines(summary: BuildSummary) -> list[str]:
+    """Human-readable summary of a build (for the CLI)."""
+    return [
+        f"hub: {summary.out_dir}",
+        f"models: {summary.models}, versions: {summary.versions} ({summary.versions_new} new), "
+        f"files: {summary.files}",
+        f"bytes: {human_size(summary.bytes_total)} in the manifest's folders, {human_size(summary.bytes_new)} new, "
+        f"{human_size(summary.bytes_reused)} reused, {human_size(summary.bytes_hashed)} hashed",
+    ]

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from dchub_client.errors import DchubError
 from dchub_client.format import hubfiles, jsonstrict, layout
-from dchub_client.format.hashing import sha256_bytes, sha256_file
+from dchub_client.format.hashing import sha256_file
 from dchub_client.format.sums import hub_files
+from dchub_client.humanize import human_size
 from hubgen.errors import PublishError
 
 BLOB, MANIFEST, PAGE, META, INDEX = "blob", "manifest", "page", "meta", "index"
@@ -158,12 +159,10 @@ def _read_manifest(root: Path, name: str, version: str, ref: hubfiles.VersionRef
         data = path.read_bytes()
     except FileNotFoundError as err:
         raise PublishError(f"{path}: manifest of {name}@{version} is missing{hint}") from err
-    if sha256_bytes(data) != ref.sha256:
-        raise PublishError(f"{path}: does not match the sha256 {layout.INDEX_FILE} records{hint}")
     try:
-        return hubfiles.parse_manifest(jsonstrict.loads(data, str(path)), str(path), name=name, version=version)
+        return hubfiles.read_manifest(data, ref, str(path), name=name, version=version)
     except DchubError as err:
-        raise PublishError(f"{path}: invalid manifest: {err}") from err
+        raise PublishError(f"invalid manifest of {name}@{version}: {err}{hint}") from err
 
 
 def _check_blob(root: Path, blob: hubfiles.Part, name: str, version: str) -> None:
@@ -227,18 +226,10 @@ def plan_lines(plan: PublishPlan) -> list[str]:
     for kind in ORDER:
         send, kept = plan.send[kind], plan.kept[kind]
         if send or kept:
-            lines.append(f"{_LABELS[kind]:22} {len(send):5} to send ({_size(sum(f.size for f in send))}), "
-                         f"{len(kept)} unchanged ({_size(sum(f.size for f in kept))})")
-    lines.append(f"{'total':22} {plan.files_to_send:5} to send ({_size(plan.bytes_to_send)})")
+            lines.append(f"{_LABELS[kind]:22} {len(send):5} to send ({human_size(sum(f.size for f in send))}), "
+                         f"{len(kept)} unchanged ({human_size(sum(f.size for f in kept))})")
+    lines.append(f"{'total':22} {plan.files_to_send:5} to send ({human_size(plan.bytes_to_send)})")
     return lines
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 __all__ = ["BLOB", "HubFile", "INDEX", "LocalHub", "MANIFEST", "META", "ORDER", "PAGE", "PublishPlan",

@@ -11,6 +11,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from dchub_client.humanize import human_size
+
 #: Values longer than this are cut (the full text is in ``params.json`` or the manifest).
 MAX_VALUE_CHARS = 400
 
@@ -91,13 +93,8 @@ def short_class(name: str) -> str:
 
 
 def size_text(n: int) -> str:
-    """``1536`` → ``1.5 KiB``."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
+    """``1536`` → ``1.5 KiB`` (:func:`dchub_client.humanize.human_size`)."""
+    return human_size(n)
 
 
 def count_text(n: int) -> str:

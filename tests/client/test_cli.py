@@ -7,10 +7,10 @@ import time
 import pytest
 
 from dchub_client.cli import main
-from dchub_client.cli._common import human_size
 from dchub_client.format.pretrained import read_pretrained
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.resolve import resolve_pretrained
+from dchub_client.humanize import human_size
 from tests.client.hubutil import HubServer, _Handler, build_hub, make_folder
 
 

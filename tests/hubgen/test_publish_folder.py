@@ -92,7 +92,7 @@ def test_a_changed_hub_file_is_caught_and_targets_refused(tmp_path, capsys):
     manifest = hub / "models/esol/1.0.0/manifest.json"
     manifest.write_bytes(manifest.read_bytes().replace(b"regression", b"regressioN"))
     assert main(["publish", str(hub), "--to", f"dir:{tmp_path / 'www'}"]) == 1
-    assert "manifest.json: does not match the sha256 index.json records" in capsys.readouterr().err
+    assert "manifest.json: sha256 mismatch with index.json" in capsys.readouterr().err
     assert not (tmp_path / "www").exists()
 
 

@@ -1,0 +1,19 @@
+"""Numbers as people read them, shared by both CLIs and the catalogue site."""
+from __future__ import annotations
+
+
+def human_size(n: float) -> str:
+    """A byte count in binary units.
+
+    Example:
+        >>> human_size(1536)
+        '1.5 KiB'
+        >>> human_size(12)
+        '12 B'
+    """
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
