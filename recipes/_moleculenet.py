@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 CITATION = ("Wu, Z.; Ramsundar, B.; Feinberg, E. N.; Gomes, J.; Geniesse, C.; Pappu, A. S.; Leswing, K.; "
-            "Pande, V. MoleculeNet: a benchmark for molecular machine learning. Chem. Sci. 2018, 9, 513-530. "
-            "doi:10.1039/C7SC02664A")
+            "Pande, V. MoleculeNet: a benchmark for molecular machine learning. Chem. Sci. 2018, 9, 513-530.")
 DOI = "10.1039/C7SC02664A"
 BIBTEX = ("@article{wu2018moleculenet,\n  title = {{MoleculeNet}: a benchmark for molecular machine learning},\n"
           "  author = {Wu, Zhenqin and Ramsundar, Bharath and Feinberg, Evan N. and Gomes, Joseph and "

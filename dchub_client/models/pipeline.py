@@ -301,7 +301,7 @@ class Pipeline:
     def _predict_features(self, features: np.ndarray, ids: list[str]) -> np.ndarray:
         import deepchem as dc
 
-        n_tasks = self.outputs.n_tasks if self.outputs is not None else 1
+        n_tasks = _label_columns(self.model, self.outputs)
         dataset = dc.data.NumpyDataset(features, np.zeros((len(ids), n_tasks), dtype=np.float32),
                                        np.ones((len(ids), n_tasks), dtype=np.float32), ids=np.array(ids))
         for transformer in self.transformers:
@@ -338,6 +338,15 @@ class Pipeline:
         return frame
 
 
+def _label_columns(model: Any, outputs: OutputContract | None) -> int:
+    """How many label columns the (unlabelled) prediction dataset needs: some models' batch generators
+    reshape the labels by their task count (a ``MultitaskClassifier`` one-hot encodes them)."""
+    n_tasks = getattr(model, "n_tasks", None)
+    if isinstance(n_tasks, int) and not isinstance(n_tasks, bool) and n_tasks > 0:
+        return n_tasks
+    return outputs.n_tasks if outputs is not None else 1
+
+
 #: The columns ``predict(as_frame=True)`` adds when the pipeline has an applicability domain.
 DOMAIN_COLUMNS = ("domain similarity", "in domain")
 
@@ -356,16 +365,16 @@ def _featurize(featurizer: Any, smiles: list[str]) -> tuple[Any, list[int], list
     """Featurize the parsable molecules; return (features of the good ones, their positions, failures)."""
     from rdkit import Chem, RDLogger
 
-    RDLogger.DisableLog("rdApp.*")
+    RDLogger.DisableLog("rdApp.*")  # parse errors are reported per molecule; featurizers' deprecation noise dropped
     try:
         mols = [Chem.MolFromSmiles(s) if s.strip() else None for s in smiles]
+        failures = [(i, s, "invalid SMILES") for i, (s, m) in enumerate(zip(smiles, mols)) if m is None]
+        parsed = [i for i, m in enumerate(mols) if m is not None]
+        if not parsed:
+            return None, [], failures
+        raw = list(featurizer.featurize([mols[i] for i in parsed]))
     finally:
         RDLogger.EnableLog("rdApp.*")
-    failures = [(i, s, "invalid SMILES") for i, (s, m) in enumerate(zip(smiles, mols)) if m is None]
-    parsed = [i for i, m in enumerate(mols) if m is not None]
-    if not parsed:
-        return None, [], failures
-    raw = list(featurizer.featurize([mols[i] for i in parsed]))
     ok = [i for i, f in zip(parsed, raw) if not (isinstance(f, np.ndarray) and f.size == 0)]
     failures += [(i, smiles[i], "featurization failed") for i, f in zip(parsed, raw)
                  if isinstance(f, np.ndarray) and f.size == 0]

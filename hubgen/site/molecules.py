@@ -17,6 +17,9 @@ MOLECULES_DIR = f"{layout.SITE_ASSETS_DIR}/molecules"
 #: SMILES longer than this are not drawn.
 MAX_SMILES_CHARS = 400
 WIDTH, HEIGHT = 220, 160
+#: Bond length (pixels) and largest atom-label font: every drawing at one scale (shrunk only to fit).
+BOND_LENGTH = 26
+MAX_FONT = 16
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,10 @@ def draw(smiles: str, *, width: int = WIDTH, height: int = HEIGHT) -> Drawing | 
         if mol is None or mol.GetNumAtoms() == 0:
             return None
         drawer = rdMolDraw2D.MolDraw2DSVG(width, height)
-        drawer.drawOptions().clearBackground = False
+        options = drawer.drawOptions()
+        options.clearBackground = False
+        options.fixedBondLength = BOND_LENGTH  # small molecules are not blown up to fill the picture
+        options.maxFontSize = MAX_FONT
         rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
         drawer.FinishDrawing()
     except (RuntimeError, ValueError):
