@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from hubgen.build import BuildSummary, build_hub
-from hubgen.manifest import HubSpec, ModelSpec, load_manifest
+from hubgen.manifest import HubSpec, ModelSpec, load_hub_manifest
 from hubgen.verify import VerifyReport, verify_hub
 
-__all__ = ["BuildSummary", "HubSpec", "ModelSpec", "VerifyReport", "build_hub", "load_manifest", "verify_hub"]
+__all__ = ["BuildSummary", "HubSpec", "ModelSpec", "VerifyReport", "build_hub", "load_hub_manifest", "verify_hub"]

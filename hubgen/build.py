@@ -6,14 +6,10 @@ then ``SHA256SUMS`` and ``.nojekyll``. Published versions are never changed or r
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import importlib
-import importlib.util
 import logging
-import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,14 +17,16 @@ from typing import Any
 from dchub_client import constants
 from dchub_client.errors import DchubError
 from dchub_client.format import hubfiles, jsonstrict, layout, pretrained
-from dchub_client.format.atomic import atomic_folder, write_if_changed
+from dchub_client.format.atomic import write_if_changed
 from dchub_client.format.card import read_folder_card
 from dchub_client.format.hashing import sha256_bytes
 from dchub_client.format.sums import sums_text
+from hubgen import recipes
 from hubgen.blobs import BlobStore, FileDigest, HashCache
-from hubgen.errors import BuildError, RecipeError, VersionConflictError
-from hubgen.manifest import HubSpec, ModelSpec, load_manifest
+from hubgen.errors import BuildError, VersionConflictError
+from hubgen.manifest import HubSpec, ModelSpec, load_hub_manifest
 from hubgen.signing import DEFAULT_EXPIRES_DAYS, index_bytes, load_private_key
+from hubgen.site import render as site_render
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +90,7 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
         >>> build_hub("hub_manifest.yaml", "public/")  # doctest: +SKIP
         BuildSummary(out_dir=PosixPath('public'), models=3, versions=4, ...)
     """
-    spec = load_manifest(manifest_path)
+    spec = load_hub_manifest(manifest_path)
     if part_size is not None and part_size < 1:
         raise ValueError(f"part_size must be positive, got {part_size}")
     if expires_days <= 0:
@@ -100,7 +98,7 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
     keys = [load_private_key(k) for k in sign_keys]
     out = Path(out_dir)
     old = _existing_index(out, spec)
-    with _recipes_importable_from(spec.source.parent):
+    with recipes.importable_from(spec.source.parent):
         sources = [_prepare(model, rebuild) for model in spec.models]
     store = BlobStore(out, part_size=part_size or spec.part_size, cache=HashCache(out / layout.BUILD_CACHE_FILE))
     return _Builder(spec, out, old, store, progress, keys=keys, expires_days=expires_days).run(sources)
@@ -133,23 +131,11 @@ def _refuse_foreign_folder(out: Path) -> None:
                          "build into an empty or new folder")
 
 
-@contextlib.contextmanager
-def _recipes_importable_from(folder: Path) -> Iterator[None]:
-    """Recipes (``package.module:function``) are found next to ``hub_manifest.yaml`` first."""
-    entry = str(folder.resolve())
-    sys.path.insert(0, entry)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(entry)
-
-
 def _prepare(model: ModelSpec, rebuild: bool) -> _Source:
     """Make sure the model's folder exists (running its recipe if needed) and validate it."""
     folder = model.path
-    if model.recipe and (rebuild or not folder.exists() or _recipe_changed(model)):
-        _run_recipe(model)
+    if model.recipe and (rebuild or not folder.exists() or recipes.changed(model)):
+        recipes.run(model)
     if not folder.is_dir():
         hint = "" if model.recipe else "; give a 'recipe' to produce it, or fix 'path'"
         raise BuildError(f"{model.where}: pretrained folder {folder} does not exist{hint}")
@@ -162,26 +148,6 @@ def _prepare(model: ModelSpec, rebuild: bool) -> _Source:
     if folder_card is not None and folder_card.metadata:  # the YAML's card entries win, key by key
         model = dataclasses.replace(model, card={**folder_card.metadata, **model.card})
     return _Source(model, info, _folder_files(model))
-
-
-def _recipe_changed(model: ModelSpec) -> bool:
-    """The folder's card records a ``recipe_sha256`` that differs from the recipe module's ``recipe_sha256()``."""
-    try:
-        card = read_folder_card(model.path)
-    except DchubError:
-        return True  # a broken card is rebuilt by its recipe
-    recorded = card.metadata.get("recipe_sha256") if card is not None else None
-    if recorded is None:
-        return False
-    module_name = (model.recipe or "").partition(":")[0]
-    try:
-        current = getattr(importlib.import_module(module_name), "recipe_sha256", None)
-    except ImportError as err:
-        raise RecipeError(f"{model.where}: cannot import recipe {model.recipe!r}: {err}") from err
-    if current is None or current() == recorded:
-        return False
-    logger.info("%s: recipe sources changed since %s was built; rebuilding", model.ref, model.path)
-    return True
 
 
 def _folder_files(model: ModelSpec) -> tuple[tuple[str, Path], ...]:
@@ -200,22 +166,6 @@ def _folder_files(model: ModelSpec) -> tuple[tuple[str, Path], ...]:
             raise BuildError(f"{model.where}: {err}") from err
         files.append((path.name, path))
     return tuple(files)
-
-
-def _run_recipe(model: ModelSpec) -> None:
-    module_name, _, func_name = (model.recipe or "").partition(":")
-    try:
-        func = getattr(importlib.import_module(module_name), func_name)
-    except (ImportError, AttributeError) as err:
-        raise RecipeError(f"{model.where}: cannot import recipe {model.recipe!r}: {err}") from err
-    logger.info("%s: running recipe %s", model.ref, model.recipe)
-    try:
-        with atomic_folder(model.path, overwrite=True) as tmp:
-            func(tmp)
-    except DchubError as err:
-        raise RecipeError(f"{model.where}: recipe {model.recipe!r} failed: {err}") from err
-    except Exception as err:  # a recipe is user code: any failure stops the build, with its cause
-        raise RecipeError(f"{model.where}: recipe {model.recipe!r} failed: {type(err).__name__}: {err}") from err
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -240,7 +190,7 @@ class _Builder:
         self.store.clean_tmp()
         self.total = sum(path.stat().st_size for s in sources for _, path in s.files)
         try:
-            manifests, new = self._publish(sources)
+            manifests, new = self._write_versions(sources)
             index = self._index(manifests, sources)
             self._render_site(index, manifests)
             write_if_changed(self.out / layout.INDEX_FILE, self._index_bytes(index))
@@ -265,7 +215,7 @@ class _Builder:
         if self.progress:
             self.progress(self.done, self.total)
 
-    def _publish(self, sources: list[_Source]) -> tuple[dict[tuple[str, str], hubfiles.Manifest], int]:
+    def _write_versions(self, sources: list[_Source]) -> tuple[dict[tuple[str, str], hubfiles.Manifest], int]:
         """Check published versions first (nothing is written if one conflicts), then add new ones."""
         manifests = self._old_manifests()
         published = [s for s in sources if (s.spec.name, s.spec.version) in manifests]
@@ -358,14 +308,8 @@ class _Builder:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
     def _render_site(self, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest]) -> None:
-        # === SITE HOOK ===========================================================================
-        # The HTML catalogue is rendered by hubgen.site.render (a separate module, owned by the site
-        # engineer) after manifests and before index.json, so that the index commits it too.
-        if importlib.util.find_spec("hubgen.site.render") is None:
-            return
-        site = importlib.import_module("hubgen.site.render")
-        site.render_site(self.out, index=index, manifests=manifests)
-        # =========================================================================================
+        """The catalogue is rendered after the manifests and before ``index.json``, so the index commits it too."""
+        site_render.render_site(self.out, index=index, manifests=manifests)
 
     def _roll_back(self) -> None:
         """After a failure, remove what this build added: nothing references it."""

@@ -56,7 +56,7 @@ class HubSpec:
     part_size: int = DEFAULT_PART_SIZE
 
 
-def load_manifest(path: str | Path) -> HubSpec:
+def load_hub_manifest(path: str | Path) -> HubSpec:
     """Read and validate ``hub_manifest.yaml``.
 
     Raises:
@@ -64,7 +64,7 @@ def load_manifest(path: str | Path) -> HubSpec:
             message gives ``file:line: key: problem``.
 
     Example:
-        >>> spec = load_manifest("hub_manifest.yaml")  # doctest: +SKIP
+        >>> spec = load_hub_manifest("hub_manifest.yaml")  # doctest: +SKIP
         >>> [m.ref for m in spec.models]  # doctest: +SKIP
         ['esol-mtr@1.0.0']
     """

@@ -13,7 +13,7 @@ from dchub_client.format import hubfiles
 from dchub_client.format.hubfiles import Manifest
 from dchub_client.format.pretrained import read_params
 from dchub_client.hub.cache import Cache
-from dchub_client.hub.lookup import find_model, latest_manifests, load_index, load_manifest
+from dchub_client.hub.lookup import find_model, latest_manifests, load_index, load_model_manifest
 from dchub_client.hub.mirrors import Mirror, parse_mirrors
 from dchub_client.hub.resolve import parse_spec, plain_names, resolve_pretrained
 from dchub_client.humanize import human_size
@@ -117,7 +117,7 @@ def run_info(args: argparse.Namespace) -> int:
     name, version = parse_spec(args.spec)
     index = load_index(cache, mirrors, refresh=args.refresh, offline=offline)
     version, ref = find_model(index, name, version)
-    manifest = load_manifest(cache, mirrors, name, version, ref, offline=offline)
+    manifest = load_model_manifest(cache, mirrors, name, version, ref, offline=offline)
     entry = index.models[name]
     print(f"{name}@{version}  ({manifest.class_name}, {manifest.framework}, {human_size(manifest.size)})")
     for key, value in sorted(manifest.card.items()):

@@ -62,7 +62,7 @@ class SnapshotInfo:
 
 
 @dataclass(frozen=True)
-class VerifyReport:
+class CacheVerifyReport:
     """What :meth:`Cache.verify` found: blobs checked, corrupt blobs and snapshots removed."""
 
     checked: int
@@ -140,7 +140,7 @@ class Cache:
             with os.fdopen(fd, "w+b") as handle:
                 yield handle
             os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-            _publish(tmp, target)
+            _install_blob(tmp, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -245,7 +245,7 @@ class Cache:
                 out.add((st.st_dev, st.st_ino))
         return out
 
-    def verify(self) -> VerifyReport:
+    def verify(self) -> CacheVerifyReport:
         """Re-hash every blob and every snapshot file that is not a link to one.
 
         Corrupt blobs are removed, and so are snapshots holding corrupt bytes (a later pull
@@ -264,7 +264,7 @@ class Cache:
         bad_snaps = [f"{s.name}@{s.version}" for s in self.snapshots() if not self._snapshot_ok(s, status)]
         for spec in bad_snaps:
             self.remove_snapshot(*spec.split("@", 1))
-        return VerifyReport(len(blobs), tuple(bad_blobs), tuple(bad_snaps))
+        return CacheVerifyReport(len(blobs), tuple(bad_blobs), tuple(bad_snaps))
 
     def _snapshot_ok(self, info: SnapshotInfo, status: dict[tuple[int, int], bool]) -> bool:
         from dchub_client.format import hubfiles
@@ -357,7 +357,7 @@ def _file_locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _publish(tmp: str, target: str) -> None:
+def _install_blob(tmp: str, target: str) -> None:
     """Move a verified temp file to *target* without ever replacing an existing blob."""
     try:
         os.link(tmp, target)

@@ -26,7 +26,7 @@ from dchub_client.format.hubfiles import FileEntry, Index, ModelEntry, VersionRe
 from dchub_client.format.sums import sums_text
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.fetch import fetch_files
-from dchub_client.hub.lookup import find_model, load_index, load_manifest
+from dchub_client.hub.lookup import find_model, load_index, load_model_manifest
 from dchub_client.hub.mirrors import Mirror
 from dchub_client.hub.resolve import parse_spec
 
@@ -56,7 +56,7 @@ def export_models(specs: Sequence[str], dest: str | os.PathLike[str], mirrors: S
     written = nbytes = 0
     for name, version in chosen:
         ref = index.models[name].versions[version]
-        manifest = load_manifest(cache, mirrors, name, version, ref)
+        manifest = load_model_manifest(cache, mirrors, name, version, ref)
         fetch_files(cache, mirrors, manifest.files, label=f"{name}@{version}", progress=progress)
         for entry in manifest.files:
             w, b = _write_file_blobs(cache, entry, dest)

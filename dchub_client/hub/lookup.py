@@ -125,7 +125,7 @@ def not_found(name: str, candidates: list[str], where: str) -> ModelNotFoundErro
     return ModelNotFoundError(f"no model named {name!r} in {where}{hint}", suggestions=close)
 
 
-def load_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, version: str, ref: VersionRef, *,
+def load_model_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, version: str, ref: VersionRef, *,
                   offline: bool = False) -> Manifest:
     """The verified manifest of a model version (from the cache when present)."""
     source = f"{name}@{version} manifest ({ref.manifest})"
@@ -144,7 +144,7 @@ def latest_manifests(cache: Cache, mirrors: Sequence[Mirror], index: Index, *,
                      offline: bool = False) -> tuple[dict[str, Manifest], dict[str, DchubError]]:
     """The verified manifest of every model's latest version, fetched in parallel.
 
-    Each goes through :func:`load_manifest` (checked against the index's sha256, cached as a blob,
+    Each goes through :func:`load_model_manifest` (checked against the index's sha256, cached as a blob,
     so a second call needs no network), on at most ``constants.download_workers()`` threads. A
     model whose manifest cannot be had (offline and not cached, every mirror failed) does not stop
     the others.
@@ -177,7 +177,7 @@ def latest_manifests(cache: Cache, mirrors: Sequence[Mirror], index: Index, *,
 
 def _latest_manifest(cache: Cache, mirrors: Sequence[Mirror], entry: ModelEntry, offline: bool) -> Manifest:
     ref = entry.versions[entry.latest]
-    return load_manifest(cache, mirrors, entry.name, entry.latest, ref, offline=offline)
+    return load_model_manifest(cache, mirrors, entry.name, entry.latest, ref, offline=offline)
 
 
 def _manifest_attempt(mirror: Mirror, ref: VersionRef) -> bytes:
@@ -194,5 +194,5 @@ def lookup(cache: Cache, mirrors: Sequence[Mirror], name: str, version: str | No
     """Find *name* (at *version*) on the hub of *mirrors* and return its verified manifest."""
     index = load_index(cache, mirrors, refresh=refresh, offline=offline)
     version, ref = find_model(index, name, version)
-    manifest = load_manifest(cache, mirrors, name, version, ref, offline=offline)
+    manifest = load_model_manifest(cache, mirrors, name, version, ref, offline=offline)
     return HubModel(name=name, version=version, ref=ref, manifest=manifest)

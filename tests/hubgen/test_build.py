@@ -297,18 +297,14 @@ def test_recipe_produces_missing_folder(write_yaml, tmp_path, monkeypatch):
 
 
 def test_site_hook_is_called_before_the_index(hub_yaml, tmp_path, monkeypatch):
-    import types
     seen = {}
-    site = types.ModuleType("hubgen.site.render")
 
     def render_site(out_dir, *, index, manifests):
         seen["index_exists"] = (out_dir / "index.json").exists()
         seen["manifests"] = sorted(manifests)
         (out_dir / "index.html").write_text("<html></html>")
 
-    site.render_site = render_site
-    site.__spec__ = build_mod.importlib.machinery.ModuleSpec("hubgen.site.render", None)
-    monkeypatch.setitem(sys.modules, "hubgen.site.render", site)
+    monkeypatch.setattr(build_mod.site_render, "render_site", render_site)
     build_hub(hub_yaml, tmp_path / "hub")
     assert seen == {"index_exists": False, "manifests": [("esol", "1.0.0"), ("esol", "1.1.0"), ("esol-ft", "0.1")]}
     assert "index.html" in (tmp_path / "hub/SHA256SUMS").read_text()

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 
 from hubgen.errors import ManifestError
-from hubgen.manifest import DEFAULT_PART_SIZE, load_manifest
+from hubgen.manifest import DEFAULT_PART_SIZE, load_hub_manifest
 
 
 def test_valid_manifest(hub_yaml, tmp_path):
-    spec = load_manifest(hub_yaml)
+    spec = load_hub_manifest(hub_yaml)
     assert spec.name == "test-hub" and spec.part_size == DEFAULT_PART_SIZE
     assert spec.mirrors == ("https://example.org/hub/", "https://mirror.example.net/hub/")
     assert [m.ref for m in spec.models] == ["esol@1.0.0", "esol@1.1.0", "esol-ft@0.1"]
@@ -17,7 +17,7 @@ def test_valid_manifest(hub_yaml, tmp_path):
 
 
 def test_unquoted_version_keeps_its_text(write_yaml):
-    spec = load_manifest(write_yaml("""
+    spec = load_hub_manifest(write_yaml("""
         name: h
         models:
           - {name: m, version: 1.10, path: x}
@@ -57,7 +57,7 @@ BAD = [
 def test_bad_manifest_names_line_and_key(write_yaml, text, line, key, message):
     path = write_yaml(text)
     with pytest.raises(ManifestError) as info:
-        load_manifest(path)
+        load_hub_manifest(path)
     err = info.value
     assert (err.line, err.key) == (line, key)
     assert message in str(err)
@@ -66,4 +66,4 @@ def test_bad_manifest_names_line_and_key(write_yaml, text, line, key, message):
 
 def test_missing_manifest_file(tmp_path):
     with pytest.raises(ManifestError, match="file not found"):
-        load_manifest(tmp_path / "nope.yaml")
+        load_hub_manifest(tmp_path / "nope.yaml")

@@ -238,20 +238,20 @@ def test_training_is_deterministic(built_hub, tmp_path):
 
 
 def test_a_changed_recipe_makes_its_folder_stale(built_hub, tmp_path):
-    from hubgen.build import _recipe_changed
-    from hubgen.manifest import load_manifest
+    from hubgen import recipes
+    from hubgen.manifest import load_hub_manifest
 
-    spec = next(m for m in load_manifest(built_hub.manifest).models if m.name == "esol-rf")
-    assert not _recipe_changed(spec)
+    spec = next(m for m in load_hub_manifest(built_hub.manifest).models if m.name == "esol-rf")
+    assert not recipes.changed(spec)
     copy = tmp_path / "rf"
     shutil.copytree(spec.path, copy)
     card = copy / "README.md"
     text = card.read_text()
     recorded = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("recipe_sha256"))
     card.write_text(text.replace(recorded, "0" * 64))
-    assert _recipe_changed(dataclasses.replace(spec, path=copy))
+    assert recipes.changed(dataclasses.replace(spec, path=copy))
     card.write_text("---\ntags: [unclosed\n---\n")
-    assert _recipe_changed(dataclasses.replace(spec, path=copy))
+    assert recipes.changed(dataclasses.replace(spec, path=copy))
 
 
 def test_whole_build_fits_the_main_command_budget(built_hub):

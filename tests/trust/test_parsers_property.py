@@ -2,7 +2,7 @@
 
 Parsers: ``hubfiles.loads`` / ``parse_index`` / ``parse_manifest``, ``trust.check_index``,
 ``pretrained.parse_params`` / ``read_params``, ``encoding.decode_parameters`` and
-``hubgen.manifest.load_manifest``. Inputs: arbitrary JSON-like structures, mutations of valid
+``hubgen.manifest.load_hub_manifest``. Inputs: arbitrary JSON-like structures, mutations of valid
 documents (a value replaced, a key dropped), and raw bytes.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dchub_client.format import hubfiles, jsonstrict, pretrained
 from dchub_client.hub import trust
 from dchub_client.models import encoding
 from hubgen.errors import HubgenError
-from hubgen.manifest import load_manifest
+from hubgen.manifest import load_hub_manifest
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SHA = "ab" * 32
@@ -210,7 +210,7 @@ def yaml_mutations(draw: Any) -> str:
 def test_hub_manifest_loader_raises_only_documented_errors(tmp_path_factory: Any, text: str) -> None:
     path = tmp_path_factory.mktemp("m") / "hub_manifest.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    _only_documented(load_manifest, path)
+    _only_documented(load_hub_manifest, path)
 
 
 @pytest.mark.parametrize("text", ["&a [*a]", "name: x\nmodels: &m [*m]\n", "[" * 10_000])
@@ -220,4 +220,4 @@ def test_recursive_or_deep_yaml_is_a_manifest_error(tmp_path: Path, text: str) -
     path = tmp_path / "hub_manifest.yaml"
     path.write_text(text)
     with pytest.raises(ManifestError):
-        load_manifest(path)
+        load_hub_manifest(path)
