@@ -54,17 +54,20 @@ class Run:
 
 def run_both(dataset: Any, task: str, trainer: Callable[[_common.Split], Trained]) -> dict[str, Run]:
     """Train and test on the random and the scaffold split (``task``: regression or classification)."""
-    runs = {}
-    for kind in _common.SPLITS:
-        started = time.time()
-        _common.seed_everything()
-        split = _common.split(dataset, kind)
-        trained = trainer(split)
-        predictions = predict(trained, split.test, task)
-        runs[kind] = Run(split, trained, predictions, metrics(split.test, predictions, task))
-        logger.info("%s split: %s (%.1f s)", kind, {k: round(v, 3) for k, v in runs[kind].metrics.items()},
-                    time.time() - started)
-    return runs
+    return {kind: run_one(dataset, task, trainer, kind) for kind in _common.SPLITS}
+
+
+def run_one(dataset: Any, task: str, trainer: Callable[[_common.Split], Trained], kind: str) -> Run:
+    """Seed, split (*kind*), train, and predict the test part once. The same call gives the same model."""
+    started = time.time()
+    _common.seed_everything()
+    split = _common.split(dataset, kind)
+    trained = trainer(split)
+    predictions = predict(trained, split.test, task)
+    run = Run(split, trained, predictions, metrics(split.test, predictions, task))
+    logger.info("%s split: %s (%.1f s)", kind, {k: round(v, 3) for k, v in run.metrics.items()},
+                time.time() - started)
+    return run
 
 
 def predict(trained: Trained, dataset: Any, task: str) -> np.ndarray:

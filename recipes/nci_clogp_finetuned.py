@@ -35,7 +35,7 @@ def frozen_weight_names(model: Any) -> list[str]:
 
 
 def _base() -> Any:
-    return esol_mtr.runs()[_common.HEADLINE_SPLIT].trained.model
+    return esol_mtr.run(_common.HEADLINE_SPLIT).trained.model
 
 
 def train(split: _common.Split) -> _evaluation.Trained:

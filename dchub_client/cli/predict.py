@@ -18,9 +18,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from dchub_client import constants
 from dchub_client.cli._common import table
 from dchub_client.errors import DchubError, InvalidMoleculeWarning
 from dchub_client.format.atomic import atomic_write_bytes
+from dchub_client.models.pipeline import load_pipeline
 
 #: CSV input: the column holding the SMILES, unless --smiles-column says otherwise.
 SMILES_COLUMN = "smiles"
@@ -51,12 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    import dchub_client
-
+    constants.prefer_legacy_keras()  # before load_pipeline imports a framework
     smiles = list(args.smiles) + (read_molecules(args.input, args.smiles_column) if args.input else [])
     if not smiles:
         raise InputFileError("no molecules: give SMILES as arguments or --input FILE")
-    pipeline = dchub_client.load_pipeline(args.spec, refresh=args.refresh)
+    pipeline = load_pipeline(args.spec, refresh=args.refresh)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InvalidMoleculeWarning)
         frame = pipeline.predict(smiles, as_frame=True)

@@ -5,12 +5,14 @@ DeepChem transformers (``docs/format.md`` §1, "Pipelines"). They live in ``para
 ``extra["pipeline"]``: the featurizer as a tagged ``object`` (allowlisted ``class``), each
 transformer as a tagged ``state`` whose numpy arrays are stored as further weights
 (``pipeline-transformers.<i>-<j>``, listed in ``extra["auxiliary_weights"]``) and referenced as
-``{"__dchub__": "weight", "name": ...}``. Nothing outside the allowlist is ever built.
+``{"__dchub__": "weight", "name": ...}``. Nothing outside the allowlist is ever built. The
+pipeline may also state its output contract (:mod:`dchub_client.models.outputs`) and carry an
+applicability domain (:mod:`dchub_client.models.domain`).
 
 Example:
-    >>> pipe = dchub_client.load_pipeline("freewilson-pic50-mtr")  # doctest: +SKIP
-    >>> pipe.predict(["CCO", "c1ccccc1"])                          # doctest: +SKIP
-    array([[5.61], [5.48]], dtype=float32)
+    >>> pipe = dchub_client.load_pipeline("esol-mtr")   # doctest: +SKIP
+    >>> pipe.predict(["CCO", "c1ccccc1"])               # doctest: +SKIP
+    array([[ 0.82], [-1.71]], dtype=float32)
 """
 from __future__ import annotations
 
@@ -419,7 +421,7 @@ def load_pipeline(name_or_path: str | os.PathLike[str], *, verify: bool | None =
         WeightFileError: a transformer's arrays are missing.
 
     Example:
-        >>> dchub_client.load_pipeline("freewilson-pic50-mtr").predict(["CCO"])  # doctest: +SKIP
+        >>> dchub_client.load_pipeline("esol-mtr").predict(["CCO"])  # doctest: +SKIP
     """
     folder, verified = interface._locate(name_or_path, refresh=refresh)
     check = (not verified) if verify is None else verify

@@ -22,7 +22,7 @@ from typing import Any
 
 from dchub_client.errors import DchubError
 from dchub_client.format import hubfiles, jsonstrict, layout, pretrained
-from hubgen.site import molecules, plots, reader
+from hubgen.site import card_rows, molecules, plots, reader
 from hubgen.site.values import text
 
 #: Metrics whose value below a bound means the model is worse than a trivial baseline.
@@ -75,6 +75,7 @@ class MetricRow:
     split: str
     unit: str
     warning: str
+    dataset: str = ""
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ def gather(hub: Path, files: Mapping[str, hubfiles.FileEntry], card: dict[str, A
     reference = _json_file(hub, files.get(layout.REFERENCE_FILE), where)
     evaluation = _json_file(hub, files.get(layout.EVALUATION_FILE), where)
     training = _json_file(hub, files.get(layout.TRAINING_SET_FILE), where)
-    rows = _metric_rows(card.get("metrics"))
+    rows = _metric_rows(card.get("metrics"), card_rows.training_data_name(card))
     domain = _domain(card.get("domain"), spec.get(layout.PIPELINE_DOMAIN))
     threshold = float(domain.threshold) if domain is not None else None
     return ChemistryView(
@@ -282,7 +283,8 @@ def _finite(value: Any) -> bool:
 # --- how good it is --------------------------------------------------------------------------
 
 
-def _metric_rows(metrics: Any) -> tuple[MetricRow, ...]:
+def _metric_rows(metrics: Any, training_data: str) -> tuple[MetricRow, ...]:
+    """The card's list of metrics; a metric naming no data set was measured on the training data's."""
     if not isinstance(metrics, list):
         return ()
     rows = []
@@ -292,8 +294,9 @@ def _metric_rows(metrics: Any) -> tuple[MetricRow, ...]:
         name = text(item.get("name", ""))
         bound = BASELINES.get(name)
         warning = bound[1] if bound is not None and item["value"] < bound[0] else ""
+        dataset = text(item["dataset"]) if item.get("dataset") else training_data
         rows.append(MetricRow(name, f"{item['value']:.4g}", text(item.get("split", "")), text(item.get("unit", "")),
-                              warning))
+                              warning, dataset))
     return tuple(rows)
 
 
