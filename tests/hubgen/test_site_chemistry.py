@@ -172,6 +172,30 @@ def test_index_lists_mirrors_and_searchable_details(hub):
     assert "below a trivial baseline" in page
 
 
+def test_hostile_smiles_and_task_names_stay_inert(tmp_path):
+    """A CXSMILES atom label and a task name carrying markup: drawn without the label, shown as text."""
+    from hubgen.site import molecules
+
+    hostile = "C* |$;<script>alert(1)</script>$|"
+    drawing = molecules.draw(hostile)
+    assert drawing is None or b"script" not in drawing.svg.lower()
+    assert molecules.draw("C" * 500) is None and molecules.draw("not a molecule") is None
+    folder = _source(tmp_path, "h", "regression", 1, {"description": "h", "task": "regression"}, 4)
+    data = json.loads((folder / "reference_predictions.json").read_text())
+    data["smiles"][0] = hostile
+    (folder / "reference_predictions.json").write_text(json.dumps(data))
+    params = json.loads((folder / "params.json").read_text())
+    params["extra"]["pipeline"]["outputs"]["tasks"][0]["name"] = "<script>alert(2)</script>"
+    (folder / "params.json").write_text(json.dumps(params))
+    yaml = tmp_path / "hub.yaml"
+    yaml.write_text(f"name: h\nmodels:\n  - {{name: h, version: '1', path: {folder}}}\n")
+    build_hub(yaml, tmp_path / "hub")
+    page = _page(tmp_path / "hub", "h")
+    assert "<script>alert" not in page and "&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    for svg in (tmp_path / "hub" / "assets" / "molecules").iterdir():
+        assert b"<script" not in svg.read_bytes()
+
+
 def test_names_wrap_at_separators(hub):
     page = _page(hub, "reg")
     assert "m-<wbr>layer.<wbr>0-<wbr>0" in page  # weights table and file list
