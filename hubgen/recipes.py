@@ -77,7 +77,7 @@ def run(model: ModelSpec) -> None:
         raise RecipeError(f"{model.where}: cannot import recipe {model.recipe!r}: {err}") from err
     logger.info("%s: running recipe %s", model.ref, model.recipe)
     try:
-        with atomic_folder(model.path, overwrite=True) as tmp:
+        with atomic_folder(model.path, overwrite=True) as tmp, _log_prefix(model.ref):
             func(tmp)
     except DchubError as err:
         raise RecipeError(f"{model.where}: recipe {model.recipe!r} failed: {err}") from err
@@ -113,8 +113,9 @@ def run_all(models: Sequence[ModelSpec], *, jobs: int = 1, root: Path | None = N
             run(model)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TF or torch state
+    initargs = (str(root.resolve()) if root else None, logging.getLogger().getEffectiveLevel())
     with ProcessPoolExecutor(max_workers=min(jobs, len(models)), mp_context=context, initializer=_worker_start,
-                             initargs=(str(root.resolve()) if root else None,)) as pool:
+                             initargs=initargs) as pool:
         futures = [pool.submit(run, model) for model in models]
         wait(futures, return_when=FIRST_EXCEPTION)
         failed = [f for f in futures if f.done() and f.exception() is not None]
@@ -124,8 +125,36 @@ def run_all(models: Sequence[ModelSpec], *, jobs: int = 1, root: Path | None = N
             raise failed[0].exception()  # type: ignore[misc]
 
 
-def _worker_start(root: str | None) -> None:
+def _worker_start(root: str | None, log_level: int) -> None:
     for key, value in WORKER_THREADS.items():
         os.environ.setdefault(key, value)
     if root is not None:
         sys.path.insert(0, root)
+    logging.basicConfig(level=log_level, format="%(message)s", stream=sys.stderr)  # as the hubgen CLI does
+
+
+class _Prefix(logging.Filter):
+    """Prefixes every record with the model being built (parallel recipes interleave their lines)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "_recipe_prefixed", False):
+            record.msg, record._recipe_prefixed = f"{self.prefix}: {record.msg}", True
+        return True
+
+
+@contextlib.contextmanager
+def _log_prefix(prefix: str) -> Iterator[None]:
+    """While a recipe runs, the root logger's handlers prefix its log lines with *prefix*."""
+    handlers = logging.getLogger().handlers
+    flt = _Prefix(prefix)
+    for handler in handlers:
+        handler.addFilter(flt)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(flt)

@@ -20,6 +20,10 @@ BIBTEX = ("@article{wu2018moleculenet,\n  title = {{MoleculeNet}: a benchmark fo
           "Geniesse, Caleb and Pappu, Aneesh S. and Leswing, Karl and Pande, Vijay},\n  journal = {Chem. Sci.},\n"
           "  volume = {9},\n  number = {2},\n  pages = {513--530},\n  year = {2018},\n"
           "  doi = {10.1039/C7SC02664A}\n}")
+#: How the two numbers differ in kind (shown with the comparison).
+NOTE = ("MoleculeNet's number is the mean ± standard deviation of three random splits; this model's is one random "
+        "split (seed 0) of the same data set, so a difference of about one standard deviation is within the noise of "
+        "the split.")
 #: Whether a larger value of the metric is better.
 HIGHER_IS_BETTER = {"rmse": False, "roc_auc": True}
 
@@ -62,13 +66,13 @@ def comparison(dataset: str, family: str, measured: float) -> dict[str, Any]:
         "dataset": published.dataset, "family": published.family, "metric": published.metric,
         "split": published.split, "published": published.value, "spread": published.spread,
         "measured": round(measured, 4), "verdict": outcome, "summary": _summary(published, measured, outcome),
-        "citation": CITATION, "doi": DOI,
+        "note": NOTE, "citation": CITATION, "doi": DOI,
     }
 
 
 def _summary(published: Published, measured: float, outcome: str) -> str:
-    ref = f"MoleculeNet's {published.family} on {published.dataset}: {published.value} ± {published.spread}"
-    words = {"better": "better than", "within": "within the spread of", "misses": "MISSES"}
+    ref = f"MoleculeNet's {published.family} on {published.dataset}, {published.value} ± {published.spread}"
+    words = {"better": "is better than", "within": "is within the spread of", "misses": "MISSES the spread of"}
     tail = "" if outcome != "misses" else (
-        f" (by {abs(measured - published.value) - published.spread:.3f} beyond the spread)")
-    return f"{published.metric} {measured:.3f} on a {published.split} split is {words[outcome]} {ref}{tail}."
+        f" (by {abs(measured - published.value) - published.spread:.4f})")
+    return f"{published.metric} {measured:.4f} on a {published.split} split {words[outcome]} {ref}{tail}."

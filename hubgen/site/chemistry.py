@@ -94,6 +94,7 @@ class Comparison:
     summary: str
     citation: str
     doi: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -308,7 +309,8 @@ def _comparison(data: Any) -> Comparison | None:
         dataset=text(data.get("dataset", "")), family=text(data.get("family", "")), metric=text(data.get("metric", "")),
         split=text(data.get("split", "")), published=f"{data['published']:g}", spread=f"{data['spread']:g}",
         measured=f"{data['measured']:.3f}", verdict=verdict, verdict_text=VERDICTS.get(verdict, verdict),
-        summary=text(data.get("summary", "")), citation=text(data.get("citation", "")), doi=text(data.get("doi", "")))
+        summary=text(data.get("summary", "")), citation=text(data.get("citation", "")), doi=text(data.get("doi", "")),
+        note=text(data.get("note", "")))
 
 
 def _plots(evaluation: Any) -> tuple[SplitPlots, ...]:

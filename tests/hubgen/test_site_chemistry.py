@@ -196,6 +196,17 @@ def test_hostile_smiles_and_task_names_stay_inert(tmp_path):
         assert b"<script" not in svg.read_bytes()
 
 
+def test_pages_and_drawings_are_deterministic(hub, tmp_path):
+    from hubgen.site.render import render_pages
+    from tests.hubgen.test_site import _load
+
+    index, manifests = _load(hub)
+    first = render_pages(hub, index=index, manifests=manifests)
+    second = render_pages(hub, index=index, manifests=manifests)
+    assert first == second and any(rel.startswith("assets/molecules/") for rel in first)
+    assert all((hub / rel).read_bytes() == data for rel, data in first.items())
+
+
 def test_names_wrap_at_separators(hub):
     page = _page(hub, "reg")
     assert "m-<wbr>layer.<wbr>0-<wbr>0" in page  # weights table and file list

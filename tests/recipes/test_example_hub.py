@@ -30,9 +30,11 @@ PAPER = {("ESOL", "GC (graph convolution)"): ("rmse", 0.97, 0.01),
          ("ESOL", "Random forest (ECFP)"): ("rmse", 1.07, 0.19),
          ("Tox21", "Multitask network (ECFP)"): ("roc_auc", 0.803, 0.012),
          ("Tox21", "GC (graph convolution)"): ("roc_auc", 0.829, 0.006)}
-#: Far from anything in Tox21: a ruthenium tris(bipyridine) complex and a carborane cluster.
-FAR_FROM_TOX21 = ("[Ru+2].c1ccc(-c2ccccn2)nc1.c1ccc(-c2ccccn2)nc1.c1ccc(-c2ccccn2)nc1",
-                  "[B]1[B][B]2[B]3[B]1[B]4[B]2[B]3[B]4")
+#: Far from anything in Tox21 and ESOL: cisplatin (a metal complex), a carborane cluster, fullerene C60.
+#: (Tox21 itself holds ferrocene, long alkanes, perfluoroalkanes and a ruthenium bipyridine complex.)
+FAR_FROM_TOX21 = ("N.N.Cl[Pt]Cl", "[B]1[B][B]2[B]3[B]1[B]4[B]2[B]3[B]4",
+                  "c12c3c4c5c1c1c6c7c2c2c8c3c3c9c4c4c%10c5c5c1c1c6c6c%11c7c2c2c7c8c3c3c8c9c4c4c9c%10c5c5c1c1c6c6c%11"
+                  "c2c2c7c3c3c8c4c4c9c5c1c1c6c2c3c41")
 
 
 def _manifests(hub: Path) -> dict[str, dict]:
@@ -200,7 +202,7 @@ def test_dchub_predict_prints_values_units_and_the_domain(built_hub, tmp_path):
         return subprocess.run([*dchub, *args], env={**os.environ, **env}, capture_output=True, text=True,
                               timeout=300, cwd=tmp_path)
 
-    table = run("predict", "esol-graphconv", "CCO", "c1ccccc1O", FAR_FROM_TOX21[0], "C1CC(")
+    table = run("predict", "esol-graphconv", "CCO", "c1ccccc1O", FAR_FROM_TOX21[0], "C1CC(")  # cisplatin: OUT
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert "log solubility (log10(mol/L))" in lines[1] and "in domain" in lines[1]

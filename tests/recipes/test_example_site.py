@@ -119,9 +119,9 @@ def test_model_pages_show_what_a_chemist_asks(built_hub, browser):
                 assert "@article{wu2018moleculenet" in tab.text_content("#bibtex") or "moleculenet" not in card
                 assert tab.is_visible("button[data-copy='bibtex']"), name
                 assert tab.get_attribute("#cite a[rel='license']", "href") == "https://opensource.org/license/mit"
-                assert not tab.is_visible("#weights-table"), name  # engineering detail starts folded
+                assert not tab.is_visible("#weights"), name  # engineering detail starts folded
                 tab.click("#engineering > summary")
-                assert tab.is_visible("#weights-table"), name
+                assert tab.is_visible("#weights") and tab.is_visible("#hyperparameters"), name
             tab.goto(server.url + "models/nci-clogp-finetuned/index.html")
             tab.click("a.base-model")
             tab.wait_for_load_state("networkidle")
