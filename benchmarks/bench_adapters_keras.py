@@ -24,7 +24,7 @@ def _smiles(n: int) -> list[str]:
 
         with open(DELANEY, newline="") as handle:
             return [row["smiles"] for row in csv.DictReader(handle)][:n]
-    from tests.molecules import nci_molecules
+    from tests._support.molecules import nci_molecules
 
     return nci_molecules(min(n, 64))[0]
 

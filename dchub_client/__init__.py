@@ -12,7 +12,7 @@ import logging
 
 __version__ = "0.1.0"
 
-from dchub_client.hub.download import download  # noqa: E402
+from dchub_client.hub.resolve import download  # noqa: E402
 from dchub_client.models import deepchem_hooks as _deepchem_hooks  # noqa: E402
 from dchub_client.models.allowlist import policies as _policies  # noqa: E402
 from dchub_client.models.allowlist.registry import register_class  # noqa: E402

@@ -12,6 +12,21 @@ from pathlib import Path
 #: Where models come from when no local path matches: one or more hub roots.
 DEFAULT_HUB = "https://deepchemdata.s3-us-west-1.amazonaws.com/modelhub/"
 
+#: Every environment variable dchub reads (tests clear them all; docs list them).
+ENV_VARS = (
+    "DEEPCHEM_MODEL_HUB",
+    "DEEPCHEM_HUB_CACHE",
+    "DEEPCHEM_HUB_OFFLINE",
+    "DEEPCHEM_HUB_INDEX_TTL",
+    "DEEPCHEM_HUB_WORKERS",
+    "DEEPCHEM_HUB_TIMEOUT",
+    "DEEPCHEM_HUB_MIN_RATE",
+    "DEEPCHEM_HUB_TRUSTED_KEYS",
+    "DEEPCHEM_HUB_ALLOW_EXPIRED",
+    "DCHUB_DEBUG",
+    "SOURCE_DATE_EPOCH",
+)
+
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 
 

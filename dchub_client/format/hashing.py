@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 
 #: Read size for hashing and copying: large enough that per-call overhead vanishes.
 CHUNK_SIZE = 1 << 20
@@ -38,8 +37,3 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
                 break
             digest.update(view[:n])
     return digest.hexdigest()
-
-
-def file_digest(path: str | os.PathLike[str]) -> tuple[str, int]:
-    """``(sha256, size)`` of a file."""
-    return sha256_file(path), Path(path).stat().st_size

@@ -334,26 +334,6 @@ class WeightReader:
                                 weight=self.entry.name)
 
 
-def load_weights(folder: str | os.PathLike[str], info: PretrainedInfo, *, verify: bool = True,
-                 mmap: bool = True) -> dict[str, np.ndarray]:
-    """Load every weight of a folder, after checking that all files are present and consistent."""
-    check_files(folder, info)
-    return {name: load_weight(folder, entry, verify=verify, mmap=mmap) for name, entry in info.weights.items()}
-
-
-def read_pretrained(folder: str | os.PathLike[str], *, verify: bool = True) -> PretrainedInfo:
-    """Validate a whole folder: ``params.json``, every header, and (if *verify*) every checksum."""
-    info = read_params(folder)
-    check_files(folder, info)
-    if verify:
-        for entry in info.weights.values():
-            path = Path(folder) / entry.file
-            actual = sha256_file(path)
-            if actual != entry.sha256:
-                raise ChecksumError(path, expected=entry.sha256, actual=actual, weight=entry.name)
-    return info
-
-
 # --- writing ----------------------------------------------------------------------------
 
 
@@ -390,13 +370,6 @@ def _hash_bytes(header: bytes, data: memoryview) -> str:
     for start in range(0, len(data), 16 * CHUNK_SIZE):
         digest.update(data[start:start + 16 * CHUNK_SIZE])
     return digest.hexdigest()
-
-
-def write_weight(folder: Path, name: str, key: str, array: np.ndarray) -> WeightEntry:
-    """Write one array as ``<name>.npy`` (no pickle) and return its entry."""
-    array, header, data = _prepare(name, array)
-    _write_bytes(folder / (name + _NPY_SUFFIX), header, data)
-    return _entry(name, key, array, _hash_bytes(header, data))
 
 
 def _entry(name: str, key: str, array: np.ndarray, sha256: str) -> WeightEntry:

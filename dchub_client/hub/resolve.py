@@ -100,6 +100,22 @@ def resolve_pretrained(name_or_path: str | os.PathLike[str], *, revision: str | 
                          offline=offline, progress=progress)
 
 
+def download(spec: str | os.PathLike[str], *, revision: str | None = None, refresh: bool = False,
+             verify: bool = False, offline: bool | None = None, progress: bool = False) -> Path:
+    """Fetch ``name`` or ``name@version`` into the verified cache and return its snapshot folder.
+
+    A local folder given by path is returned as it is. Options are those of
+    :func:`resolve_pretrained`.
+
+    Example:
+        >>> folder = download("esol-mtr@1.0.0")  # doctest: +SKIP
+        >>> sorted(p.name for p in folder.iterdir())[:1]  # doctest: +SKIP
+        ['README.md']
+    """
+    return resolve_pretrained(spec, revision=revision, refresh=refresh, verify=verify, offline=offline,
+                              progress=progress).path
+
+
 def _looks_like_path(spec: str) -> bool:
     return "/" in spec or "\\" in spec or spec.startswith((".", "~"))
 

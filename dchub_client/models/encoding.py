@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from dchub_client.errors import ParameterEncodingError, PretrainedFormatError
+from dchub_client.format import layout
 from dchub_client.models.allowlist import registry
 from dchub_client.models.recording import recorded_args
 
-TAG = "__dchub__"
+TAG = layout.TAG
 #: Inline arrays larger than this are refused: store big arrays as weights instead.
 MAX_INLINE_ELEMENTS = 1 << 20
 _MAX_DEPTH = 64

@@ -28,12 +28,12 @@ from dchub_client.errors import (
     WeightMismatchError,
 )
 from dchub_client.format import layout, pretrained
-from dchub_client.models import adapters, encoding
+from dchub_client.format.card import Card, parse_card
+from dchub_client.hub.resolve import resolve_pretrained
+from dchub_client.models import adapters, encoding, pipeline_codec
 from dchub_client.models.allowlist import registry
 
 logger = logging.getLogger(__name__)
-_TRAINING = "training"
-_AUXILIARY = "auxiliary_weights"
 
 
 class Model(abc.ABC):
@@ -183,18 +183,16 @@ def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool =
     auxiliary: list[str] = []
     if include_optimizer:
         state, arrays = adapter.save_training_state(model)
-        extra[_TRAINING] = state
+        extra[layout.EXTRA_TRAINING] = state
         auxiliary += [name for name, _, _ in arrays]
         weights = chain(weights, arrays)
     if featurizer is not None or transformers or outputs is not None or domain is not None:
-        from dchub_client.models import pipeline
-
-        extra[pipeline.PIPELINE_KEY], arrays = pipeline.encode_pipeline(featurizer, list(transformers or ()),
-                                                                        outputs=outputs, domain=domain)
+        extra[layout.EXTRA_PIPELINE], arrays = pipeline_codec.encode_pipeline(featurizer, list(transformers or ()),
+                                                                              outputs=outputs, domain=domain)
         auxiliary += [name for name, _, _ in arrays]
         weights = chain(weights, arrays)
     if auxiliary:
-        extra[_AUXILIARY] = auxiliary
+        extra[layout.EXTRA_AUXILIARY] = auxiliary
     files = _with_card(files, card)
     pretrained.write_pretrained(path, class_name=adapter.class_name(model), framework=adapter.framework,
                                 parameters=parameters, weights=weights, versions=_versions(adapter),
@@ -206,8 +204,6 @@ def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool =
 def _with_card(files: Mapping[str, bytes] | None, card: Any) -> Mapping[str, bytes] | None:
     if card is None:
         return files
-    from dchub_client.format.card import Card, parse_card
-
     data = card.to_bytes() if isinstance(card, Card) else parse_card(str(card), source="card").to_bytes()
     return {**(files or {}), layout.CARD_FILE: data}
 
@@ -220,7 +216,7 @@ def _check_class_loadable(cls: type) -> None:
 
 
 def _versions(adapter: adapters.Adapter) -> dict[str, str]:
-    from dchub_client import __version__
+    from dchub_client import __version__  # the package's __init__ imports this module: read it at call time
 
     versions = {"dchub": __version__, "numpy": np.__version__}
     if "deepchem" in sys.modules:
@@ -256,8 +252,40 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
     Example:
         >>> model = dchub_client.from_pretrained("out/esol")  # doctest: +SKIP
     """
-    folder, verified = _locate(name_or_path, refresh=refresh)
+    folder, verified = locate(name_or_path, refresh=refresh)
     info = pretrained.read_params(folder)
+    check = (not verified) if verify is None else verify
+    return build_from_folder(folder, info, verify=check, expected_class=expected_class, **overrides)
+
+
+def locate(name_or_path: str | os.PathLike[str], *, refresh: bool = False) -> tuple[Path, bool]:
+    """The local folder for *name_or_path*, and whether the hub cache verified its bytes.
+
+    An existing path always wins; anything else is a hub name handed to
+    :func:`dchub_client.hub.resolve.resolve_pretrained`. This is the models layer's one call
+    into the hub client.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        return path, False
+    resolved = resolve_pretrained(os.fspath(name_or_path), refresh=refresh)
+    return resolved.path, resolved.verified
+
+
+def build_from_folder(folder: Path, info: pretrained.PretrainedInfo, *, verify: bool,
+                      expected_class: type | None = None, **overrides: Any) -> Any:
+    """Build the model a pretrained *folder* holds (its ``params.json`` already read as *info*).
+
+    Args:
+        folder: the pretrained folder.
+        info: :func:`dchub_client.format.pretrained.read_params` of it.
+        verify: check every weight's sha256 while reading it.
+        expected_class: refuse a folder whose class is not this class or a subclass of it.
+        **overrides: constructor arguments to change.
+
+    Raises:
+        PretrainedFormatError, UntrustedClassError, ModelClassMismatchError: as :func:`from_pretrained`.
+    """
     source = folder / layout.PARAMS_FILE
     cls = _model_class(info, source, expected_class)
     adapter = adapters.for_class(cls)
@@ -265,17 +293,16 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
         raise PretrainedFormatError(f"framework {info.framework!r} does not match {cls.__name__}'s "
                                     f"({adapter.framework!r})", path=source)
     pretrained.check_no_extra_files(folder, info)
-    check = (not verified) if verify is None else verify
-    readers = {name: pretrained.WeightReader(folder, entry, verify=check) for name, entry in info.weights.items()}
+    readers = {name: pretrained.WeightReader(folder, entry, verify=verify) for name, entry in info.weights.items()}
     parameters = encoding.decode_parameters(info.parameters, source=source)
     model = _build(adapter, cls, {**parameters, **overrides}, source)
     auxiliary = _auxiliary_names(info, source)
     adapter.prepare(model, extra=info.extra, weights={n: e for n, e in info.weights.items() if n not in auxiliary},
                     source=source)
     _assign_all(adapter, model, {n: r for n, r in readers.items() if n not in auxiliary}, source)
-    if _TRAINING in info.extra:
+    if layout.EXTRA_TRAINING in info.extra:
         arrays = {name: readers[name].load() for name in auxiliary}
-        adapter.load_training_state(model, info.extra[_TRAINING], arrays)
+        adapter.load_training_state(model, info.extra[layout.EXTRA_TRAINING], arrays)
     return model
 
 
@@ -287,20 +314,11 @@ def _build(adapter: adapters.Adapter, cls: type, parameters: dict[str, Any], sou
 
 
 def _auxiliary_names(info: pretrained.PretrainedInfo, source: Path) -> set[str]:
-    names = info.extra.get(_AUXILIARY, [])
+    names = info.extra.get(layout.EXTRA_AUXILIARY, [])
     if not isinstance(names, list) or not all(isinstance(n, str) and n in info.weights for n in names):
-        raise PretrainedFormatError(f"'extra.{_AUXILIARY}' must list names of weights in 'weights'", path=source)
+        raise PretrainedFormatError(f"'extra.{layout.EXTRA_AUXILIARY}' must list names of weights in 'weights'",
+                                    path=source)
     return set(names)
-
-
-def _locate(name_or_path: str | os.PathLike[str], *, refresh: bool) -> tuple[Path, bool]:
-    path = Path(name_or_path).expanduser()
-    if path.exists():
-        return path, False
-    from dchub_client.hub.resolve import resolve_pretrained
-
-    resolved = resolve_pretrained(os.fspath(name_or_path), refresh=refresh)
-    return resolved.path, resolved.verified
 
 
 def _model_class(info: pretrained.PretrainedInfo, source: Path, expected: type | None) -> type:

@@ -15,10 +15,10 @@ from dchub_client.format import layout, pretrained
 from hubgen.site.values import clip, describe, short_class
 
 #: Keys of ``params.json`` ``extra`` (``docs/format.md`` §1).
-PIPELINE_KEY = "pipeline"
-AUXILIARY_KEY = "auxiliary_weights"
+PIPELINE_KEY = layout.EXTRA_PIPELINE
+AUXILIARY_KEY = layout.EXTRA_AUXILIARY
 TRAINING_KEY = "training"
-_TAG = "__dchub__"
+_TAG = layout.TAG
 #: Transformer state flags, and what each says the transformer applies to.
 _APPLIES = (("transform_X", "X"), ("transform_y", "y"), ("transform_w", "w"))
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from dchub_client.format import layout
 from dchub_client.humanize import human_size
 
 #: Values longer than this are cut (the full text is in ``params.json`` or the manifest).
@@ -45,7 +46,7 @@ def clip(value: str, limit: int = MAX_VALUE_CHARS) -> str:
 
 def describe(value: Any) -> str:
     """A readable text for an encoded parameter value (``docs/format.md``, tagged objects)."""
-    if isinstance(value, dict) and "__dchub__" in value:
+    if isinstance(value, dict) and layout.TAG in value:
         return _describe_tagged(value)
     if isinstance(value, dict) and value.get("sk") == "estimator" and "class" in value:
         return _describe_estimator(value)
@@ -57,7 +58,7 @@ def describe(value: Any) -> str:
 
 
 def _describe_tagged(value: dict[str, Any]) -> str:
-    tag = value.get("__dchub__")
+    tag = value.get(layout.TAG)
     if tag == "tuple":
         items = [describe(v) for v in value.get("items", [])]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.hubgen.helpers import HUB_YAML, make_folder
+from tests.hubgen.support import HUB_YAML, regressor_folder
 
 
 @pytest.fixture
@@ -31,9 +31,9 @@ def write_yaml(tmp_path: Path) -> Callable[[str], Path]:
 @pytest.fixture
 def base_and_finetune(tmp_path: Path, arrays: dict[str, np.ndarray]) -> tuple[Path, Path]:
     """A base model and a fine-tune that changes only its head (the body is frozen)."""
-    base = make_folder(tmp_path / "base", arrays, card=b"# base\n")
+    base = regressor_folder(tmp_path / "base", arrays, card=b"# base\n")
     tuned = dict(arrays, **{"mtr-head-0": arrays["mtr-head-0"] + 1})
-    return base, make_folder(tmp_path / "tuned", tuned)
+    return base, regressor_folder(tmp_path / "tuned", tuned)
 
 
 @pytest.fixture

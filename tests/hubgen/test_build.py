@@ -15,7 +15,7 @@ from hubgen import build as build_mod
 from hubgen.blobs import BlobStore
 from hubgen.build import build_hub
 from hubgen.errors import BuildError, RecipeError, VersionConflictError
-from tests.hubgen.helpers import HUB_YAML, make_folder
+from tests.hubgen.support import HUB_YAML, regressor_folder
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -145,7 +145,7 @@ def test_changed_file_is_rehashed_and_new_version_added(hub_yaml, write_yaml, ba
     out = tmp_path / "hub"
     build_hub(hub_yaml, out)
     old_bytes = _tree(out)
-    make_folder(tmp_path / "v2", dict(arrays, **{"mtr-head-0": arrays["mtr-head-0"] * 3}))
+    regressor_folder(tmp_path / "v2", dict(arrays, **{"mtr-head-0": arrays["mtr-head-0"] * 3}))
     write_yaml(HUB_YAML + "  - name: esol\n    version: 2.0.0\n    path: v2\n")
     summary = build_hub(hub_yaml, out)
     assert summary.versions_new == 1 and summary.versions == 4
@@ -176,7 +176,7 @@ def test_version_with_different_bytes_is_refused(hub_yaml, base_and_finetune, ar
     build_hub(hub_yaml, out)
     before = _tree(out)
     shutil.rmtree(tmp_path / "tuned")
-    make_folder(tmp_path / "tuned", dict(arrays, **{"mtr-head-0": arrays["mtr-head-0"] - 5}))
+    regressor_folder(tmp_path / "tuned", dict(arrays, **{"mtr-head-0": arrays["mtr-head-0"] - 5}))
     with pytest.raises(VersionConflictError, match=r"esol@1.1.0 already exists .* with different bytes "
                        r"\(mtr-head-0.npy, params.json\).*bump the version"):
         build_hub(hub_yaml, out)
@@ -212,7 +212,7 @@ def test_failed_blob_write_keeps_previous_hub(hub_yaml, write_yaml, arrays, tmp_
     out = tmp_path / "hub"
     build_hub(hub_yaml, out)
     before = _tree(out)
-    make_folder(tmp_path / "v2", {k: v * 7 for k, v in arrays.items()})
+    regressor_folder(tmp_path / "v2", {k: v * 7 for k, v in arrays.items()})
     write_yaml(HUB_YAML + "  - name: esol\n    version: 2.0.0\n    path: v2\n")
     calls = []
     real_commit = BlobStore._commit
@@ -252,7 +252,7 @@ def test_killed_build_leaves_previous_index_valid(hub_yaml, write_yaml, arrays, 
     out = tmp_path / "hub"
     build_hub(hub_yaml, out)
     index_before = (out / "index.json").read_bytes()
-    make_folder(tmp_path / "v2", {k: v * 7 for k, v in arrays.items()})
+    regressor_folder(tmp_path / "v2", {k: v * 7 for k, v in arrays.items()})
     write_yaml(HUB_YAML + "  - name: esol\n    version: 2.0.0\n    path: v2\n")
     done = subprocess.run([sys.executable, "-c", KILLER, str(hub_yaml), str(out)], capture_output=True)
     assert done.returncode == -9

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hubgen.serve import make_server
-from tests.hubgen.test_site_helpers import build_site_hub
+from tests.hubgen.site.support import build_site_hub
 
 WGET = shutil.which("wget")
 

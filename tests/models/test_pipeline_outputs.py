@@ -16,7 +16,7 @@ import pytest
 
 import dchub_client
 from dchub_client.errors import InvalidMoleculeWarning, PretrainedFormatError, UntrustedClassError, WeightFileError
-from tests.molecules import nci_molecules
+from tests._support.molecules import nci_molecules
 
 N_TRAIN = 40
 #: Ferrocene and a ruthenium tris(bipyridine) complex: nothing like the NCI organics.

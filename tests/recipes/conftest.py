@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.client.hubutil import HubServer
+from tests._support.servers import HubServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

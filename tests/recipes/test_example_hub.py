@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests._support.fresh import predict_pipelines
 from tests.recipes.conftest import ROOT
-from tests.recipes.fresh_pipeline import predict_pipelines
 
 REFERENCE = "reference_predictions.json"
 EVALUATION = "evaluation.json"

@@ -24,15 +24,9 @@ _ADAPTERS: list[tuple[str, str]] = [
 _INSTANCES: dict[tuple[str, str], Adapter] = {}
 
 
-def _load(entry: tuple[str, str]) -> Adapter | None:
-    if entry not in _INSTANCES:
-        try:
-            module = importlib.import_module(entry[0])
-        except ModuleNotFoundError as err:
-            if err.name == entry[0]:
-                return None  # adapter not written (yet)
-            raise
-        _INSTANCES[entry] = getattr(module, entry[1])()
+def _load(entry: tuple[str, str]) -> Adapter:
+    if entry not in _INSTANCES:  # importing an adapter module imports no framework
+        _INSTANCES[entry] = getattr(importlib.import_module(entry[0]), entry[1])()
     return _INSTANCES[entry]
 
 
@@ -40,7 +34,7 @@ def for_class(cls: type) -> Adapter:
     """The adapter that handles models of class *cls*."""
     for entry in _ADAPTERS:
         adapter = _load(entry)
-        if adapter is not None and adapter.handles_class(cls):
+        if adapter.handles_class(cls):
             return adapter
     raise UnsupportedModelError(f"dchub has no adapter for {cls.__module__}.{cls.__qualname__}")
 

@@ -26,13 +26,14 @@ from dchub_client.errors import (
     PretrainedFormatError,
     UnsupportedModelError,
 )
+from dchub_client.format import layout
 from dchub_client.format.pretrained import WeightReader, validate_weight_name
 from dchub_client.models.adapters.base import Adapter, WeightSpec
 
 ROOT_LAYER = "root"
 _KERAS_MODEL = "deepchem.models.keras_model.KerasModel"
 #: ``params.json`` ``extra`` key holding the recorded input signature.
-SIGNATURE_KEY = "keras_input_signature"
+SIGNATURE_KEY = layout.EXTRA_KERAS_SIGNATURE
 KERAS3_MESSAGE = (
     "TensorFlow is using Keras 3, but DeepChem's KerasModel needs legacy Keras 2: run "
     "`pip install tf-keras` and set the environment variable TF_USE_LEGACY_KERAS=1 before "

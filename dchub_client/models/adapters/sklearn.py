@@ -49,7 +49,7 @@ from dchub_client.models.allowlist import sklearn_estimators
 SKLEARN_MODEL = "deepchem.models.sklearn_models.sklearn_model.SklearnModel"
 GBDT_MODEL = "deepchem.models.gbdt_models.gbdt_model.GBDTModel"
 #: Where ``params.json`` ``extra`` keeps the fitted estimator's description.
-STATE_KEY = "sklearn_estimator"
+STATE_KEY = layout.EXTRA_SKLEARN
 
 
 def _sklearn() -> Any:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from dchub_client.errors import InvalidWeightNameError, MissingDependencyError, UnsupportedModelError
+from dchub_client.format import layout
 from dchub_client.format.pretrained import WeightEntry, WeightReader, validate_weight_name
 from dchub_client.models.adapters.base import Adapter, WeightSpec
 from dchub_client.models.recording import split_varargs
@@ -225,14 +226,14 @@ def _tensors_to_refs(obj: Any, path: str, arrays: list) -> Any:
     if isinstance(obj, torch.Tensor):
         name = validate_weight_name(path)
         arrays.append((name, path, to_numpy(obj).copy()))
-        return {"__dchub__": "weight", "name": name}
+        return {layout.TAG: "weight", "name": name}
     if isinstance(obj, dict):
-        return {"__dchub__": "dict", "items": [[k, _tensors_to_refs(v, f"{path}-{k}", arrays)]
+        return {layout.TAG: "dict", "items": [[k, _tensors_to_refs(v, f"{path}-{k}", arrays)]
                                               for k, v in obj.items()]}
     if isinstance(obj, (list, tuple)):
         return [_tensors_to_refs(v, f"{path}-{i}", arrays) for i, v in enumerate(obj)]
     if isinstance(obj, float) and not np.isfinite(obj):
-        return {"__dchub__": "float", "value": repr(obj)}
+        return {layout.TAG: "float", "value": repr(obj)}
     return obj
 
 
@@ -241,7 +242,7 @@ def _refs_to_tensors(obj: Any, arrays: Mapping[str, np.ndarray], torch: Any) -> 
         return [_refs_to_tensors(v, arrays, torch) for v in obj]
     if not isinstance(obj, dict):
         return obj
-    tag = obj.get("__dchub__")
+    tag = obj.get(layout.TAG)
     if tag == "weight":
         return torch.from_numpy(np.array(arrays[obj["name"]], copy=True))
     if tag == "float":

@@ -48,12 +48,6 @@ def register_class(obj: T, *, name: str | None = None) -> T:
     return obj
 
 
-def unregister(name_or_obj: Any) -> None:
-    """Forget a registration (mainly for tests)."""
-    key = name_or_obj if isinstance(name_or_obj, str) else qualified_name(name_or_obj)
-    _REGISTERED.pop(key, None)
-
-
 def add_policy(package: str, policy: Policy) -> None:
     """Trust some objects of a top-level *package* (used by the adapters). Idempotent."""
     policies = _POLICIES.setdefault(package, [])

@@ -1,0 +1,20 @@
+"""Hubs built by hubgen from pretrained folders, for tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hubgen.build import build_hub as hubgen_build
+
+
+def build_hub(tmp_path: Path, models: dict[tuple[str, str], Path], *, part_size: int | None = None,
+              out: str = "hub", **options: object) -> Path:
+    """Build a hub with hubgen from pretrained folders (``models[(name, version)] = folder``);
+    *options* go to :func:`hubgen.build.build_hub` (e.g. ``sign_keys``)."""
+    lines = ["name: test-hub", "title: Test hub", "models:"]
+    for (name, version), folder in models.items():
+        lines += [f"  - name: {name}", f'    version: "{version}"', f"    path: {folder}",
+                  "    card:", f"      description: toy model {name}", "      license: MIT"]
+    yaml_path = tmp_path / f"{out}.yaml"
+    yaml_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    hubgen_build(yaml_path, tmp_path / out, part_size=part_size, **options)  # type: ignore[arg-type]
+    return tmp_path / out

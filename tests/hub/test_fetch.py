@@ -1,0 +1,223 @@
+"""Faults on single parts of a split file, and on one large blob, over real HTTP mirrors on 127.0.0.1.
+
+A split file is hashed once, whole, in order; a part that fails over to the next mirror rewinds
+that hash to the part's start, so a fallback alone never takes the repair path (re-hashing every
+part and refetching the wrong ones). The repair path is watched with a spy that calls the real
+function, because its absence is otherwise visible only as time. After every case the cache holds
+only blobs named by their own sha256, no temp files, and no client thread is left running.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dchub_client.errors import MirrorError
+from dchub_client.format import hubfiles, jsonstrict
+from dchub_client.format.hashing import CHUNK_SIZE
+from dchub_client.hub import fetch
+from dchub_client.hub.cache import Cache
+from dchub_client.hub.resolve import download, resolve_pretrained
+from tests._support.folders import make_folder
+from tests._support.hubs import build_hub
+from tests._support.servers import FaultyServer
+from tests.security.test_hostile_mirrors import _assert_cache_trusted
+
+WEIGHT = "toy-dense.0-0.npy"
+
+
+@dataclass(frozen=True)
+class _Hub:
+    root: Path
+    entry: hubfiles.FileEntry  # the weight file
+    expected: np.ndarray
+
+    def blob(self, i: int | None = None) -> str:
+        """The hub path of part *i* (or of the whole file when None)."""
+        return hubfiles.blob_path(self.entry.sha256 if i is None else self.entry.parts[i].sha256)
+
+
+def _hub(tmp_path: Path, *, size: int, part_size: int | None = None) -> _Hub:
+    folder = make_folder(tmp_path / "src", seed=3, n_weights=1, size=size)
+    root = build_hub(tmp_path, {("big", "1.0"): folder}, part_size=part_size)
+    manifest = hubfiles.parse_manifest(jsonstrict.loads((root / hubfiles.manifest_path("big", "1.0")).read_bytes()))
+    entry = next(e for e in manifest.files if e.path == WEIGHT)
+    return _Hub(root, entry, np.load(folder / WEIGHT))
+
+
+@pytest.fixture
+def split(tmp_path: Path) -> _Hub:
+    """A ~40 kB weight stored in 10 parts of 4 KiB."""
+    hub = _hub(tmp_path, size=10_000, part_size=4096)
+    assert len(hub.entry.parts) == 10
+    return hub
+
+
+@pytest.fixture
+def wide(tmp_path: Path) -> _Hub:
+    """A ~5.6 MB weight in parts of 2.5 MiB: a bad answer on a part feeds whole 1 MiB reads into the
+    hash before it fails (on 4 KiB parts, only short-length does)."""
+    hub = _hub(tmp_path, size=1_400_000, part_size=5 << 19)
+    assert len(hub.entry.parts) == 3 and hub.entry.parts[1].size > 2 * CHUNK_SIZE
+    return hub
+
+
+@pytest.fixture
+def repairs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files that took the repair path (the whole-file sha256 did not match); the real repair runs."""
+    calls: list[str] = []
+    real = fetch._repair_parts
+
+    def spy(*args: object, **kwargs: object) -> None:
+        calls.append(str(kwargs["what"]))
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fetch, "_repair_parts", spy)
+    return calls
+
+
+def _mirrors(serve, monkeypatch, hub: _Hub, *faults: dict[str, str]) -> list[FaultyServer]:  # noqa: F811
+    servers = [serve(hub.root, f) for f in faults]
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", " ".join(s.url for s in servers))
+    return servers
+
+
+def _assert_weight_right(folder: Path, hub: _Hub) -> None:
+    np.testing.assert_array_equal(np.load(folder / WEIGHT), hub.expected)
+    assert Cache().has_blob(hub.entry.sha256)
+    assert not any(Cache().has_blob(p.sha256) for p in hub.entry.parts)  # the whole file, not its parts
+
+
+def _assert_nothing_cached(cache_root: Path, hub: _Hub) -> None:
+    _assert_cache_trusted(cache_root)
+    cache = Cache()
+    assert not cache.has_blob(hub.entry.sha256)
+    assert not any(cache.has_blob(p.sha256) for p in hub.entry.parts)
+    assert cache.snapshot_manifest("big", "1.0") is None
+
+
+def _assert_no_new_threads(before: set[threading.Thread], servers: list[FaultyServer]) -> None:
+    """Close the mirrors (joining their threads), then compare: only the one process-wide watchdog,
+    started lazily by the first HTTP download, may have appeared."""
+    for server in servers:
+        server.close()
+    stray = [t.name for t in set(threading.enumerate()) - before if t.name != "dchub-watchdog"]
+    assert not stray, stray
+    assert sum(t.name == "dchub-watchdog" for t in threading.enumerate()) <= 1
+
+
+def test_two_corrupt_parts_are_found_and_refetched_from_the_next_mirror(split, serve, monkeypatch,  # noqa: F811
+                                                                        isolated_environment, repairs):
+    before = set(threading.enumerate())
+    wrong = {split.blob(0): "corrupt", split.blob(3): "corrupt"}
+    bad, good = _mirrors(serve, monkeypatch, split, wrong, {})
+    _assert_weight_right(resolve_pretrained("big@1.0").path, split)
+    assert repairs == ["big@1.0/" + WEIGHT]
+    assert {p: n for p, n in good.hits.items() if p.startswith("blobs/")} == {split.blob(0): 1, split.blob(3): 1}
+    assert [bad.hits[split.blob(i)] for i in range(10)] == [1] * 10  # every part once, none twice
+    _assert_no_new_threads(before, [bad, good])
+    _assert_cache_trusted(isolated_environment)
+
+
+def test_truncated_then_corrupt_then_good_across_three_mirrors(split, serve, monkeypatch, isolated_environment,  # noqa: F811
+                                                               repairs):
+    part = split.blob(1)
+    first, second, third = _mirrors(serve, monkeypatch, split, {part: "truncated"}, {part: "corrupt"}, {})
+    _assert_weight_right(download("big@1.0"), split)
+    assert [s.hits[part] for s in (first, second, third)] == [1, 1, 1]
+    assert second.blob_hits() == 1 and third.blob_hits() == 1
+    assert len(repairs) == 1
+    _assert_cache_trusted(isolated_environment)
+
+
+def test_truncated_then_corrupt_with_no_good_mirror_names_both_answers(split, serve, monkeypatch,  # noqa: F811
+                                                                       isolated_environment):
+    part = split.blob(1)
+    first, second = _mirrors(serve, monkeypatch, split, {part: "truncated"}, {part: "corrupt"})
+    with pytest.raises(MirrorError) as info:
+        download("big@1.0")
+    assert list(info.value.failures) == [first.url, second.url]
+    assert "truncated" in info.value.failures[first.url] or "broken response" in info.value.failures[first.url]
+    assert info.value.failures[second.url].startswith("sha256 mismatch")
+    _assert_nothing_cached(isolated_environment, split)
+
+
+@pytest.mark.parametrize("order", ["404-then-corrupt", "corrupt-then-404"])
+def test_404_and_corrupt_part_error_names_both_mirrors_and_answers(split, serve, monkeypatch, isolated_environment,  # noqa: F811
+                                                                   order):
+    before = set(threading.enumerate())
+    part = split.blob(1)
+    faults = [{part: "404"}, {part: "corrupt"}]
+    if order == "corrupt-then-404":
+        faults.reverse()
+    servers = _mirrors(serve, monkeypatch, split, *faults)
+    with pytest.raises(MirrorError) as info:
+        resolve_pretrained("big@1.0")
+    err = info.value
+    by_fault = {f[part]: s.url for f, s in zip(faults, servers)}
+    assert list(err.failures) == [s.url for s in servers]  # in mirror order
+    assert err.failures[by_fault["404"]].startswith("HTTP 404")
+    assert err.failures[by_fault["corrupt"]].startswith("sha256 mismatch")
+    assert err.what == f"big@1.0/{WEIGHT} (part 2/10)"
+    text = str(err)
+    for url, answer in (by_fault["404"], "HTTP 404"), (by_fault["corrupt"], "sha256 mismatch"):
+        assert f"{url}: {answer}" in text, text
+    assert "(part 2/10)" in text
+    _assert_no_new_threads(before, servers)
+    _assert_nothing_cached(isolated_environment, split)
+
+
+@pytest.mark.parametrize("hub_name,i,faults", [
+    pytest.param("wide", 1, ["truncated"], id="truncated"),
+    pytest.param("wide", 1, ["endless"], id="endless"),
+    pytest.param("split", 0, ["short-length"], id="short-length"),
+    pytest.param("split", 9, ["long-length"], id="long-length"),
+    pytest.param("split", 0, ["short-length", "long-length"], id="short-then-long-length"),
+])
+def test_part_that_fails_over_rewinds_the_whole_file_hash(request, serve, monkeypatch, isolated_environment,  # noqa: F811
+                                                          repairs, hub_name, i, faults):
+    hub: _Hub = request.getfixturevalue(hub_name)
+    before = set(threading.enumerate())
+    part = hub.blob(i)
+    servers = _mirrors(serve, monkeypatch, hub, *({part: f} for f in faults), {})
+    _assert_weight_right(download("big@1.0"), hub)
+    assert [s.hits[part] for s in servers] == [1] * len(servers)
+    assert servers[-1].blob_hits() == 1  # only that part came from the good mirror
+    assert repairs == []  # what the bad answers fed into the hash was rewound: the first check matched
+    _assert_no_new_threads(before, servers)
+    _assert_cache_trusted(isolated_environment)
+
+
+@pytest.fixture
+def large(tmp_path: Path) -> _Hub:
+    """One weight of ~8.4 MB stored whole: at least THREADED_HASH_BYTES, so hashed on a helper thread."""
+    hub = _hub(tmp_path, size=2_100_000)
+    assert not hub.entry.parts and hub.entry.size >= fetch.THREADED_HASH_BYTES
+    return hub
+
+
+@pytest.mark.parametrize("fault", ["corrupt", "truncated"])
+def test_large_blob_fault_falls_back_and_leaves_no_thread(large, serve, monkeypatch, isolated_environment,  # noqa: F811
+                                                          fault):
+    before = set(threading.enumerate())
+    bad, good = _mirrors(serve, monkeypatch, large, {large.blob(): fault}, {})
+    folder = download("big@1.0")
+    np.testing.assert_array_equal(np.load(folder / WEIGHT), large.expected)
+    assert bad.hits[large.blob()] == 1 and good.hits[large.blob()] == 1
+    _assert_no_new_threads(before, [bad, good])
+    _assert_cache_trusted(isolated_environment)
+
+
+@pytest.mark.parametrize("fault,answer", [("corrupt", "sha256 mismatch"), ("truncated", "truncated|broken response")])
+def test_large_blob_fault_on_the_only_mirror_fails_and_leaves_no_thread(large, serve, monkeypatch,  # noqa: F811
+                                                                        isolated_environment, fault, answer):
+    before = set(threading.enumerate())
+    (bad,) = _mirrors(serve, monkeypatch, large, {large.blob(): fault})
+    with pytest.raises(MirrorError, match=answer) as info:
+        resolve_pretrained("big@1.0")
+    assert list(info.value.failures) == [bad.url]
+    _assert_no_new_threads(before, [bad])
+    _assert_nothing_cached(isolated_environment, large)

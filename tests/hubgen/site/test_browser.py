@@ -1,0 +1,204 @@
+"""The site in a real headless Chromium (Debian's ``/usr/bin/chromium``), served under a sub-path.
+
+No console errors or failed requests, the search box filters the table, a model page shows its
+weights table and SVG charts, links work from ``file://`` too; screenshots go to ``test-artifacts/``.
+If Chromium is missing these tests FAIL (CI installs it): a skipped browser test proves nothing.
+"""
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from tests.hubgen.site.support import build_site_hub, page_links, serving
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",
+        "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
+PAGES = ["index.html", "models/big-net/index.html", "models/esol-mtr/index.html", "models/tox-clf/index.html"]
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_site_hub(tmp_path_factory.mktemp("browser"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: install Debian's chromium (scripts/setup.sh does)"
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+class Watcher:
+    """Records console errors, page errors and failed or non-2xx requests of one page."""
+
+    def __init__(self, page: Page) -> None:
+        self.problems: list[str] = []
+        page.on("console", lambda msg: msg.type == "error" and self.problems.append(f"console: {msg.text}"))
+        page.on("pageerror", lambda err: self.problems.append(f"page error: {err}"))
+        page.on("requestfailed", self._failed)
+        page.on("response", lambda res: res.status >= 400 and self.problems.append(f"{res.status}: {res.url}"))
+
+    def _failed(self, request: Any) -> None:
+        # ERR_ABORTED is Chromium cancelling a request it no longer needs (a favicon when the page
+        # navigates on); a missing or broken file shows up as a 4xx/5xx response or another error.
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"failed: {request.url} {request.failure}")
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[tuple[Page, Watcher]]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    tab = context.new_page()
+    watcher = Watcher(tab)
+    try:
+        yield tab, watcher
+    finally:
+        context.close()
+
+
+def _shot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"site-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 5000
+    return path
+
+
+def _visible_models(page: Page) -> list[str]:
+    return page.eval_on_selector_all("#models tbody tr:not([hidden]) td:first-child a", "els => els.map(e => e.textContent)")
+
+
+def test_search_filters_the_table(hub: Path, page: tuple[Page, Watcher]) -> None:
+    tab, watcher = page
+    with serving(hub) as server:
+        tab.goto(server.url + "index.html")
+        tab.wait_for_load_state("networkidle")
+        assert tab.is_visible("#search")
+        assert _visible_models(tab) == ["big-net", "esol-mtr", "tox-clf"]
+        tab.fill("#search", "")
+        tab.type("#search", "solub")  # by tag, as you type
+        assert _visible_models(tab) == ["esol-mtr"]
+        assert tab.text_content("#search-count") == "1 of 3 models"
+        tab.fill("#search", "classification")  # by task
+        assert _visible_models(tab) == ["tox-clf"]
+        tab.fill("#search", "TORCH embed")  # framework and tag, any case
+        assert _visible_models(tab) == ["big-net"]
+        tab.fill("#search", "no-such-model")
+        assert _visible_models(tab) == [] and tab.is_visible("#no-match")
+        tab.fill("#search", "")
+        assert _visible_models(tab) == ["big-net", "esol-mtr", "tox-clf"] and not tab.is_visible("#no-match")
+        _shot(tab, "home")
+    assert watcher.problems == []
+
+
+def test_model_page_shows_weights_and_charts(hub: Path, page: tuple[Page, Watcher]) -> None:
+    tab, watcher = page
+    with serving(hub) as server:
+        tab.goto(server.url + "index.html")
+        tab.click("text=esol-mtr")
+        tab.wait_for_load_state("networkidle")
+        assert tab.url == server.url + "models/esol-mtr/index.html"
+        assert not tab.is_visible("#weights-table")  # engineering detail starts folded, below the card
+        tab.click("#engineering > summary")
+        assert tab.is_visible("#weights-table")
+        assert tab.locator("#weights-table tbody tr").count() == 6
+        assert tab.locator("svg.chart").count() == 4
+        box = tab.locator("svg.chart.bars").bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 40
+        assert tab.locator("svg.chart.histogram rect").count() == 3 * 24
+        assert tab.text_content("#snippet-python") == \
+            'import dchub_client\nmodel = dchub_client.from_pretrained("esol-mtr@1.1.0")'
+        assert tab.is_visible("button.copy")
+        assert tab.evaluate("typeof window.alert") == "function"  # the hostile card ran nothing
+        assert "<script>alert(1)</script>" in tab.text_content("p.description")
+        _shot(tab, "model")
+        tab.goto(server.url + "models/big-net/index.html")
+        tab.wait_for_load_state("networkidle")
+        tab.click("#engineering > summary")
+        assert tab.locator("svg.chart.histogram").count() == 1
+        _shot(tab, "model-sampled")
+    assert watcher.problems == []
+
+
+def test_every_page_and_link_over_http(hub: Path, page: tuple[Page, Watcher]) -> None:
+    """Load every page and fetch every relative link through the sub-path server: nothing 404s."""
+    tab, watcher = page
+    with serving(hub) as server:
+        for rel in PAGES:
+            tab.goto(server.url + rel)
+            tab.wait_for_load_state("networkidle")
+            for tag, link in page_links(hub / rel).links:
+                if urllib.parse.urlsplit(link).scheme or link.startswith("#"):
+                    continue
+                url = urllib.parse.urljoin(server.url + rel, link)
+                assert url.startswith(server.url), f"{rel}: {link} leaves the sub-path"
+                response = tab.request.get(url)
+                assert response.status == 200, f"{rel}: <{tag}> {link} -> {url}: {response.status}"
+        assert tab.request.get(server.url.rstrip("/") + "/../index.html").status == 404
+        assert tab.request.get(server.url.replace("/myhub/", "/") + "index.html").status == 404
+    assert watcher.problems == []
+
+
+def test_site_works_from_file_urls(hub: Path, page: tuple[Page, Watcher]) -> None:
+    tab, watcher = page
+    tab.goto((hub / "index.html").as_uri())
+    tab.wait_for_load_state("load")
+    assert tab.evaluate("getComputedStyle(document.querySelector('header.site')).backgroundColor") \
+        == "rgb(43, 93, 140)"  # the stylesheet loaded
+    tab.fill("#search", "tox")  # the script runs
+    assert _visible_models(tab) == ["tox-clf"]
+    tab.fill("#search", "")
+    tab.click("text=esol-mtr")
+    tab.wait_for_load_state("load")
+    assert tab.url == (hub / "models/esol-mtr/index.html").as_uri()
+    assert tab.locator("#weights-table tbody tr").count() == 6 and tab.locator("svg.chart").count() == 4
+    tab.click("a.home")
+    tab.wait_for_load_state("load")
+    assert tab.url == (hub / "index.html").as_uri()
+    assert watcher.problems == []
+
+
+def test_the_watcher_sees_a_missing_asset(hub: Path, tmp_path: Path, page: tuple[Page, Watcher]) -> None:
+    """The checks above can fail: a page whose stylesheet 404s is reported."""
+    import shutil
+
+    broken = tmp_path / "hub"
+    shutil.copytree(hub, broken)
+    (broken / "assets" / "site.css").unlink()
+    tab, watcher = page
+    with serving(broken) as server:
+        tab.goto(server.url + "index.html")
+        tab.wait_for_load_state("networkidle")
+    assert any(p.startswith("404: ") and p.endswith("/myhub/assets/site.css") for p in watcher.problems), \
+        watcher.problems
+
+
+def test_narrow_screen_has_no_page_overflow(hub: Path, browser: Any) -> None:
+    """On a 390 px phone long names, hashes and tables wrap or scroll inside their box, not the page."""
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    try:
+        tab = context.new_page()
+        for rel in PAGES:
+            tab.goto((hub / rel).as_uri())
+            tab.wait_for_load_state("load")
+            tab.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+            assert tab.evaluate("document.documentElement.scrollWidth") <= 390, rel
+        assert tab.is_visible("#snippet-python")
+        tab.goto((hub / "models/esol-mtr/index.html").as_uri())
+        tab.click("#engineering > summary")
+        assert tab.is_visible("#snippet-pipeline") and tab.is_visible("#auxiliary-table")
+        assert tab.locator("#auxiliary-table tbody tr").count() == 2
+        _shot(tab, "model-narrow")
+    finally:
+        context.close()

@@ -1,0 +1,99 @@
+"""``hubgen serve``: a real subprocess on a free loopback port, fetched over HTTP."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from email.message import Message
+from pathlib import Path
+
+import pytest
+
+from hubgen.errors import HubgenError
+from hubgen.serve import make_server, normalize_base
+from tests.hubgen.site.support import build_site_hub
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _get(url: str) -> tuple[int, bytes, Message]:
+    try:
+        with _OPENER.open(url, timeout=10) as response:
+            return response.status, response.read(), response.headers
+    except urllib.error.HTTPError as err:
+        return err.code, err.read(), err.headers
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_site_hub(tmp_path_factory.mktemp("serve"))
+
+
+@pytest.fixture(scope="module")
+def served(hub: Path) -> Iterator[str]:
+    """``hubgen serve HUB --port 0 --base /myhub/`` in a subprocess; yields the hub's URL."""
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from hubgen.cli import main; sys.exit(main())",
+                             "serve", str(hub), "--port", "0", "--base", "/myhub/"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        match = re.search(r"at (http://127\.0\.0\.1:\d+/myhub/)index\.html", line)
+        assert match, f"unexpected first line {line!r}; stderr: {proc.stderr.read() if proc.poll() else ''}"
+        yield match.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_serves_the_site_under_the_base_path(served: str, hub: Path) -> None:
+    status, body, headers = _get(served + "index.html")
+    assert status == 200 and body == (hub / "index.html").read_bytes()
+    assert headers["Content-Type"].startswith("text/html")
+    status, body, _ = _get(served + "models/esol-mtr/")  # a folder serves its index.html
+    assert status == 200 and body == (hub / "models/esol-mtr/index.html").read_bytes()
+    status, body, _ = _get(served + "index.json")
+    assert status == 200 and body == (hub / "index.json").read_bytes()
+
+
+def test_redirects_the_bare_base_and_hides_the_rest(served: str) -> None:
+    status, _, headers = _get(served.rstrip("/"))
+    assert status == 301 and headers["Location"] == "/myhub/"
+    root = served.replace("/myhub/", "/")
+    assert _get(root + "index.html")[0] == 404  # outside the base path
+    assert _get(served + "models/")[0] == 404  # no directory listings
+    assert _get(served + ".hubgen-cache.json")[0] == 404  # private build files
+    assert _get(served + "%2Ehubgen-cache.json")[0] == 404
+    assert _get(served + "../index.html")[0] == 404
+    assert _get(served + "no-such-page.html")[0] == 404
+
+
+def test_binds_loopback_only(hub: Path) -> None:
+    server = make_server(hub, port=0, base="sub")
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+        assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/sub/")
+    finally:
+        server.server_close()
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    assert normalize_base("") == "/" and normalize_base("/a/b") == "/a/b/"
+    with pytest.raises(HubgenError, match="invalid base path '/a/../b'"):
+        normalize_base("/a/../b")
+    with pytest.raises(HubgenError, match=f"{tmp_path / 'missing'}: no such folder to serve"):
+        make_server(tmp_path / "missing", port=0)
+    blocker = make_server(tmp_path, port=0)
+    try:
+        with pytest.raises(HubgenError, match=f"cannot listen on 127.0.0.1:{blocker.server_address[1]}"):
+            make_server(tmp_path, port=blocker.server_address[1])
+    finally:
+        blocker.server_close()
