@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from tests.hubgen.site.test_browser import ARGS, ARTIFACTS, CHROMIUM, Watcher
 from tests.hubgen.site.support import serving
+from tests.hubgen.site.test_browser import ARGS, ARTIFACTS, CHROMIUM, Watcher
 
 WIDTHS = (1280, 390)
 #: The smallest rendered font size (px) of any chart text.
