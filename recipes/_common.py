@@ -218,11 +218,3 @@ def classification_metrics(y_true: np.ndarray, p_active: np.ndarray, w: np.ndarr
 def mean_validation_auc(model: Any, valid: Any) -> float:
     """The early-stopping score of the classifiers."""
     return float(np.mean(task_aucs(valid.y, predict_probabilities(model, valid), valid.w)))
-
-
-def canonical(smiles: str) -> str:
-    """RDKit's canonical SMILES (the input when RDKit cannot parse it)."""
-    from rdkit import Chem
-
-    mol = Chem.MolFromSmiles(smiles)
-    return Chem.MolToSmiles(mol) if mol is not None else smiles

@@ -9,6 +9,8 @@ applicability domain.
 from __future__ import annotations
 
 import collections
+import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -133,11 +135,16 @@ def domain_featurizer() -> Any:
 
 
 def domain_of(split: _common.Split, threshold: float = 0.0) -> Any:
-    """The applicability domain of a model trained on ``split.train``."""
+    """The applicability domain of a model trained on ``split.train`` (fingerprinted once per split)."""
+    return dataclasses.replace(_training_fingerprints(split), threshold=threshold)
+
+
+@functools.lru_cache(maxsize=8)
+def _training_fingerprints(split: _common.Split) -> Any:
     import dchub_client
 
     return dchub_client.ApplicabilityDomain.from_smiles(domain_featurizer(), [str(s) for s in split.train.ids],
-                                                        threshold=threshold)
+                                                        threshold=0.0)
 
 
 def domain_threshold(split: _common.Split) -> float:
