@@ -239,6 +239,21 @@ def test_training_is_deterministic(built_hub, tmp_path):
     assert {k: v["sha256"] for k, v in params[0].items()} == {k: v["sha256"] for k, v in params[1].items()}
 
 
+def test_a_recipe_in_a_fresh_process_rebuilds_the_same_folder(built_hub, tmp_path):
+    """The fine-tune trains its base again when alone in a process (hubgen build --jobs): same bytes."""
+    import os
+
+    code = ("import sys; from pathlib import Path; from recipes import nci_clogp_finetuned as r; "
+            "r.build(Path(sys.argv[1]))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "again")], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    hashes = [{k: v["sha256"] for k, v in _json(folder, "params.json")["weights"].items()}
+              for folder in (built_hub.folders["nci-clogp-finetuned"], tmp_path / "again")]
+    assert hashes[0] == hashes[1]
+    assert _card(tmp_path / "again")["metrics"] == _card(built_hub.folders["nci-clogp-finetuned"])["metrics"]
+
+
 def test_a_changed_recipe_makes_its_folder_stale(built_hub, tmp_path):
     from hubgen import recipes
     from hubgen.manifest import load_hub_manifest
