@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dchub_client.format import hubfiles, layout
-from dchub_client.format.atomic import atomic_write_bytes
+from dchub_client.format.atomic import atomic_write_bytes, shared_file_mode
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class BlobStore:
             return
         target = self.path(blob.sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(temp, 0o644)
+        os.chmod(temp, shared_file_mode())  # mkstemp made it 0600
         os.replace(temp, target)
         self.stats.bytes_new += blob.size
         self.stats.blobs_new.append(blob.sha256)

@@ -5,6 +5,7 @@ import argparse
 
 from dchub_client.humanize import human_size
 from hubgen.build import BuildSummary, build_hub
+from hubgen.cli._args import days
 from hubgen.cli._progress import ByteProgress
 from hubgen.signing import DEFAULT_EXPIRES_DAYS
 
@@ -22,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="run recipes in N worker processes (default: %(default)s, in this process)")
     parser.add_argument("--sign-key", action="append", default=[], metavar="KEY",
                         help="private key file (hubgen keygen) that signs index.json; repeat to sign with "
-                             "several keys (key rotation)")
-    parser.add_argument("--expires-days", type=_days, default=DEFAULT_EXPIRES_DAYS, metavar="DAYS",
+                             "several keys (k of n; `hubgen rotate` changes keys)")
+    parser.add_argument("--expires-days", type=days, default=DEFAULT_EXPIRES_DAYS, metavar="DAYS",
                         help="lifetime of a signed index (default: %(default)s)")
     parser.set_defaults(func=run)
 
@@ -47,16 +48,6 @@ def _jobs(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number of processes: {text!r}") from err
     if not 1 <= value <= 64:
         raise argparse.ArgumentTypeError("must be between 1 and 64")
-    return value
-
-
-def _days(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from err
-    if not 0 < value < 36500:
-        raise argparse.ArgumentTypeError("must be between 0 and 36500 days")
     return value
 
 
