@@ -24,6 +24,7 @@ from dchub_client.models.allowlist import policies as _policies  # noqa: E402
 if TYPE_CHECKING:  # the names below, for type checkers and IDEs
     from dchub_client.hub.resolve import download
     from dchub_client.models.allowlist.registry import register_class
+    from dchub_client.models.domain import ApplicabilityDomain, DomainResult
     from dchub_client.models.encoding import register_encoder
     from dchub_client.models.interface import (
         Model,
@@ -34,12 +35,16 @@ if TYPE_CHECKING:  # the names below, for type checkers and IDEs
         set_weight,
         to_pretrained,
     )
+    from dchub_client.models.outputs import OutputContract
     from dchub_client.models.pipeline import Pipeline, load_pipeline
 
 #: Where each public name lives (imported when first used).
 _LAZY = {
     "download": "dchub_client.hub.resolve",
     "register_class": "dchub_client.models.allowlist.registry",
+    "ApplicabilityDomain": "dchub_client.models.domain",
+    "DomainResult": "dchub_client.models.domain",
+    "OutputContract": "dchub_client.models.outputs",
     "register_encoder": "dchub_client.models.encoding",
     "Model": "dchub_client.models.interface",
     "from_pretrained": "dchub_client.models.interface",
@@ -71,7 +76,10 @@ _policies.install()
 _deepchem_hooks.install()
 
 __all__ = [
+    "ApplicabilityDomain",
+    "DomainResult",
     "Model",
+    "OutputContract",
     "Pipeline",
     "__version__",
     "download",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything dchub needs on a fresh clone: a virtualenv in .venv with the project and
-# all its extras (pinned by constraints.txt), and Debian's Chromium for the browser tests.
+# all its extras (pinned by constraints.txt), Debian's Chromium for the browser tests and wget for the
+# site-crawl journey.
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,11 +18,19 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# Debian packages the tests use: Chromium (the site in a real browser) and wget (a crawl of the site is a mirror).
+missing=""
 if [ "${DCHUB_SKIP_BROWSER:-0}" != "1" ] && ! command -v chromium >/dev/null 2>&1; then
+  missing="$missing chromium"
+fi
+if ! command -v wget >/dev/null 2>&1; then
+  missing="$missing wget"
+fi
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = "0" ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
   else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
   fi
 fi

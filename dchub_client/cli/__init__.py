@@ -1,4 +1,4 @@
-"""The ``dchub`` command: browse hubs, pull models, manage the cache, name hubs, make offline mirrors.
+"""The ``dchub`` command: browse hubs, pull models, predict, manage the cache, name hubs, make offline mirrors.
 
 Known errors print one line (``dchub: error: ...``) and exit 1; ``DCHUB_DEBUG=1`` shows the
 traceback. Framework logging is silenced unless ``-v`` or ``DCHUB_DEBUG=1``. The command modules
@@ -16,6 +16,7 @@ from dchub_client.cli import cache as cache_cmd
 from dchub_client.cli import hub as hub_cmd
 from dchub_client.cli import mirror as mirror_cmd
 from dchub_client.cli import models as models_cmd
+from dchub_client.cli import predict as predict_cmd
 from dchub_client.errors import DchubError
 
 
@@ -27,6 +28,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     models_cmd.register(sub)
+    predict_cmd.register(sub)
     hub_cmd.register(sub)
     cache_cmd.register(sub)
     mirror_cmd.register(sub)

@@ -6,8 +6,10 @@ under any sub-path (GitHub Pages project sites) and from ``file://``:
 
 ```
 index.html                     the catalogue: a table of models and a search box
-models/<name>/index.html       one page per model (card, versions, snippet, weights, charts)
+models/<name>/index.html       one page per model (what it returns, how good it is, what it has seen,
+                               how to cite and load it, every version's files; engineering detail folded)
 assets/site.css, search.js, favicon.svg
+assets/molecules/<hash>.svg    RDKit drawings of the pages' molecules (shown with <img>)
 ```
 
 The data is computed in :mod:`hubgen.site.views`; ``site_templates/`` only presents it. Output is
@@ -25,7 +27,7 @@ import jinja2
 from dchub_client.format import hubfiles, layout
 from dchub_client.format.atomic import write_if_changed
 from hubgen.errors import BuildError
-from hubgen.site import views
+from hubgen.site import values, views
 from hubgen.site.histogram_cache import HistogramCache
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ def render_pages(out_dir: Path, *, index: hubfiles.Index, manifests: dict[tuple[
         pages[model.href] = _render(env, "model.html", hub=hub, model=model, root="../../")
     for name in ASSETS:
         pages[f"assets/{name}"] = _asset(name)
+    pages.update(hub.drawings)
     return pages
 
 
@@ -83,9 +86,11 @@ def _environment() -> jinja2.Environment:
     if not (TEMPLATES_DIR / "base.html").is_file():
         raise BuildError(f"{TEMPLATES_DIR}: site templates not found (base.html is missing); "
                          "reinstall dchub (pip install --force-reinstall dchub)")
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters["breakable"] = values.breakable
+    return env
 
 
 def _render(env: jinja2.Environment, template: str, **context: object) -> bytes:
