@@ -25,7 +25,6 @@ import os
 import threading
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from dchub_client import constants
 from dchub_client.errors import BadResponseError, HubFormatError, MirrorError, TrustError
 from dchub_client.format import layout
 from dchub_client.format.hashing import CHUNK_SIZE
+from dchub_client.hub.roots import normalize_root, root_kind
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,17 +84,11 @@ class Mirror:
 
 
 def parse_mirror(root: str) -> Mirror:
-    """Turn one ``DEEPCHEM_MODEL_HUB`` entry into a :class:`Mirror`."""
-    scheme = urllib.parse.urlparse(root).scheme.lower()
-    if scheme in ("http", "https"):
-        return Mirror(root=root, kind="http", base=root if root.endswith("/") else root + "/")
-    if scheme == "file":
-        path = urllib.request.url2pathname(urllib.parse.urlparse(root).path)
-        return Mirror(root=root, kind="local", base=str(Path(path)))
-    if len(scheme) > 1:  # a one-letter scheme is a Windows drive
-        raise HubFormatError(f"unsupported mirror {root!r}: use http(s)://, file:// or a local path",
-                             source="DEEPCHEM_MODEL_HUB")
-    return Mirror(root=root, kind="local", base=str(Path(root).expanduser()))
+    """Turn one ``DEEPCHEM_MODEL_HUB`` entry into a :class:`Mirror` (its root normalized: see :mod:`.roots`)."""
+    root = normalize_root(root)
+    if root_kind(root) == "http":
+        return Mirror(root=root, kind="http", base=root)
+    return Mirror(root=root, kind="local", base=root)
 
 
 def parse_mirrors(roots: Iterable[str]) -> list[Mirror]:
@@ -308,6 +302,13 @@ def _root_cause(err: BaseException) -> str:
     return text.split(": ", 1)[-1][:120] if text else type(err).__name__
 
 
+def is_missing(err: BaseException) -> bool:
+    """True when a mirror's failure says the file is not there: HTTP 404, 410 or 403 (what S3 answers
+    for a missing key when listing is not allowed), or a missing local file."""
+    status = getattr(err, "status", None) or getattr(getattr(err, "response", None), "status_code", None)
+    return status in (403, 404, 410) or isinstance(err, (FileNotFoundError, NotADirectoryError))
+
+
 def failure_types() -> tuple[type[BaseException], ...]:
     """Exceptions that mean "this mirror failed, try the next one"."""
     import requests
@@ -340,4 +341,4 @@ def try_mirrors(mirrors: Iterable[Mirror], what: str, attempt: Callable[[Mirror]
     raise MirrorError(what, failures) from errors[-1]
 
 
-__all__ = ["MAX_METADATA_BYTES", "Mirror", "describe", "parse_mirror", "parse_mirrors", "try_mirrors"]
+__all__ = ["MAX_METADATA_BYTES", "Mirror", "describe", "is_missing", "parse_mirror", "parse_mirrors", "try_mirrors"]
