@@ -357,3 +357,12 @@ def test_rebuild_reuses_histograms_of_unchanged_weights(tmp_path: Path, monkeypa
     (hub / layout.SITE_CACHE_FILE).write_text("{not json")  # a damaged cache only costs time
     build_hub(yaml_path, hub)
     assert site_files(hub) == before
+
+
+def test_pages_say_how_to_install_the_client(hub: Path) -> None:
+    index = (hub / "index.html").read_text()
+    install = index.split('<section id="install">', 1)[1].split("</section>", 1)[0]
+    assert "dchub_client" in install and 'pip install -c constraints.txt -e ".[all]"' in install
+    page = (hub / "models/esol-mtr/index.html").read_text()  # a torch model: the torch and deepchem extras
+    load = page.split('<section id="load">', 1)[1].split("</section>", 1)[0]
+    assert '".[torch,deepchem]"' in load and load.index("pip install") < load.index("DEEPCHEM_MODEL_HUB")
