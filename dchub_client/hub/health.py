@@ -83,8 +83,8 @@ class MirrorHealth:
                 return
             self._announced.add(root)
         ago = max(0.0, time.time() - down.at)
-        log.warning("skipping mirror %s (%s, %s ago); it is tried again only if every other mirror fails",
-                    root, down.why, _ago(ago))
+        log.warning("skipping mirror %s (%s ago: %s); it is tried again only if every other mirror fails",
+                    root, _ago(ago), down.why)
 
     def _read(self) -> dict[str, Down]:
         try:

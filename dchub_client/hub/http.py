@@ -191,7 +191,7 @@ class _Clock:
         self.last = time.monotonic()
 
     def _expired(self) -> MirrorTimeoutError:
-        if self.in_body or (self.end <= self.head and self.answered):
+        if self.in_body:
             return MirrorTimeoutError(f"too slow: the file did not arrive in the time allowed ({self.budget:.3g} s: "
                                       "DEEPCHEM_HUB_TIMEOUT + size / DEEPCHEM_HUB_MIN_RATE, DEEPCHEM_HUB_TIMEOUT "
                                       "for index, manifest and params.json)")
@@ -262,7 +262,7 @@ class _Route:
         port = parts.port or (443 if scheme == "https" else 80)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         auth = (("Authorization", _basic(parts.username, parts.password)),) if parts.username else ()
-        proxy_url = constants.proxy_url(scheme, parts.hostname)
+        proxy_url = _proxy_url(scheme, parts.hostname)
         if not proxy_url:
             return cls(scheme, parts.hostname, port, target, None, auth)
         proxy = urllib.parse.urlsplit(proxy_url if "://" in proxy_url else f"http://{proxy_url}")
@@ -271,6 +271,12 @@ class _Route:
         if scheme == "http":  # a plain proxy is sent the absolute URL
             target = urllib.parse.urlunsplit((scheme, parts.netloc.rpartition("@")[2], target, "", ""))
         return cls(scheme, parts.hostname, port, target, (proxy.hostname or "", proxy.port or 80), auth)
+
+
+@functools.lru_cache(maxsize=256)
+def _proxy_url(scheme: str, host: str) -> str | None:
+    """The proxy for *host*, looked up once per process (the environment is scanned on each lookup)."""
+    return constants.proxy_url(scheme, host)
 
 
 def _basic(user: str | None, password: str | None) -> str:
