@@ -1,8 +1,12 @@
 """The content-addressed blob store of a hub, and the hash cache that keeps rebuilds cheap.
 
-Each source file is read once: its bytes are hashed while they are copied into temp files, one
-per part when the file is larger than the part size; each temp file is then moved to
-``blobs/sha256/<xx>/<sha>`` unless that blob is already there.
+Each source file is read once and each byte hashed once: a file that fits in one part has one
+digest, which is both its own and its blob's; only a file split into parts also gets a digest per
+part. A small file (up to :data:`SMALL_FILE_BYTES`) is read whole, hashed, and written only if its
+blob is not already there. A larger one streams: the reading thread hashes each buffer and hands
+it to a writer thread that copies it into the part's temp file, so reading, hashing and writing
+overlap; :meth:`BlobStore.digest_all` also works on two files at once. Each temp file is then moved
+to ``blobs/sha256/<xx>/<sha>`` unless that blob is already there.
 
 The hash cache (``<hub>/.hubgen-cache.json``, never published) maps a source file's
 ``(absolute path, size, mtime_ns, inode)`` to its sha256 and parts, so an unchanged file is never
@@ -12,12 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
+import queue
 import shutil
-import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +34,14 @@ from dchub_client.format.atomic import atomic_write_bytes
 logger = logging.getLogger(__name__)
 
 _CACHE_VERSION = 1
-#: Copy/hash buffer: large, so per-call overhead vanishes.
-BUFFER_SIZE = 4 << 20
+#: Read buffer of a streamed file: large, so per-call overhead vanishes.
+BUFFER_SIZE = 256 << 10
+#: Buffers of one streamed file in flight between the reading and the writing thread.
+_BUFFERS = 8
+#: Files up to this size are read whole into memory (and written only when their blob is new).
+SMALL_FILE_BYTES = 4 << 20
+#: Files hashed (and copied) at once by :meth:`BlobStore.digest_all`.
+WORKERS = 2
 
 Progress = Callable[[int], None]
 
@@ -103,6 +116,15 @@ class StoreStats:
     bytes_new: int = 0
     bytes_reused: int = 0
     blobs_new: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, hashed: int = 0, new: int = 0, reused: int = 0, blob: str | None = None) -> None:
+        with self.lock:
+            self.bytes_hashed += hashed
+            self.bytes_new += new
+            self.bytes_reused += reused
+            if blob is not None:
+                self.blobs_new.append(blob)
 
 
 class BlobStore:
@@ -114,15 +136,32 @@ class BlobStore:
         self.cache = cache
         self.stats = StoreStats()
         self.tmp = root / layout.BUILD_TMP_DIR
+        self._names = itertools.count()
+        self._folders: set[str] = set()
 
     def path(self, sha256: str) -> Path:
         return self.root / hubfiles.blob_path(sha256)
 
     def has(self, blob: hubfiles.Part) -> bool:
         try:
-            return self.path(blob.sha256).stat().st_size == blob.size
+            return os.stat(os.path.join(self.root, hubfiles.blob_path(blob.sha256))).st_size == blob.size
         except FileNotFoundError:
             return False
+
+    def digest_all(self, sources: Sequence[Path], *, store: bool,
+                   progress: Progress | None = None) -> list[FileDigest]:
+        """:meth:`digest` of each of *sources* (in that order), :data:`WORKERS` files at a time."""
+        if len(sources) < 2 or sum(_size(p) for p in sources) < 2 * SMALL_FILE_BYTES:
+            return [self.digest(path, store=store, progress=progress) for path in sources]
+        lock = threading.Lock()
+
+        def tick(n: int) -> None:
+            with lock:
+                progress(n)  # type: ignore[misc]
+
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="hubgen-hash") as pool:
+            return list(pool.map(lambda p: self.digest(p, store=store, progress=tick if progress else None),
+                                 sources))
 
     def digest(self, source: Path, *, store: bool, progress: Progress | None = None) -> FileDigest:
         """Hash *source* (through the cache); with *store*, also make sure its blobs are in the hub."""
@@ -130,19 +169,68 @@ class BlobStore:
         cached = self.cache.get(source, st, self.part_size)
         if cached is not None and (not store or all(self.has(b) for b in cached.blobs)):
             if store:
-                self.stats.bytes_reused += cached.size
+                self.stats.add(reused=cached.size)
             if progress:
                 progress(cached.size)
             return cached
-        digest = self._read(source, store=store, progress=progress)
+        digest = self._read(source, size=st.st_size, store=store)
+        if progress:
+            progress(digest.size)
+        self.stats.add(hashed=digest.size)
         self.cache.put(source, st, self.part_size, digest)
         return digest
 
-    def _read(self, source: Path, *, store: bool, progress: Progress | None) -> FileDigest:
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        temps: list[Path] = []
+    def _read(self, source: Path, *, size: int, store: bool) -> FileDigest:
+        """Read and hash *source* (the only place source bytes are read)."""
+        if size <= SMALL_FILE_BYTES:
+            return self._small(source, size, store=store)
+        return self._stream(source, store=store)
+
+    # --- small files: read whole, hash, write only new blobs ----------------------------------
+
+    def _small(self, source: Path, size: int, *, store: bool) -> FileDigest:
+        with open(source, "rb", buffering=0) as handle:
+            data = memoryview(handle.read())
+        if len(data) != size:
+            raise OSError(f"{source}: changed while being read ({len(data)} bytes, expected {size})")
+        whole = hashlib.sha256(data).hexdigest()
+        chunks = [data[i:i + self.part_size] for i in range(0, len(data), self.part_size)] or [data]
+        parts = tuple(hubfiles.Part(hashlib.sha256(c).hexdigest(), len(c)) for c in chunks) \
+            if len(chunks) > 1 else ()
+        digest = FileDigest(whole, size, parts)
+        if store:
+            for blob, chunk in zip(digest.blobs, chunks):
+                if self.has(blob):
+                    self.stats.add(reused=blob.size)
+                else:
+                    self._commit(blob, self._write_temp(chunk))
+        return digest
+
+    def _write_temp(self, data: memoryview) -> str:
+        fd, name = self._temp()
         try:
-            whole, parts = self._copy(source, temps if store else None, progress)
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        return name
+
+    def _temp(self) -> tuple[int, str]:
+        """A new temp file (mode 0644 under the umask) in the store's private temp folder."""
+        name = os.path.join(self.tmp, f"blob.{os.getpid()}.{next(self._names)}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        try:
+            return os.open(name, flags, 0o644), name
+        except FileNotFoundError:
+            os.makedirs(self.tmp, exist_ok=True)
+            return os.open(name, flags, 0o644), name
+
+    # --- large files: read + hash here, write on a helper thread ------------------------------
+
+    def _stream(self, source: Path, *, store: bool) -> FileDigest:
+        temps: list[str] = []
+        try:
+            with open(source, "rb", buffering=0) as src, _Writer() as writer:
+                whole, parts = self._copy(src, writer if store else None, temps)
             digest = FileDigest(whole, sum(p.size for p in parts), parts if len(parts) > 1 else ())
             if store:
                 for blob, temp in zip(digest.blobs, temps):
@@ -151,64 +239,62 @@ class BlobStore:
         finally:
             for temp in temps:
                 with contextlib.suppress(FileNotFoundError):
-                    temp.unlink()
+                    os.unlink(temp)
 
-    def _copy(self, source: Path, temps: list[Path] | None,
-              progress: Progress | None) -> tuple[str, tuple[hubfiles.Part, ...]]:
+    def _copy(self, src: object, writer: _Writer | None, temps: list[str]) -> tuple[str, tuple[hubfiles.Part, ...]]:
+        """Read *src* to the end; return the whole-file digest and the parts.
+
+        While the file fits in one part, its whole digest is the part's; from the second part on,
+        each part also gets a digest of its own (the first part's is the whole digest at its end).
+        """
         whole = hashlib.sha256()
+        part_hash: hashlib._Hash | None = None
         parts: list[hubfiles.Part] = []
-        buffer = bytearray(BUFFER_SIZE)
-        with open(source, "rb", buffering=0) as src:
-            while True:
-                part, size, done = self._copy_part(src, buffer, whole, temps, progress)
-                if size or not parts:
-                    parts.append(hubfiles.Part(part, size))
-                if done:
-                    break
-        self.stats.bytes_hashed += sum(p.size for p in parts)
+        fd, size = -1, 0
+        scratch = None if writer else memoryview(bytearray(BUFFER_SIZE))
+        while True:
+            view = writer.buffer() if writer else scratch
+            n = src.readinto(view[:min(BUFFER_SIZE, self.part_size - size or self.part_size)])  # type: ignore
+            if not n:
+                if writer:
+                    writer.release(view)  # type: ignore[arg-type]
+                break
+            if size == self.part_size:  # the current part is full: a new one starts here
+                parts.append(hubfiles.Part((part_hash or whole.copy()).hexdigest(), size))
+                fd = writer.close_file(fd) if writer else -1
+                part_hash, size = hashlib.sha256(), 0
+            if size == 0 and writer:
+                fd, name = self._temp()
+                temps.append(name)
+                writer.adopt(fd)
+            chunk = view[:n]  # type: ignore[index]
+            whole.update(chunk)
+            if part_hash is not None:
+                part_hash.update(chunk)
+            if writer:
+                writer.write(fd, view, n)  # type: ignore[arg-type]
+            size += n
+        if writer:
+            writer.close_file(fd)
+            writer.finish()
+        parts.append(hubfiles.Part((part_hash or whole).hexdigest(), size))
         return whole.hexdigest(), tuple(parts)
 
-    def _copy_part(self, src: object, buffer: bytearray, whole: "hashlib._Hash", temps: list[Path] | None,
-                   progress: Progress | None) -> tuple[str, int, bool]:
-        """Copy up to one part from *src*; return (sha256, size, reached end of file)."""
-        part = hashlib.sha256()
-        view = memoryview(buffer)
-        out_fd = None
-        if temps is not None:
-            out_fd, name = tempfile.mkstemp(prefix="blob.", dir=self.tmp)
-            temps.append(Path(name))
-        size = 0
-        try:
-            while size < self.part_size:
-                n = src.readinto(view[:min(len(buffer), self.part_size - size)])  # type: ignore[attr-defined]
-                if not n:
-                    return part.hexdigest(), size, True
-                chunk = view[:n]
-                whole.update(chunk)
-                part.update(chunk)
-                if out_fd is not None:
-                    _write_all(out_fd, chunk)
-                size += n
-                if progress:
-                    progress(n)
-            return part.hexdigest(), size, _at_eof(src)
-        finally:
-            if out_fd is not None:
-                os.close(out_fd)
-
-    def _commit(self, blob: hubfiles.Part, temp: Path) -> None:
-        """Move a verified temp file to its blob path, unless the blob is already there."""
-        if temp.stat().st_size != blob.size:
-            raise OSError(f"{temp}: wrote {temp.stat().st_size} bytes, expected {blob.size}")
+    def _commit(self, blob: hubfiles.Part, temp: str) -> None:
+        """Move a complete temp file to its blob path, unless the blob is already there."""
+        written = os.stat(temp).st_size
+        if written != blob.size:
+            raise OSError(f"{temp}: wrote {written} bytes, expected {blob.size}")
         if self.has(blob):
-            self.stats.bytes_reused += blob.size
+            self.stats.add(reused=blob.size)
             return
-        target = self.path(blob.sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(temp, 0o644)
+        target = os.path.join(self.root, hubfiles.blob_path(blob.sha256))
+        folder = os.path.dirname(target)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
         os.replace(temp, target)
-        self.stats.bytes_new += blob.size
-        self.stats.blobs_new.append(blob.sha256)
+        self.stats.add(new=blob.size, blob=blob.sha256)
 
     def discard_new(self) -> None:
         """Remove the blobs this store created (after a failed build: nothing references them)."""
@@ -228,10 +314,82 @@ def _write_all(fd: int, data: memoryview) -> None:
         data = data[written:]
 
 
-def _at_eof(src: object) -> bool:
-    """True when *src* has nothing left (peeks one byte and steps back)."""
-    pos = src.tell()  # type: ignore[attr-defined]
-    if src.read(1):  # type: ignore[attr-defined]
-        src.seek(pos)  # type: ignore[attr-defined]
-        return False
-    return True
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+class _Writer:
+    """Writes buffers into files on a helper thread (``os.write`` releases the GIL), so the reading
+    thread can hash the next buffer meanwhile. Buffers come from :meth:`buffer` and return to it
+    once written; a write error is raised on the reading thread."""
+
+    def __init__(self) -> None:
+        self._free: queue.SimpleQueue[memoryview] = queue.SimpleQueue()
+        for _ in range(_BUFFERS):
+            self._free.put(memoryview(bytearray(BUFFER_SIZE)))
+        self._todo: queue.SimpleQueue[tuple[int, memoryview | None, int] | None] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._open: set[int] = set()
+        self._thread = threading.Thread(target=self._run, name="hubgen-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._todo.get()) is not None:
+            fd, view, n = item
+            try:
+                if view is None:
+                    os.close(fd)
+                elif self._error is None:
+                    _write_all(fd, view[:n])
+            except BaseException as err:  # e.g. a full disk
+                self._error = err
+            finally:
+                if view is not None:
+                    self._free.put(view)
+
+    def buffer(self) -> memoryview:
+        view = self._free.get()
+        if self._error is not None:
+            self._free.put(view)
+            raise self._error
+        return view
+
+    def release(self, view: memoryview) -> None:
+        self._free.put(view)
+
+    def write(self, fd: int, view: memoryview, n: int) -> None:
+        """Write the first *n* bytes of *view* to *fd* (in order with the other writes)."""
+        self._todo.put((fd, view, n))
+
+    def adopt(self, fd: int) -> None:
+        """Take charge of closing *fd* (:meth:`close_file`, or at the end whatever happens)."""
+        self._open.add(fd)
+
+    def close_file(self, fd: int) -> int:
+        """Close *fd* after its queued writes; returns -1 (no file)."""
+        if fd >= 0:
+            self._open.discard(fd)
+            self._todo.put((fd, None, 0))
+        return -1
+
+    def finish(self) -> None:
+        """Wait for every queued write; raise the first write error."""
+        if self._thread.is_alive():
+            self._todo.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread.is_alive():
+            self._todo.put(None)
+            self._thread.join()
+        for fd in self._open:  # after a failure: files whose close was never queued
+            os.close(fd)
+        self._open.clear()

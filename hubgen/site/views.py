@@ -8,6 +8,7 @@ Only model weights are counted, charted and plotted; the arrays ``params.json`` 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from hubgen.site.values import MAX_VALUE_CHARS, clip, count_text, describe, shap
 
 #: At most this many layers get a histogram (the bar chart shows them all).
 MAX_HISTOGRAMS = 64
+#: A layer with fewer values than this gets no histogram: a few dozen numbers over the bins say
+#: nothing a reader can use, and reading each tiny weight's blob costs a hub of many small models dearly.
+MIN_HISTOGRAM_VALUES = 100
 #: A weights table longer than this starts folded (a ``<details>`` element: no script needed).
 FOLD_WEIGHTS_OVER = 24
 #: Shown in the "how to load" snippet when the hub lists no mirror.
@@ -131,13 +135,16 @@ class HubView:
 
 
 def gather(hub: Path, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest],
-           histograms: HistogramCache | None = None) -> HubView:
+           histograms: HistogramCache | None = None, *, names: Iterable[str] | None = None) -> HubView:
     """Compute the site's data from the built hub at *hub* (*histograms*: reuse those of earlier builds).
+
+    *names* limits the models computed (for pages of some models only; the home page needs them all).
 
     Raises:
         BuildError: a manifest listed by *index* is missing from *manifests*, or a blob is unreadable.
     """
-    models = tuple(_model(hub, index, name, manifests, histograms) for name in sorted(index.models))
+    chosen = sorted(index.models if names is None else names)
+    models = tuple(_model(hub, index, name, manifests, histograms) for name in chosen)
     return HubView(name=index.name, title=index.title or index.name, description=index.description,
                    mirror=index.mirrors[0] if index.mirrors else MIRROR_PLACEHOLDER,
                    mirror_known=bool(index.mirrors), generated=index.generated or "", models=models,
@@ -173,7 +180,7 @@ def _model(hub: Path, index: hubfiles.Index, name: str, manifests: dict[tuple[st
         pipeline=pipeline.pipeline(info), weights=weights, auxiliary=extras,
         fold_weights=len(weights) > FOLD_WEIGHTS_OVER, layers=layers,
         chart=svg.bar_chart([(layer.name, layer.count) for layer in layers]),
-        hidden_histograms=max(0, sum(1 for layer in layers if layer.numeric) - MAX_HISTOGRAMS),
+        hidden_histograms=max(0, sum(1 for layer in layers if layer.numeric >= MIN_HISTOGRAM_VALUES) - MAX_HISTOGRAMS),
         search=_search_text(name, manifest),
     )
 
@@ -244,8 +251,10 @@ def _layers(hub: Path, files: dict[str, hubfiles.FileEntry], info: pretrained.Pr
     shown = 0
     for layer, entries in groups.items():
         numeric = [e for e in entries if _plottable(e) and e.file in files]
-        histogram = _histogram(hub, files, numeric, histograms) if numeric and shown < MAX_HISTOGRAMS else None
-        shown += bool(numeric)
+        values = sum(math.prod(e.shape) for e in numeric)
+        wanted = values >= MIN_HISTOGRAM_VALUES and shown < MAX_HISTOGRAMS
+        histogram = _histogram(hub, files, numeric, histograms) if wanted else None
+        shown += values >= MIN_HISTOGRAM_VALUES
         layers.append(LayerView(name=layer, count=sum(math.prod(e.shape) for e in entries),
                                 numeric=sum(math.prod(e.shape) for e in numeric),
                                 weights=tuple(e.name for e in entries), histogram=histogram))

@@ -299,7 +299,7 @@ def test_recipe_produces_missing_folder(write_yaml, tmp_path, monkeypatch):
 def test_site_hook_is_called_before_the_index(hub_yaml, tmp_path, monkeypatch):
     seen = {}
 
-    def render_site(out_dir, *, index, manifests):
+    def render_site(out_dir, *, index, manifests, only_changed=False):
         seen["index_exists"] = (out_dir / "index.json").exists()
         seen["manifests"] = sorted(manifests)
         (out_dir / "index.html").write_text("<html></html>")
