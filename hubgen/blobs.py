@@ -30,6 +30,7 @@ from pathlib import Path
 
 from dchub_client.format import hubfiles, layout
 from dchub_client.format.atomic import atomic_write_bytes
+from dchub_client.format.hashing import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ BUFFER_SIZE = 256 << 10
 _BUFFERS = 8
 #: Files up to this size are read whole into memory (and written only when their blob is new).
 SMALL_FILE_BYTES = 4 << 20
-#: Files hashed (and copied) at once by :meth:`BlobStore.digest_all`.
+#: Files hashed (and copied) at once by :meth:`BlobStore.digest_all`: hashing and copying release the
+#: GIL, and so does creating files, which is most of the cost for many small ones.
 WORKERS = 2
 
 Progress = Callable[[int], None]
@@ -100,6 +102,16 @@ class HashCache:
                                       "parts": [[p.sha256, p.size] for p in digest.parts]}
         self._dirty = True
 
+    def sha256(self, path: Path) -> str:
+        """The sha256 of a hub file (a manifest, a page), from the cache while its stat is unchanged."""
+        st = path.stat()
+        cached = self.get(path, st, 0)
+        if cached is not None:
+            return cached.sha256
+        digest = sha256_file(path)
+        self.put(path, st, 0, FileDigest(digest, st.st_size))
+        return digest
+
     def save(self) -> None:
         """Write the cache atomically if anything changed."""
         if self._dirty:
@@ -151,7 +163,7 @@ class BlobStore:
     def digest_all(self, sources: Sequence[Path], *, store: bool,
                    progress: Progress | None = None) -> list[FileDigest]:
         """:meth:`digest` of each of *sources* (in that order), :data:`WORKERS` files at a time."""
-        if len(sources) < 2 or sum(_size(p) for p in sources) < 2 * SMALL_FILE_BYTES:
+        if len(sources) < 2 or (len(sources) < 8 and sum(_size(p) for p in sources) < 2 * SMALL_FILE_BYTES):
             return [self.digest(path, store=store, progress=progress) for path in sources]
         lock = threading.Lock()
 

@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 #: Top-level names hubgen itself writes; a non-empty output folder holding anything else is refused.
 _OWN_NAMES = frozenset({layout.INDEX_FILE, layout.SUMS_FILE, layout.NOJEKYLL, layout.BLOBS_DIR, layout.MODELS_DIR,
                         layout.SITE_INDEX, layout.SITE_ASSETS_DIR, *layout.PRIVATE_NAMES})
+
+#: Threads writing manifests (creating a file is mostly the kernel's time: a second core helps).
+_WRITERS = 4
 
 #: ``progress(done_bytes, total_bytes)``, called as files are read.
 ProgressCallback = Callable[[int, int], None]
@@ -197,12 +201,14 @@ class _Builder:
             write_if_changed(self.out / layout.INDEX_FILE, self._index_bytes(index))
         except BaseException:
             self._roll_back()
+            self.store.cache.save()
             raise
         finally:
-            self.store.cache.save()
             self.store.clean_tmp()
         write_if_changed(self.out / layout.NOJEKYLL, b"")
-        write_if_changed(self.out / layout.SUMS_FILE, sums_text(self.out, layout.PRIVATE_NAMES).encode())
+        sums = sums_text(self.out, layout.PRIVATE_NAMES, digest=self.store.cache.sha256)  # unchanged files: no reading
+        write_if_changed(self.out / layout.SUMS_FILE, sums.encode())
+        self.store.cache.save()
         return self._summary(index, sources, new)
 
     def _index_bytes(self, index: hubfiles.Index) -> bytes:
@@ -226,8 +232,8 @@ class _Builder:
         for source, digests in zip(fresh, self._digests(fresh, store=True)):
             manifest = self._manifest(source, digests)
             manifests[(manifest.name, manifest.version)] = manifest
-        for source in fresh:
-            self._write_manifest(manifests[(source.spec.name, source.spec.version)])
+        with ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="hubgen-manifest") as pool:
+            list(pool.map(self._write_manifest, [manifests[(s.spec.name, s.spec.version)] for s in fresh]))
         return manifests, len(fresh)
 
     def _old_manifests(self) -> dict[tuple[str, str], hubfiles.Manifest]:

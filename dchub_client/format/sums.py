@@ -7,7 +7,7 @@ hubgen's private work files (:data:`layout.PRIVATE_NAMES`) are never listed.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from dchub_client.format import layout
@@ -27,14 +27,18 @@ def hub_files(root: Path, exclude: Iterable[str] = layout.PRIVATE_NAMES) -> list
     return sorted(found)
 
 
-def sums_text(root: Path, exclude: Iterable[str] = layout.PRIVATE_NAMES) -> str:
-    """The ``SHA256SUMS`` text for *root* (``<hex>  <path>`` lines, sorted by path, itself excluded)."""
-    lines = [f"{_digest(root, rel)}  {rel}\n" for rel in hub_files(root, {*exclude, layout.SUMS_FILE})]
+def sums_text(root: Path, exclude: Iterable[str] = layout.PRIVATE_NAMES,
+              digest: Callable[[Path], str] = sha256_file) -> str:
+    """The ``SHA256SUMS`` text for *root* (``<hex>  <path>`` lines, sorted by path, itself excluded).
+
+    *digest* hashes a file that is not a blob (a caller may answer from a cache of its own).
+    """
+    lines = [f"{_digest(root, rel, digest)}  {rel}\n" for rel in hub_files(root, {*exclude, layout.SUMS_FILE})]
     return "".join(lines)
 
 
-def _digest(root: Path, rel: str) -> str:
+def _digest(root: Path, rel: str, digest: Callable[[Path], str]) -> str:
     name = rel.rsplit("/", 1)[-1]
     if rel.startswith(layout.BLOB_PREFIX + "/") and is_sha256(name):
         return name
-    return sha256_file(root / rel)
+    return digest(root / rel)

@@ -26,6 +26,7 @@ import functools
 import hashlib
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jinja2
@@ -71,7 +72,9 @@ def render_site(out_dir: str | Path, *, index: hubfiles.Index,
     stale = {rel for rel, mark in prints.items() if not only_changed or not record.current(out, rel, mark)}
     histograms = HistogramCache(out / layout.SITE_CACHE_FILE)
     pages = render_pages(out, index=index, manifests=manifests, histograms=histograms, only=stale) if stale else {}
-    written = [out / rel for rel, data in sorted(pages.items()) if write_if_changed(out / rel, data)]
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="hubgen-page") as pool:  # file creation: kernel time
+        changed = list(pool.map(lambda item: write_if_changed(out / item[0], item[1]), sorted(pages.items())))
+    written = [out / rel for (rel, _), wrote in zip(sorted(pages.items()), changed) if wrote]
     if pages:
         histograms.save()
     record.save({rel: prints[rel] for rel in prints})
