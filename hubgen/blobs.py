@@ -1,12 +1,13 @@
 """The content-addressed blob store of a hub, and the hash cache that keeps rebuilds cheap.
 
-Each source file is read once and each byte hashed once: a file that fits in one part has one
-digest, which is both its own and its blob's; only a file split into parts also gets a digest per
-part. A small file (up to :data:`SMALL_FILE_BYTES`) is read whole, hashed, and written only if its
-blob is not already there. A larger one streams: the reading thread hashes each buffer and hands
-it to a writer thread that copies it into the part's temp file, so reading, hashing and writing
-overlap; :meth:`BlobStore.digest_all` also works on two files at once. Each temp file is then moved
-to ``blobs/sha256/<xx>/<sha>`` unless that blob is already there.
+Each byte is hashed once: a file that fits in one part has one digest, which is both its own and
+its blob's; only a file split into parts also gets a digest per part. A small file (up to
+:data:`SMALL_FILE_BYTES`) is read whole, hashed, and written only if its blob is not already there.
+A larger one is hashed in one pass, then each of its blobs that is new is copied by the kernel
+(``copy_file_range``, from the page cache the hash pass filled): a blob the hub already has (a
+fine-tuned model's frozen weights) is never written. :meth:`BlobStore.digest_all` works on two
+files at once, so one file's hashing overlaps another's copying. Each temp file is moved to
+``blobs/sha256/<xx>/<sha>`` unless that blob is already there.
 
 The hash cache (``<hub>/.hubgen-cache.json``, never published) maps a source file's
 ``(absolute path, size, mtime_ns, inode)`` to its sha256 and parts, so an unchanged file is never
@@ -20,13 +21,13 @@ import itertools
 import json
 import logging
 import os
-import queue
 import shutil
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dchub_client.format import hubfiles, layout
 from dchub_client.format.atomic import atomic_write_bytes
@@ -36,9 +37,7 @@ logger = logging.getLogger(__name__)
 
 _CACHE_VERSION = 1
 #: Read buffer of a streamed file: large, so per-call overhead vanishes.
-BUFFER_SIZE = 256 << 10
-#: Buffers of one streamed file in flight between the reading and the writing thread.
-_BUFFERS = 8
+BUFFER_SIZE = 1 << 20
 #: Files up to this size are read whole into memory (and written only when their blob is new).
 SMALL_FILE_BYTES = 4 << 20
 #: Files hashed (and copied) at once by :meth:`BlobStore.digest_all`: hashing and copying release the
@@ -163,7 +162,8 @@ class BlobStore:
     def digest_all(self, sources: Sequence[Path], *, store: bool,
                    progress: Progress | None = None) -> list[FileDigest]:
         """:meth:`digest` of each of *sources* (in that order), :data:`WORKERS` files at a time."""
-        if len(sources) < 2 or (len(sources) < 8 and sum(_size(p) for p in sources) < 2 * SMALL_FILE_BYTES):
+        todo = [p for p in sources if not self._cached(p)]
+        if len(todo) < 2 or (len(todo) < 8 and sum(_size(p) for p in todo) < 2 * SMALL_FILE_BYTES):
             return [self.digest(path, store=store, progress=progress) for path in sources]
         lock = threading.Lock()
 
@@ -174,6 +174,12 @@ class BlobStore:
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="hubgen-hash") as pool:
             return list(pool.map(lambda p: self.digest(p, store=store, progress=tick if progress else None),
                                  sources))
+
+    def _cached(self, source: Path) -> bool:
+        try:
+            return self.cache.get(source, source.stat(), self.part_size) is not None
+        except OSError:
+            return False
 
     def digest(self, source: Path, *, store: bool, progress: Progress | None = None) -> FileDigest:
         """Hash *source* (through the cache); with *store*, also make sure its blobs are in the hub."""
@@ -236,61 +242,64 @@ class BlobStore:
             os.makedirs(self.tmp, exist_ok=True)
             return os.open(name, flags, 0o644), name
 
-    # --- large files: read + hash here, write on a helper thread ------------------------------
+    # --- large files: hash first, then copy only the blobs that are new -----------------------
 
     def _stream(self, source: Path, *, store: bool) -> FileDigest:
-        temps: list[str] = []
-        try:
-            with open(source, "rb", buffering=0) as src, _Writer() as writer:
-                whole, parts = self._copy(src, writer if store else None, temps)
-            digest = FileDigest(whole, sum(p.size for p in parts), parts if len(parts) > 1 else ())
-            if store:
-                for blob, temp in zip(digest.blobs, temps):
-                    self._commit(blob, temp)
-            return digest
-        finally:
-            for temp in temps:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp)
+        """Hash a large file in one pass; then copy each new blob's byte range in the kernel.
 
-    def _copy(self, src: object, writer: _Writer | None, temps: list[str]) -> tuple[str, tuple[hubfiles.Part, ...]]:
+        Hashing first means a blob already in the hub (a fine-tuned model's frozen weights) is
+        never written at all; the copy (``copy_file_range``) reads the page cache the hash pass
+        just filled. The file must not change between the two passes (checked by its status).
+        """
+        with open(source, "rb", buffering=0) as src:
+            before = os.fstat(src.fileno())
+            whole, parts = self._hash_parts(src)
+            digest = FileDigest(whole, sum(p.size for p in parts), parts if len(parts) > 1 else ())
+            offset = 0
+            for blob in digest.blobs if store else ():
+                if self.has(blob):
+                    self.stats.add(reused=blob.size)
+                else:
+                    temp = self._copy_range(src.fileno(), offset, blob.size)
+                    _check_unchanged(source, before, os.fstat(src.fileno()), temp)
+                    self._commit(blob, temp)
+                offset += blob.size
+        return digest
+
+    def _hash_parts(self, src: Any) -> tuple[str, tuple[hubfiles.Part, ...]]:
         """Read *src* to the end; return the whole-file digest and the parts.
 
         While the file fits in one part, its whole digest is the part's; from the second part on,
         each part also gets a digest of its own (the first part's is the whole digest at its end).
         """
         whole = hashlib.sha256()
-        part_hash: hashlib._Hash | None = None
+        part_hash: Any = None
         parts: list[hubfiles.Part] = []
-        fd, size = -1, 0
-        scratch = None if writer else memoryview(bytearray(BUFFER_SIZE))
-        while True:
-            view = writer.buffer() if writer else scratch
-            n = src.readinto(view[:min(BUFFER_SIZE, self.part_size - size or self.part_size)])  # type: ignore
-            if not n:
-                if writer:
-                    writer.release(view)  # type: ignore[arg-type]
-                break
+        size = 0
+        view = memoryview(bytearray(BUFFER_SIZE))
+        while n := src.readinto(view[:min(BUFFER_SIZE, self.part_size - size or self.part_size)]):
             if size == self.part_size:  # the current part is full: a new one starts here
                 parts.append(hubfiles.Part((part_hash or whole.copy()).hexdigest(), size))
-                fd = writer.close_file(fd) if writer else -1
                 part_hash, size = hashlib.sha256(), 0
-            if size == 0 and writer:
-                fd, name = self._temp()
-                temps.append(name)
-                writer.adopt(fd)
-            chunk = view[:n]  # type: ignore[index]
+            chunk = view[:n]
             whole.update(chunk)
             if part_hash is not None:
                 part_hash.update(chunk)
-            if writer:
-                writer.write(fd, view, n)  # type: ignore[arg-type]
             size += n
-        if writer:
-            writer.close_file(fd)
-            writer.finish()
         parts.append(hubfiles.Part((part_hash or whole).hexdigest(), size))
         return whole.hexdigest(), tuple(parts)
+
+    def _copy_range(self, src_fd: int, offset: int, size: int) -> str:
+        """A temp file holding bytes ``offset:offset + size`` of *src_fd*, copied by the kernel when it can."""
+        fd, name = self._temp()
+        try:
+            _copy_fd_range(src_fd, fd, offset, size)
+        except BaseException:
+            os.close(fd)
+            os.unlink(name)
+            raise
+        os.close(fd)
+        return name
 
     def _commit(self, blob: hubfiles.Part, temp: str) -> None:
         """Move a complete temp file to its blob path, unless the blob is already there."""
@@ -333,75 +342,30 @@ def _size(path: Path) -> int:
         return 0
 
 
-class _Writer:
-    """Writes buffers into files on a helper thread (``os.write`` releases the GIL), so the reading
-    thread can hash the next buffer meanwhile. Buffers come from :meth:`buffer` and return to it
-    once written; a write error is raised on the reading thread."""
+def _copy_fd_range(src: int, dst: int, offset: int, size: int) -> None:
+    """Copy *size* bytes from *offset* of *src* to the start of *dst*: ``copy_file_range`` (no trip through
+    user space), else ``pread``/``write``."""
+    done = 0
+    copy = getattr(os, "copy_file_range", None)
+    while done < size and copy is not None:
+        try:
+            n = copy(src, dst, size - done, offset + done, done)
+        except OSError:  # not supported here (another file system, an old kernel): copy the plain way
+            break
+        if not n:
+            raise OSError("the source file ended early while being copied")
+        done += n
+    while done < size:
+        chunk = os.pread(src, min(BUFFER_SIZE, size - done), offset + done)
+        if not chunk:
+            raise OSError("the source file ended early while being copied")
+        os.pwrite(dst, chunk, done)
+        done += len(chunk)
 
-    def __init__(self) -> None:
-        self._free: queue.SimpleQueue[memoryview] = queue.SimpleQueue()
-        for _ in range(_BUFFERS):
-            self._free.put(memoryview(bytearray(BUFFER_SIZE)))
-        self._todo: queue.SimpleQueue[tuple[int, memoryview | None, int] | None] = queue.SimpleQueue()
-        self._error: BaseException | None = None
-        self._open: set[int] = set()
-        self._thread = threading.Thread(target=self._run, name="hubgen-write", daemon=True)
-        self._thread.start()
 
-    def _run(self) -> None:
-        while (item := self._todo.get()) is not None:
-            fd, view, n = item
-            try:
-                if view is None:
-                    os.close(fd)
-                elif self._error is None:
-                    _write_all(fd, view[:n])
-            except BaseException as err:  # e.g. a full disk
-                self._error = err
-            finally:
-                if view is not None:
-                    self._free.put(view)
-
-    def buffer(self) -> memoryview:
-        view = self._free.get()
-        if self._error is not None:
-            self._free.put(view)
-            raise self._error
-        return view
-
-    def release(self, view: memoryview) -> None:
-        self._free.put(view)
-
-    def write(self, fd: int, view: memoryview, n: int) -> None:
-        """Write the first *n* bytes of *view* to *fd* (in order with the other writes)."""
-        self._todo.put((fd, view, n))
-
-    def adopt(self, fd: int) -> None:
-        """Take charge of closing *fd* (:meth:`close_file`, or at the end whatever happens)."""
-        self._open.add(fd)
-
-    def close_file(self, fd: int) -> int:
-        """Close *fd* after its queued writes; returns -1 (no file)."""
-        if fd >= 0:
-            self._open.discard(fd)
-            self._todo.put((fd, None, 0))
-        return -1
-
-    def finish(self) -> None:
-        """Wait for every queued write; raise the first write error."""
-        if self._thread.is_alive():
-            self._todo.put(None)
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-    def __enter__(self) -> _Writer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._thread.is_alive():
-            self._todo.put(None)
-            self._thread.join()
-        for fd in self._open:  # after a failure: files whose close was never queued
-            os.close(fd)
-        self._open.clear()
+def _check_unchanged(source: Path, before: os.stat_result, after: os.stat_result, temp: str) -> None:
+    """Refuse a copy if *source* changed since it was hashed (its blob would not match its name)."""
+    keys = ("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino")
+    if any(getattr(before, k) != getattr(after, k) for k in keys):
+        os.unlink(temp)
+        raise OSError(f"{source}: changed while the build was reading it; run the build again")

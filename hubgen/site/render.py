@@ -86,8 +86,14 @@ def render_pages(out_dir: Path, *, index: hubfiles.Index, manifests: dict[tuple[
                  histograms: HistogramCache | None = None, only: set[str] | None = None) -> dict[str, bytes]:
     """The files of the site (all of them, or those in *only*), by path relative to the hub root, without
     writing anything."""
-    names = None if only is None or SITE_HOME in only else [n for n in index.models if _model_href(n) in only]
-    hub = views.gather(out_dir, index, manifests, histograms, names=names)
+    if only is None:
+        hub = views.gather(out_dir, index, manifests, histograms)
+    elif SITE_HOME in only:  # every model's row, and the full view of those whose page is rendered
+        hub = views.gather(out_dir, index, manifests, histograms,
+                           pages=[n for n in index.models if _model_href(n) in only])
+    else:
+        hub = views.gather(out_dir, index, manifests, histograms,
+                           names=[n for n in index.models if _model_href(n) in only])
     env = _environment()
     pages = {SITE_HOME: _render(env, "index.html", hub=hub, root="")} if only is None or SITE_HOME in only else {}
     for model in hub.models:

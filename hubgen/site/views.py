@@ -135,16 +135,21 @@ class HubView:
 
 
 def gather(hub: Path, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest],
-           histograms: HistogramCache | None = None, *, names: Iterable[str] | None = None) -> HubView:
+           histograms: HistogramCache | None = None, *, names: Iterable[str] | None = None,
+           pages: Iterable[str] | None = None) -> HubView:
     """Compute the site's data from the built hub at *hub* (*histograms*: reuse those of earlier builds).
 
     *names* limits the models computed (for pages of some models only; the home page needs them all).
+    *pages*, when given, names the models whose own page will be rendered: the others get only what
+    the home page shows (no layers or histograms, no card text), which is much cheaper.
 
     Raises:
         BuildError: a manifest listed by *index* is missing from *manifests*, or a blob is unreadable.
     """
     chosen = sorted(index.models if names is None else names)
-    models = tuple(_model(hub, index, name, manifests, histograms) for name in chosen)
+    detail = None if pages is None else set(pages)
+    models = tuple(_model(hub, index, name, manifests, histograms, full=detail is None or name in detail)
+                   for name in chosen)
     return HubView(name=index.name, title=index.title or index.name, description=index.description,
                    mirror=index.mirrors[0] if index.mirrors else MIRROR_PLACEHOLDER,
                    mirror_known=bool(index.mirrors), generated=index.generated or "", models=models,
@@ -152,7 +157,7 @@ def gather(hub: Path, index: hubfiles.Index, manifests: dict[tuple[str, str], hu
 
 
 def _model(hub: Path, index: hubfiles.Index, name: str, manifests: dict[tuple[str, str], hubfiles.Manifest],
-           histograms: HistogramCache | None) -> ModelView:
+           histograms: HistogramCache | None, *, full: bool = True) -> ModelView:
     entry = index.models[name]
     versions = sorted(entry.versions, key=hubfiles.version_key, reverse=True)
     manifest = _manifest(manifests, name, entry.latest)
@@ -162,7 +167,7 @@ def _model(hub: Path, index: hubfiles.Index, name: str, manifests: dict[tuple[st
         if layout.PARAMS_FILE in files else None
     auxiliary = pipeline.auxiliary_names(info)
     weights, extras = _weights(info, auxiliary)
-    layers = _layers(hub, files, info, auxiliary, histograms)
+    layers = _layers(hub, files, info, auxiliary, histograms) if full else ()
     card = manifest.card
     metrics = card_rows.metrics(card)
     count = sum(w.count for w in weights)
@@ -173,7 +178,7 @@ def _model(hub: Path, index: hubfiles.Index, name: str, manifests: dict[tuple[st
         description=text(card.get("description", "")), card=card, card_rows=card_rows.rows(card),
         metrics=metrics, metrics_have_dataset=any(m.dataset for m in metrics),
         headline=card_rows.headline(metrics, card.get("headline_metric")), more=card_rows.more(card),
-        readme=_readme(hub, files.get(layout.CARD_FILE), where), param_count=count,
+        readme=_readme(hub, files.get(layout.CARD_FILE), where) if full else None, param_count=count,
         params_text=count_text(count), size_bytes=manifest.size, size_text=size_text(manifest.size),
         versions=tuple(_version(name, v, entry, _manifest(manifests, name, v)) for v in versions),
         hyperparameters=_hyperparameters(info), built_with=tuple(sorted((info.versions if info else {}).items())),

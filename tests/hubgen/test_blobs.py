@@ -93,14 +93,42 @@ def test_many_files_at_once_keep_their_order(tmp_path: Path) -> None:
     assert [d.sha256 for d in digests] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
 
 
-def test_a_write_error_fails_the_file_and_leaves_no_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_write_error_fails_the_file_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "w.npy").write_bytes(os.urandom(blobs.SMALL_FILE_BYTES + 1))
 
-    def full_disk(fd: int, data: memoryview) -> None:
+    def full_disk(src: int, dst: int, offset: int, size: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(blobs, "_write_all", full_disk)
+    monkeypatch.setattr(blobs, "_copy_fd_range", full_disk)
     with pytest.raises(OSError, match="No space left"):
         _store(tmp_path / "hub", 64 << 20).digest(tmp_path / "w.npy", store=True)
-    assert [t.name for t in threading.enumerate() if t.name.startswith("hubgen-")] == []
     assert not [p for p in (tmp_path / "hub").rglob("*") if p.is_file()]  # no blob, no temp file
+
+
+def test_a_source_changed_between_hashing_and_copying_is_refused(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "w.npy"
+    source.write_bytes(os.urandom(blobs.SMALL_FILE_BYTES + 1))
+    real = blobs._copy_fd_range
+
+    def meddling(src: int, dst: int, offset: int, size: int) -> None:
+        with open(source, "r+b") as handle:  # someone rewrites the file in place meanwhile
+            handle.write(b"x")
+        real(src, dst, offset, size)
+
+    monkeypatch.setattr(blobs, "_copy_fd_range", meddling)
+    with pytest.raises(OSError, match="changed while the build was reading it"):
+        _store(tmp_path / "hub", 64 << 20).digest(source, store=True)
+    assert not [p for p in (tmp_path / "hub").rglob("*") if p.is_file()]
+
+
+def test_the_copy_falls_back_when_the_kernel_cannot_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = os.urandom(blobs.SMALL_FILE_BYTES + 4321)
+    (tmp_path / "w.npy").write_bytes(data)
+
+    def unsupported(*args: object) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(blobs.os, "copy_file_range", unsupported)
+    digest = _store(tmp_path / "hub", 64 << 20).digest(tmp_path / "w.npy", store=True)
+    assert (tmp_path / "hub" / hubfiles.blob_path(digest.sha256)).read_bytes() == data

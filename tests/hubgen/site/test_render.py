@@ -198,9 +198,9 @@ def test_long_weight_tables_start_folded(hub: Path, monkeypatch: pytest.MonkeyPa
 
 def test_large_weight_histogram_is_sampled(hub: Path) -> None:
     page = _text(hub, "models/big-net/index.html")
-    assert f"262,144 values sampled of {BIG_ELEMENTS:,}" in page
+    assert f"65,536 values sampled of {BIG_ELEMENTS:,}" in page
     counts = re.findall(r"<title>[^<]* to [^<]*: ([\d,]+)</title>", page)
-    assert len(counts) == 24 and sum(int(c.replace(",", "")) for c in counts) == 262_144
+    assert len(counts) == 24 and sum(int(c.replace(",", "")) for c in counts) == 65_536
 
 
 def test_hostile_card_renders_as_text(hub: Path) -> None:
