@@ -24,6 +24,7 @@ ENV_VARS = (
     "DEEPCHEM_HUB_MIRROR_BACKOFF",
     "DEEPCHEM_HUB_MIN_RATE",
     "DEEPCHEM_HUB_TRUSTED_KEYS",
+    "DEEPCHEM_HUB_KEY_THRESHOLD",
     "DEEPCHEM_HUB_ALLOW_EXPIRED",
     "DCHUB_DEBUG",
     "SOURCE_DATE_EPOCH",
@@ -96,6 +97,11 @@ def mirror_backoff_seconds() -> float:
 def trusted_keys_setting() -> str | None:
     """``DEEPCHEM_HUB_TRUSTED_KEYS``: public keys (or a file of them) that must sign the index."""
     return os.environ.get("DEEPCHEM_HUB_TRUSTED_KEYS")
+
+
+def key_threshold_setting() -> str | None:
+    """``DEEPCHEM_HUB_KEY_THRESHOLD``: how many of the trusted keys must sign the index (default 1)."""
+    return os.environ.get("DEEPCHEM_HUB_KEY_THRESHOLD")
 
 
 def trusted_keys_file() -> Path:

@@ -143,6 +143,29 @@ class UntrustedClassError(DchubError, PermissionError):
         )
 
 
+class NetworkAccessError(UntrustedClassError):
+    """Building a model from a folder tried to use the network (resolve a host, open a socket, fetch a URL).
+
+    Loading never phones home: the only network access is the hub client's, to the configured
+    mirrors. The attempt was blocked before any socket was opened, and the object is not built.
+
+    Attributes:
+        qualname: the class (or function) whose code tried, as far as it can be told.
+        attempts: what was tried (``"resolve deepchemdata.s3-us-west-1.amazonaws.com"``, ...).
+    """
+
+    def __init__(self, qualname: str, *, path: str | Path | None = None, attempts: tuple[str, ...] = ()) -> None:
+        self.qualname = qualname
+        self.path = Path(path) if path is not None else None
+        self.attempts = tuple(attempts)
+        where = f"{path}: " if path is not None else ""
+        tried = "; ".join(self.attempts[:3]) or "network access"
+        super(UntrustedClassError, self).__init__(
+            f"{where}refusing to build {qualname!r}: it uses the network while being built ({tried}). Loading a "
+            "model from a folder never touches the network; only the hub client fetches, from the configured "
+            "mirrors. Build this object yourself (with its data available locally) and pass it in.")
+
+
 class InvalidMoleculeError(DchubError, ValueError):
     """A pipeline could not featurize some molecules (``Pipeline.predict(..., errors="raise")``).
 

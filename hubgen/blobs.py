@@ -233,14 +233,15 @@ class BlobStore:
         return name
 
     def _temp(self) -> tuple[int, str]:
-        """A new temp file (mode 0644 under the umask) in the store's private temp folder."""
+        """A new temp file in the store's private temp folder, created with its final mode
+        (``0o666`` under the umask: :func:`~dchub_client.format.atomic.shared_file_mode`, like ``cp``)."""
         name = os.path.join(self.tmp, f"blob.{os.getpid()}.{next(self._names)}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         try:
-            return os.open(name, flags, 0o644), name
+            return os.open(name, flags, 0o666), name
         except FileNotFoundError:
             os.makedirs(self.tmp, exist_ok=True)
-            return os.open(name, flags, 0o644), name
+            return os.open(name, flags, 0o666), name
 
     # --- large files: hash first, then copy only the blobs that are new -----------------------
 

@@ -21,7 +21,7 @@ from dchub_client.format import hubfiles, jsonstrict, layout, pretrained
 from dchub_client.format.atomic import write_if_changed
 from dchub_client.format.card import read_folder_card
 from dchub_client.format.hashing import sha256_bytes
-from dchub_client.format.sums import sums_text
+from dchub_client.format.sums import write_checksum_files
 from hubgen import recipes
 from hubgen.blobs import BlobStore, FileDigest, HashCache
 from hubgen.errors import BuildError, VersionConflictError
@@ -32,8 +32,9 @@ from hubgen.site import render as site_render
 logger = logging.getLogger(__name__)
 
 #: Top-level names hubgen itself writes; a non-empty output folder holding anything else is refused.
-_OWN_NAMES = frozenset({layout.INDEX_FILE, layout.SUMS_FILE, layout.NOJEKYLL, layout.BLOBS_DIR, layout.MODELS_DIR,
-                        layout.SITE_INDEX, layout.SITE_ASSETS_DIR, *layout.PRIVATE_NAMES})
+_OWN_NAMES = frozenset({layout.INDEX_FILE, layout.SUMS_FILE, layout.REGISTRY_FILE, layout.NOJEKYLL,
+                        layout.BLOBS_DIR, layout.MODELS_DIR, layout.SITE_INDEX, layout.SITE_ASSETS_DIR,
+                        *layout.PRIVATE_NAMES})
 
 #: Threads writing manifests (creating a file is mostly the kernel's time: a second core helps).
 _WRITERS = 4
@@ -206,8 +207,7 @@ class _Builder:
         finally:
             self.store.clean_tmp()
         write_if_changed(self.out / layout.NOJEKYLL, b"")
-        sums = sums_text(self.out, layout.PRIVATE_NAMES, digest=self.store.cache.sha256)  # unchanged files: no reading
-        write_if_changed(self.out / layout.SUMS_FILE, sums.encode())
+        write_checksum_files(self.out, digest=self.store.cache.sha256)  # unchanged files are not read again
         self.store.cache.save()
         return self._summary(index, sources, new)
 

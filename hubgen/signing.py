@@ -1,9 +1,10 @@
-"""Signing the hub index: ed25519 key pairs, ``version`` and ``expires``, embedded signatures.
+"""Signing the hub index: ed25519 key pairs, ``version`` and ``expires``, k-of-n signatures, key rotation.
 
-The index keeps its shape; three top-level keys are added (``docs/format.md``, ``docs/security.md``):
+The index keeps its shape; top-level keys are added (``docs/format.md``, ``docs/security.md``):
 ``version`` (increases by one whenever the index content changes or is re-signed), ``expires``
-(RFC 3339, UTC) and ``signatures`` (``[{"keyid", "sig"}]`` over
-:func:`dchub_client.hub.trust.signed_bytes`, the canonical JSON of everything but ``signatures``).
+(RFC 3339, UTC), ``signatures`` (``[{"keyid", "sig"}]`` over
+:func:`dchub_client.hub.trust.signed_bytes`, the canonical JSON of everything but ``signatures``),
+and, once a hub has changed keys, ``key_rotations``: signed records naming each new key set.
 Clients check them with :mod:`dchub_client.hub.trust`.
 
 API:
@@ -11,7 +12,11 @@ API:
     load_private_key(path) -> Ed25519PrivateKey
     public_key_text(key) -> str                     (base64 of the raw public key)
     sign_index(obj, keys) -> dict                    (obj with fresh ``signatures``)
+    add_signatures(obj, keys) -> dict                (obj with these keys' signatures added: k of n, one at a time)
+    rotation_record(hub, version, new_keys, *, threshold, signers) -> dict
     index_bytes(new, old, *, keys, expires_days, now=None) -> bytes
+    sign_hub(folder, keys, *, expires_days, add=False, check=True) -> SignSummary        (``hubgen sign``)
+    rotate_hub(folder, old_keys, new_keys, *, threshold=1, ...) -> SignSummary          (``hubgen rotate``)
 """
 from __future__ import annotations
 
@@ -20,14 +25,18 @@ import binascii
 import datetime
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dchub_client.format import hubfiles
+from dchub_client.errors import DchubError
+from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.atomic import atomic_write_bytes
+from dchub_client.format.sums import write_checksum_files
 from dchub_client.hub import trust
 from hubgen.errors import SigningError
+from hubgen.verify import verify_hub
 
 if TYPE_CHECKING:  # cryptography is imported lazily
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -113,18 +122,57 @@ def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
         raise SigningError(f"{path}: not a PEM or base64 ed25519 private key ({err})") from err
 
 
-def sign_index(obj: dict[str, Any], keys: Sequence[Ed25519PrivateKey]) -> dict[str, Any]:
-    """*obj* with a ``signatures`` list holding one signature per key (sorted by key id)."""
+def _public_raw(key: Ed25519PrivateKey) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
-    data = trust.signed_bytes(obj)
-    sigs = []
-    for key in keys:
-        raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        sigs.append({"keyid": trust.keyid(raw), "sig": base64.b64encode(key.sign(data)).decode("ascii")})
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _signatures(data: bytes, keys: Sequence[Ed25519PrivateKey]) -> dict[str, str]:
+    """``keyid -> base64 signature`` of *data* by each key."""
+    return {trust.keyid(_public_raw(k)): base64.b64encode(k.sign(data)).decode("ascii") for k in keys}
+
+
+def _with_signatures(obj: dict[str, Any], sigs: dict[str, str]) -> dict[str, Any]:
     signed = {k: v for k, v in obj.items() if k != trust.SIGNATURES_KEY}
-    signed[trust.SIGNATURES_KEY] = sorted(sigs, key=lambda s: s["keyid"])
+    signed[trust.SIGNATURES_KEY] = [{"keyid": kid, "sig": sig} for kid, sig in sorted(sigs.items())]
     return signed
+
+
+def sign_index(obj: dict[str, Any], keys: Sequence[Ed25519PrivateKey]) -> dict[str, Any]:
+    """*obj* with a ``signatures`` list holding one signature per key (sorted by key id)."""
+    return _with_signatures(obj, _signatures(trust.signed_bytes(obj), keys))
+
+
+def add_signatures(obj: dict[str, Any], keys: Sequence[Ed25519PrivateKey]) -> dict[str, Any]:
+    """*obj* with *keys*' signatures added to the ones it carries (content, ``version`` and ``expires``
+    unchanged): the holders of k-of-n keys sign one after another, each on their own machine.
+
+    Raises:
+        SigningError: *obj* is not a signed index (nothing to add to), or its signatures are malformed.
+    """
+    if not obj.get(trust.SIGNATURES_KEY) or "version" not in obj or "expires" not in obj:
+        raise SigningError("the index is not signed yet: sign it first (without --add), then add signatures")
+    try:
+        existing = {kid: base64.b64encode(sig).decode("ascii") for kid, sig in trust.parse_signatures(obj, "index")}
+    except DchubError as err:
+        raise SigningError(f"the index carries malformed signatures ({err})") from err
+    return _with_signatures(obj, {**existing, **_signatures(trust.signed_bytes(obj), keys)})
+
+
+def rotation_record(hub: str, version: int, new_keys: Sequence[Ed25519PrivateKey], *, threshold: int,
+                    signers: Sequence[Ed25519PrivateKey]) -> dict[str, Any]:
+    """A signed key-rotation record: hub *hub* moves to *new_keys* (of which *threshold* must sign).
+
+    Signed by *signers* (at least the threshold of the current keys) and by every new key (proof
+    that the new keys' holders have them). Clients follow it from the keys they trust.
+    """
+    raws = sorted({_public_raw(k) for k in new_keys})
+    if not 1 <= threshold <= len(raws):
+        raise SigningError(f"threshold {threshold} must be from 1 to the number of new keys ({len(raws)})")
+    record = {"type": layout.KEY_ROTATION_TYPE, "hub": hub, "version": version, "threshold": threshold,
+              "keys": [base64.b64encode(raw).decode("ascii") for raw in raws]}
+    return _with_signatures(record, _signatures(trust.rotation_signed_bytes(record), [*signers, *new_keys]))
 
 
 def index_bytes(new: dict[str, Any], old: dict[str, Any] | None, *, keys: Sequence[Ed25519PrivateKey] = (),
@@ -133,9 +181,12 @@ def index_bytes(new: dict[str, Any], old: dict[str, Any] | None, *, keys: Sequen
 
     Unsigned, with unchanged content: the old bytes, as they were (a no-op build changes nothing,
     and an old signature stays valid). Otherwise ``version`` is the old one plus one (1 for a new
-    hub); with *keys*, ``expires`` is *now* plus *expires_days* and every key signs.
+    hub); with *keys*, ``expires`` is *now* plus *expires_days* and every key signs. The old index's
+    ``key_rotations`` are kept (clients follow them from older keys).
     """
     body = _content(new)
+    if old is not None and trust.ROTATIONS_KEY in old and trust.ROTATIONS_KEY not in body:
+        body[trust.ROTATIONS_KEY] = old[trust.ROTATIONS_KEY]
     if old is not None and not keys and _content(old) == body:
         return hubfiles.dumps(old)
     if expires_days <= 0:
@@ -157,5 +208,134 @@ def _content(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in _UNSIGNED_KEYS}
 
 
-__all__ = ["DEFAULT_EXPIRES_DAYS", "generate_keypair", "index_bytes", "load_private_key", "public_key_text",
-           "sign_index"]
+# --- signing a hub folder: hubgen sign / hubgen rotate -------------------------------------
+
+
+@dataclass(frozen=True)
+class SignSummary:
+    """What :func:`sign_hub` or :func:`rotate_hub` wrote.
+
+    Attributes:
+        path: the hub's ``index.json``.
+        version: its ``version`` now.
+        expires: its ``expires`` now.
+        keyids: the key ids its signatures carry now.
+        rotation: the key rotation it ends on (0: none).
+        checked: how many files were checked before signing (0 with ``check=False``).
+    """
+
+    path: Path
+    version: int
+    expires: str
+    keyids: tuple[str, ...]
+    rotation: int = 0
+    checked: int = 0
+
+
+def sign_hub(folder: str | os.PathLike[str], keys: Sequence[Ed25519PrivateKey], *,
+             expires_days: float = DEFAULT_EXPIRES_DAYS, add: bool = False, check: bool = True,
+             progress: Callable[[int], None] | None = None, now: datetime.datetime | None = None) -> SignSummary:
+    """Sign the index of an existing hub folder (``hubgen sign DIR``), e.g. a ``dchub mirror`` copy.
+
+    By default the folder is first checked whole (every manifest and blob against the index: you
+    vouch for what you sign), then ``version`` goes up by one, ``expires`` is renewed and *keys*
+    replace the signatures. With *add*, *keys*' signatures are added to the index as it is (k-of-n
+    keys held by different people sign in turn). The checksum files (``SHA256SUMS``, ``registry.txt``) are rewritten.
+
+    Raises:
+        SigningError: no keys, no index, a damaged folder, or (with *add*) an unsigned index.
+    """
+    if not keys:
+        raise SigningError("no signing key given (--sign-key)")
+    root, obj = _read_hub(folder)
+    checked = _check_whole(root, progress) if check else 0
+    if add:
+        data = hubfiles.dumps(add_signatures(obj, keys))
+    else:
+        data = index_bytes(_content(obj), obj, keys=keys, expires_days=expires_days, now=now)
+    return _write_index(root, data, checked)
+
+
+def rotate_hub(folder: str | os.PathLike[str], old_keys: Sequence[Ed25519PrivateKey],
+               new_keys: Sequence[Ed25519PrivateKey], *, threshold: int = 1,
+               expires_days: float = DEFAULT_EXPIRES_DAYS, check: bool = True,
+               progress: Callable[[int], None] | None = None, now: datetime.datetime | None = None) -> SignSummary:
+    """Move a hub to new keys (``hubgen rotate DIR``): append a key-rotation record signed by *old_keys*
+    (the hub's current keys, at least their threshold) and *new_keys*, then re-sign the index with *new_keys*.
+
+    Clients that trust the old keys follow the record and trust the new ones from then on; the old
+    keys can be retired once every mirror serves the rotated index.
+
+    Raises:
+        SigningError: no keys, or *old_keys* are not the keys the hub currently uses.
+    """
+    if not old_keys or not new_keys:
+        raise SigningError("a rotation needs the current keys (--sign-key) and the new keys (--new-key)")
+    root, obj = _read_hub(folder)
+    chain = list(obj.get(trust.ROTATIONS_KEY, []))
+    _check_current_keys(obj, old_keys, root)
+    checked = _check_whole(root, progress) if check else 0
+    version = max((r.get("version", 0) for r in chain if isinstance(r, dict)), default=0) + 1
+    chain.append(rotation_record(obj["name"], version, new_keys, threshold=threshold, signers=old_keys))
+    body = dict(_content(obj), **{trust.ROTATIONS_KEY: chain})
+    data = index_bytes(body, obj, keys=new_keys, expires_days=expires_days, now=now)
+    return _write_index(root, data, checked)
+
+
+def _read_hub(folder: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
+    root = Path(folder)
+    path = root / layout.INDEX_FILE
+    try:
+        obj = jsonstrict.loads(path.read_bytes(), str(path))
+        hubfiles.parse_index(obj, str(path))
+    except FileNotFoundError as err:
+        raise SigningError(f"{path}: no such file; is {root} a hub folder?") from err
+    except DchubError as err:
+        raise SigningError(f"{path}: not a valid hub index ({err})") from err
+    return root, obj
+
+
+def _check_whole(root: Path, progress: Callable[[int], None] | None) -> int:
+    report = verify_hub(root, progress=progress)
+    if report.missing or report.corrupt:
+        shown = [*report.missing[:3], *(p for p, _ in report.corrupt[:3])]
+        raise SigningError(f"{root}: refusing to sign a damaged hub: {len(report.missing)} missing and "
+                           f"{len(report.corrupt)} corrupt files ({', '.join(shown)}); run `hubgen verify {root}`")
+    return report.checked
+
+
+def _check_current_keys(obj: dict[str, Any], old_keys: Sequence[Ed25519PrivateKey], root: Path) -> None:
+    """The rotation's signers must be the hub's current keys: the last rotation's set (its threshold of
+    them), or, before any rotation, keys whose signatures the index carries."""
+    index_path = root / layout.INDEX_FILE
+    given = {trust.keyid(_public_raw(k)) for k in old_keys}
+    try:
+        records = trust.parse_rotations(obj, obj["name"], str(index_path))
+        signed = {kid for kid, _ in trust.parse_signatures(obj, str(index_path))}
+    except DchubError as err:
+        raise SigningError(str(err)) from err
+    if records:
+        current = records[-1].keyset
+        if len(given & set(current.keyids)) < current.threshold:
+            raise SigningError(f"{index_path}: the hub's current keys (rotation {current.version}) are "
+                               f"{', '.join(k[:16] for k in current.keyids)}, {current.threshold} of which must "
+                               "sign a rotation; --sign-key gave too few of them")
+    elif not given & signed:
+        raise SigningError(f"{index_path}: none of the --sign-key keys signed the current index (it is signed by "
+                           f"{', '.join(k[:16] for k in sorted(signed)) or 'no key'}); a rotation must be signed "
+                           "by the keys clients trust now")
+
+
+def _write_index(root: Path, data: bytes, checked: int) -> SignSummary:
+    """Write ``index.json`` then the checksum files (which list it)."""
+    atomic_write_bytes(root / layout.INDEX_FILE, data)
+    write_checksum_files(root)
+    obj = jsonstrict.loads(data)
+    records = obj.get(trust.ROTATIONS_KEY, [])
+    return SignSummary(path=root / layout.INDEX_FILE, version=obj["version"], expires=obj.get("expires", ""),
+                       keyids=tuple(s["keyid"] for s in obj.get(trust.SIGNATURES_KEY, [])),
+                       rotation=max((r["version"] for r in records), default=0), checked=checked)
+
+
+__all__ = ["DEFAULT_EXPIRES_DAYS", "SignSummary", "add_signatures", "generate_keypair", "index_bytes",
+           "load_private_key", "public_key_text", "rotate_hub", "rotation_record", "sign_hub", "sign_index"]

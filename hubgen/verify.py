@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,9 @@ class SignatureStatus:
     Attributes:
         checked: trusted keys were given, so the signature and expiry were checked.
         keyids: the key ids the index's ``signatures`` list (empty: unsigned).
-        signed_by: the trusted key id whose signature verified (only when checked and valid).
+        signed_by: the trusted key ids whose signatures verified (only when checked and valid).
+        threshold: how many trusted keys had to sign.
+        rotation: the key rotation the keys were followed to (0: the given keys themselves).
         version: the index's ``version``, if any.
         expires: the index's ``expires`` (RFC 3339), if any.
         expired: ``expires`` is in the past.
@@ -50,6 +51,8 @@ class SignatureStatus:
     expires: str | None = None
     expired: bool = False
     error: str | None = None
+    threshold: int = 1
+    rotation: int = 0
 
 
 @dataclass
@@ -139,15 +142,17 @@ class _HttpReader(_Reader):
 
 
 def verify_hub(location: str | Path, *, progress: Callable[[int], None] | None = None,
-               keys: Sequence[trust.PublicKey] = ()) -> VerifyReport:
+               keys: Sequence[trust.PublicKey] = (), threshold: int = 1) -> VerifyReport:
     """Check every file the hub's index references, and the index signature; return a :class:`VerifyReport`.
 
     Args:
         location: a hub folder, or an ``http(s)://`` URL of a hub root.
         progress: called with the number of bytes of each chunk hashed.
         keys: trusted public keys (:func:`parse_trusted_keys`, :func:`dchub_client.hub.trust.trusted_keys`).
-            With keys, the index must be signed by one of them, carry ``version`` and ``expires``, and
-            not be expired, or the report is not ``ok``. Without, signatures are reported, not checked.
+            With keys, the index must be signed by *threshold* of them (after following its key
+            rotations), carry ``version`` and ``expires``, and not be expired, or the report is not
+            ``ok``. Without, signatures are reported, not checked.
+        threshold: how many distinct trusted keys must have signed.
 
     Raises:
         VerifyError: the hub cannot be reached at all (no such folder, connection refused).
@@ -162,7 +167,7 @@ def verify_hub(location: str | Path, *, progress: Callable[[int], None] | None =
     read = _read_index(reader, report)
     if read is not None:
         obj, index = read
-        report.signature = _signature_status(obj, index, reader.where(layout.INDEX_FILE), keys)
+        report.signature = _signature_status(obj, index, reader.where(layout.INDEX_FILE), keys, threshold)
         manifests = [m for m in (_read_manifest(reader, report, n, v, r) for n, v, r in _refs(index)) if m]
         _check_blobs(reader, report, manifests, progress)
     return report
@@ -193,25 +198,16 @@ def _read_index(reader: _Reader, report: VerifyReport) -> tuple[dict[str, Any], 
 # --- the index signature ------------------------------------------------------------------
 
 
-class _NoHistory(trust.VersionStore):
-    """No version seen before: verify is stateless, so the rollback check never fires."""
-
-    def __init__(self) -> None:
-        super().__init__(os.devnull)  # never read or written: highest() is overridden, record() never called
-
-    def highest(self, hub: str) -> int | None:
-        return None
-
-
 def _signature_status(obj: dict[str, Any], index: hubfiles.Index, source: str,
-                      keys: Sequence[trust.PublicKey]) -> SignatureStatus:
+                      keys: Sequence[trust.PublicKey], threshold: int) -> SignatureStatus:
     info: dict[str, Any] = {"checked": bool(keys), "version": index.version, "expires": index.expires,
-                            "expired": _expired(index.expires)}
+                            "expired": _expired(index.expires), "threshold": threshold}
     try:
         info["keyids"] = tuple(kid for kid, _ in trust.parse_signatures(obj, source))
-        if keys:
-            trust.check_index(obj, index, source, store=_NoHistory(), keys=keys)
-            info["signed_by"] = trust.verify_signatures(obj, keys, source)
+        if keys:  # stateless: no rollback record; rotations followed from the given keys
+            verdict = trust.check_index(obj, index, source, store=None, keys=keys, threshold=threshold)
+            info["signed_by"] = ", ".join(verdict.signed_by)
+            info["rotation"] = verdict.keyset.version if verdict.keyset is not None else 0
     except TrustError as err:
         info["error"] = str(err)
     return SignatureStatus(**info)

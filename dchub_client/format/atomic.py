@@ -1,19 +1,55 @@
-"""Atomic writes: temp file or folder beside the target, verify, ``os.replace``."""
+"""Atomic writes: temp file or folder beside the target, verify, ``os.replace``.
+
+Files and folders meant to be served or shared (hubs, mirrors, the cache, pretrained folders) end
+with the modes ``cp`` would give them: ``0666``/``0777`` masked by the user's umask (``0644``/``0755``
+under the usual ``022``). ``tempfile`` creates ``0600``/``0700``, so temp files and folders get their
+final mode *before* they are renamed into place. Secrets are written by their owners with ``0600``.
+"""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+_UMASK_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def umask() -> int:
+    """The process's umask (read once; from ``/proc`` where possible, which changes nothing)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        status = Path("/proc/self/status").read_text()
+        found = re.search(r"^Umask:\s*([0-7]+)", status, re.M)
+        if found:
+            return int(found.group(1), 8)
+    with _UMASK_LOCK:  # os.umask can only be read by setting it: set it back at once
+        current = os.umask(0o022)
+        os.umask(current)
+    return current
+
+
+def shared_file_mode() -> int:
+    """The mode of a served or shared file: ``0o666`` masked by the umask (``0o644`` under ``022``)."""
+    return 0o666 & ~umask()
+
+
+def shared_dir_mode() -> int:
+    """The mode of a served or shared folder: ``0o777`` masked by the umask (``0o755`` under ``022``)."""
+    return 0o777 & ~umask()
 
 
 @contextlib.contextmanager
 def atomic_file(target: str | os.PathLike[str], mode: str = "wb") -> Iterator[tuple[Path, object]]:
     """Open a temp file next to *target*; on success it replaces *target* atomically.
 
-    Yields ``(temp_path, handle)``. On any exception the temp file is removed and *target* is
+    The file gets :func:`shared_file_mode` (readable by others, like ``cp``'s output). Yields
+    ``(temp_path, handle)``. On any exception the temp file is removed and *target* is
     untouched. Callers may verify ``temp_path`` inside the block before it is moved.
     """
     target = Path(target)
@@ -25,6 +61,7 @@ def atomic_file(target: str | os.PathLike[str], mode: str = "wb") -> Iterator[tu
     tmp_path = Path(tmp)
     moved = False
     try:
+        os.fchmod(fd, shared_file_mode())  # mkstemp makes 0600; the final file is readable like cp's
         with os.fdopen(fd, mode) as handle:
             yield tmp_path, handle
         os.replace(tmp_path, target)
@@ -65,19 +102,27 @@ def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
 def atomic_folder(target: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
     """Build a folder in a temp sibling; on success it takes *target*'s place.
 
-    An existing non-empty *target* is refused unless *overwrite*; then the old folder is
+    The folder gets :func:`shared_dir_mode`. An existing non-empty *target* is refused unless
+    *overwrite*; then the old folder is
     moved aside, the new one renamed in, and the old one removed, so *target* is always
     either the old or the new folder, never a mix.
     """
     target = Path(target)
     _refuse_non_empty(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = make_temp_dir(target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         yield tmp
         _swap_in(tmp, target, overwrite)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def make_temp_dir(parent: Path, *, prefix: str, suffix: str = ".tmp") -> Path:
+    """A new temp folder in *parent* with :func:`shared_dir_mode` (``mkdtemp`` makes ``0700``)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=parent))
+    os.chmod(tmp, shared_dir_mode())
+    return tmp
 
 
 def _refuse_non_empty(target: Path, overwrite: bool) -> None:

@@ -21,6 +21,9 @@ API (strict JSON decoding is :func:`dchub_client.format.jsonstrict.loads`):
         ``models/<name>/<version>/manifest.json``.
     validate_name(value, what=..., source=None) / validate_version(...) / validate_relpath(...)
         Name, version and in-hub path rules; raise :class:`HubFormatError`.
+    check_file_paths(paths, source=None)
+        The paths of one manifest form one folder: no duplicates, no file that is also a folder,
+        no reserved name (the cache's snapshot marker).
     version_key(version) / latest_version(versions)
         Version ordering: PEP 440 via ``packaging.version`` when every version parses, else strings.
 
@@ -41,7 +44,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -376,12 +379,35 @@ def read_manifest(data: bytes, ref: VersionRef, source: str, *, name: str | None
 
 def _parse_files(items: list[Any], source: str | None) -> tuple[FileEntry, ...]:
     files = tuple(_parse_file(i, item, source) for i, item in enumerate(items))
-    seen: set[str] = set()
-    for entry in files:
-        if entry.path in seen:
-            raise HubFormatError(f"file {entry.path!r} is listed twice", source=source)
-        seen.add(entry.path)
+    check_file_paths([entry.path for entry in files], source)
     return files
+
+
+def check_file_paths(paths: Sequence[str], source: str | None = None) -> None:
+    """Refuse a list of a model version's file paths that cannot be one folder.
+
+    A path listed twice, a path that is also the folder of another (``README.md`` and
+    ``README.md/x``), and a component that is a reserved name (:data:`layout.RESERVED_NAMES`,
+    compared casefolded: the cache's snapshot marker) are refused.
+
+    Raises:
+        HubFormatError: naming the path and *source*.
+    """
+    seen: set[str] = set()
+    for path in paths:
+        if path in seen:
+            raise HubFormatError(f"file {path!r} is listed twice", source=source)
+        seen.add(path)
+        reserved = [p for p in path.split("/") if p.casefold() in layout.RESERVED_NAMES]
+        if reserved:
+            raise HubFormatError(f"invalid path {path!r}: {reserved[0]!r} is reserved (the name of the cache's "
+                                 "snapshot marker); a manifest may not list it", source=source)
+    for path in paths:
+        parts = path.split("/")
+        folder = next((f for f in ("/".join(parts[:i]) for i in range(1, len(parts))) if f in seen), None)
+        if folder is not None:
+            raise HubFormatError(f"{folder!r} is both a file and a folder (the manifest lists {folder!r} and "
+                                 f"{path!r}); a model version's files must form one folder", source=source)
 
 
 def _parse_file(i: int, data: Any, source: str | None) -> FileEntry:

@@ -31,6 +31,10 @@ EXTRA_AUXILIARY = "auxiliary_weights"           # weights that are not model var
 EXTRA_PIPELINE = "pipeline"                     # featurizer + fitted transformers
 EXTRA_KERAS_SIGNATURE = "keras_input_signature"  # one input batch's shapes, to create Keras variables
 EXTRA_SKLEARN = "sklearn_estimator"             # a fitted scikit-learn / GBDT estimator
+EXTRA_MEMBERS = "members"                       # a composite model's member folders, one per task
+#: A composite model (``SingletaskToMultitask``) keeps member ``i`` as a complete pretrained folder in
+#: ``members/<i>`` inside its own folder.
+MEMBERS_DIR = "members"
 
 # --- the hub tree (docs/format.md section 2) -----------------------------------------------------
 
@@ -38,6 +42,9 @@ INDEX_FILE = "index.json"
 MANIFEST_FILE = "manifest.json"
 #: ``sha256sum -c SHA256SUMS`` in the hub root checks every file.
 SUMS_FILE = "SHA256SUMS"
+#: The same checksums in pooch's registry format: ``pooch.create(base_url=HUB, registry=None)``,
+#: ``.load_registry(...)`` on this file, then ``.fetch(path)`` verifies every file it downloads.
+REGISTRY_FILE = "registry.txt"
 #: Tells GitHub Pages not to run Jekyll (which hides some paths).
 NOJEKYLL = ".nojekyll"
 BLOBS_DIR = "blobs"
@@ -46,6 +53,19 @@ BLOB_PREFIX = f"{BLOBS_DIR}/sha256"
 INDEX_FORMAT = "dchub-index"
 MANIFEST_FORMAT = "dchub-manifest"
 HUB_FORMAT_VERSION = "1.0"
+
+#: The marker file of a cache snapshot folder (it holds the sha256 of the manifest the snapshot was built
+#: from). Written by the cache, never by a hub: no manifest may list a file of this name, at any depth and
+#: in any letter case (a case-insensitive file system would otherwise alias it).
+SNAPSHOT_MARKER = ".dchub-manifest"
+#: Names reserved for the client: refused as any component of a manifest's file paths (compared casefolded).
+RESERVED_NAMES = frozenset({SNAPSHOT_MARKER})
+
+#: Keys of ``index.json`` that the signing layer owns (``dchub_client.hub.trust``): the signatures over the
+#: rest, and the chain of signed key-rotation records (each naming a new key set, signed by the old one).
+INDEX_SIGNATURES = "signatures"
+INDEX_KEY_ROTATIONS = "key_rotations"
+KEY_ROTATION_TYPE = "dchub-key-rotation"
 
 #: The catalogue site's entry page and asset folder.
 SITE_INDEX = "index.html"

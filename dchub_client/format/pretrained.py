@@ -11,7 +11,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -388,7 +388,9 @@ def _entry(name: str, key: str, array: np.ndarray, sha256: str) -> WeightEntry:
 def write_pretrained(folder: str | os.PathLike[str], *, class_name: str, framework: str,
                      parameters: Mapping[str, Any], weights: Iterable[tuple[str, str, np.ndarray]],
                      versions: Mapping[str, str] | None = None, extra: Mapping[str, Any] | None = None,
-                     files: Mapping[str, bytes] | None = None, overwrite: bool = False) -> PretrainedInfo:
+                     files: Mapping[str, bytes] | None = None,
+                     subfolders: Mapping[str, Callable[[Path], Any]] | None = None,
+                     overwrite: bool = False) -> PretrainedInfo:
     """Write a pretrained folder atomically.
 
     Args:
@@ -400,6 +402,9 @@ def write_pretrained(folder: str | os.PathLike[str], *, class_name: str, framewo
         versions: framework versions to record.
         extra: adapter data (JSON-ready).
         files: further small files to place in the folder (e.g. a model card), by name.
+        subfolders: ``{relative folder: writer}`` for the members of a composite model: each writer is
+            called with the member's (not yet existing) path inside the folder being built, and writes a
+            complete pretrained folder there, so the whole folder still appears at once.
         overwrite: replace an existing non-empty folder.
 
     Returns:
@@ -409,6 +414,8 @@ def write_pretrained(folder: str | os.PathLike[str], *, class_name: str, framewo
         entries = _write_weights(tmp, weights)
         for fname, data in (files or {}).items():
             _write_side_file(tmp, fname, data)
+        for relpath, writer in (subfolders or {}).items():
+            writer(tmp / _checked_subfolder(relpath))
         info = PretrainedInfo(class_name=class_name, framework=framework, parameters=dict(parameters),
                               weights=entries, versions=dict(versions or {}), extra=dict(extra or {}))
         text = json.dumps(info.to_json(), indent=1, sort_keys=False, allow_nan=False, ensure_ascii=False)
@@ -440,6 +447,13 @@ def _write_weights(folder: Path, weights: Iterable[tuple[str, str, np.ndarray]])
             written.result()
             entries[name] = _entry(name, key, array, digest.result())
         return entries
+
+
+def _checked_subfolder(relpath: str) -> str:
+    parts = relpath.split("/")
+    if not all(part and not part.startswith(".") and WEIGHT_NAME_RE.match(part) for part in parts):
+        raise PretrainedFormatError(f"refusing member folder {relpath!r}: use '/'-separated portable names")
+    return relpath
 
 
 def _write_side_file(folder: Path, name: str, data: bytes) -> None:

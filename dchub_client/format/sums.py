@@ -1,8 +1,14 @@
-"""``SHA256SUMS``: one line per file of a hub, so ``sha256sum -c SHA256SUMS`` checks the whole tree.
+"""The hub's checksum files, written in one place for ``hubgen build`` and ``dchub mirror``.
 
-The one writer of the file, used by ``hubgen build`` and ``dchub mirror``. Blobs are named by their
-sha256, so their lines cost no reading; every other file (index, manifests, site pages) is hashed.
-hubgen's private work files (:data:`layout.PRIVATE_NAMES`) are never listed.
+* ``SHA256SUMS`` (coreutils' format): ``sha256sum -c SHA256SUMS`` in the hub root checks every file.
+* ``registry.txt`` (pooch's registry format, ``<path> sha256:<hex>``): with
+  ``pooch.create(base_url=HUB, registry=None)`` and ``.load_registry("registry.txt")``, pooch fetches
+  and verifies any file of the hub.
+
+Blobs are named by their sha256, so their lines cost no reading; every other file (index,
+manifests, site pages) is hashed. hubgen's private work files (:data:`layout.PRIVATE_NAMES`) are
+never listed. ``registry.txt`` lists every file but the two checksum files; ``SHA256SUMS`` lists
+every file but itself.
 """
 from __future__ import annotations
 
@@ -11,7 +17,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from dchub_client.format import layout
-from dchub_client.format.hashing import is_sha256, sha256_file
+from dchub_client.format.atomic import write_if_changed
+from dchub_client.format.hashing import is_sha256, sha256_bytes, sha256_file
 
 
 def hub_files(root: Path, exclude: Iterable[str] = layout.PRIVATE_NAMES) -> list[str]:
@@ -27,14 +34,21 @@ def hub_files(root: Path, exclude: Iterable[str] = layout.PRIVATE_NAMES) -> list
     return sorted(found)
 
 
-def sums_text(root: Path, exclude: Iterable[str] = layout.PRIVATE_NAMES,
-              digest: Callable[[Path], str] = sha256_file) -> str:
-    """The ``SHA256SUMS`` text for *root* (``<hex>  <path>`` lines, sorted by path, itself excluded).
+def write_checksum_files(root: Path, exclude: Iterable[str] = layout.PRIVATE_NAMES, *,
+                         digest: Callable[[Path], str] = sha256_file) -> bool:
+    """Write ``registry.txt`` then ``SHA256SUMS`` for the hub at *root*; True when either changed.
 
-    *digest* hashes a file that is not a blob (a caller may answer from a cache of its own).
+    Files whose bytes are already right are not rewritten (their mtimes stay, so syncs stay small).
+    *digest* hashes a file that is not a blob (a caller may answer from a cache of its own, as
+    ``hubgen build`` does for the pages and manifests it did not change).
     """
-    lines = [f"{_digest(root, rel, digest)}  {rel}\n" for rel in hub_files(root, {*exclude, layout.SUMS_FILE})]
-    return "".join(lines)
+    rels = hub_files(root, {*exclude, layout.SUMS_FILE, layout.REGISTRY_FILE})
+    digests = {rel: _digest(root, rel, digest) for rel in rels}
+    registry = "".join(f"{rel} sha256:{digests[rel]}\n" for rel in rels).encode("utf-8")
+    changed = write_if_changed(root / layout.REGISTRY_FILE, registry)
+    digests[layout.REGISTRY_FILE] = sha256_bytes(registry)
+    sums = "".join(f"{digests[rel]}  {rel}\n" for rel in sorted(digests)).encode("utf-8")
+    return write_if_changed(root / layout.SUMS_FILE, sums) or changed
 
 
 def _digest(root: Path, rel: str, digest: Callable[[Path], str]) -> str:

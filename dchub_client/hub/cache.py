@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dchub_client import constants
-from dchub_client.errors import CacheError
-from dchub_client.format import jsonstrict, layout
+from dchub_client.errors import CacheError, HubFormatError
+from dchub_client.format import hubfiles, jsonstrict, layout
+from dchub_client.format.atomic import atomic_write_bytes, make_temp_dir
 from dchub_client.format.hashing import is_sha256, sha256_file
 
 try:
@@ -45,7 +46,7 @@ except ImportError:  # pragma: no cover - Windows
 
 log = logging.getLogger(__name__)
 
-MARKER = ".dchub-manifest"
+MARKER = layout.SNAPSHOT_MARKER
 #: Temp files and folders older than this are removed by :meth:`Cache.prune`.
 STALE_TEMP_SECONDS = 6 * 3600
 #: ``F_OFD_SETLKW`` where its ``struct flock`` layout is known (64-bit Linux), else None.
@@ -200,23 +201,47 @@ class Cache:
 
     def build_snapshot(self, name: str, version: str, manifest_sha256: str,
                        files: Iterable[tuple[str, str]]) -> Path:
-        """Make ``snapshots/<name>/<version>`` hold *files* (``(relpath, blob sha256)``), atomically."""
+        """Make ``snapshots/<name>/<version>`` hold *files* (``(relpath, blob sha256)``), atomically.
+
+        Files are hard links to blobs (symlinks, then copies, where links are not possible), so
+        nothing is ever written *into* a snapshot file: the marker and any copy are created as new
+        files (``O_EXCL | O_NOFOLLOW``) and a name that is already taken is an error, never a write
+        through a link into another model's blob.
+
+        Raises:
+            CacheError: a reserved name (the marker), or paths that cannot form one folder (a file
+                that is also a folder, names differing only in case on a case-insensitive file system).
+        """
+        files = list(files)
+        where = f"{name}@{version} (manifest {manifest_sha256[:12]}…)"
+        try:
+            hubfiles.check_file_paths([relpath for relpath, _ in files], where)
+        except HubFormatError as err:
+            raise CacheError(f"cannot build the snapshot of {err}") from err
         target = self.snapshot(name, version)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=target.parent))
-        folders = {str(tmp)}
+        tmp = make_temp_dir(target.parent, prefix=f".{version}.")
         try:
-            for relpath, sha in files:
-                dest = os.path.join(tmp, *relpath.split("/"))
-                if os.path.dirname(dest) not in folders:
-                    os.makedirs(os.path.dirname(dest), exist_ok=True)
-                    folders.add(os.path.dirname(dest))
-                _link_or_copy(self._blob_path(sha), dest)
-            (tmp / MARKER).write_text(manifest_sha256 + "\n", encoding="ascii")
+            self._fill_snapshot(tmp, files, where)
+            _write_new_file(tmp / MARKER, (manifest_sha256 + "\n").encode("ascii"))
             self._install_snapshot(tmp, target, manifest_sha256)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return target
+
+    def _fill_snapshot(self, tmp: Path, files: list[tuple[str, str]], where: str) -> None:
+        folders = {str(tmp)}
+        for relpath, sha in files:
+            dest = os.path.join(tmp, *relpath.split("/"))
+            try:
+                if os.path.dirname(dest) not in folders:
+                    os.makedirs(os.path.dirname(dest), exist_ok=True)
+                    folders.add(os.path.dirname(dest))
+                _link_or_copy(self._blob_path(sha), dest)
+            except (FileExistsError, NotADirectoryError, IsADirectoryError) as err:
+                raise CacheError(f"cannot build the snapshot of {where}: {relpath!r} clashes with another file "
+                                 "of the manifest on this file system (names that differ only in letter case on "
+                                 "a case-insensitive file system?)") from err
 
     def _install_snapshot(self, tmp: Path, target: Path, manifest_sha256: str) -> None:
         with contextlib.suppress(OSError):
@@ -290,8 +315,6 @@ class Cache:
         return CacheVerifyReport(len(blobs), tuple(bad_blobs), tuple(bad_snaps))
 
     def _snapshot_ok(self, info: SnapshotInfo, status: dict[tuple[int, int], bool]) -> bool:
-        from dchub_client.format import hubfiles
-
         try:
             manifest = hubfiles.parse_manifest(jsonstrict.loads(self.blob(info.manifest_sha256).read_bytes()))
         except (FileNotFoundError, ValueError):
@@ -327,8 +350,6 @@ class Cache:
 
     def write_index(self, roots: list[str], data: bytes) -> None:
         """Cache a freshly fetched index (atomically); its mtime is its age."""
-        from dchub_client.format.atomic import atomic_write_bytes
-
         path = self.index_file(roots)
         atomic_write_bytes(path, data)
         atomic_write_bytes(path.with_name("roots.txt"), ("\n".join(roots) + "\n").encode("utf-8"))
@@ -404,17 +425,32 @@ def _install_blob(tmp: str, target: str) -> None:
 
 
 def _link_or_copy(blob: str, dest: str) -> None:
-    try:
-        os.link(blob, dest)
-        return
-    except OSError:
-        pass
-    try:
-        os.symlink(blob, dest)
-        return
-    except OSError:
-        pass
-    shutil.copyfile(blob, dest)
+    """Place *blob* at the new name *dest*: a hard link, else a symlink, else a copy into a new file.
+
+    A *dest* that exists already is a :class:`FileExistsError` (never opened, never written).
+    """
+    for place in (os.link, os.symlink):
+        try:
+            place(blob, dest)
+            return
+        except FileExistsError:
+            raise
+        except OSError:
+            pass
+    with open(blob, "rb") as source, _open_new(dest) as out:
+        shutil.copyfileobj(source, out, 1 << 20)
+
+
+def _open_new(path: str | os.PathLike[str]) -> BinaryIO:
+    """A new file at *path* open for writing; an existing file, link or symlink there is a FileExistsError."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    return os.fdopen(fd, "wb")
+
+
+def _write_new_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Create *path* holding *data*; never write through an existing file (a hard link to a blob)."""
+    with _open_new(path) as handle:
+        handle.write(data)
 
 
 def _unlink(path: Path) -> None:

@@ -7,8 +7,9 @@ again on the same folder adds models to the index already there.
 
 A signed index (``docs/security.md``) stays valid only byte for byte: when the export holds every
 version of every model of the source hub (into a new folder), the source's ``index.json`` is copied
-as it is, signatures included; any other selection writes a new, unsigned index (clients that
-trust keys will refuse it; a warning says so).
+as it is, signatures included; any other selection writes a new, unsigned index that keeps the source's
+``version`` and key rotations (clients that trust keys refuse it until an operator vouches for it with
+``hubgen sign``, which signs it as the next version; a warning says so).
 """
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ from pathlib import Path
 
 from dchub_client.errors import ChecksumError, HubFormatError
 from dchub_client.format import hubfiles, jsonstrict, layout
-from dchub_client.format.atomic import atomic_file, atomic_write_bytes, atomic_write_text
+from dchub_client.format.atomic import atomic_file, atomic_write_bytes
 from dchub_client.format.hashing import CHUNK_SIZE, sha256_file
 from dchub_client.format.hubfiles import FileEntry, Index, ModelEntry, VersionRef
-from dchub_client.format.sums import sums_text
+from dchub_client.format.sums import write_checksum_files
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.fetch import fetch_files
 from dchub_client.hub.lookup import find_model, load_index, load_model_manifest
@@ -148,11 +149,13 @@ def _write_index(dest: Path, source: Index, old: Index | None,
     entries = {name: ModelEntry(name=name, latest=hubfiles.latest_version(refs), versions=dict(sorted(refs.items())))
                for name, refs in sorted(models.items())}
     index = Index(name=base.name, models=entries, title=base.title, description=base.description, mirrors=(),
-                  generated=source.generated, extra=dict(base.extra))
+                  generated=source.generated, extra=dict(base.extra), version=max(source.version or 0,
+                                                                                   base.version or 0) or None)
     if source.version is not None:
         log.warning("%s: the exported index is a selection of hub %r, so it is not signed: clients that trust "
-                    "the hub's keys will refuse it (mirror every model with --all-versions to keep the signed index)",
-                    dest, source.name)
+                    "the hub's keys will refuse it (mirror every model with --all-versions to keep the signed index, "
+                    "or vouch for the copy with `hubgen sign %s --sign-key KEY`)",
+                    dest, source.name, dest)
     _finish(dest, hubfiles.dumps(hubfiles.index_to_json(index)))
 
 
@@ -161,4 +164,4 @@ def _finish(dest: Path, index_data: bytes) -> None:
     atomic_write_bytes(dest / layout.INDEX_FILE, index_data)
     if not (dest / layout.NOJEKYLL).exists():
         atomic_write_bytes(dest / layout.NOJEKYLL, b"")
-    atomic_write_text(dest / layout.SUMS_FILE, sums_text(dest))
+    write_checksum_files(dest)

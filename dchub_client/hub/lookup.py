@@ -6,9 +6,10 @@ one whatever its age; when every mirror fails and a cached index exists, a warni
 (and issued) and the cached one is used. Manifests are checked against the sha256 the index gives
 and cached as blobs, so they are fetched once.
 
-Every index, fresh or cached, passes :func:`dchub_client.hub.trust.check_index` before use (signature,
-expiry, rollback, when trusted keys are configured); a refused fresh index is never cached, and
-the version of an accepted one is recorded so an older one is refused later.
+Every index, fresh or cached, passes :func:`dchub_client.hub.trust.check_index` before use (signature
+threshold, key rotations, expiry, rollback, when trusted keys are configured); a refused fresh index is
+never cached, and the version (and key rotation) of an accepted one is recorded so an older one is refused
+later.
 """
 from __future__ import annotations
 
@@ -50,49 +51,57 @@ class HubModel:
 
 
 def load_index(cache: Cache, mirrors: Sequence[Mirror], *, refresh: bool = False,
-               offline: bool = False) -> Index:
-    """The hub index of *mirrors*: from the cache while fresh, else from the first mirror that serves it."""
+               offline: bool = False, policy: trust.TrustPolicy | None = None) -> Index:
+    """The hub index of *mirrors*: from the cache while fresh, else from the first mirror that serves it.
+
+    *policy* says which keys must sign it and which hub it must be (default:
+    :meth:`trust.TrustPolicy.from_environment`); what the client remembers (highest version, key
+    rotation followed) lives in ``trust.TrustStore(cache.root)``.
+    """
     roots = [m.root for m in mirrors]
+    policy = policy or trust.TrustPolicy.from_environment()
     cached = cache.read_index(roots)
     cached_source = str(cache.index_file(roots))
     if cached is not None and offline:
-        return _trusted_index(cache, cached[0], cached_source, allow_expired=True)
+        return _trusted_index(cache, policy, cached[0], cached_source, allow_expired=True)[0]
     if cached is not None and not refresh and cached[1] < constants.index_ttl_seconds():
         try:
-            return _trusted_index(cache, cached[0], cached_source)
+            return _trusted_index(cache, policy, cached[0], cached_source)[0]
         except TrustError as err:  # e.g. expired since it was cached: fetch a new one
             log.info("%s", err)
     if offline:
         raise OfflineError(f"offline mode and no cached index for {' '.join(roots)}; "
                            "run `dchub pull MODEL` once while online")
     try:
-        data, index = try_mirrors(mirrors, layout.INDEX_FILE, lambda m: _index_attempt(cache, m))
+        data, (index, verdict) = try_mirrors(mirrors, layout.INDEX_FILE, lambda m: _index_attempt(cache, policy, m))
     except (MirrorError, HubFormatError) as err:
         if cached is None:
             raise
-        index = _trusted_index(cache, cached[0], cached_source)
+        index = _trusted_index(cache, policy, cached[0], cached_source)[0]
         message = (f"could not refresh the hub index ({err}); using the cached copy from "
                    f"{cached[1] / 60:.0f} min ago")
         log.warning(message)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         return index
-    trust.VersionStore(cache.root).record(index.name, index.version)
+    trust.TrustStore(cache.root).accept(verdict)
     cache.write_index(roots, data)
     return index
 
 
-def _index_attempt(cache: Cache, mirror: Mirror) -> tuple[bytes, Index]:
+def _index_attempt(cache: Cache, policy: trust.TrustPolicy,
+                   mirror: Mirror) -> tuple[bytes, tuple[Index, trust.Verdict]]:
     data = mirror.read_bytes(layout.INDEX_FILE, MAX_METADATA_BYTES)
-    return data, _trusted_index(cache, data, mirror.locate(layout.INDEX_FILE))
+    return data, _trusted_index(cache, policy, data, mirror.locate(layout.INDEX_FILE))
 
 
-def _trusted_index(cache: Cache, data: bytes, source: str, *, allow_expired: bool = False) -> Index:
+def _trusted_index(cache: Cache, policy: trust.TrustPolicy, data: bytes, source: str, *,
+                   allow_expired: bool = False) -> tuple[Index, trust.Verdict]:
     """Parse an index and run the trust checks (a cached one too: it may have expired since)."""
     obj = jsonstrict.loads(data, source)
     index = hubfiles.parse_index(obj, source)
-    trust.check_index(obj, index, source, store=trust.VersionStore(cache.root),
-                      allow_expired=allow_expired and constants.allow_expired_index())
-    return index
+    verdict = policy.check(obj, index, source, store=trust.TrustStore(cache.root),
+                           allow_expired=allow_expired and constants.allow_expired_index())
+    return index, verdict
 
 
 def find_model(index: Index, name: str, version: str | None) -> tuple[str, VersionRef]:

@@ -1,23 +1,31 @@
-"""Signed hub indexes: trusted keys, signature checks, rollback and freeze protection.
+"""Signed hub indexes: trusted keys, k-of-n signatures, key rotation, rollback and freeze protection.
 
 A hub index may carry a ``signatures`` list: ``[{"keyid": <sha256 hex of the raw ed25519 public
 key>, "sig": <base64 ed25519 signature>}]``, each over :func:`signed_bytes` of the index (its
 canonical JSON without the ``signatures`` key). ``version`` (an integer that only increases) and
 ``expires`` (RFC 3339) are part of the signed content. See ``docs/security.md``.
 
-When trusted keys are configured (``DEEPCHEM_HUB_TRUSTED_KEYS``, else the file
-``<cache>/trusted_keys``), :func:`check_index` refuses an index that is unsigned, signed by no
-trusted key, older than the highest version this cache has accepted for the hub (rollback), or past
-its ``expires`` (freeze). Without trusted keys nothing is checked and a notice is logged once per
-process.
+A client trusts a set of keys and a *threshold*: how many distinct trusted keys must have signed
+(``DEEPCHEM_HUB_TRUSTED_KEYS`` / ``<cache>/trusted_keys`` and ``DEEPCHEM_HUB_KEY_THRESHOLD`` for
+the default hub; per hub, a :class:`TrustPolicy`). The index may also carry ``key_rotations``: a
+chain of records, each naming a new key set and threshold for the hub, signed by the threshold of
+the key set before it *and* of the new one. A client follows the chain from the keys it trusts,
+remembers where it got to (:class:`TrustStore`), and from then on needs the new keys' signatures:
+a hub moves to new keys without its clients editing their configuration.
+
+:func:`check_index` refuses an index that names another hub than expected, is unsigned, signed by
+fewer trusted keys than the threshold, older than the highest version this cache has accepted for
+the hub (rollback), or past its ``expires`` (freeze). Without trusted keys only the hub name is
+checked and a notice is logged once per process.
 
 API:
-    trusted_keys() -> tuple[PublicKey, ...]
-    parse_public_key(data, source) -> PublicKey
-    signed_bytes(obj) -> bytes
-    verify_signatures(obj, keys, source) -> str          (the keyid that verified)
-    check_index(obj, index, source, *, store, keys=None, allow_expired=False, now=None) -> None
-    VersionStore(root): highest(hub) / record(hub, version)
+    TrustPolicy(keys, threshold=1, hub=None)          per-hub settings; .check(...), .from_environment()
+    check_index(obj, index, source, *, store, keys=None, threshold=None, expected_hub=None,
+                allow_expired=False, now=None) -> Verdict
+    TrustStore(root): highest(hub) / record(hub, version) / keyset(hub, configured) / accept(verdict)
+    KeySet(keys, threshold, version)                  the keys trusted at one point of a rotation chain
+    trusted_keys() / key_threshold() / parse_public_key(data, source) / parse_key_entries(...)
+    signed_bytes(obj) / rotation_signed_bytes(record) / verify_signatures(...) / verify_threshold(...)
 
 Every failure raises :class:`dchub_client.errors.TrustError` naming the index source.
 """
@@ -28,6 +36,7 @@ import binascii
 import contextlib
 import datetime
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterator, Sequence
@@ -37,17 +46,21 @@ from typing import Any
 
 from dchub_client import constants
 from dchub_client.errors import TrustError
-from dchub_client.format import hubfiles
+from dchub_client.format import hubfiles, layout
 from dchub_client.format.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-SIGNATURES_KEY = "signatures"
+SIGNATURES_KEY = layout.INDEX_SIGNATURES
+ROTATIONS_KEY = layout.INDEX_KEY_ROTATIONS
 #: Raw ed25519 public keys and signatures are this long.
 RAW_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
 #: A key file larger than this is not a key file.
 MAX_KEY_FILE_BYTES = 64 << 10
+#: At most this many keys in one key set, and this many rotation records in one index.
+MAX_KEYS = 64
+MAX_ROTATIONS = 1000
 _notice_given = False
 
 
@@ -61,6 +74,11 @@ class PublicKey:
     @property
     def keyid(self) -> str:
         return keyid(self.raw)
+
+    @property
+    def text(self) -> str:
+        """The base64 of the raw key (the form ``.pub`` files and rotation records hold)."""
+        return base64.b64encode(self.raw).decode("ascii")
 
     def verify(self, signature: bytes, data: bytes) -> bool:
         """True when *signature* is this key's ed25519 signature of *data*."""
@@ -77,6 +95,37 @@ class PublicKey:
 def keyid(raw: bytes) -> str:
     """The key id of a raw ed25519 public key: the sha256 hex of its 32 bytes."""
     return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """The keys trusted for a hub at one point of its rotation chain, and how many of them must sign.
+
+    Attributes:
+        keys: the public keys (distinct).
+        threshold: how many distinct keys of *keys* must have signed (1 <= threshold <= len(keys)).
+        version: the rotation record that introduced this set (0: the set the client was configured with).
+    """
+
+    keys: tuple[PublicKey, ...]
+    threshold: int = 1
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.threshold, int) or isinstance(self.threshold, bool) \
+                or not 1 <= self.threshold <= max(len(self.keyids), 1):
+            raise TrustError(f"key threshold {self.threshold!r} must be an integer from 1 to the number of distinct "
+                             f"trusted keys ({len(self.keyids)})")
+
+    @property
+    def keyids(self) -> tuple[str, ...]:
+        """The distinct key ids, sorted."""
+        return tuple(sorted({k.keyid for k in self.keys}))
+
+    @property
+    def anchor(self) -> str:
+        """An id of this set and threshold (what a remembered rotation state was derived from)."""
+        return hashlib.sha256(f"{self.threshold}:{','.join(self.keyids)}".encode("ascii")).hexdigest()
 
 
 # --- keys --------------------------------------------------------------------------------
@@ -133,6 +182,21 @@ def trusted_keys() -> tuple[PublicKey, ...]:
     return tuple(parse_key_entries(text, str(path), path.parent))
 
 
+def key_threshold() -> int:
+    """``DEEPCHEM_HUB_KEY_THRESHOLD``: how many of the trusted keys must sign (default 1).
+
+    Raises:
+        TrustError: not a positive integer.
+    """
+    setting = constants.key_threshold_setting()
+    if setting is None or not setting.strip():
+        return 1
+    if not setting.strip().isdigit() or int(setting) < 1:
+        raise TrustError(f"DEEPCHEM_HUB_KEY_THRESHOLD={setting!r}: must be a positive integer (how many of the "
+                         "trusted keys must sign the hub index)")
+    return int(setting)
+
+
 def parse_key_entries(text: str, source: str, base: Path | None = None) -> Iterator[PublicKey]:
     """Public keys from *text*: entries separated by whitespace or commas (``#`` starts a comment), each
     the path of a ``.pub``/PEM file (relative to *base*) or a base64 raw ed25519 key.
@@ -172,87 +236,276 @@ def signed_bytes(obj: dict[str, Any]) -> bytes:
     return hubfiles.dumps({k: v for k, v in obj.items() if k != SIGNATURES_KEY})
 
 
-def parse_signatures(obj: dict[str, Any], source: str) -> list[tuple[str, bytes]]:
-    """``(keyid, signature bytes)`` of each entry of the index's ``signatures`` (empty when unsigned)."""
+def rotation_signed_bytes(record: dict[str, Any]) -> bytes:
+    """The bytes the signatures of a key-rotation record sign: its canonical JSON without ``signatures``
+    (the record names its ``type`` and ``hub``, so it means nothing as an index or for another hub)."""
+    return hubfiles.dumps({k: v for k, v in record.items() if k != SIGNATURES_KEY})
+
+
+def parse_signatures(obj: dict[str, Any], source: str, where: str = "") -> list[tuple[str, bytes]]:
+    """``(keyid, signature bytes)`` of each entry of *obj*'s ``signatures`` (empty when unsigned)."""
     items = obj.get(SIGNATURES_KEY, [])
     if not isinstance(items, list):
-        raise TrustError(f"{source}: 'signatures' must be a list")
+        raise TrustError(f"{source}: {where}'signatures' must be a list")
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("keyid"), str) \
                 or not isinstance(item.get("sig"), str):
-            raise TrustError(f"{source}: signatures[{i}] must be an object with string 'keyid' and 'sig'")
+            raise TrustError(f"{source}: {where}signatures[{i}] must be an object with string 'keyid' and 'sig'")
         try:
             sig = base64.b64decode(item["sig"], validate=True)
         except (binascii.Error, ValueError) as err:
-            raise TrustError(f"{source}: signatures[{i}].sig is not base64 ({err})") from err
+            raise TrustError(f"{source}: {where}signatures[{i}].sig is not base64 ({err})") from err
         out.append((item["keyid"], sig))
     return out
 
 
-def verify_signatures(obj: dict[str, Any], keys: Sequence[PublicKey], source: str) -> str:
-    """Check that a trusted key signed the index *obj*; return that key's id.
+def _valid_signers(signatures: list[tuple[str, bytes]], keyset: KeySet, data: bytes) -> tuple[str, ...]:
+    """The distinct keys of *keyset* whose signature of *data* verifies."""
+    by_id = {k.keyid: k for k in keyset.keys}
+    valid: dict[str, None] = {}
+    for kid, sig in signatures:
+        key = by_id.get(kid)
+        if key is not None and kid not in valid and len(sig) == SIGNATURE_BYTES and key.verify(sig, data):
+            valid[kid] = None
+    return tuple(valid)
 
-    Any one trusted key suffices (key rotation: sign with the old and the new key meanwhile).
+
+def verify_threshold(obj: dict[str, Any], keyset: KeySet, source: str) -> tuple[str, ...]:
+    """Check that at least ``keyset.threshold`` distinct keys of *keyset* signed the index *obj*.
+
+    Returns:
+        The ids of the trusted keys whose signatures verified.
 
     Raises:
-        TrustError: unsigned, or no signature verifies with a trusted key.
+        TrustError: unsigned, or too few valid signatures by trusted keys (the message says how many).
     """
     signatures = parse_signatures(obj, source)
     if not signatures:
         raise TrustError(f"{source}: the hub index is not signed, but trusted keys are configured; "
                          "refusing it (ask the hub maintainer to build with `hubgen build --sign-key`, "
                          "or check that this mirror is genuine)")
-    by_id = {k.keyid: k for k in keys}
-    data = signed_bytes(obj)
-    for kid, sig in signatures:
-        key = by_id.get(kid)
-        if key is not None and len(sig) == SIGNATURE_BYTES and key.verify(sig, data):
-            return kid
-    known = [kid for kid, _ in signatures if kid in by_id]
-    why = ("a signature by a trusted key does not verify: the index was changed after signing"
-           if known else "it is signed only by keys you do not trust")
+    valid = _valid_signers(signatures, keyset, signed_bytes(obj))
+    if len(valid) >= keyset.threshold:
+        return valid
+    trusted = set(keyset.keyids)
+    known = [kid for kid, _ in signatures if kid in trusted and kid not in valid]
+    if valid:
+        why = (f"it carries valid signatures by {len(valid)} trusted key(s) ({_ids(valid)}), but "
+               f"{keyset.threshold} are required")
+    elif known:
+        why = "a signature by a trusted key does not verify: the index was changed after signing"
+    else:
+        why = "it is signed only by keys you do not trust"
     raise TrustError(f"{source}: refusing the hub index: {why} (signed by {_ids(k for k, _ in signatures)}; "
-                     f"trusted: {_ids(by_id)})")
+                     f"trusted: {_ids(keyset.keyids)}{_since(keyset)})")
+
+
+def verify_signatures(obj: dict[str, Any], keys: Sequence[PublicKey], source: str) -> str:
+    """Check that a trusted key signed the index *obj* (a threshold of one); return that key's id.
+
+    Raises:
+        TrustError: unsigned, or no signature verifies with a trusted key.
+    """
+    return verify_threshold(obj, KeySet(tuple(keys), 1), source)[0]
 
 
 def _ids(ids: Any) -> str:
     return ", ".join(str(i)[:16] for i in ids) or "none"
 
 
+def _since(keyset: KeySet) -> str:
+    return f", since key rotation {keyset.version}" if keyset.version else ""
+
+
+# --- key rotation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rotation:
+    version: int
+    keyset: KeySet
+    signatures: list[tuple[str, bytes]]
+    data: bytes
+
+
+def parse_rotations(obj: dict[str, Any], hub: str, source: str) -> list[_Rotation]:
+    """The index's ``key_rotations`` records, validated and sorted by ``version``.
+
+    Raises:
+        TrustError: a malformed record, a record for another hub, or two records of one version.
+    """
+    items = obj.get(ROTATIONS_KEY, [])
+    if not isinstance(items, list) or len(items) > MAX_ROTATIONS:
+        raise TrustError(f"{source}: '{ROTATIONS_KEY}' must be a list of at most {MAX_ROTATIONS} records")
+    records = sorted((_parse_rotation(item, i, hub, source) for i, item in enumerate(items)),
+                     key=lambda r: r.version)
+    versions = [r.version for r in records]
+    if len(set(versions)) != len(versions):
+        raise TrustError(f"{source}: two key rotations share a version ({versions}); refusing the index")
+    return records
+
+
+def _parse_rotation(item: Any, i: int, hub: str, source: str) -> _Rotation:
+    where = f"{ROTATIONS_KEY}[{i}]: "
+    if not isinstance(item, dict) or item.get("type") != layout.KEY_ROTATION_TYPE:
+        raise TrustError(f"{source}: {where}must be an object with type {layout.KEY_ROTATION_TYPE!r}")
+    if item.get("hub") != hub:
+        raise TrustError(f"{source}: {where}is a key rotation of hub {item.get('hub')!r}, not of {hub!r}")
+    version, threshold, keys = item.get("version"), item.get("threshold"), item.get("keys")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= hubfiles.MAX_INDEX_VERSION:
+        raise TrustError(f"{source}: {where}'version' must be a positive integer, got {version!r}")
+    if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_KEYS or not all(isinstance(k, str) for k in keys):
+        raise TrustError(f"{source}: {where}'keys' must list 1 to {MAX_KEYS} base64 ed25519 public keys")
+    parsed = tuple(parse_public_key(k, f"{source}: {where}keys") for k in keys)
+    if len({k.raw for k in parsed}) != len(parsed):
+        raise TrustError(f"{source}: {where}'keys' lists a key twice")
+    try:
+        keyset = KeySet(parsed, threshold, version)
+    except TrustError as err:
+        raise TrustError(f"{source}: {where}{err}") from err
+    return _Rotation(version, keyset, parse_signatures(item, source, where), rotation_signed_bytes(item))
+
+
+def follow_rotations(obj: dict[str, Any], hub: str, current: KeySet, source: str) -> KeySet:
+    """The key set of hub *hub* after the rotation records of *obj* that *current* can vouch for.
+
+    A record newer than *current* is adopted when the threshold of *current* and the threshold of
+    its own new keys signed it. A record *current* cannot vouch for is skipped while *current* is
+    the configured set (version 0: a client configured with later keys than the chain starts from),
+    and refused after a rotation (the chain forked: an attacker holding retired keys).
+
+    Raises:
+        TrustError: a malformed or forked chain.
+    """
+    for record in parse_rotations(obj, hub, source):
+        if record.version <= current.version:
+            continue
+        vouched = len(_valid_signers(record.signatures, current, record.data)) >= current.threshold
+        if not vouched and current.version == 0:
+            continue
+        if not vouched:
+            raise TrustError(f"{source}: key rotation {record.version} of hub {hub!r} is not signed by "
+                             f"{current.threshold} of the keys trusted since rotation {current.version}; refusing "
+                             "the index (a forged rotation, or a mirror serving another chain)")
+        if len(_valid_signers(record.signatures, record.keyset, record.data)) < record.keyset.threshold:
+            raise TrustError(f"{source}: key rotation {record.version} of hub {hub!r} is not signed by "
+                             f"{record.keyset.threshold} of its own new keys; refusing the index")
+        log.info("%s: hub %r moved to key set %d (%d keys, threshold %d)", source, hub, record.version,
+                 len(record.keyset.keys), record.keyset.threshold)
+        current = record.keyset
+    return current
+
+
 # --- the checks --------------------------------------------------------------------------
 
 
-def check_index(obj: dict[str, Any], index: hubfiles.Index, source: str, *, store: VersionStore,
-                keys: Sequence[PublicKey] | None = None, allow_expired: bool = False,
-                now: datetime.datetime | None = None) -> None:
-    """Refuse an index that fails the signature, freeze (expiry) or rollback checks.
+@dataclass(frozen=True)
+class Verdict:
+    """An index that passed :func:`check_index`, and what to remember about it.
+
+    Attributes:
+        hub: the hub name the index carries.
+        version: its ``version`` (None when unversioned).
+        keyset: the key set it was checked against, after rotations (None: no keys, nothing checked).
+        configured: the key set the client was configured with (the anchor of remembered rotations).
+        signed_by: ids of the trusted keys whose signatures verified.
+    """
+
+    hub: str
+    version: int | None
+    keyset: KeySet | None = None
+    configured: KeySet | None = None
+    signed_by: tuple[str, ...] = ()
+
+    @property
+    def checked(self) -> bool:
+        """True when signatures were checked (trusted keys were configured)."""
+        return self.keyset is not None
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    """How one hub's index is judged: the keys trusted for it, how many must sign, and its identity.
+
+    Attributes:
+        keys: trusted public keys (none: signatures are not checked).
+        threshold: how many distinct trusted keys must have signed (k of n).
+        hub: the hub name the index must carry (None: any).
+
+    Example:
+        >>> keys = tuple(parse_key_entries("keys/a.pub keys/b.pub", "hubs.toml"))  # doctest: +SKIP
+        >>> policy = TrustPolicy(keys=keys, threshold=2, hub="acme")  # doctest: +SKIP
+        >>> verdict = policy.check(obj, index, url, store=TrustStore(cache_root / "acme"))  # doctest: +SKIP
+    """
+
+    keys: tuple[PublicKey, ...] = ()
+    threshold: int = 1
+    hub: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.keys:
+            KeySet(tuple(self.keys), self.threshold)  # validates the threshold against the keys
+
+    @classmethod
+    def from_environment(cls, hub: str | None = None) -> TrustPolicy:
+        """The default hub's policy: :func:`trusted_keys` and :func:`key_threshold`."""
+        return cls(keys=trusted_keys(), threshold=key_threshold(), hub=hub)
+
+    def check(self, obj: dict[str, Any], index: hubfiles.Index, source: str, *, store: TrustStore | None,
+              allow_expired: bool = False, now: datetime.datetime | None = None) -> Verdict:
+        """:func:`check_index` with this policy."""
+        return check_index(obj, index, source, store=store, keys=self.keys, threshold=self.threshold,
+                           expected_hub=self.hub, allow_expired=allow_expired, now=now)
+
+
+def check_index(obj: dict[str, Any], index: hubfiles.Index, source: str, *, store: TrustStore | None,
+                keys: Sequence[PublicKey] | None = None, threshold: int | None = None,
+                expected_hub: str | None = None, allow_expired: bool = False,
+                now: datetime.datetime | None = None) -> Verdict:
+    """Refuse an index that fails the hub-identity, signature, freeze (expiry) or rollback checks.
 
     Args:
-        obj: the decoded JSON of the index (with its ``signatures``).
+        obj: the decoded JSON of the index (with its ``signatures`` and ``key_rotations``).
         index: the parsed index (``hubfiles.parse_index(obj)``).
         source: where it came from (for messages).
-        store: the highest versions accepted so far; not updated here (see :meth:`VersionStore.record`).
-        keys: trusted keys (default :func:`trusted_keys`); none configured means no checks.
+        store: what this client remembers of the hub (highest version, rotations followed); not
+            updated here (call ``store.accept(verdict)`` once the index is used). None: stateless
+            (no rollback check, rotations followed from *keys* each time), as ``hubgen verify``.
+        keys: trusted keys (default :func:`trusted_keys`); none means no signature checks.
+        threshold: how many distinct trusted keys must sign (default: :func:`key_threshold` when
+            *keys* is None, else 1).
+        expected_hub: the hub name the index must carry (a mirror bound to its hub).
         allow_expired: accept an expired index (offline use of a cached copy, by explicit choice).
         now: the current time (default: now, UTC).
+
+    Returns:
+        A :class:`Verdict` (what to remember: the version and the key set reached).
 
     Raises:
         TrustError: which check failed and what to do.
     """
-    keys = trusted_keys() if keys is None else keys
+    if expected_hub is not None and index.name != expected_hub:
+        raise TrustError(f"{source}: this index is of hub {index.name!r}, but the mirror is configured for hub "
+                         f"{expected_hub!r}; refusing it (a mirror serving another hub)")
+    if keys is None:
+        keys, threshold = trusted_keys(), key_threshold() if threshold is None else threshold
     if not keys:
         _notice_once()
-        return
-    verify_signatures(obj, keys, source)
+        return Verdict(index.name, index.version)
+    configured = KeySet(tuple(keys), 1 if threshold is None else threshold)
+    current = store.keyset(index.name, configured) if store is not None else configured
+    current = follow_rotations(obj, index.name, current, source)
+    signed_by = verify_threshold(obj, current, source)
     if index.version is None or index.expires is None:
         raise TrustError(f"{source}: a signed index must carry 'version' and 'expires'; refusing it")
     _check_expiry(index.expires, source, allow_expired, now)
-    highest = store.highest(index.name)
+    highest = store.highest(index.name) if store is not None else None
     if highest is not None and index.version < highest:
         raise TrustError(f"{source}: index version {index.version} of hub {index.name!r} is older than version "
                          f"{highest} already seen (a rollback: this mirror serves an outdated or replayed index); "
                          "try another mirror")
+    return Verdict(index.name, index.version, current, configured, signed_by)
 
 
 def _check_expiry(expires: str, source: str, allow_expired: bool, now: datetime.datetime | None) -> None:
@@ -276,14 +529,21 @@ def _notice_once() -> None:
                     "(set DEEPCHEM_HUB_TRUSTED_KEYS to the hub's public key to enable the checks)")
 
 
-class VersionStore:
-    """The highest index version accepted per hub name, under ``<root>/trust/<hub>.version``."""
+# --- what a client remembers -------------------------------------------------------------
+
+
+class TrustStore:
+    """What a client remembers per hub name, under ``<root>/trust/``: the highest index version accepted
+    (``<hub>.version``) and the key rotation it has followed to (``<hub>.keys.json``).
+
+    Callers that keep hubs apart (federated hubs) give each hub its own *root*.
+    """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root) / "trust"
 
-    def _path(self, hub: str) -> Path:
-        return self.root / f"{hubfiles.validate_name(hub, 'hub name')}.version"
+    def _path(self, hub: str, suffix: str = ".version") -> Path:
+        return self.root / f"{hubfiles.validate_name(hub, 'hub name')}{suffix}"
 
     def highest(self, hub: str) -> int | None:
         """The highest version recorded for *hub*, or None."""
@@ -308,6 +568,39 @@ class VersionStore:
             if highest is None or version > highest:
                 atomic_write_bytes(self._path(hub), f"{version}\n".encode("ascii"))
 
+    def keyset(self, hub: str, configured: KeySet) -> KeySet:
+        """The key set *hub* rotated to, as remembered, when it was reached from *configured*; else *configured*.
+
+        A remembered state derived from other configured keys is ignored (the user changed them).
+        """
+        path = self._path(hub, ".keys.json")
+        try:
+            state = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return configured
+        except (OSError, ValueError) as err:
+            raise TrustError(f"{path}: unreadable ({err}); remove it to follow the hub's key rotations again") \
+                from err
+        if not isinstance(state, dict) or state.get("anchor") != configured.anchor:
+            return configured
+        try:
+            keys = tuple(parse_public_key(k, str(path)) for k in state["keys"])
+            return KeySet(keys, state["threshold"], state["version"])
+        except (KeyError, TypeError, TrustError) as err:
+            raise TrustError(f"{path}: damaged ({err}); remove it to follow the hub's key rotations again") from err
+
+    def accept(self, verdict: Verdict) -> None:
+        """Remember an index that is being used: its version, and the key rotation it was checked at."""
+        self.record(verdict.hub, verdict.version)
+        if verdict.keyset is None or verdict.configured is None or verdict.keyset.version == 0:
+            return
+        with self._locked(verdict.hub):
+            if self.keyset(verdict.hub, verdict.configured).version >= verdict.keyset.version:
+                return
+            state = {"anchor": verdict.configured.anchor, "version": verdict.keyset.version,
+                     "threshold": verdict.keyset.threshold, "keys": [k.text for k in verdict.keyset.keys]}
+            atomic_write_bytes(self._path(verdict.hub, ".keys.json"), hubfiles.dumps(state))
+
     @contextlib.contextmanager
     def _locked(self, hub: str) -> Iterator[None]:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -324,5 +617,10 @@ class VersionStore:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-__all__ = ["PublicKey", "VersionStore", "check_index", "keyid", "parse_public_key", "parse_signatures",
-           "signed_bytes", "trusted_keys", "verify_signatures"]
+#: The former name of :class:`TrustStore` (it only kept versions then).
+VersionStore = TrustStore
+
+
+__all__ = ["KeySet", "PublicKey", "TrustPolicy", "TrustStore", "Verdict", "VersionStore", "check_index",
+           "follow_rotations", "key_threshold", "keyid", "parse_public_key", "parse_rotations", "parse_signatures",
+           "rotation_signed_bytes", "signed_bytes", "trusted_keys", "verify_signatures", "verify_threshold"]

@@ -8,16 +8,18 @@ from __future__ import annotations
 import inspect
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dchub_client.errors import ParameterEncodingError, PretrainedFormatError
+from dchub_client.errors import DchubError, ParameterEncodingError, PretrainedFormatError
 from dchub_client.format import layout
+from dchub_client.models import introspection
 from dchub_client.models.allowlist import registry
-from dchub_client.models.recording import recorded_args
+from dchub_client.models.recording import recorded_args, split_varargs
 
 TAG = layout.TAG
 #: Inline arrays larger than this are refused: store big arrays as weights instead.
@@ -55,6 +57,8 @@ def encode_value(value: Any, path: str, depth: int = 0) -> Any:
         return [encode_value(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
     if isinstance(value, tuple):
         return {TAG: "tuple", "items": [encode_value(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]}
+    if type(value) is OrderedDict:  # order is meaning (torch.nn.Sequential(OrderedDict(...)))
+        return {TAG: "ordereddict", "items": _encode_dict(value, path, depth, tagged=True)["items"]}
     if isinstance(value, dict):
         return _encode_dict(value, path, depth)
     if isinstance(value, np.ndarray):
@@ -66,8 +70,8 @@ def encode_value(value: Any, path: str, depth: int = 0) -> Any:
     return _encode_object(value, path, depth)
 
 
-def _encode_dict(value: dict, path: str, depth: int) -> Any:
-    if all(isinstance(k, str) for k in value) and TAG not in value:
+def _encode_dict(value: dict, path: str, depth: int, *, tagged: bool = False) -> Any:
+    if not tagged and all(isinstance(k, str) for k in value) and TAG not in value:
         return {k: encode_value(v, f"{path}.{k}", depth + 1) for k, v in value.items()}
     items = [[encode_value(k, f"{path}<key>", depth + 1), encode_value(v, f"{path}[{k!r}]", depth + 1)]
              for k, v in value.items()]
@@ -92,6 +96,7 @@ def _finite_list(value: np.ndarray) -> Any:
 
 
 def _encode_ref(value: Any, path: str) -> dict[str, Any]:
+    introspection.check_importable(value, path)
     name = registry.qualified_name_or_none(value)
     if name is None or not registry.is_allowed(value, "ref") and not registry.is_allowed(value, "class"):
         raise ParameterEncodingError(
@@ -102,6 +107,7 @@ def _encode_ref(value: Any, path: str) -> dict[str, Any]:
 def _encode_object(value: Any, path: str, depth: int) -> dict[str, Any]:
     cls = type(value)
     name = registry.qualified_name(cls)
+    introspection.check_importable(cls, path)
     if not registry.is_allowed(cls, "class"):
         if registry.is_allowed(cls, "state"):
             return _encode_state(value, name, path, depth)
@@ -109,35 +115,30 @@ def _encode_object(value: Any, path: str, depth: int) -> dict[str, Any]:
             path, f"objects of class {name} are not on the allowlist; if you trust it, call "
                   f"dchub_client.register_class({cls.__name__}) before creating it")
     kwargs = recorded_args(value)
-    if kwargs is None:
-        kwargs = _introspect_kwargs(value, path)
+    read_back = kwargs is None
+    if read_back:
+        kwargs = introspection.read_kwargs(value, path)
     kwargs = {k: v for k, v in kwargs.items() if k != "model_dir"}
-    return {TAG: "object", "class": name,
-            "kwargs": {k: encode_value(v, f"{path}.{k}", depth + 1) for k, v in kwargs.items()}}
+    encoded = {TAG: "object", "class": name,
+               "kwargs": {k: encode_value(v, f"{path}.{k}", depth + 1) for k, v in kwargs.items()}}
+    if read_back:
+        with introspection.rebuilding(value):
+            rebuilt = _rebuild(encoded, path)
+        introspection.check_rebuilt(value, rebuilt, path)
+    return encoded
+
+
+def _rebuild(encoded: dict[str, Any], path: str) -> Any:
+    try:
+        return decode_value(encoded, None)
+    except (DchubError, TypeError, ValueError) as err:
+        raise ParameterEncodingError(path, f"the arguments read back from it do not rebuild it ({err}); register its "
+                                           "class with dchub_client.register_class() before creating it") from err
 
 
 def _encode_state(value: Any, name: str, path: str, depth: int) -> dict[str, Any]:
     state = {k: encode_value(v, f"{path}.{k}", depth + 1) for k, v in vars(value).items()}
     return {TAG: "state", "class": name, "state": state}
-
-
-def _introspect_kwargs(value: Any, path: str) -> dict[str, Any]:
-    """Constructor arguments read back from same-named attributes (the sklearn ``get_params`` convention)."""
-    try:
-        signature = inspect.signature(type(value).__init__)
-    except (TypeError, ValueError) as err:
-        raise ParameterEncodingError(path, f"cannot read the signature of {type(value).__name__}") from err
-    kwargs: dict[str, Any] = {}
-    for param in list(signature.parameters.values())[1:]:
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        if hasattr(value, param.name):
-            kwargs[param.name] = getattr(value, param.name)
-        elif param.default is param.empty:
-            raise ParameterEncodingError(
-                f"{path}.{param.name}", f"{type(value).__name__} keeps no attribute {param.name!r}; register it "
-                "with dchub_client.register_class before creating it so its arguments are recorded")
-    return kwargs
 
 
 # --- decoding -----------------------------------------------------------------------------
@@ -196,6 +197,10 @@ def _decode_dict(value: dict, source: Any, depth: int) -> dict:
             for k, v in (_pair(item) for item in _as_list(value["items"]))}
 
 
+def _decode_ordereddict(value: dict, source: Any, depth: int) -> OrderedDict:
+    return OrderedDict(_decode_dict(value, source, depth))
+
+
 def _decode_float(value: dict, source: Any, depth: int) -> float:
     if value["value"] not in ("nan", "inf", "-inf"):
         raise ValueError(f"bad float {value['value']!r}")
@@ -243,7 +248,8 @@ def _decode_object(value: dict, source: Any, depth: int) -> Any:
     if not isinstance(kwargs, dict):
         raise ValueError("kwargs must be an object")
     check_arguments(value["class"], kwargs, source)
-    return cls(**{str(k): decode_value(v, source, depth + 1) for k, v in kwargs.items()})
+    args, decoded = split_varargs({str(k): decode_value(v, source, depth + 1) for k, v in kwargs.items()})
+    return cls(*args, **decoded)
 
 
 def _decode_state(value: dict, source: Any, depth: int) -> Any:
@@ -275,6 +281,7 @@ def _hashable(key: Any) -> Any:
 _DECODERS: dict[str, Callable[[dict, Any, int], Any]] = {
     "tuple": _decode_tuple,
     "dict": _decode_dict,
+    "ordereddict": _decode_ordereddict,
     "float": _decode_float,
     "ndarray": _decode_array,
     "ref": _decode_ref,

@@ -30,7 +30,7 @@ from dchub_client.errors import (
 from dchub_client.format import layout, pretrained
 from dchub_client.format.card import Card, parse_card
 from dchub_client.hub.resolve import resolve_pretrained
-from dchub_client.models import adapters, encoding, pipeline_codec
+from dchub_client.models import adapters, encoding, introspection, netguard, pipeline_codec
 from dchub_client.models.allowlist import registry
 
 logger = logging.getLogger(__name__)
@@ -174,7 +174,8 @@ def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool =
     adapter = adapters.for_model(model)
     _check_class_loadable(type(model))
     parameters = encoding.encode_parameters(get_parameters(model))
-    weights: Any = adapter.read(model)
+    weights: Any = iter(()) if adapter.composite else adapter.read(model)
+    members = {folder: _member_writer(member, include_optimizer) for folder, member in adapter.members(model)}
     extra: dict[str, Any] = dict(adapter.extra(model))
     auxiliary: list[str] = []
     if include_optimizer:
@@ -191,9 +192,13 @@ def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool =
     files = _with_card(files, card)
     pretrained.write_pretrained(path, class_name=adapter.class_name(model), framework=adapter.framework,
                                 parameters=parameters, weights=weights, versions=_versions(adapter),
-                                extra=extra, files=files, overwrite=overwrite)
+                                extra=extra, files=files, subfolders=members, overwrite=overwrite)
     logger.info("saved %s to %s", type(model).__name__, path)
     return Path(path)
+
+
+def _member_writer(member: Any, include_optimizer: bool) -> Any:
+    return lambda folder: to_pretrained(member, folder, include_optimizer=include_optimizer)
 
 
 def _with_card(files: Mapping[str, bytes] | None, card: Any) -> Mapping[str, bytes] | None:
@@ -204,6 +209,7 @@ def _with_card(files: Mapping[str, bytes] | None, card: Any) -> Mapping[str, byt
 
 
 def _check_class_loadable(cls: type) -> None:
+    introspection.check_importable(cls, "<class>")
     if not registry.is_allowed(cls, "class"):
         raise ParameterEncodingError(
             "<class>", f"{registry.qualified_name(cls)} could not be loaded back: it is not on the allowlist; "
@@ -242,6 +248,8 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
     Raises:
         PretrainedFormatError: the folder is malformed (the message names the file and problem).
         UntrustedClassError: ``params.json`` names a class that is not on the allowlist.
+        NetworkAccessError: building the model tried to use the network (an ``UntrustedClassError``);
+            only fetching from the hub's mirrors does.
         ModelClassMismatchError: the folder holds a class unrelated to *expected_class*.
 
     Example:
@@ -278,10 +286,20 @@ def build_from_folder(folder: Path, info: pretrained.PretrainedInfo, *, verify: 
         expected_class: refuse a folder whose class is not this class or a subclass of it.
         **overrides: constructor arguments to change.
 
+    Nothing here touches the network: the whole build runs under :func:`netguard.no_network`.
+
     Raises:
         PretrainedFormatError, UntrustedClassError, ModelClassMismatchError: as :func:`from_pretrained`.
+        NetworkAccessError: building the model (or an object among its arguments) tried to use the network.
     """
     source = folder / layout.PARAMS_FILE
+    with netguard.no_network(info.class_name, source=source):
+        return _build_from_folder(folder, info, source, verify=verify, expected_class=expected_class,
+                                  overrides=overrides)
+
+
+def _build_from_folder(folder: Path, info: pretrained.PretrainedInfo, source: Path, *, verify: bool,
+                       expected_class: type | None, overrides: dict[str, Any]) -> Any:
     cls = _model_class(info, source, expected_class)
     adapter = adapters.for_class(cls)
     if info.framework != adapter.framework:
@@ -294,7 +312,8 @@ def build_from_folder(folder: Path, info: pretrained.PretrainedInfo, *, verify: 
     auxiliary = _auxiliary_names(info, source)
     adapter.prepare(model, extra=info.extra, weights={n: e for n, e in info.weights.items() if n not in auxiliary},
                     source=source)
-    _assign_all(adapter, model, {n: r for n, r in readers.items() if n not in auxiliary}, source)
+    if not adapter.composite:  # a composite's members were loaded (and checked) from their own folders
+        _assign_all(adapter, model, {n: r for n, r in readers.items() if n not in auxiliary}, source)
     if layout.EXTRA_TRAINING in info.extra:
         arrays = {name: readers[name].load() for name in auxiliary}
         adapter.load_training_state(model, info.extra[layout.EXTRA_TRAINING], arrays)

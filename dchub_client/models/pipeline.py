@@ -24,9 +24,9 @@ from dchub_client.errors import (
     InvalidMoleculeWarning,
     PretrainedFormatError,
 )
-from dchub_client.format import pretrained
+from dchub_client.format import layout, pretrained
 from dchub_client.format.card import Card, read_folder_card
-from dchub_client.models import interface, pipeline_codec
+from dchub_client.models import interface, netguard, pipeline_codec
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +155,7 @@ def load_pipeline(name_or_path: str | os.PathLike[str], *, verify: bool | None =
     Raises:
         PretrainedFormatError: malformed folder, pipeline entry or card (the message names the file).
         UntrustedClassError: the model, featurizer or a transformer class is off the allowlist.
+        NetworkAccessError: building the model, featurizer or a transformer tried to use the network.
         WeightFileError: a transformer's arrays are missing.
 
     Example:
@@ -164,6 +165,7 @@ def load_pipeline(name_or_path: str | os.PathLike[str], *, verify: bool | None =
     check = (not verified) if verify is None else verify
     info = pretrained.read_params(folder)
     card = read_folder_card(folder)
-    featurizer, transformers = pipeline_codec.decode_pipeline(folder, info, verify=check)
-    model = interface.build_from_folder(folder, info, verify=check, **overrides)
+    with netguard.no_network(info.class_name, source=folder / layout.PARAMS_FILE):  # loading never phones home
+        featurizer, transformers = pipeline_codec.decode_pipeline(folder, info, verify=check)
+        model = interface.build_from_folder(folder, info, verify=check, **overrides)
     return Pipeline(model=model, featurizer=featurizer, transformers=tuple(transformers), card=card, path=folder)

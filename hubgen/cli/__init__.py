@@ -17,7 +17,7 @@ from hubgen.errors import HubgenError
 
 #: Command modules, in the order ``hubgen --help`` lists them.
 COMMANDS: tuple[str, ...] = ("hubgen.cli.build", "hubgen.cli.verify", "hubgen.cli.publish", "hubgen.cli.serve",
-                             "hubgen.cli.keygen")
+                             "hubgen.cli.keygen", "hubgen.cli.sign", "hubgen.cli.rotate")
 
 
 def make_parser() -> argparse.ArgumentParser:

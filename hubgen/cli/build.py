@@ -5,6 +5,7 @@ import argparse
 
 from dchub_client.humanize import human_size
 from hubgen.build import BuildSummary, build_hub
+from hubgen.cli._args import days
 from hubgen.cli._progress import ByteProgress
 from hubgen.signing import DEFAULT_EXPIRES_DAYS
 
@@ -20,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rebuild", action="store_true", help="run every model's recipe again")
     parser.add_argument("--sign-key", action="append", default=[], metavar="KEY",
                         help="private key file (hubgen keygen) that signs index.json; repeat to sign with "
-                             "several keys (key rotation)")
-    parser.add_argument("--expires-days", type=_days, default=DEFAULT_EXPIRES_DAYS, metavar="DAYS",
+                             "several keys (k of n; `hubgen rotate` changes keys)")
+    parser.add_argument("--expires-days", type=days, default=DEFAULT_EXPIRES_DAYS, metavar="DAYS",
                         help="lifetime of a signed index (default: %(default)s)")
     parser.set_defaults(func=run)
 
@@ -35,16 +36,6 @@ def _byte_count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r}") from err
     if value < 1:
         raise argparse.ArgumentTypeError("must be positive")
-    return value
-
-
-def _days(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from err
-    if not 0 < value < 36500:
-        raise argparse.ArgumentTypeError("must be between 0 and 36500 days")
     return value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from dchub_client.hub import trust
+from hubgen.cli._args import positive_int
 from hubgen.cli._progress import ByteProgress
 from hubgen.verify import SignatureStatus, VerifyReport, parse_trusted_keys, verify_hub
 
@@ -18,15 +19,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--trusted-key", metavar="KEY", action="append", default=[],
                         help="a trusted public key: base64 or the path of a .pub/PEM file (repeatable); "
                              "default: DEEPCHEM_HUB_TRUSTED_KEYS, else the client's trusted_keys file")
+    parser.add_argument("--threshold", type=positive_int, metavar="K",
+                        help="how many of the trusted keys must have signed (default: DEEPCHEM_HUB_KEY_THRESHOLD "
+                             "with the client's keys, else 1)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``hubgen verify``; print the report to stdout; 0 iff the hub is whole (and trusted, with keys)."""
-    keys = parse_trusted_keys(args.trusted_key) if args.trusted_key else trust.trusted_keys()
+    if args.trusted_key:
+        keys, threshold = parse_trusted_keys(args.trusted_key), args.threshold or 1
+    else:
+        keys, threshold = trust.trusted_keys(), args.threshold or trust.key_threshold()
     progress = ByteProgress("verifying")
     try:
-        report = verify_hub(args.location, progress=progress.add, keys=keys)
+        report = verify_hub(args.location, progress=progress.add, keys=keys, threshold=threshold)
     finally:
         progress.close()
     for path in report.missing:
@@ -56,7 +63,11 @@ def _signature_line(status: SignatureStatus) -> str:
     if status.checked and status.error:
         return f"UNTRUSTED {status.error}"  # the message names the index
     if status.checked:
-        return f"SIGNED   index.json: signature verified with trusted key {status.signed_by}; {fields}"
+        rotation = f" (keys followed to rotation {status.rotation})" if status.rotation else ""
+        if status.threshold == 1:
+            return f"SIGNED   index.json: signature verified with trusted key {status.signed_by}{rotation}; {fields}"
+        return (f"SIGNED   index.json: signatures verified with trusted keys {status.signed_by} ({status.threshold} "
+                f"required){rotation}; {fields}")
     unchecked = "signatures NOT checked (no trusted keys: pass --trusted-key or set DEEPCHEM_HUB_TRUSTED_KEYS)"
     if status.error:
         return f"UNCHECKED index.json: malformed signatures ({status.error}); {fields}; {unchecked}"

@@ -83,18 +83,18 @@ def open_target(spec: str, *, hub_dir: Path | None = None, workers: int = DEFAUL
         PublishError: an unknown scheme or a misplaced option.
     """
     if spec.startswith("s3://"):
-        from hubgen.publish.s3 import S3Target
+        from hubgen.publish.s3 import S3Target  # on demand: each target brings its own dependencies (boto3)
 
         return S3Target(spec, workers=workers, endpoint_url=endpoint_url, public_read=public_read,
                         public_url=public_url, check_public=check_public)
     if endpoint_url or public_read or public_url:
         raise PublishError(f"{spec}: --endpoint-url, --public-read and --public-url apply to s3:// targets only")
     if spec.startswith("git:"):
-        from hubgen.publish.git import GitTarget
+        from hubgen.publish.git import GitTarget  # on demand, like S3Target
 
         return GitTarget(spec)
     if spec.startswith("dir:"):
-        from hubgen.publish.folder import FolderTarget
+        from hubgen.publish.folder import FolderTarget  # on demand, like S3Target
 
         return FolderTarget(spec, hub_dir=hub_dir, workers=workers)
     raise PublishError(f"unknown publish target {spec!r}: use s3://bucket/prefix, git:PATH[#branch] or dir:PATH")

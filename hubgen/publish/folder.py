@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dchub_client.format import layout
+from dchub_client.format.atomic import shared_file_mode
 from dchub_client.format.hashing import CHUNK_SIZE, sha256_file
 from hubgen.errors import PublishError, TargetError
 from hubgen.publish.plan import BLOB, HubFile, LocalHub, PublishPlan
@@ -81,6 +82,7 @@ class FolderTarget:
         dest = self.root / item.rel
         fd, name = tempfile.mkstemp(prefix=dest.name[:40] + ".", suffix=".tmp", dir=tmp)
         try:
+            os.fchmod(fd, shared_file_mode())  # served by another user's web server: readable like cp's output
             with os.fdopen(fd, "wb") as out, open(item.path, "rb") as src:
                 digest = _copy_hashing(src, out)
             if digest != item.sha256:

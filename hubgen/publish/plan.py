@@ -28,8 +28,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 #: ``index.json``, pages and sums change with each publish.
 SHORT_LIVED = "public, max-age=60"
 
-_LABELS = {BLOB: "blobs", MANIFEST: "manifests", PAGE: "pages", META: f"{layout.SUMS_FILE}, {layout.NOJEKYLL}",
-           INDEX: layout.INDEX_FILE}
+_LABELS = {BLOB: "blobs", MANIFEST: "manifests", PAGE: "pages", INDEX: layout.INDEX_FILE,
+           META: f"{layout.SUMS_FILE}, {layout.REGISTRY_FILE}, {layout.NOJEKYLL}"}
 _BLOB_RE = re.compile(r"^blobs/sha256/([0-9a-f]{2})/([0-9a-f]{64})$")
 _MANIFEST_RE = re.compile(r"^models/[^/]+/[^/]+/manifest\.json$")
 _TYPES = {".json": "application/json", ".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8",
@@ -52,7 +52,7 @@ class HubFile:
         """The ``Content-Type`` a server should send for this file."""
         if self.kind == BLOB:
             return "application/octet-stream"
-        if self.rel in (layout.SUMS_FILE, layout.NOJEKYLL):
+        if self.rel in (layout.SUMS_FILE, layout.REGISTRY_FILE, layout.NOJEKYLL):
             return "text/plain; charset=utf-8"
         suffix = Path(self.rel).suffix.lower()
         return _TYPES.get(suffix) or mimetypes.guess_type(self.rel)[0] or "application/octet-stream"
@@ -103,7 +103,7 @@ def kind_of(rel: str) -> str:
     """The kind of a hub file, from its relative path."""
     if rel == layout.INDEX_FILE:
         return INDEX
-    if rel in (layout.SUMS_FILE, layout.NOJEKYLL):
+    if rel in (layout.SUMS_FILE, layout.REGISTRY_FILE, layout.NOJEKYLL):
         return META
     if _BLOB_RE.match(rel):
         return BLOB

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.resources
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -39,8 +40,9 @@ from hubgen.site.histogram_cache import HistogramCache
 
 logger = logging.getLogger(__name__)
 
-#: The templates and static assets (a top-level folder of the source tree).
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "site_templates"
+#: The templates and static assets: the source tree's top-level ``site_templates/``, which the
+#: build configuration installs as the package ``hubgen.site.templates`` (so a wheel renders too).
+TEMPLATES_DIR = Path(str(importlib.resources.files("hubgen.site.templates")))
 #: Static files copied as they are into ``assets/``.
 ASSETS = ("favicon.svg", "search.js", "site.css")
 
@@ -168,7 +170,7 @@ class PageRecord:
 def _environment() -> jinja2.Environment:
     if not (TEMPLATES_DIR / "base.html").is_file():
         raise BuildError(f"{TEMPLATES_DIR}: site templates not found (base.html is missing); "
-                         "install dchub from a source checkout")
+                         "reinstall dchub (pip install --force-reinstall dchub)")
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                               keep_trailing_newline=True)

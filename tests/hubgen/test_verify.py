@@ -2,9 +2,6 @@
 with trusted keys, an unsigned, wrongly signed or expired index fails too."""
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
@@ -28,19 +25,8 @@ def hub(hub_yaml, tmp_path) -> Path:
 
 
 @pytest.fixture
-def served(hub):
-    handler = functools.partial(_QuietHandler, directory=str(hub))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep test output clean
-        pass
+def served(hub, serve):
+    return serve(hub).url
 
 
 def _damage(hub: Path) -> tuple[str, str, str]:

@@ -70,12 +70,13 @@ def test_unknown_objects_cannot_be_encoded_and_the_message_says_how_to_register(
         encoding.encode_value(print, "callback")
 
 
-def test_registered_classes_record_their_arguments_and_round_trip() -> None:
-    @dchub_client.register_class
-    class Registered:
-        def __init__(self, size: int, *, name: str = "x", **extra) -> None:
-            self.total = size  # not stored under the argument's name: recording is what makes it work
+class Registered:
+    def __init__(self, size: int, *, name: str = "x", **extra) -> None:
+        self.total = size  # not stored under the argument's name: recording is what makes it work
 
+
+def test_registered_classes_record_their_arguments_and_round_trip() -> None:
+    dchub_client.register_class(Registered)  # module level: a class inside a function cannot be registered
     try:
         encoded, decoded = _round_trip(Registered(3, name="y", colour="red"))
         assert encoded["kwargs"] == {"size": 3, "name": "y", "colour": "red"}
@@ -140,8 +141,16 @@ def test_dunder_modules_and_reexports_through_another_package_are_refused(name: 
         encoding.decode_parameters({"x": {"__dchub__": "object", "class": name, "kwargs": {}}}, source="params.json")
 
 
+@dchub_client.register_class
+class _ReadsAPickle:
+    """Like ``Mol2VecFingerprint(pretrain_model_path=...)``: a constructor that would unpickle a path."""
+
+    def __init__(self, pretrain_model_path: str | None = None) -> None:
+        self.path = pretrain_model_path
+
+
 @pytest.mark.parametrize("value", [
-    {"__dchub__": "object", "class": "deepchem.feat.Mol2VecFingerprint",
+    {"__dchub__": "object", "class": f"{__name__}._ReadsAPickle",
      "kwargs": {"pretrain_model_path": "/tmp/evil.pkl"}},  # gensim would unpickle it
     {"__dchub__": "object", "class": "deepchem.models.MultitaskRegressor",
      "kwargs": {"n_tasks": 1, "n_features": 2, "model_dir": "/tmp/created-by-a-stranger"}},
@@ -152,6 +161,13 @@ def test_arguments_naming_files_or_folders_are_never_taken_from_params_json(valu
     with pytest.raises(errors.PretrainedFormatError, match="'model_dir'"):
         encoding.decode_parameters({"model_dir": str(tmp_path / "x")}, source="params.json")
     assert not (tmp_path / "x").exists()
+
+
+def test_mol2vec_is_refused_before_its_path_or_download_matter() -> None:
+    value = {"__dchub__": "object", "class": "deepchem.feat.Mol2VecFingerprint",
+             "kwargs": {"pretrain_model_path": "/tmp/evil.pkl"}}
+    with pytest.raises(errors.NetworkAccessError, match="Mol2VecFingerprint.*downloads the mol2vec model"):
+        encoding.decode_parameters({"x": value}, source="params.json")
 
 
 def test_inline_arrays_are_bounded_in_bytes_not_only_elements() -> None:

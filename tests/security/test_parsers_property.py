@@ -142,6 +142,35 @@ def test_trust_checks_raise_only_documented_errors(tmp_path_factory: Any, data: 
         _only_documented(trust.check_index, obj, index, "i", store=store, keys=[key, _PUB])
 
 
+def _rotated_index() -> dict:
+    """VALID_INDEX moved from _KEY to a second key by a valid rotation record (signed by both)."""
+    from hubgen.signing import rotation_record
+
+    return dict(VALID_INDEX, key_rotations=[rotation_record("hub", 1, [_new_key()], threshold=1, signers=[_KEY])])
+
+
+def _new_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
+
+
+@SETTINGS
+@given(st.data())
+def test_rotation_records_raise_only_documented_errors(tmp_path_factory: Any, data: Any) -> None:
+    obj = data.draw(mutations(_rotated_index()))
+    store = trust.TrustStore(tmp_path_factory.mktemp("store"))
+    try:
+        index = hubfiles.parse_index(obj, "i")
+    except DchubError:
+        return
+    from hubgen.signing import sign_index
+
+    for candidate, threshold in ((obj, 1), (sign_index(obj, [_new_key()]), 1), (sign_index(obj, [_KEY]), 2)):
+        _only_documented(trust.check_index, candidate, index, "i", store=store,
+                         keys=[trust.PublicKey(bytes(32)), _PUB], threshold=threshold)
+
+
 def _private_key() -> Any:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

@@ -20,6 +20,7 @@ _ADAPTERS: list[tuple[str, str]] = [
     ("dchub_client.models.adapters.gbdt", "GBDTAdapter"),
     ("dchub_client.models.adapters.metalearning", "MetaLearnerAdapter"),
     ("dchub_client.models.adapters.rl", "PolicyAdapter"),
+    ("dchub_client.models.adapters.composite", "CompositeAdapter"),
 ]
 _INSTANCES: dict[tuple[str, str], Adapter] = {}
 

@@ -34,6 +34,8 @@ class Adapter(abc.ABC):
     framework: ClassVar[str]
     #: Fully qualified names of the classes this adapter handles (checked along the MRO, no import).
     base_classes: ClassVar[tuple[str, ...]]
+    #: A model made of other models: its weights are saved in its members' own folders (see :meth:`members`).
+    composite: ClassVar[bool] = False
 
     # --- which models -------------------------------------------------------------------
     def handles_class(self, cls: type) -> bool:
@@ -71,6 +73,10 @@ class Adapter(abc.ABC):
         """Construct a model of *cls* whose variables exist (ready for :meth:`assign`)."""
         args, kwargs = split_varargs(parameters)
         return cls(*args, **kwargs)
+
+    def members(self, model: Any) -> list[tuple[str, Any]]:
+        """``(sub-folder, member model)`` of a :attr:`composite` model, each saved as a pretrained folder."""
+        return []
 
     def extra(self, model: Any) -> dict[str, Any]:
         """Adapter data (JSON-ready) saved in ``params.json`` ``extra`` (e.g. an input signature)."""

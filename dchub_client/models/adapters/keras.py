@@ -10,6 +10,15 @@ its sub-layers.
 DeepChem builds subclassed Keras models lazily. The input signature (shapes and dtypes of the
 Keras model's inputs) is recorded in ``params.json`` ``extra`` at save time; at load time the
 model is called once on zeros of that signature, so its variables exist before they are assigned.
+The loaded model is then in the state DeepChem's own ``restore()`` leaves it in: global step,
+optimizer and checkpoint created (``_ensure_built``).
+
+Variables that Keras itself does not track are found too: those of TensorFlow modules that are not
+Keras layers (TensorFlow Probability bijectors and distributions, and the Keras layers they hold), held in
+a layer's attributes (``NormalizingFlow.flow_layers.0._shift_and_log_scale_fn``).
+
+Training state (``include_optimizer=True``): the global step, the optimizer's iteration count and
+its slot variables (Adam's ``m`` and ``v``...) of each weight, named ``optimizer-<weight name>-<slot>``.
 """
 from __future__ import annotations
 
@@ -65,7 +74,10 @@ def keras3_active(tf: Any) -> bool:
 
 
 def _children(layer: Any, layer_cls: type) -> Iterator[tuple[str, Any]]:
-    """``(relative path, sub-layer)`` in a stable order: attributes for subclassed layers, indices otherwise."""
+    """``(relative path, sub-layer)`` in a stable order: attributes for subclassed layers, indices otherwise.
+
+    *layer_cls* is ``tf.Module``: Keras layers and the TensorFlow modules (bijectors...) that hold them.
+    """
     if getattr(layer, "_is_graph_network", False) or type(layer).__name__ == "Sequential":
         for i, sub in enumerate(layer.layers):
             yield f"layers.{i}", sub
@@ -89,10 +101,15 @@ def _attribute_layers(path: str, value: Any, layer_cls: type, depth: int = 0) ->
 
 
 def _own_variables(layer: Any, variable_cls: type, keras_owned: set[int]) -> list[Any]:
-    """A layer's own variables: Keras' own lists, then variables kept in its public attributes (lists, dicts)."""
-    found = list(layer._trainable_weights) + list(layer._non_trainable_weights)
+    """A layer's own variables: Keras' own lists, then variables kept in its public attributes (lists, dicts).
+
+    A TensorFlow module that is not a Keras layer has no lists of its own: its variables are those held
+    in its attributes, private ones included (``tfd.Normal(loc=tf.Variable(...))`` keeps ``_loc``).
+    """
+    keras_layer = hasattr(layer, "_trainable_weights")
+    found = list(layer._trainable_weights) + list(layer._non_trainable_weights) if keras_layer else []
     for attr, value in vars(layer).items():
-        if not attr.startswith("_"):
+        if not attr.startswith("_") or not keras_layer and not attr.startswith("_self_"):
             found.extend(v for _path, v in _attribute_layers(attr, value, variable_cls) if id(v) not in keras_owned)
     return found
 
@@ -112,7 +129,7 @@ def variables(keras_model: Any, prefix: str) -> dict[str, tuple[str, Any]]:
             stable path (e.g. a layer held only in a Keras-internal container).
     """
     tf = tensorflow()
-    layer_cls = tf.keras.layers.Layer
+    layer_cls = tf.Module
     found: dict[str, tuple[str, Any]] = {}
     seen_layers: set[int] = set()
     seen_vars: set[int] = set()
@@ -255,11 +272,12 @@ class KerasAdapter(Adapter):
     def _variables(self, model: Any) -> dict[str, tuple[str, Any]]:
         tensorflow()
         keras_model = model.model
-        if not keras_model.built:
+        found = variables(keras_model, self.model_name(model))
+        if not found and not keras_model.built:
             raise UnsupportedModelError(
                 f"the Keras model of this {type(model).__name__} has no variables yet (DeepChem builds them on "
                 "first use): call fit() or predict() once before reading or saving its weights")
-        return variables(keras_model, self.model_name(model))
+        return found
 
     def specs(self, model: Any) -> dict[str, WeightSpec]:
         return specs_of(self._variables(model))
@@ -280,16 +298,83 @@ class KerasAdapter(Adapter):
 
     def prepare(self, model: Any, *, extra: Mapping[str, Any], weights: Mapping[str, Any],
                 source: Path) -> None:
-        if model.model.built:
-            return
-        signature = extra.get(SIGNATURE_KEY)
-        if not _valid_signature(signature):
-            raise PretrainedFormatError(
-                f"{type(model).__name__}: 'extra' holds no valid {SIGNATURE_KEY!r}, so the model's variables "
-                "cannot be created before loading (save it again with this version of dchub)", path=source)
-        build_from_signature(model.model, signature)
+        """Create the stored variables (calling the Keras model once if DeepChem builds it lazily), then the
+        global step and optimizer, as DeepChem's ``restore()`` does."""
+        if not model.model.built or not variables(model.model, self.model_name(model)):
+            signature = extra.get(SIGNATURE_KEY)
+            if not _valid_signature(signature):
+                raise PretrainedFormatError(
+                    f"{type(model).__name__}: 'extra' holds no valid {SIGNATURE_KEY!r}, so the model's variables "
+                    "cannot be created before loading (save it again with this version of dchub)", path=source)
+            build_from_signature(model.model, signature)
+        model._ensure_built()
 
     def versions(self) -> dict[str, str]:
         tf = tensorflow()
         keras_version = getattr(importlib.import_module("tf_keras"), "__version__", "unknown")
         return {"tensorflow": tf.__version__, "tf_keras": keras_version}
+
+    def save_training_state(self, model: Any) -> tuple[dict[str, Any], list[tuple[str, str, np.ndarray]]]:
+        """The global step, the optimizer's iteration count and every slot variable it has created."""
+        model._ensure_built()
+        optimizer = model._tf_optimizer
+        arrays: list[tuple[str, str, np.ndarray]] = []
+        slots: list[list[str]] = []
+        for name, (key, var) in self._variables(model).items():
+            for slot_name in _slot_names(optimizer, var):
+                array_name = validate_weight_name(f"{OPTIMIZER_PREFIX}-{name}-{slot_name}")
+                arrays.append((array_name, f"{key}/{slot_name}", optimizer.get_slot(var, slot_name).numpy()))
+                slots.append([name, slot_name, array_name])
+        state = {"global_step": int(model._global_step.numpy()), "iterations": int(optimizer.iterations.numpy()),
+                 "slots": slots}
+        return state, arrays
+
+    def load_training_state(self, model: Any, data: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        """Create the optimizer's slots for the weights that had them, then fill them and both counters."""
+        tf = tensorflow()
+        model._ensure_built()
+        optimizer = model._tf_optimizer
+        live = self._variables(model)
+        slots = _checked_slots(data, live, arrays)
+        trained = list({id(live[name][1]): live[name][1] for name, _slot, _array in slots}.values())
+        with tf.init_scope():
+            optimizer._create_all_weights(trained)
+        pairs = [(optimizer.get_slot(live[name][1], slot), arrays[array]) for name, slot, array in slots]
+        pairs += [(optimizer.iterations, np.int64(data["iterations"])), (model._global_step, data["global_step"])]
+        tf.keras.backend.batch_set_value(pairs)
+
+
+#: Prefix of the optimizer's slot arrays among the auxiliary weights.
+OPTIMIZER_PREFIX = "optimizer"
+
+
+def _slot_names(optimizer: Any, var: Any) -> list[str]:
+    """The slots (``m``, ``v``...) that *optimizer* has created for *var*, in the optimizer's order."""
+    names = []
+    for slot_name in optimizer.get_slot_names():
+        try:
+            optimizer.get_slot(var, slot_name)
+        except KeyError:
+            continue
+        names.append(slot_name)
+    return names
+
+
+def _checked_slots(data: Mapping[str, Any], live: Mapping[str, Any],
+                   arrays: Mapping[str, np.ndarray]) -> list[tuple[str, str, str]]:
+    slots = data.get("slots")
+    if not isinstance(slots, list) or not isinstance(data.get("global_step"), int) \
+            or not isinstance(data.get("iterations"), int):
+        raise PretrainedFormatError("'extra.training' of a Keras model needs 'global_step', 'iterations' and "
+                                    "'slots'")
+    checked = []
+    for item in slots:
+        if not (isinstance(item, list) and len(item) == 3 and item[0] in live and isinstance(item[1], str)
+                and item[2] in arrays):
+            raise PretrainedFormatError(f"'extra.training.slots' has a bad entry {item!r}: expected "
+                                        "[weight name, slot name, stored array name]")
+        if tuple(arrays[item[2]].shape) != tuple(live[item[0]][1].shape):
+            raise PretrainedFormatError(f"optimizer slot {item[2]!r} has shape {list(arrays[item[2]].shape)}, "
+                                        f"its weight {item[0]!r} has {list(live[item[0]][1].shape)}")
+        checked.append((item[0], item[1], item[2]))
+    return checked

@@ -21,7 +21,7 @@ class NativeAdapter(Adapter):
     base_classes = ()
 
     def handles_class(self, cls: type) -> bool:
-        from dchub_client.models.interface import Model
+        from dchub_client.models.interface import Model  # interface imports this package: look it up on use
 
         mro = getattr(cls, "__mro__", ())
         is_deepchem = any(f"{c.__module__}.{c.__qualname__}" == "deepchem.models.models.Model" for c in mro)

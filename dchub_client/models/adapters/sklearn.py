@@ -159,3 +159,12 @@ class SklearnAdapter(Adapter):
 
     def versions(self) -> dict[str, str]:
         return {"sklearn": _sklearn().__version__}
+
+    def save_training_state(self, model: Any) -> tuple[dict[str, Any], list[tuple[str, str, np.ndarray]]]:
+        """Nothing beyond the fitted estimator: DeepChem's ``fit`` of an estimator trains it from scratch."""
+        return {}, []
+
+    def load_training_state(self, model: Any, data: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        if data:
+            raise PretrainedFormatError(f"'extra.training' of a {type(model).__name__} must be empty, got "
+                                        f"{sorted(data)}")

@@ -26,6 +26,12 @@ from dchub_client.models.recording import split_varargs
 
 ROOT_LAYER = "root"
 _TORCH_MODEL = "deepchem.models.torch_models.torch_model.TorchModel"
+#: Parameters that DeepChem uses as input slots, overwritten with each batch by ``forward`` and never
+#: trained: they hold data, not weights, so they are not saved (DeepChem's torch GAN keeps the last batch's
+#: noise in ``noise_input``, whose shape then depends on that batch). ``{module class: attribute names}``.
+INPUT_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "deepchem.models.torch_models.gan.GAN": frozenset({"noise_input"}),
+}
 
 
 def _torch() -> Any:
@@ -73,12 +79,18 @@ def _own_tensors(module: Any) -> list[tuple[str, Any]]:
     pass (``SeqToSeq._embedding``), not state, and are left out.
     """
     torch = _torch()
-    own = [(n, p) for n, p in module._parameters.items() if p is not None]
+    skip = _placeholders(type(module))
+    own = [(n, p) for n, p in module._parameters.items() if p is not None and n not in skip]
     own += [(n, b) for n, b in module._buffers.items()
             if b is not None and n not in module._non_persistent_buffers_set]
     own += [(n, t) for n, t in vars(module).items()
             if isinstance(t, torch.Tensor) and not n.startswith("_") and t.grad_fn is None]
     return own
+
+
+def _placeholders(cls: type) -> frozenset[str]:
+    names = [INPUT_PLACEHOLDERS.get(f"{c.__module__}.{c.__qualname__}", frozenset()) for c in cls.__mro__]
+    return frozenset().union(*names)
 
 
 def _is_uninitialized(tensor: Any) -> bool:
@@ -151,17 +163,58 @@ class TorchAdapter(Adapter):
         return {"torch": _torch().__version__.split("+")[0]}
 
     def save_training_state(self, model: Any) -> tuple[dict[str, Any], list[tuple[str, str, np.ndarray]]]:
+        """The optimizer (and learning-rate schedule) of ``fit``, those DeepChem creates for ``fit(variables=...)``
+        (e.g. one per task in ``ProgressiveMultitaskModel``), and the global step."""
         model._ensure_built()
         arrays: list[tuple[str, str, np.ndarray]] = []
-        state = _tensors_to_refs(model._pytorch_optimizer.state_dict(), "optimizer", arrays)
-        return {"optimizer": state, "global_step": int(model._global_step)}, arrays
+        state: dict[str, Any] = {"global_step": int(model._global_step)}
+        state.update(_optimizer_state(model._pytorch_optimizer, model._lr_schedule, "optimizer", arrays))
+        names = {id(tensor): name for name, (_key, tensor) in self._variables(model).items()}
+        subsets = []
+        for i, (params, (optimizer, schedule)) in enumerate(getattr(model, "_optimizer_for_vars", {}).items()):
+            if not all(id(p) in names for p in params):
+                raise UnsupportedModelError(f"{type(model).__name__}: an optimizer of fit(variables=...) trains "
+                                            "tensors that are not weights of the model; its state cannot be saved")
+            subset = _optimizer_state(optimizer, schedule, f"optimizer{i + 1}", arrays)
+            subsets.append({"weights": [names[id(p)] for p in params], **subset})
+        if subsets:
+            state["variable_optimizers"] = subsets
+        return state, arrays
 
     def load_training_state(self, model: Any, data: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         torch = _torch()
         model._ensure_built()
-        state = _refs_to_tensors(data["optimizer"], arrays, torch)
-        model._pytorch_optimizer.load_state_dict(_int_keys(state))
+        _load_optimizer_state(model._pytorch_optimizer, model._lr_schedule, data, arrays, torch)
+        live = self._variables(model)
+        for subset in data.get("variable_optimizers", []):
+            params = tuple(live[name][1] for name in subset["weights"])
+            optimizer = model.optimizer._create_pytorch_optimizer(list(params))
+            schedule = _schedule_for(model, optimizer)
+            _load_optimizer_state(optimizer, schedule, subset, arrays, torch)
+            model._optimizer_for_vars[params] = (optimizer, schedule)
         model._global_step = int(data["global_step"])
+
+
+def _schedule_for(model: Any, optimizer: Any) -> Any:
+    """The learning-rate schedule DeepChem creates for an optimizer (``TorchModel.fit_generator``)."""
+    from deepchem.models.optimizers import LearningRateSchedule
+
+    rate = model.optimizer.learning_rate
+    return rate._create_pytorch_schedule(optimizer) if isinstance(rate, LearningRateSchedule) else None
+
+
+def _optimizer_state(optimizer: Any, schedule: Any, path: str, arrays: list) -> dict[str, Any]:
+    state = {"optimizer": _tensors_to_refs(optimizer.state_dict(), path, arrays)}
+    if schedule is not None:
+        state["lr_schedule"] = _tensors_to_refs(schedule.state_dict(), f"{path}-schedule", arrays)
+    return state
+
+
+def _load_optimizer_state(optimizer: Any, schedule: Any, data: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
+                          torch: Any) -> None:
+    optimizer.load_state_dict(_int_keys(_refs_to_tensors(data["optimizer"], arrays, torch)))
+    if schedule is not None and "lr_schedule" in data:
+        schedule.load_state_dict(_refs_to_tensors(data["lr_schedule"], arrays, torch))
 
 
 _SKIP_INIT_LOCK = threading.Lock()

@@ -1,4 +1,5 @@
-"""The built-in allowlist policies: what of DeepChem, torch, numpy and Keras ``params.json`` may name.
+"""The built-in allowlist policies: what of DeepChem, torch, numpy, Keras and TensorFlow Probability
+``params.json`` may name.
 
 Each policy only inspects an object that was imported from its own (trusted) package. A class
 may be *constructed* (``class``), rebuilt from its ``__dict__`` (``state``), or passed along
@@ -9,7 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from dchub_client.models.allowlist.registry import Kind, add_policy
+from dchub_client.models.allowlist.registry import Kind, add_policy, refuse_network_class
 
 #: DeepChem base classes whose subclasses may be constructed from keyword arguments.
 _DEEPCHEM_CONSTRUCTIBLE = (
@@ -19,8 +20,24 @@ _DEEPCHEM_CONSTRUCTIBLE = (
     "deepchem.models.losses.Loss",
     "deepchem.feat.Featurizer",
 )
-#: DeepChem base classes whose subclasses may be rebuilt from their attributes (fitted state).
-_DEEPCHEM_STATEFUL = ("deepchem.trans.Transformer",)
+#: DeepChem base classes whose subclasses may be rebuilt from their attributes (fitted state): transformers,
+#: and vocabularies built from data (GroverModel's ``atom_vocab``/``bond_vocab``).
+_DEEPCHEM_STATEFUL = ("deepchem.trans.Transformer",
+                      "deepchem.feat.vocabulary_builders.vocabulary_builder.VocabularyBuilder")
+
+#: DeepChem classes whose constructors download (loading from a folder never touches the network). The
+#: network guard (``dchub_client.models.netguard``) refuses any other that tries; these are refused up front,
+#: by name and by base class, so nothing of them runs. ``tests/security/test_network_guard.py`` checks that
+#: every allowlisted class seen reaching for the network is listed here.
+_DEEPCHEM_NETWORK_CLASSES = {
+    "deepchem.feat.material_featurizers.cgcnn_featurizer.CGCNNFeaturizer":
+        "downloads atom_init.json from DeepChem's bucket",
+    "deepchem.feat.molecule_featurizers.mol2vec_fingerprint.Mol2VecFingerprint":
+        "downloads the mol2vec model from GitHub (and unpickles it) unless given a path, which params.json "
+        "may not give",
+    "deepchem.models.torch_models.chemberta.Chemberta":
+        "fetches its tokenizer from the Hugging Face Hub",
+}
 
 #: torch functions (outside torch.nn.functional) usable as activation functions.
 _TORCH_FUNCTIONS = frozenset({
@@ -77,6 +94,8 @@ def _torch(name: str, obj: Any, kind: Kind) -> bool:
     module = getattr(obj, "__module__", "") or ""
     if module == "torch.nn.functional":
         return True
+    if module == "torch.nn.init" and name.startswith("torch.nn.init.") and not name.rsplit(".", 1)[1].startswith("_"):
+        return True  # initializers (xavier_uniform_...) passed to a layer's constructor
     return name in {f"torch.{fn}" for fn in _TORCH_FUNCTIONS} and getattr(torch, obj.__name__, None) is obj
 
 
@@ -87,21 +106,47 @@ def _numpy(name: str, obj: Any, kind: Kind) -> bool:
         obj, (np.object_, np.void))
 
 
+#: Modules of the Keras packages whose classes are built-in initializers, regularizers and constraints.
+_KERAS_BUILTIN_MODULES = (".initializers.", ".regularizers.", ".constraints.")
+
+
 def _keras(name: str, obj: Any, kind: Kind) -> bool:
-    """Keras activations (``ref``) and Keras layer classes from the Keras packages themselves."""
+    """Keras activations (``ref``), Keras layer classes, and the built-in initializers, regularizers and
+    constraints, from the Keras packages themselves."""
     if kind == "state":
         return False
     module = getattr(obj, "__module__", "") or ""
     if kind == "ref" and inspect.isfunction(obj) and (".activations" in module or module.startswith(
             ("tensorflow.python.ops.nn", "tensorflow.python.ops.math_ops", "tensorflow.python.ops.gen_nn_ops"))):
         return True
-    return _is_framework_layer(obj) and module.split(".")[0] in {"tf_keras", "keras", "tensorflow"}
+    if module.split(".")[0] not in {"tf_keras", "keras", "tensorflow"}:
+        return False
+    if inspect.isclass(obj) and any(part in module + "." for part in _KERAS_BUILTIN_MODULES):
+        return not obj.__name__.startswith("_")
+    return _is_framework_layer(obj)
+
+
+def _tfp(name: str, obj: Any, kind: Kind) -> bool:
+    """TensorFlow Probability's distributions, bijectors and the Keras layers they hold (``AutoregressiveNetwork``),
+    rebuilt from their recorded ``parameters``; never a function (``real_nvp_default_template`` returns closures)."""
+    if kind == "state" or not inspect.isclass(obj) or obj.__name__.startswith("_"):
+        return False
+    module = getattr(obj, "__module__", "") or ""
+    if not module.startswith(("tensorflow_probability.python.distributions.",
+                              "tensorflow_probability.python.bijectors.")):
+        return False
+    from tensorflow_probability import bijectors, distributions
+
+    return issubclass(obj, (distributions.Distribution, bijectors.Bijector)) or _is_framework_layer(obj)
 
 
 def install() -> None:
     """Register the built-in policies (idempotent: called once from ``dchub_client/__init__``)."""
     add_policy("deepchem", _deepchem)
+    for name, fetches in _DEEPCHEM_NETWORK_CLASSES.items():
+        refuse_network_class(name, fetches)
     add_policy("torch", _torch)
     add_policy("numpy", _numpy)
     for package in ("tensorflow", "tf_keras", "keras"):
         add_policy(package, _keras)
+    add_policy("tensorflow_probability", _tfp)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from dchub_client.errors import UntrustedClassError
+from dchub_client.errors import NetworkAccessError, UntrustedClassError
 from dchub_client.models.recording import record_init
 
 T = TypeVar("T")
@@ -22,6 +22,9 @@ Policy = Callable[[str, Any, Kind], bool]
 
 _REGISTERED: dict[str, Any] = {}
 _POLICIES: dict[str, list[Policy]] = {}
+#: ``module.QualName`` of classes whose constructors use the network -> what they fetch. Never resolved
+#: (nor their subclasses, however named) unless registered; :mod:`dchub_client.models.netguard` catches others.
+_NETWORK_CLASSES: dict[str, str] = {}
 
 
 def qualified_name(obj: Any) -> str:
@@ -42,6 +45,9 @@ def register_class(obj: T, *, name: str | None = None) -> T:
     """
     if not callable(obj):
         raise TypeError(f"register_class expects a class or function, got {obj!r}")
+    if "<locals>" in getattr(obj, "__qualname__", ""):
+        raise TypeError(f"register_class({obj.__qualname__}): it is defined inside a function, so no other process "
+                        "can import it to load a folder that names it; define it at module level and register it there")
     _REGISTERED[name or qualified_name(obj)] = obj
     if inspect.isclass(obj):
         record_init(obj)
@@ -55,6 +61,20 @@ def add_policy(package: str, policy: Policy) -> None:
         policies.append(policy)
 
 
+def refuse_network_class(name: str, fetches: str) -> None:
+    """Never build the class *name* (``module.QualName``) or a subclass from ``params.json``: its constructor
+    uses the network (*fetches* says what it fetches, for the error message). Idempotent."""
+    _NETWORK_CLASSES[name] = fetches
+
+
+def _network_use(obj: Any) -> str | None:
+    for base in getattr(obj, "__mro__", ()) if inspect.isclass(obj) else ():
+        fetches = _NETWORK_CLASSES.get(qualified_name_or_none(base) or "")
+        if fetches is not None:
+            return fetches
+    return None
+
+
 def is_allowed(obj: Any, kind: Kind) -> bool:
     """Whether *obj* may be named in ``params.json`` as *kind*."""
     try:
@@ -63,6 +83,8 @@ def is_allowed(obj: Any, kind: Kind) -> bool:
         return False
     if _REGISTERED.get(name) is obj:
         return True
+    if _network_use(obj) is not None:
+        return False
     return any(policy(name, obj, kind) for policy in _POLICIES.get(name.split(".")[0], ()))
 
 
@@ -72,6 +94,7 @@ def resolve(name: str, kind: Kind, *, source: str | Path | None = None) -> Any:
     Raises:
         UntrustedClassError: the name is not registered and not in a trusted package, or the
             object found does not pass its package's policy. Untrusted modules are never imported.
+        NetworkAccessError: the class is known to use the network in its constructor (an UntrustedClassError).
     """
     if isinstance(name, str) and name in _REGISTERED:
         return _REGISTERED[name]
@@ -85,6 +108,9 @@ def resolve(name: str, kind: Kind, *, source: str | Path | None = None) -> Any:
     obj = _import_object(name, source)
     if qualified_name_or_none(obj) != name and not _alias_ok(obj, name):
         raise UntrustedClassError(name, path=source, reason="name does not match the object it refers to")
+    fetches = _network_use(obj)
+    if fetches is not None:
+        raise NetworkAccessError(qualified_name(obj), path=source, attempts=(f"its constructor {fetches}",))
     if not any(policy(name, obj, kind) for policy in _POLICIES[package]):
         raise UntrustedClassError(name, path=source, reason=f"not allowed as {kind}")
     return obj

@@ -2,15 +2,12 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
 import os
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +19,7 @@ from dchub_client.format import hubfiles, jsonstrict
 from dchub_client.hub.resolve import download
 from hubgen.build import build_hub
 from tests._support import folders
+from tests._support.servers import HubServer
 from tests.hubgen.support import HUB_YAML, regressor_folder
 
 REPO = Path(__file__).resolve().parents[3]
@@ -73,23 +71,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @contextlib.contextmanager
 def serve(folder: Path) -> Iterator[str]:
     """Serve *folder* over HTTP on 127.0.0.1; yield its root URL."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = HubServer(folder)
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield server.url
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
 
 
 def use_hub(monkeypatch: pytest.MonkeyPatch, *roots: str | Path) -> None:

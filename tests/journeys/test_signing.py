@@ -1,0 +1,99 @@
+"""Signing journeys as operators and users run them: ``hubgen`` and ``dchub`` in subprocesses, hubs on 127.0.0.1.
+
+1. k of n keys, a rotation the client follows with no configuration change, signers adding their
+   signatures in turn, and ``hubgen verify`` following the rotation.
+2. An operator vouching for a partial ``dchub mirror`` copy with ``hubgen sign``.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests._support.folders import make_folder
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(tool: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full = dict(os.environ, **(env or {}))  # the isolation fixture cleared every DEEPCHEM_ variable
+    return subprocess.run([str(BIN / tool), *args], capture_output=True, text=True, timeout=180, env=full, cwd=ROOT)
+
+
+def _ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def _refused(result: subprocess.CompletedProcess, message: str) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def _manifest(tmp_path: Path) -> Path:
+    path = tmp_path / "hub_manifest.yaml"
+    if path.exists():
+        return path
+    a = make_folder(tmp_path / "src" / "a", seed=1)
+    b = make_folder(tmp_path / "src" / "b", seed=2)
+    path.write_text(f"name: lab\nmodels:\n  - name: esol-gc\n    version: '1.0'\n    path: {a}\n"
+                    f"  - name: tox-mtr\n    version: '2.0'\n    path: {b}\n")
+    return path
+
+
+def _keys(tmp_path: Path, *names: str) -> dict[str, tuple[str, str]]:
+    for name in names:
+        _ok(_run("hubgen", "keygen", "--out", str(tmp_path / "keys"), "--name", name))
+    return {n: (str(tmp_path / "keys" / f"{n}.pem"), str(tmp_path / "keys" / f"{n}.pub")) for n in names}
+
+
+def test_k_of_n_and_a_rotation_followed_by_a_client(tmp_path, serve):
+    keys = _keys(tmp_path, "a", "b", "c", "d", "e")
+    hub = tmp_path / "hub"
+    _ok(_run("hubgen", "build", str(_manifest(tmp_path)), "--out", str(hub),
+             "--sign-key", keys["a"][0], "--sign-key", keys["b"][0]))
+    url = serve(hub).url
+    client = {"DEEPCHEM_MODEL_HUB": url, "DEEPCHEM_HUB_TRUSTED_KEYS": " ".join(keys[n][1] for n in "abc"),
+              "DEEPCHEM_HUB_KEY_THRESHOLD": "2", "DEEPCHEM_HUB_INDEX_TTL": "0"}
+    _ok(_run("dchub", "pull", "-q", "esol-gc", env=client))
+
+    out = _ok(_run("hubgen", "rotate", str(hub), "--sign-key", keys["a"][0], "--sign-key", keys["b"][0],
+                   "--new-key", keys["d"][0], "--new-key", keys["e"][0], "--threshold", "2"))
+    assert "key rotation 1" in out and "version 2" in out
+    _ok(_run("dchub", "pull", "-q", "tox-mtr", env=client))  # same configuration: now trusts d and e, 2 of them
+
+    _ok(_run("hubgen", "build", str(_manifest(tmp_path)), "--out", str(hub), "--sign-key", keys["d"][0]))
+    _refused(_run("dchub", "pull", "-q", "esol-gc", env=client), "but 2 are required")
+    out = _ok(_run("hubgen", "sign", str(hub), "--add", "--sign-key", keys["e"][0]))  # e's holder signs too
+    assert "version 3" in out
+    _ok(_run("dchub", "pull", "-q", "esol-gc", env=client))
+
+    verify = _run("hubgen", "verify", url, "--trusted-key", keys["a"][1], "--trusted-key", keys["b"][1],
+                  "--threshold", "2")
+    assert "(2 required) (keys followed to rotation 1)" in _ok(verify)
+    untrusted = _run("hubgen", "verify", url, "--trusted-key", keys["a"][1], "--trusted-key", keys["c"][1],
+                     "--threshold", "2")  # a and c never agreed to the rotation: 1 of 2 is not enough
+    assert untrusted.returncode == 1 and "UNTRUSTED" in untrusted.stdout, untrusted.stdout
+
+
+def test_an_operator_vouches_for_a_partial_mirror_with_hubgen_sign(tmp_path, serve):
+    keys = _keys(tmp_path, "hub", "operator")
+    hub = tmp_path / "hub"
+    _ok(_run("hubgen", "build", str(_manifest(tmp_path)), "--out", str(hub), "--sign-key", keys["hub"][0]))
+    _ok(_run("hubgen", "build", str(_manifest(tmp_path)), "--out", str(hub), "--sign-key", keys["hub"][0]))
+    origin = {"DEEPCHEM_MODEL_HUB": serve(hub).url, "DEEPCHEM_HUB_TRUSTED_KEYS": keys["hub"][1]}
+    _ok(_run("dchub", "pull", "-q", "esol-gc", env=origin))  # this cache has seen hub 'lab' at version 2
+    copy = tmp_path / "copy"
+    mirror = _run("dchub", "mirror", "-q", "esol-gc", "--to", str(copy), env=origin)
+    assert "hubgen sign" in _ok(mirror) + mirror.stderr
+
+    site = {"DEEPCHEM_MODEL_HUB": serve(copy).url, "DEEPCHEM_HUB_TRUSTED_KEYS": keys["operator"][1],
+            "DEEPCHEM_HUB_INDEX_TTL": "0"}
+    _refused(_run("dchub", "pull", "-q", "esol-gc", env=site), "not signed")
+    out = _ok(_run("hubgen", "sign", str(copy), "--sign-key", keys["operator"][0]))
+    assert "version 3" in out and "files checked" in out  # above the version this cache saw: no rollback
+    _ok(_run("dchub", "pull", "-q", "esol-gc", env=site))
+    assert "SIGNED" in _ok(_run("hubgen", "verify", str(copy), "--trusted-key", keys["operator"][1]))
+    _refused(_run("hubgen", "sign", str(tmp_path / "nowhere"), "--sign-key", keys["operator"][0]), "no such file")
