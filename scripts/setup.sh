@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything dchub needs on a fresh clone: a virtualenv in .venv with the project and
-# all its extras (pinned by constraints.txt), and Debian's Chromium for the browser tests.
+# all its extras (pinned by constraints.txt), Debian's Chromium for the browser tests, and curl and
+# openssl for the benchmarks' peers.
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,11 +18,19 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# Debian packages: Chromium for the browser tests; curl and openssl, the peers of the benchmarks.
+packages=()
 if [ "${DCHUB_SKIP_BROWSER:-0}" != "1" ] && ! command -v chromium >/dev/null 2>&1; then
+  packages+=(chromium)
+fi
+for tool in curl openssl; do
+  command -v "$tool" >/dev/null 2>&1 || packages+=("$tool")
+done
+if [ "${#packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
   else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
   fi
 fi
