@@ -8,8 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-#: The shared data sets (``../shared/data`` beside the checkout; never copied into the project).
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: The shared data sets (a ``shared/data`` folder beside the checkout or above it, as for a git worktree;
+#: never copied into the project).
+SHARED_DATA = next((p / "shared" / "data" for p in Path(__file__).resolve().parents[1:]
+                    if (p / "shared" / "data").is_dir()), Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 @dataclass(frozen=True)
