@@ -6,8 +6,9 @@ the manifest:
 * A small file (at most :data:`SMALL_BLOB_BYTES`) is received whole into memory, hashed there and
   written to the cache in one go (:meth:`Cache.put_blob`): no temp-file dance per file.
 * A larger one streams into the blob's temp file. The fetching thread receives into a ring of
-  buffers (one copy out of the socket); a helper thread hashes each buffer and writes it at its
-  offset (:class:`_Pipeline`; hashlib and ``pwrite`` release the GIL), overlapped with the network.
+  buffers (one copy out of the socket) and writes each at its offset; a helper thread hashes it
+  meanwhile (:class:`_Pipeline`; hashlib and ``pwrite`` release the GIL), so the two threads carry
+  about the same load and the hash is overlapped with the network.
 
 A file stored in parts is fetched part by part into one temp file while the sha256 of the *whole
 file* is computed in order. When it matches, every part is right too, so each byte is hashed once.
@@ -53,10 +54,10 @@ _BUFFERS = 8
 
 
 class _Pipeline:
-    """Hash and write what the fetching thread receives, on a helper thread.
+    """Write what the fetching thread receives, and hash it on a helper thread.
 
     The fetching thread takes a free buffer (:meth:`buffer`), fills it and hands it over
-    (:meth:`submit`); the helper hashes it, writes it at its offset of *fd* and frees it.
+    (:meth:`submit`, which writes it at its offset of *fd*); the helper hashes it and frees it.
     :meth:`checkpoint` marks a point of the stream without waiting; :meth:`restart` rewinds the
     hash to a checkpoint (after a failed attempt); :meth:`digest` waits for the queued buffers;
     :meth:`close` stops the thread.
@@ -87,9 +88,7 @@ class _Pipeline:
     def _absorb(self, view: memoryview, n: int, offset: int) -> None:
         try:
             if self._error is None:
-                chunk = view[:n]
-                self._digest.update(chunk)
-                _pwrite_all(self.fd, chunk, offset)
+                self._digest.update(view[:n])
         except BaseException as err:  # e.g. a full disk: raised on the fetching thread
             self._error = err
         finally:
@@ -108,7 +107,9 @@ class _Pipeline:
         self._free.put(view)
 
     def submit(self, view: memoryview, n: int, offset: int) -> None:
-        """Hash and write the first *n* bytes of *view* at *offset*; *view* is freed afterwards."""
+        """Write the first *n* bytes of *view* at *offset* (here), then have them hashed (on the helper);
+        *view* is freed afterwards. Writing here and hashing there splits the work about evenly."""
+        _pwrite_all(self.fd, view[:n], offset)
         self._todo.put((view, n, offset))
 
     def checkpoint(self) -> list[Any]:
