@@ -253,6 +253,15 @@ class _Route:
     def key(self) -> tuple[Any, ...]:
         return (self.scheme, self.host, self.port, self.proxy)
 
+    def request_headers(self) -> dict[str, str]:
+        """The credentials sent with each request: a proxy's only to a plain-http proxy (through an
+        https tunnel they would reach the server; the tunnel gets them instead, :meth:`tunnel_headers`)."""
+        tunnelled = self.proxy is not None and self.scheme == "https"
+        return {k: v for k, v in self.auth if not (tunnelled and k == "Proxy-Authorization")}
+
+    def tunnel_headers(self) -> dict[str, str]:
+        return {k: v for k, v in self.auth if k == "Proxy-Authorization"}
+
     @classmethod
     def of(cls, url: str) -> _Route:
         parts = urllib.parse.urlsplit(url)
@@ -361,7 +370,7 @@ def _open(route: _Route) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=timeout,
                                                                        context=_tls_context())
         if route.proxy:
-            conn.set_tunnel(route.host, route.port, headers=dict(h for h in route.auth if h[0].startswith("Proxy")))
+            conn.set_tunnel(route.host, route.port, headers=route.tunnel_headers())
     else:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
@@ -398,7 +407,7 @@ class _Exchange:
     def send(cls, url: str, method: str, headers: Mapping[str, str], clock: _Clock) -> _Exchange:
         """Send the request and read the response's headers (a stale pooled connection is retried once)."""
         route = _Route.of(url)
-        headers = {**headers, **dict(route.auth)} if route.auth else headers
+        headers = {**headers, **route.request_headers()} if route.auth else headers
         conn = _POOL.take(route)
         if conn is not None:
             try:

@@ -4,8 +4,12 @@ Real servers on 127.0.0.1; connection counts come from the server side.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import http.server as http_server
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pooch
@@ -110,3 +114,52 @@ def test_a_redirect_elsewhere_than_http_is_refused(tmp_path, serve):
     mirror = parse_mirror(serve(tmp_path, {"f.bin": "redirect:file:///etc/"}).url)
     with pytest.raises(BadResponseError, match="only http"):
         mirror.read_bytes("f.bin")
+
+
+class _Proxy(http_server.BaseHTTPRequestHandler):
+    """A forward proxy for plain http: relays ``GET http://host/path`` and records what it was sent."""
+
+    seen: list[tuple[str, str | None]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        type(self).seen.append((self.path, self.headers.get("Proxy-Authorization")))
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(self.path, timeout=5) as upstream:
+            body = upstream.read()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_the_standard_proxy_variables_are_honoured(files, keep_alive, monkeypatch):
+    proxy = http_server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("http_proxy", f"http://user:secret@127.0.0.1:{proxy.server_address[1]}")
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        http._proxy_url.cache_clear()
+        assert parse_mirror(keep_alive.url).read_bytes("f5.bin") == bytes([5]) * 1005
+        path, credentials = _Proxy.seen[-1]
+        assert path == keep_alive.url + "f5.bin" and credentials == "Basic " + base64.b64encode(b"user:secret").decode()
+    finally:
+        http._proxy_url.cache_clear()
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_proxy_credentials_never_travel_through_an_https_tunnel(monkeypatch):
+    monkeypatch.setenv("https_proxy", "http://user:secret@proxy.invalid:3128")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    http._proxy_url.cache_clear()
+    try:
+        route = http._Route.of("https://me:pw@hub.invalid/models/x")
+    finally:
+        http._proxy_url.cache_clear()
+    assert route.proxy == ("proxy.invalid", 3128) and route.target == "/models/x"
+    assert list(route.request_headers()) == ["Authorization"]  # for the hub, inside the tunnel
+    assert list(route.tunnel_headers()) == ["Proxy-Authorization"]  # for the proxy, on CONNECT
