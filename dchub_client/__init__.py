@@ -16,6 +16,7 @@ from dchub_client.hub.resolve import download  # noqa: E402
 from dchub_client.models import deepchem_hooks as _deepchem_hooks  # noqa: E402
 from dchub_client.models.allowlist import policies as _policies  # noqa: E402
 from dchub_client.models.allowlist.registry import register_class  # noqa: E402
+from dchub_client.models.domain import ApplicabilityDomain, DomainResult  # noqa: E402
 from dchub_client.models.encoding import register_encoder  # noqa: E402
 from dchub_client.models.interface import (
     Model,
@@ -26,6 +27,7 @@ from dchub_client.models.interface import (
     set_weight,
     to_pretrained,
 )
+from dchub_client.models.outputs import OutputContract  # noqa: E402
 from dchub_client.models.pipeline import Pipeline, load_pipeline  # noqa: E402
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -33,7 +35,10 @@ _policies.install()
 _deepchem_hooks.install()
 
 __all__ = [
+    "ApplicabilityDomain",
+    "DomainResult",
     "Model",
+    "OutputContract",
     "Pipeline",
     "__version__",
     "download",

@@ -146,3 +146,10 @@ def source_date_epoch() -> int | None:
     """``SOURCE_DATE_EPOCH`` (reproducible builds): the timestamp generated files record, or None."""
     value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     return int(value) if value.isdigit() else None
+
+
+def prefer_legacy_keras() -> None:
+    """Make TensorFlow (when this process imports it later) use Keras 2 (``TF_USE_LEGACY_KERAS=1``), which
+    DeepChem's Keras models need, unless the user set the variable. Only a CLI process, which owns its
+    environment, calls this."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")

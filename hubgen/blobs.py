@@ -161,7 +161,17 @@ class BlobStore:
 
     def digest_all(self, sources: Sequence[Path], *, store: bool,
                    progress: Progress | None = None) -> list[FileDigest]:
-        """:meth:`digest` of each of *sources* (in that order), :data:`WORKERS` files at a time."""
+        """:meth:`digest` of each of *sources* (in that order), :data:`WORKERS` files at a time; a file
+        listed twice (a folder published as two versions) is read once."""
+        unique = list(dict.fromkeys(sources))
+        if len(unique) < len(sources):
+            found = dict(zip(unique, self.digest_all(unique, store=store, progress=progress)))
+            for path in _repeats(sources):  # their blobs are there now
+                if store:
+                    self.stats.add(reused=found[path].size)
+                if progress:
+                    progress(found[path].size)
+            return [found[p] for p in sources]
         todo = [p for p in sources if not self._cached(p)]
         if len(todo) < 2 or (len(todo) < 8 and sum(_size(p) for p in todo) < 2 * SMALL_FILE_BYTES):
             return [self.digest(path, store=store, progress=progress) for path in sources]
@@ -334,6 +344,17 @@ def _write_all(fd: int, data: memoryview) -> None:
     while data:
         written = os.write(fd, data)
         data = data[written:]
+
+
+def _repeats(paths: Sequence[Path]) -> list[Path]:
+    """Every occurrence of a path after its first."""
+    seen: set[Path] = set()
+    out = []
+    for path in paths:
+        if path in seen:
+            out.append(path)
+        seen.add(path)
+    return out
 
 
 def _size(path: Path) -> int:

@@ -69,7 +69,8 @@ class _Source:
 
 def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int | None = None,
               rebuild: bool = False, progress: ProgressCallback | None = None,
-              sign_keys: Sequence[str | Path] = (), expires_days: float = DEFAULT_EXPIRES_DAYS) -> BuildSummary:
+              sign_keys: Sequence[str | Path] = (), expires_days: float = DEFAULT_EXPIRES_DAYS,
+              jobs: int = 1) -> BuildSummary:
     """Build (or update in place) the hub described by *manifest_path* into *out_dir*.
 
     Args:
@@ -77,6 +78,7 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
         out_dir: the hub folder; created, or updated incrementally when it already holds a hub.
         part_size: largest blob in bytes (default: the manifest's ``part_size``, else 95 MiB).
         rebuild: run every model's recipe even when its folder exists.
+        jobs: run stale recipes in this many worker processes (see :func:`hubgen.recipes.run_all`).
         progress: called with ``(done_bytes, total_bytes)`` while files are read.
         sign_keys: private key files (``hubgen keygen``); each signs ``index.json``, which then
             carries ``expires`` (now + *expires_days*) and a ``version`` one above the previous.
@@ -104,7 +106,8 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
     out = Path(out_dir)
     old = _existing_index(out, spec)
     with recipes.importable_from(spec.source.parent):
-        sources = [_prepare(model, rebuild) for model in spec.models]
+        recipes.run_all(recipes.stale(spec.models, rebuild=rebuild), jobs=jobs, root=spec.source.parent)
+        sources = [_prepare(model) for model in spec.models]
     store = BlobStore(out, part_size=part_size or spec.part_size, cache=HashCache(out / layout.BUILD_CACHE_FILE))
     return _Builder(spec, out, old, store, progress, keys=keys, expires_days=expires_days).run(sources)
 
@@ -136,11 +139,9 @@ def _refuse_foreign_folder(out: Path) -> None:
                          "build into an empty or new folder")
 
 
-def _prepare(model: ModelSpec, rebuild: bool) -> _Source:
-    """Make sure the model's folder exists (running its recipe if needed) and validate it."""
+def _prepare(model: ModelSpec) -> _Source:
+    """Validate the model's folder (its recipe, if any, has run) and list its files."""
     folder = model.path
-    if model.recipe and (rebuild or not folder.exists() or recipes.changed(model)):
-        recipes.run(model)
     if not folder.is_dir():
         hint = "" if model.recipe else "; give a 'recipe' to produce it, or fix 'path'"
         raise BuildError(f"{model.where}: pretrained folder {folder} does not exist{hint}")

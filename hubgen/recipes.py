@@ -4,14 +4,23 @@ A recipe is ``package.module:function``; ``function(folder)`` writes the pretrai
 *folder* (a temporary folder swapped into place when it returns). It runs when the model's folder
 is missing, on ``--rebuild``, or when the module's ``recipe_sha256()`` differs from the
 ``recipe_sha256`` recorded in the folder's card (its sources changed).
+
+:func:`run_all` runs the stale recipes one after the other, or with ``jobs > 1`` in that many
+worker processes (spawned, each single-threaded: training small models in parallel uses the
+cores better than one process's threads). A recipe must then not rely on state left by another
+one in the same process (a fine-tuned model retrains or reloads its base: seeded, it gets the
+same weights).
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
 import logging
+import multiprocessing
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from dchub_client.errors import DchubError
@@ -68,9 +77,84 @@ def run(model: ModelSpec) -> None:
         raise RecipeError(f"{model.where}: cannot import recipe {model.recipe!r}: {err}") from err
     logger.info("%s: running recipe %s", model.ref, model.recipe)
     try:
-        with atomic_folder(model.path, overwrite=True) as tmp:
+        with atomic_folder(model.path, overwrite=True) as tmp, _log_prefix(model.ref):
             func(tmp)
     except DchubError as err:
         raise RecipeError(f"{model.where}: recipe {model.recipe!r} failed: {err}") from err
     except Exception as err:  # a recipe is user code: any failure stops the build, with its cause
         raise RecipeError(f"{model.where}: recipe {model.recipe!r} failed: {type(err).__name__}: {err}") from err
+
+
+#: Environment of a worker process: one thread per math library (the pool provides the parallelism).
+WORKER_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                  "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+
+
+def stale(models: Sequence[ModelSpec], *, rebuild: bool = False) -> list[ModelSpec]:
+    """The models whose recipe must run: folder missing, ``rebuild``, or recipe sources changed."""
+    return [m for m in models if m.recipe and (rebuild or not m.path.exists() or changed(m))]
+
+
+def run_all(models: Sequence[ModelSpec], *, jobs: int = 1, root: Path | None = None) -> None:
+    """Run the recipes of *models* (in their order), in *jobs* worker processes when ``jobs > 1``.
+
+    Args:
+        models: the models whose recipe runs (see :func:`stale`).
+        jobs: worker processes; 1 runs every recipe in this process.
+        root: the folder recipes are imported from (next to ``hub_manifest.yaml``).
+
+    Raises:
+        RecipeError: a recipe failed; the others still running are left to finish, none is started.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    if jobs == 1 or len(models) <= 1:
+        for model in models:
+            run(model)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TF or torch state
+    initargs = (str(root.resolve()) if root else None, logging.getLogger().getEffectiveLevel())
+    with ProcessPoolExecutor(max_workers=min(jobs, len(models)), mp_context=context, initializer=_worker_start,
+                             initargs=initargs) as pool:
+        futures = [pool.submit(run, model) for model in models]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in futures if f.done() and f.exception() is not None]
+        if failed:
+            for future in futures:
+                future.cancel()
+            raise failed[0].exception()  # type: ignore[misc]
+
+
+def _worker_start(root: str | None, log_level: int) -> None:
+    for key, value in WORKER_THREADS.items():
+        os.environ.setdefault(key, value)
+    if root is not None:
+        sys.path.insert(0, root)
+    logging.basicConfig(level=log_level, format="%(message)s", stream=sys.stderr)  # as the hubgen CLI does
+
+
+class _Prefix(logging.Filter):
+    """Prefixes every record with the model being built (parallel recipes interleave their lines)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "_recipe_prefixed", False):
+            record.msg, record._recipe_prefixed = f"{self.prefix}: {record.msg}", True
+        return True
+
+
+@contextlib.contextmanager
+def _log_prefix(prefix: str) -> Iterator[None]:
+    """While a recipe runs, the root logger's handlers prefix its log lines with *prefix*."""
+    handlers = logging.getLogger().handlers
+    flt = _Prefix(prefix)
+    for handler in handlers:
+        handler.addFilter(flt)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(flt)

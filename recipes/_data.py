@@ -1,72 +1,84 @@
-"""Real molecules that ship inside the RDKit wheel: nothing is downloaded.
+"""The molecules the example models are trained on; nothing is downloaded.
 
-* ``Data/NCI/first_5k.tpsa.csv``: 5000 NCI molecules with their topological polar surface area.
-* ``Data/NCI/first_200.props.sdf``: 200 NCI molecules with computed properties (``CLOGP``, ``AMW``...).
-* ``Contrib/FreeWilson/data/CHEMBL2321810.smi`` + ``CHEMBL2321810_act.csv``: 1017 compounds of one
-  ChEMBL series (CHEMBL2321810) with measured activities (pIC50).
+* ``recipes/data/delaney-processed.csv``: ESOL, 1128 molecules with their measured aqueous
+  solubility (log10 of mol/L), as distributed by MoleculeNet/DeepChem.
+* ``recipes/data/tox21.csv.gz``: Tox21, 8014 molecules tested in 12 assays (active/inactive,
+  blank where a molecule was not tested), as distributed by MoleculeNet/DeepChem.
+* RDKit's ``Data/NCI/first_200.props.sdf``: 200 NCI molecules with Daylight's cLogP (shipped
+  inside the RDKit wheel), used by the fine-tuning example.
+
+Provenance, citations and licenses: ``recipes/data/README.md``.
 """
 from __future__ import annotations
 
 import csv
+import functools
+import gzip
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+DATA_DIR = Path(__file__).resolve().parent / "data"
+ESOL_FILE = DATA_DIR / "delaney-processed.csv"
+TOX21_FILE = DATA_DIR / "tox21.csv.gz"
+ESOL_LABEL = "measured log solubility in mols per litre"
+TOX21_TASKS = ("NR-AR", "NR-AR-LBD", "NR-AhR", "NR-Aromatase", "NR-ER", "NR-ER-LBD", "NR-PPAR-gamma",
+               "SR-ARE", "SR-ATAD5", "SR-HSE", "SR-MMP", "SR-p53")
+
 
 @dataclass(frozen=True)
 class MoleculeSet:
-    """SMILES with one real label each, and where they come from."""
+    """Molecules with their labels (``y``: ``(n, n_tasks)``, NaN where a label is missing)."""
 
     name: str
     source: str
+    citation: str
     smiles: tuple[str, ...]
     y: np.ndarray
+    tasks: tuple[str, ...]
+    unit: str
 
     def describe(self) -> dict[str, object]:
         """For the card's ``training_data``."""
-        return {"name": self.name, "source": self.source, "molecules": len(self.smiles)}
+        return {"name": self.name, "source": self.source, "citation": self.citation,
+                "molecules": len(self.smiles), "tasks": list(self.tasks)}
 
 
-def _rdkit_path(*parts: str) -> tuple[Path, str]:
-    from rdkit import RDConfig
+@functools.lru_cache(maxsize=None)
+def esol() -> MoleculeSet:
+    """ESOL (Delaney): measured log solubility (log10 mol/L) of 1128 molecules."""
+    rows = list(csv.DictReader(io.StringIO(_read_text(ESOL_FILE))))
+    smiles = tuple(row["smiles"].strip() for row in rows)
+    y = np.array([[float(row[ESOL_LABEL])] for row in rows], dtype=np.float32)
+    return MoleculeSet("ESOL (Delaney 2004, MoleculeNet)", "recipes/data/delaney-processed.csv",
+                       "Delaney, J. S. J. Chem. Inf. Comput. Sci. 2004, 44, 1000-1005", _checked(smiles, ESOL_FILE),
+                       y, ("log solubility",), "log10(mol/L)")
 
-    base = RDConfig.RDContribDir if parts[0] == "Contrib" else RDConfig.RDDataDir
-    path = Path(base, *parts[1:])
+
+@functools.lru_cache(maxsize=None)
+def tox21() -> MoleculeSet:
+    """Tox21: 8014 molecules x 12 assays (1 active, 0 inactive, NaN not tested)."""
+    rows = list(csv.DictReader(io.StringIO(_read_text(TOX21_FILE))))
+    smiles = tuple(row["smiles"].strip() for row in rows)
+    y = np.array([[float(row[t]) if row[t] != "" else np.nan for t in TOX21_TASKS] for row in rows],
+                 dtype=np.float32)
+    return MoleculeSet("Tox21 (Tox21 Data Challenge 2014, MoleculeNet)", "recipes/data/tox21.csv.gz",
+                       "Tox21 Data Challenge 2014, https://tripod.nih.gov/tox21/challenge/",
+                       _checked(smiles, TOX21_FILE), y, TOX21_TASKS, "probability of activity")
+
+
+@functools.lru_cache(maxsize=None)
+def nci_property(prop: str) -> MoleculeSet:
+    """Every molecule of RDKit's ``Data/NCI/first_200.props.sdf`` with a numeric *prop* (e.g. ``CLOGP``)."""
+    from rdkit import Chem, RDConfig
+
+    path = Path(RDConfig.RDDataDir, "NCI", "first_200.props.sdf")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not found in the installed RDKit (the example hub needs RDKit's "
                                 "shipped data files)")
-    return path, "rdkit/" + "/".join(parts)
-
-
-def _canonical(smiles: str) -> str | None:
-    from rdkit import Chem
-
-    mol = Chem.MolFromSmiles(smiles)
-    return Chem.MolToSmiles(mol) if mol is not None and mol.GetNumAtoms() > 0 else None
-
-
-def nci_tpsa(limit: int = 2000) -> MoleculeSet:
-    """The first *limit* parsable molecules of ``first_5k.tpsa.csv`` with their TPSA (Å²)."""
-    path, source = _rdkit_path("Data", "NCI", "first_5k.tpsa.csv")
-    smiles, labels = [], []
-    with open(path, newline="", encoding="utf-8") as handle:
-        for row in csv.reader(line for line in handle if not line.startswith("#")):
-            canonical = _canonical(row[0])
-            if canonical is not None and canonical not in smiles:
-                smiles.append(canonical)
-                labels.append(float(row[1]))
-            if len(smiles) == limit:
-                break
-    return MoleculeSet("NCI TPSA", source, tuple(smiles), np.asarray(labels, dtype=np.float32).reshape(-1, 1))
-
-
-def nci_property(prop: str) -> MoleculeSet:
-    """Every molecule of ``first_200.props.sdf`` with a numeric *prop* (e.g. ``CLOGP``)."""
-    from rdkit import Chem
-
-    path, source = _rdkit_path("Data", "NCI", "first_200.props.sdf")
     smiles, labels = [], []
     for mol in Chem.SDMolSupplier(os.fspath(path)):
         if mol is None or not mol.HasProp(prop) or mol.GetNumAtoms() == 0:
@@ -77,22 +89,19 @@ def nci_property(prop: str) -> MoleculeSet:
             continue
         smiles.append(Chem.MolToSmiles(mol))
         labels.append(value)
-    return MoleculeSet(f"NCI {prop}", source, tuple(smiles), np.asarray(labels, dtype=np.float32).reshape(-1, 1))
+    return MoleculeSet(f"NCI {prop} (RDKit Data/NCI/first_200.props.sdf)", "rdkit/Data/NCI/first_200.props.sdf",
+                       "NCI Open Database, as shipped with RDKit", tuple(smiles),
+                       np.asarray(labels, dtype=np.float32).reshape(-1, 1), (prop,), "log units")
 
 
-def freewilson_pic50() -> MoleculeSet:
-    """The 1017 CHEMBL2321810 compounds with their pIC50, joined by compound id."""
-    smi_path, smi_source = _rdkit_path("Contrib", "FreeWilson", "data", "CHEMBL2321810.smi")
-    act_path, act_source = _rdkit_path("Contrib", "FreeWilson", "data", "CHEMBL2321810_act.csv")
-    with open(act_path, newline="", encoding="utf-8") as handle:
-        activity = {row["Name"]: float(row["Act"]) for row in csv.DictReader(handle)}
-    smiles, labels = [], []
-    for line in smi_path.read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1] in activity:
-            canonical = _canonical(parts[0])
-            if canonical is not None:
-                smiles.append(canonical)
-                labels.append(activity[parts[1]])
-    return MoleculeSet("CHEMBL2321810 pIC50", f"{smi_source} + {act_source}", tuple(smiles),
-                       np.asarray(labels, dtype=np.float32).reshape(-1, 1))
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the example hub's data file is missing (see recipes/data/README.md)")
+    data = path.read_bytes()
+    return (gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8")
+
+
+def _checked(smiles: tuple[str, ...], path: Path) -> tuple[str, ...]:
+    if not smiles:
+        raise ValueError(f"{path}: no molecules")
+    return smiles

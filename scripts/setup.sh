@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything dchub needs on a fresh clone: a virtualenv in .venv with the project and
-# all its extras (pinned by constraints.txt), Debian's Chromium for the browser tests, and curl and
-# openssl for the benchmarks' peers.
+# all its extras (pinned by constraints.txt), and the Debian packages the tests and benchmarks use:
+# Chromium (the site in a real browser), wget (a crawl of the site is a mirror), curl and openssl
+# (the benchmarks' peers).
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,12 +19,13 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# Debian packages: Chromium for the browser tests; curl and openssl, the peers of the benchmarks.
+# Debian packages: Chromium for the browser tests, wget for the site-crawl journey, curl and openssl
+# for the benchmarks' peers.
 packages=()
 if [ "${DCHUB_SKIP_BROWSER:-0}" != "1" ] && ! command -v chromium >/dev/null 2>&1; then
   packages+=(chromium)
 fi
-for tool in curl openssl; do
+for tool in wget curl openssl; do
   command -v "$tool" >/dev/null 2>&1 || packages+=("$tool")
 done
 if [ "${#packages[@]}" -gt 0 ]; then

@@ -1,4 +1,4 @@
-"""The ``dchub`` command: browse a hub, pull models, manage the cache, make offline mirrors.
+"""The ``dchub`` command: browse a hub, pull models, predict, manage the cache, make offline mirrors.
 
 Known errors print one line (``dchub: error: ...``) and exit 1; ``DCHUB_DEBUG=1`` shows the
 traceback.
@@ -13,6 +13,7 @@ from dchub_client import constants
 from dchub_client.cli import cache as cache_cmd
 from dchub_client.cli import mirror as mirror_cmd
 from dchub_client.cli import models as models_cmd
+from dchub_client.cli import predict as predict_cmd
 from dchub_client.errors import DchubError
 
 
@@ -22,6 +23,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     models_cmd.register(sub)
+    predict_cmd.register(sub)
     cache_cmd.register(sub)
     mirror_cmd.register(sub)
     return parser

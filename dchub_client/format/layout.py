@@ -36,6 +36,17 @@ EXTRA_MEMBERS = "members"                       # a composite model's member fol
 #: ``members/<i>`` inside its own folder.
 MEMBERS_DIR = "members"
 
+#: Keys of ``extra["pipeline"]`` besides the featurizer and transformers.
+PIPELINE_OUTPUTS = "outputs"                    # the output contract (tasks, units, classes)
+PIPELINE_DOMAIN = "domain"                      # the applicability domain (fingerprints + threshold)
+#: The auxiliary weight holding the training set's packed fingerprints.
+DOMAIN_FINGERPRINTS_WEIGHT = "pipeline-domain.fingerprints"
+
+#: Files a recipe may add to a pretrained folder, which the catalogue site shows (docs/format.md).
+EVALUATION_FILE = "evaluation.json"             # every held-out prediction of the evaluation splits
+TRAINING_SET_FILE = "training_set.json"         # what the published model was trained on (MW, logP, scaffolds)
+REFERENCE_FILE = "reference_predictions.json"   # the original pipeline's predictions; the first are examples
+
 # --- the hub tree (docs/format.md section 2) -----------------------------------------------------
 
 INDEX_FILE = "index.json"

@@ -147,7 +147,7 @@ def get_parameters(model: Any) -> dict[str, Any]:
 def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool = False,
                   include_optimizer: bool = False, files: Mapping[str, bytes] | None = None,
                   featurizer: Any = None, transformers: Sequence[Any] | None = None,
-                  card: Any = None) -> Path:
+                  outputs: Any = None, domain: Any = None, card: Any = None) -> Path:
     """Save *model* as a pretrained folder: ``params.json`` plus one ``.npy`` per weight.
 
     Args:
@@ -160,6 +160,10 @@ def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool =
             see :func:`dchub_client.load_pipeline`).
         transformers: the fitted DeepChem transformers of the training data, in the order applied;
             their arrays are stored as auxiliary weights.
+        outputs: the pipeline's :class:`~dchub_client.OutputContract` (task names, units, classes);
+            without it, ``load_pipeline`` infers one from the model.
+        domain: an :class:`~dchub_client.ApplicabilityDomain` (the training set's fingerprints,
+            stored as an auxiliary weight, and the similarity threshold).
         card: a model card (:class:`dchub_client.format.card.Card` or Markdown text), written as ``README.md``.
 
     Returns:
@@ -183,8 +187,9 @@ def to_pretrained(model: Any, path: str | os.PathLike[str], *, overwrite: bool =
         extra[layout.EXTRA_TRAINING] = state
         auxiliary += [name for name, _, _ in arrays]
         weights = chain(weights, arrays)
-    if featurizer is not None or transformers:
-        extra[layout.EXTRA_PIPELINE], arrays = pipeline_codec.encode_pipeline(featurizer, list(transformers or ()))
+    if featurizer is not None or transformers or outputs is not None or domain is not None:
+        extra[layout.EXTRA_PIPELINE], arrays = pipeline_codec.encode_pipeline(featurizer, list(transformers or ()),
+                                                                              outputs=outputs, domain=domain)
         auxiliary += [name for name, _, _ in arrays]
         weights = chain(weights, arrays)
     if auxiliary:

@@ -1,11 +1,13 @@
 """Pretrained pipelines: featurizer + model + output transformers (+ card), loaded as one object.
 
-How the featurizer and transformers are stored is :mod:`dchub_client.models.pipeline_codec`.
+How the featurizer, transformers, output contract (:mod:`dchub_client.models.outputs`) and
+applicability domain (:mod:`dchub_client.models.domain`) are stored is
+:mod:`dchub_client.models.pipeline_codec`.
 
 Example:
-    >>> pipe = dchub_client.load_pipeline("freewilson-pic50-mtr")  # doctest: +SKIP
-    >>> pipe.predict(["CCO", "c1ccccc1"])                          # doctest: +SKIP
-    array([[5.61], [5.48]], dtype=float32)
+    >>> pipe = dchub_client.load_pipeline("esol-mtr")   # doctest: +SKIP
+    >>> pipe.predict(["CCO", "c1ccccc1"])               # doctest: +SKIP
+    array([[ 0.82], [-1.71]], dtype=float32)
 """
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ from dchub_client.errors import (
 from dchub_client.format import layout, pretrained
 from dchub_client.format.card import Card, read_folder_card
 from dchub_client.models import interface, netguard, pipeline_codec
+from dchub_client.models import outputs as output_contracts
+from dchub_client.models.domain import ApplicabilityDomain, DomainResult
+from dchub_client.models.outputs import OutputContract
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +48,10 @@ class Pipeline:
         transformers: the fitted transformers, in the order they were applied to the training data.
         card: the folder's model card, if any.
         path: the folder the pipeline was loaded from.
+        outputs: what :meth:`predict` returns (tasks, units, classes); inferred from the model
+            when the folder does not state it, None when it cannot be.
+        applicability: the training set's fingerprints and the similarity threshold that
+            :meth:`domain` checks against (None when the folder stores none).
     """
 
     model: Any
@@ -50,13 +59,30 @@ class Pipeline:
     transformers: tuple[Any, ...] = ()
     card: Card | None = None
     path: Path | None = None
+    outputs: OutputContract | None = None
+    applicability: ApplicabilityDomain | None = None
 
-    def predict(self, smiles: Sequence[str], *, errors: Errors = "warn") -> np.ndarray:
+    def __post_init__(self) -> None:
+        if self.outputs is None:
+            object.__setattr__(self, "outputs", output_contracts.infer(self.model))
+
+    def predict(self, smiles: Sequence[str], *, errors: Errors = "warn", as_frame: bool = False) -> Any:
         """Predict for SMILES strings, in the training data's units.
+
+        Returns ``(n_molecules, n_tasks)`` values for a regressor and ``(n_molecules, n_tasks,
+        n_classes)`` probabilities for a classifier (see :attr:`outputs`). With ``as_frame=True``,
+        a pandas DataFrame indexed by SMILES with one column per task (named after the task and
+        its unit; a classifier's column is the probability of the last class), and, when the
+        pipeline has an applicability domain, ``domain similarity`` and ``in domain`` columns.
 
         Molecules that cannot be parsed or featurized give NaN rows and one
         :class:`InvalidMoleculeWarning` naming them and their positions, or (``errors="raise"``)
         an :class:`InvalidMoleculeError` listing them; the rest of the batch is predicted.
+
+        Example:
+            >>> pipe.predict(["CCO", "c1ccccc1O"], as_frame=True)  # doctest: +SKIP
+                       log solubility (log10(mol/L))  domain similarity  in domain
+            CCO                                 0.81               1.00       True
         """
         if errors not in ("warn", "raise"):
             raise ValueError(f"errors must be 'warn' or 'raise', got {errors!r}")
@@ -68,26 +94,79 @@ class Pipeline:
         if failures:
             _report(failures, len(smiles), errors)
         if not ok:
-            return self._all_failed(len(smiles))
-        predictions = self._predict_features(features, [smiles[i] for i in ok])
-        out = np.full((len(smiles), *predictions.shape[1:]), np.nan, dtype=_float_dtype(predictions))
-        out[ok] = predictions
-        return out
+            out = self._all_failed(len(smiles))
+        else:
+            predictions = self._predict_features(features, [smiles[i] for i in ok])
+            out = np.full((len(smiles), *predictions.shape[1:]), np.nan, dtype=_float_dtype(predictions))
+            out[ok] = predictions
+        return self._frame(smiles, out) if as_frame else out
+
+    def domain(self, smiles: Sequence[str]) -> DomainResult:
+        """Each molecule's largest Tanimoto similarity to the training set, and whether it is in the domain.
+
+        Raises:
+            PretrainedFormatError: the pipeline stores no applicability domain.
+
+        Example:
+            >>> pipe.domain(["CCO", "[Fe+2].c1cc[cH-]c1.c1cc[cH-]c1"]).inside  # doctest: +SKIP
+            array([ True, False])
+        """
+        if self.applicability is None:
+            raise PretrainedFormatError("this pipeline stores no applicability domain (it was saved without "
+                                        "to_pretrained(..., domain=...))", path=self.path)
+        return self.applicability.check(_smiles_list(smiles))
 
     def _predict_features(self, features: np.ndarray, ids: list[str]) -> np.ndarray:
         import deepchem as dc
 
-        dataset = dc.data.NumpyDataset(features, ids=np.array(ids))
+        n_tasks = _label_columns(self.model, self.outputs)
+        dataset = dc.data.NumpyDataset(features, np.zeros((len(ids), n_tasks), dtype=np.float32),
+                                       np.ones((len(ids), n_tasks), dtype=np.float32), ids=np.array(ids))
         for transformer in self.transformers:
             if getattr(transformer, "transform_X", False):
                 dataset = transformer.transform(dataset)
-        outputs = [t for t in self.transformers if getattr(t, "transform_y", False)]
-        return np.asarray(self.model.predict(dataset, outputs))
+        undo = [t for t in self.transformers if getattr(t, "transform_y", False)]
+        predictions = np.asarray(self.model.predict(dataset, undo))
+        if self.outputs is None:
+            return predictions
+        try:
+            return self.outputs.normalize(predictions, len(ids))
+        except ValueError as err:
+            raise PretrainedFormatError(str(err), path=self.path) from err
 
     def _all_failed(self, n: int) -> np.ndarray:
+        if self.outputs is not None:
+            return np.full(self.outputs.shape(n), np.nan)
         features, ok, _ = _featurize(self.featurizer, [pipeline_codec.PROBE_SMILES[0]])
         shape = self._predict_features(features, [pipeline_codec.PROBE_SMILES[0]]).shape[1:] if ok else ()
         return np.full((n, *shape), np.nan)
+
+    def _frame(self, smiles: list[str], predictions: np.ndarray) -> Any:
+        import pandas as pd
+
+        if self.outputs is None:
+            raise PretrainedFormatError("as_frame needs the pipeline's output contract, which neither the folder "
+                                        "nor the model states", path=self.path)
+        frame = pd.DataFrame(self.outputs.per_task(predictions), columns=self.outputs.columns(),
+                             index=pd.Index(smiles, name="smiles"))
+        if self.applicability is not None:
+            result = self.applicability.check(smiles)
+            frame[DOMAIN_COLUMNS[0]] = result.similarity
+            frame[DOMAIN_COLUMNS[1]] = result.inside
+        return frame
+
+
+def _label_columns(model: Any, outputs: OutputContract | None) -> int:
+    """How many label columns the (unlabelled) prediction dataset needs: some models' batch generators
+    reshape the labels by their task count (a ``MultitaskClassifier`` one-hot encodes them)."""
+    n_tasks = getattr(model, "n_tasks", None)
+    if isinstance(n_tasks, int) and not isinstance(n_tasks, bool) and n_tasks > 0:
+        return n_tasks
+    return outputs.n_tasks if outputs is not None else 1
+
+
+#: The columns ``predict(as_frame=True)`` adds when the pipeline has an applicability domain.
+DOMAIN_COLUMNS = ("domain similarity", "in domain")
 
 
 def _smiles_list(smiles: Sequence[str]) -> list[str]:
@@ -104,16 +183,16 @@ def _featurize(featurizer: Any, smiles: list[str]) -> tuple[Any, list[int], list
     """Featurize the parsable molecules; return (features of the good ones, their positions, failures)."""
     from rdkit import Chem, RDLogger
 
-    RDLogger.DisableLog("rdApp.*")
+    RDLogger.DisableLog("rdApp.*")  # parse errors are reported per molecule; featurizers' deprecation noise dropped
     try:
         mols = [Chem.MolFromSmiles(s) if s.strip() else None for s in smiles]
+        failures = [(i, s, "invalid SMILES") for i, (s, m) in enumerate(zip(smiles, mols)) if m is None]
+        parsed = [i for i, m in enumerate(mols) if m is not None]
+        if not parsed:
+            return None, [], failures
+        raw = list(featurizer.featurize([mols[i] for i in parsed]))
     finally:
         RDLogger.EnableLog("rdApp.*")
-    failures = [(i, s, "invalid SMILES") for i, (s, m) in enumerate(zip(smiles, mols)) if m is None]
-    parsed = [i for i, m in enumerate(mols) if m is not None]
-    if not parsed:
-        return None, [], failures
-    raw = list(featurizer.featurize([mols[i] for i in parsed]))
     ok = [i for i, f in zip(parsed, raw) if not (isinstance(f, np.ndarray) and f.size == 0)]
     failures += [(i, smiles[i], "featurization failed") for i, f in zip(parsed, raw)
                  if isinstance(f, np.ndarray) and f.size == 0]
@@ -156,16 +235,17 @@ def load_pipeline(name_or_path: str | os.PathLike[str], *, verify: bool | None =
         PretrainedFormatError: malformed folder, pipeline entry or card (the message names the file).
         UntrustedClassError: the model, featurizer or a transformer class is off the allowlist.
         NetworkAccessError: building the model, featurizer or a transformer tried to use the network.
-        WeightFileError: a transformer's arrays are missing.
+        WeightFileError: a transformer's arrays or the domain's fingerprints are missing.
 
     Example:
-        >>> dchub_client.load_pipeline("freewilson-pic50-mtr").predict(["CCO"])  # doctest: +SKIP
+        >>> dchub_client.load_pipeline("esol-mtr").predict(["CCO"])  # doctest: +SKIP
     """
     folder, verified = interface.locate(name_or_path, refresh=refresh)
     check = (not verified) if verify is None else verify
     info = pretrained.read_params(folder)
     card = read_folder_card(folder)
     with netguard.no_network(info.class_name, source=folder / layout.PARAMS_FILE):  # loading never phones home
-        featurizer, transformers = pipeline_codec.decode_pipeline(folder, info, verify=check)
+        stored = pipeline_codec.decode_pipeline(folder, info, verify=check)
         model = interface.build_from_folder(folder, info, verify=check, **overrides)
-    return Pipeline(model=model, featurizer=featurizer, transformers=tuple(transformers), card=card, path=folder)
+    return Pipeline(model=model, featurizer=stored.featurizer, transformers=stored.transformers, card=card,
+                    path=folder, outputs=stored.outputs, applicability=stored.domain)

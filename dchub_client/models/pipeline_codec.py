@@ -5,7 +5,10 @@ DeepChem transformers (``docs/format.md`` §1, "Pipelines"). They live in ``para
 ``extra["pipeline"]``: the featurizer as a tagged ``object`` (allowlisted ``class``), each
 transformer as a tagged ``state`` whose numpy arrays are stored as further weights
 (``pipeline-transformers.<i>-<j>``, listed in ``extra["auxiliary_weights"]``) and referenced as
-``{"__dchub__": "weight", "name": ...}``. Nothing outside the allowlist is ever built.
+``{"__dchub__": "weight", "name": ...}``. Nothing outside the allowlist is ever built. The entry
+may also hold the output contract (``outputs``, :mod:`dchub_client.models.outputs`) and the
+applicability domain (``domain``, :mod:`dchub_client.models.domain`), whose training fingerprints
+are the auxiliary weight ``pipeline-domain.fingerprints``.
 
 Saving (:func:`encode_pipeline`) is called by :func:`dchub_client.models.interface.to_pretrained`;
 loading (:func:`decode_pipeline`) by :func:`dchub_client.models.pipeline.load_pipeline`. This module
@@ -14,6 +17,7 @@ imports neither, so saving and loading run one way.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,8 @@ from dchub_client.errors import ParameterEncodingError, PretrainedFormatError, W
 from dchub_client.format import layout, pretrained
 from dchub_client.models import encoding
 from dchub_client.models.allowlist import registry
+from dchub_client.models.domain import FINGERPRINTS_WEIGHT, ApplicabilityDomain
+from dchub_client.models.outputs import OutputContract
 
 #: Transformer arrays are stored as weights named ``pipeline-transformers.<i>-<j>``.
 TRANSFORMER_PREFIX = "pipeline-transformers"
@@ -36,9 +42,10 @@ _TAG = layout.TAG
 # --- saving ---------------------------------------------------------------------------------
 
 
-def encode_pipeline(featurizer: Any,
-                    transformers: Sequence[Any]) -> tuple[dict[str, Any], list[tuple[str, str, np.ndarray]]]:
-    """Encode a featurizer and transformers for ``extra["pipeline"]``.
+def encode_pipeline(featurizer: Any, transformers: Sequence[Any], *, outputs: OutputContract | None = None,
+                    domain: ApplicabilityDomain | None = None,
+                    ) -> tuple[dict[str, Any], list[tuple[str, str, np.ndarray]]]:
+    """Encode a featurizer, transformers, output contract and applicability domain for ``extra["pipeline"]``.
 
     Returns:
         ``(json_ready_spec, [(weight_name, attribute, array), ...])``.
@@ -55,6 +62,11 @@ def encode_pipeline(featurizer: Any,
         encoded, found = _encode_transformer(transformer, i)
         spec["transformers"].append(encoded)
         arrays.extend(found)
+    if outputs is not None:
+        spec[layout.PIPELINE_OUTPUTS] = outputs.to_json()
+    if domain is not None:
+        spec[layout.PIPELINE_DOMAIN], fingerprints = domain.to_json(_encode_featurizer)
+        arrays.append((FINGERPRINTS_WEIGHT, "fingerprints", fingerprints))
     return spec, arrays
 
 
@@ -191,21 +203,65 @@ def _transformer_array(name: Any, where: str, weights: Mapping[str, Any], source
     return np.array(value.load() if isinstance(value, pretrained.WeightReader) else value, copy=True)
 
 
-def decode_pipeline(folder: Path, info: pretrained.PretrainedInfo, *, verify: bool) -> tuple[Any, list[Any]]:
-    """The featurizer (or None) and transformers stored in *folder*'s ``params.json`` (already read as *info*).
+@dataclass(frozen=True)
+class StoredPipeline:
+    """What ``extra["pipeline"]`` holds, rebuilt: each part None (or empty) when the folder stores none."""
+
+    featurizer: Any = None
+    transformers: tuple[Any, ...] = ()
+    outputs: OutputContract | None = None
+    domain: ApplicabilityDomain | None = None
+
+
+def decode_pipeline(folder: Path, info: pretrained.PretrainedInfo, *, verify: bool) -> StoredPipeline:
+    """The featurizer, transformers, output contract and domain stored in *folder*'s ``params.json`` (*info*).
 
     Raises:
         PretrainedFormatError: a malformed ``extra.pipeline`` entry.
-        UntrustedClassError: the featurizer or a transformer class is off the allowlist.
-        WeightFileError: a transformer's arrays are missing.
+        UntrustedClassError: the featurizer, the domain's featurizer or a transformer class is off the allowlist.
+        WeightFileError: a transformer's arrays or the domain's fingerprints are missing.
     """
     source = folder / layout.PARAMS_FILE
     spec = info.extra.get(layout.EXTRA_PIPELINE)
     if spec is None:
-        return None, []
+        return StoredPipeline()
     if not isinstance(spec, dict):
         raise PretrainedFormatError("extra.pipeline must be an object", path=source)
-    readers = {name: pretrained.WeightReader(folder, entry, verify=verify)
-               for name, entry in info.weights.items() if name.startswith(TRANSFORMER_PREFIX + ".")}
-    featurizer = decode_featurizer(spec.get("featurizer"), source=source)
-    return featurizer, decode_transformers(spec.get("transformers"), readers, source=source)
+    readers = {name: pretrained.WeightReader(folder, entry, verify=verify) for name, entry in info.weights.items()
+               if name.startswith(TRANSFORMER_PREFIX + ".") or name == FINGERPRINTS_WEIGHT}
+    return StoredPipeline(featurizer=decode_featurizer(spec.get("featurizer"), source=source),
+                          transformers=tuple(decode_transformers(spec.get("transformers"), readers, source=source)),
+                          outputs=decode_outputs(spec.get(layout.PIPELINE_OUTPUTS), source=source),
+                          domain=decode_domain(spec.get(layout.PIPELINE_DOMAIN), readers, source=source))
+
+
+def decode_outputs(data: Any, *, source: str | Path | None = None) -> OutputContract | None:
+    """The stored output contract (None when the folder states none: it is then inferred from the model).
+
+    Raises:
+        PretrainedFormatError: the entry is malformed.
+    """
+    return None if data is None else OutputContract.from_json(data, source=source)
+
+
+def decode_domain(data: Any, weights: Mapping[str, Any], *,
+                  source: str | Path | None = None) -> ApplicabilityDomain | None:
+    """Rebuild the stored applicability domain; *weights* maps weight names to arrays or readers.
+
+    Raises:
+        UntrustedClassError: the domain's featurizer is off the allowlist.
+        WeightFileError: the fingerprints are not stored.
+        PretrainedFormatError: the entry is malformed.
+    """
+    if data is None:
+        return None
+    where = f"extra.pipeline.{layout.PIPELINE_DOMAIN}"
+    if not isinstance(data, dict):
+        raise PretrainedFormatError(f"{where} must be an object", path=source)
+    featurizer = decode_featurizer(data.get("featurizer"), source=source)
+    if featurizer is None:
+        raise PretrainedFormatError(f"{where} has no featurizer", path=source)
+    reference = data.get("fingerprints")
+    name = reference.get("name") if isinstance(reference, dict) and reference.get(_TAG) == "weight" else None
+    fingerprints = _transformer_array(name, f"{where}.fingerprints", weights, source)
+    return ApplicabilityDomain.from_json(data, featurizer, fingerprints, source=source)

@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--part-size", type=_byte_count, metavar="BYTES",
                         help="store files larger than this as parts (suffixes K, M, G; default 95M)")
     parser.add_argument("--rebuild", action="store_true", help="run every model's recipe again")
+    parser.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
+                        help="run recipes in N worker processes (default: %(default)s, in this process)")
     parser.add_argument("--sign-key", action="append", default=[], metavar="KEY",
                         help="private key file (hubgen keygen) that signs index.json; repeat to sign with "
                              "several keys (k of n; `hubgen rotate` changes keys)")
@@ -39,12 +41,23 @@ def _byte_count(text: str) -> int:
     return value
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not a number of processes: {text!r}") from err
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError("must be between 1 and 64")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``hubgen build``; print the summary to stdout."""
     progress = ByteProgress("hashing")
     try:
         summary = build_hub(args.manifest, args.out, part_size=args.part_size, rebuild=args.rebuild,
-                            progress=progress, sign_keys=args.sign_key, expires_days=args.expires_days)
+                            progress=progress, sign_keys=args.sign_key, expires_days=args.expires_days,
+                            jobs=args.jobs)
     finally:
         progress.close()
     print("\n".join(summary_lines(summary)))

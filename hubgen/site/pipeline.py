@@ -86,6 +86,9 @@ def roles(info: pretrained.PretrainedInfo | None) -> dict[str, str]:
         for attr, value in state.items() if isinstance(state, dict) else ():
             for name in _references(value):
                 found.setdefault(name, f"{short_class(str(transformer.get('class', '')))}.{attr}")
+    domain = spec.get(layout.PIPELINE_DOMAIN) if isinstance(spec, dict) else None
+    for name in _references(domain.get("fingerprints") if isinstance(domain, dict) else None):
+        found.setdefault(name, "applicability domain (training-set fingerprints)")
     training = set(_strings(info.extra.get(TRAINING_KEY)))
     for name in auxiliary_names(info):
         if name not in found:

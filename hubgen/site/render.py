@@ -6,19 +6,21 @@ under any sub-path (GitHub Pages project sites) and from ``file://``:
 
 ```
 index.html                     the catalogue: a table of models and a search box
-models/<name>/index.html       one page per model (card, versions, snippet, weights, charts)
+models/<name>/index.html       one page per model (what it returns, how good it is, what it has seen,
+                               how to cite and load it, every version's files; engineering detail folded)
 assets/site.css, search.js, favicon.svg
+assets/molecules/<hash>.svg    RDKit drawings of the pages' molecules (shown with <img>)
 ```
 
 The data is computed in :mod:`hubgen.site.views`; ``site_templates/`` only presents it. Output is
 deterministic: the same hub gives byte-identical pages.
 
 A rebuild renders only the pages whose inputs changed (``only_changed=True``, as ``hubgen build``
-calls it): each page's inputs are fingerprinted (the templates and the site code; the hub's header;
-for a model page, its own entry in the index, which pins its manifests and through them every byte
-it shows; for the home page, the whole index) and recorded in a private file of the hub folder
-(:data:`layout.SITE_PAGES_FILE`). A model page must therefore depend on nothing but the hub's header
-and its own model.
+calls it): each page's inputs are fingerprinted (the templates and the site code; the hub's header
+and the names of its models; for a model page, its own entry in the index, which pins its manifests
+and through them every byte it shows; for the home page, the whole index) and recorded in a private
+file of the hub folder (:data:`layout.SITE_PAGES_FILE`). A model page must therefore depend on
+nothing but those: a new version of one model re-renders its page and the home page only.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ import jinja2
 from dchub_client.format import hubfiles, layout
 from dchub_client.format.atomic import write_if_changed
 from hubgen.errors import BuildError
-from hubgen.site import views
+from hubgen.site import values, views
 from hubgen.site.histogram_cache import HistogramCache
 
 logger = logging.getLogger(__name__)
@@ -104,6 +106,7 @@ def render_pages(out_dir: Path, *, index: hubfiles.Index, manifests: dict[tuple[
     for name in ASSETS:
         if only is None or f"assets/{name}" in only:
             pages[f"assets/{name}"] = _asset(name)
+    pages.update(hub.drawings)  # those of the models gathered in full (content-addressed: never stale)
     return pages
 
 
@@ -117,7 +120,8 @@ def _model_href(name: str) -> str:
 def fingerprints(index: hubfiles.Index) -> dict[str, str]:
     """Every page of the site (by path) and the digest of what it is made from (see the module doc)."""
     stamp = _code_stamp()
-    header = json.dumps([index.name, index.title, index.description, list(index.mirrors), index.extra],
+    header = json.dumps([index.name, index.title, index.description, list(index.mirrors), index.extra,
+                         sorted(index.models)],  # a page links its base model only when the hub has it
                         sort_keys=True, ensure_ascii=False, default=str)
     home = hubfiles.dumps(hubfiles.index_to_json(index))
     out = {SITE_HOME: _digest(stamp, home)}
@@ -171,9 +175,11 @@ def _environment() -> jinja2.Environment:
     if not (TEMPLATES_DIR / "base.html").is_file():
         raise BuildError(f"{TEMPLATES_DIR}: site templates not found (base.html is missing); "
                          "reinstall dchub (pip install --force-reinstall dchub)")
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters["breakable"] = values.breakable
+    return env
 
 
 def _render(env: jinja2.Environment, template: str, **context: object) -> bytes:

@@ -6,7 +6,10 @@ Pure functions, no I/O; :mod:`hubgen.site.views`, :mod:`hubgen.site.card_rows` a
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+from markupsafe import Markup, escape
 
 from dchub_client.format import layout
 from dchub_client.humanize import human_size
@@ -22,6 +25,18 @@ def text(value: Any) -> str:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return ", ".join(value)
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+
+_SEPARATORS = re.compile(r"([._/-])")
+
+
+def breakable(value: Any) -> Markup:
+    """Escaped *value* with a line-break opportunity (``<wbr>``) after each ``.``, ``-``, ``_`` and ``/``.
+
+    Long weight and file names then wrap at their separators on a narrow screen, not every few
+    characters (the Jinja filter ``breakable``).
+    """
+    return Markup(_SEPARATORS.sub(r"\1<wbr>", str(escape(str(value)))))
 
 
 def clip(value: str, limit: int = MAX_VALUE_CHARS) -> str:

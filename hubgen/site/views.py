@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from dchub_client.format import hubfiles, layout, pretrained
 from hubgen.errors import BuildError
-from hubgen.site import card_rows, pipeline, reader, svg
+from hubgen.site import card_rows, chemistry, pipeline, reader, svg
 from hubgen.site.card_rows import CardRow, MetricView
 from hubgen.site.histogram_cache import HistogramCache
 from hubgen.site.markdown import render_markdown
@@ -36,6 +36,8 @@ FOLD_WEIGHTS_OVER = 24
 MIRROR_PLACEHOLDER = "https://<where-this-hub-is-hosted>/"
 #: Molecules the pipeline snippet predicts.
 SNIPPET_SMILES = ("CCO",)
+#: The hub root as seen from a model page.
+ROOT_FROM_MODEL = "../../"
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,18 @@ class LayerView:
 
 
 @dataclass(frozen=True)
+class FileLink:
+    """A file of a version, linked through its blob(s): one href, or one per part of a large file."""
+
+    path: str
+    size: str
+    sha256: str
+    hrefs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class VersionView:
-    """One published version of a model."""
+    """One published version of a model, with a link to every file (so a crawl of the site mirrors the hub)."""
 
     version: str
     spec: str
@@ -75,6 +87,7 @@ class VersionView:
     size: str
     files: int
     manifest_href: str
+    links: tuple[FileLink, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,10 @@ class ModelView:
     chart: svg.BarChart
     hidden_histograms: int
     search: str
+    chemistry: chemistry.ChemistryView | None = None
+    base_model: str = ""
+    base_model_href: str = ""
+    dataset: str = ""
 
     @property
     def headline_text(self) -> str:
@@ -132,6 +149,16 @@ class HubView:
     models: tuple[ModelView, ...]
     total_size: str
     smiles: tuple[str, ...] = SNIPPET_SMILES
+    mirrors: tuple[str, ...] = ()
+
+    @property
+    def drawings(self) -> dict[str, bytes]:
+        """Every molecule drawing the pages show, by path relative to the hub root."""
+        found: dict[str, bytes] = {}
+        for model in self.models:
+            if model.chemistry is not None:
+                found.update(model.chemistry.drawings)
+        return found
 
 
 def gather(hub: Path, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest],
@@ -153,7 +180,7 @@ def gather(hub: Path, index: hubfiles.Index, manifests: dict[tuple[str, str], hu
     return HubView(name=index.name, title=index.title or index.name, description=index.description,
                    mirror=index.mirrors[0] if index.mirrors else MIRROR_PLACEHOLDER,
                    mirror_known=bool(index.mirrors), generated=index.generated or "", models=models,
-                   total_size=size_text(sum(m.size_bytes for m in models)))
+                   total_size=size_text(sum(m.size_bytes for m in models)), mirrors=tuple(index.mirrors))
 
 
 def _model(hub: Path, index: hubfiles.Index, name: str, manifests: dict[tuple[str, str], hubfiles.Manifest],
@@ -171,6 +198,8 @@ def _model(hub: Path, index: hubfiles.Index, name: str, manifests: dict[tuple[st
     card = manifest.card
     metrics = card_rows.metrics(card)
     count = sum(w.count for w in weights)
+    base = text(card.get("base_model", "")) if isinstance(card.get("base_model"), str) else ""
+    base_name = base.partition("@")[0]
     return ModelView(
         name=name, href=f"models/{name}/index.html", class_name=manifest.class_name,
         framework=manifest.framework, latest=entry.latest, task=text(card.get("task", "")),
@@ -187,6 +216,9 @@ def _model(hub: Path, index: hubfiles.Index, name: str, manifests: dict[tuple[st
         chart=svg.bar_chart([(layer.name, layer.count) for layer in layers]),
         hidden_histograms=max(0, sum(1 for layer in layers if layer.numeric >= MIN_HISTOGRAM_VALUES) - MAX_HISTOGRAMS),
         search=_search_text(name, manifest),
+        chemistry=chemistry.gather(hub, files, card, info, where), base_model=base,
+        base_model_href=f"../{base_name}/index.html" if base_name in index.models else "",
+        dataset=card_rows.training_data_name(card),
     )
 
 
@@ -201,7 +233,14 @@ def _manifest(manifests: dict[tuple[str, str], hubfiles.Manifest], name: str, ve
 def _version(name: str, version: str, entry: hubfiles.ModelEntry, manifest: hubfiles.Manifest) -> VersionView:
     return VersionView(version=version, spec=f"{name}@{version}", latest=version == entry.latest,
                        size=size_text(manifest.size), files=len(manifest.files),
-                       manifest_href=f"{version}/manifest.json")
+                       manifest_href=f"{version}/{layout.MANIFEST_FILE}",
+                       links=tuple(_file_link(f) for f in manifest.files))
+
+
+def _file_link(entry: hubfiles.FileEntry) -> FileLink:
+    """Links to the blob(s) of a file, relative to a model page (``models/<name>/index.html``)."""
+    return FileLink(path=entry.path, size=size_text(entry.size), sha256=entry.sha256,
+                    hrefs=tuple(f"{ROOT_FROM_MODEL}{hubfiles.blob_path(blob.sha256)}" for blob in entry.blobs))
 
 
 # --- weights and layers --------------------------------------------------------------------
@@ -297,9 +336,18 @@ def _readme(hub: Path, entry: hubfiles.FileEntry | None, where: str) -> Markup |
 
 
 def _search_text(name: str, manifest: hubfiles.Manifest) -> str:
+    """What the index's search box matches: name, description, data set, tasks, framework, license, tags."""
     card = manifest.card
-    words = [name, text(card.get("task", "")), manifest.framework, manifest.class_name, *_tags(card.get("tags"))]
+    words = [name, text(card.get("task", "")), manifest.framework, manifest.class_name, *_tags(card.get("tags")),
+             text(card.get("description", "")), card_rows.training_data_name(card), text(card.get("license", "")),
+             *_task_names(card)]
     return " ".join(w for w in words if w).lower()
+
+
+def _task_names(card: dict[str, Any]) -> list[str]:
+    outputs = card.get("outputs")
+    tasks = outputs.get("tasks") if isinstance(outputs, dict) else None
+    return [text(t.get("name", "")) for t in tasks if isinstance(t, dict)] if isinstance(tasks, list) else []
 
 
 # --- hyperparameters -----------------------------------------------------------------------
@@ -311,5 +359,5 @@ def _hyperparameters(info: pretrained.PretrainedInfo | None) -> tuple[tuple[str,
     return tuple((key, clip(describe(info.parameters[key]))) for key in sorted(info.parameters))
 
 
-__all__ = ["gather", "HubView", "ModelView", "WeightView", "LayerView", "VersionView", "split_weight_name",
+__all__ = ["gather", "HubView", "ModelView", "WeightView", "LayerView", "VersionView", "FileLink", "split_weight_name",
            "dtype_text", "describe", "count_text", "size_text", "MAX_VALUE_CHARS"]

@@ -1,7 +1,7 @@
 // Progressive enhancement for the dchub catalogue: without JavaScript every page is complete.
 // - the home page's search box filters the models table as you type (name, task, tag, framework);
 // - "Copy" buttons copy the "how to load" snippets;
-// - when the hub lists no mirror, the snippet shows the URL this site is served from.
+// - "how to load" and the mirrors list show the address this site is browsed at (or its folder).
 (function () {
   "use strict";
 
@@ -56,13 +56,23 @@
     }
   }
 
+  // The hub root as a user would put it in DEEPCHEM_MODEL_HUB: the URL the site is browsed at
+  // (http/https), or the folder it is opened from (file://). The page's own HTML holds the first
+  // mirror, shown when the script does not run.
+  function hubRoot() {
+    var home = document.querySelector("a.home");
+    if (!home) { return null; }
+    var url = new URL(".", home.href);
+    if (/^https?:$/.test(url.protocol)) { return url.href; }
+    if (url.protocol === "file:") { return decodeURIComponent(url.pathname); }
+    return null;
+  }
+
   function setupHubRoot() {
     var spans = document.querySelectorAll(".hub-root");
-    if (!spans.length || !/^https?:$/.test(window.location.protocol)) { return; }
-    var root = document.querySelector("a.home");
+    var root = spans.length ? hubRoot() : null;
     if (!root) { return; }
-    var url = new URL(".", root.href).href;
-    Array.prototype.forEach.call(spans, function (span) { span.textContent = url; });
+    Array.prototype.forEach.call(spans, function (span) { span.textContent = root; });
   }
 
   function start() {

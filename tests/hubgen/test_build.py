@@ -1,6 +1,7 @@
 """hubgen build: layout, dedup, parts, SHA256SUMS, determinism, incremental updates, bad input."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -294,6 +295,39 @@ def test_recipe_produces_missing_folder(write_yaml, tmp_path, monkeypatch):
     with pytest.raises(RecipeError, match="cannot import recipe 'nope.mod:f'"):
         build_hub(missing, tmp_path / "hub")
     assert not (tmp_path / "x").exists()
+
+
+PARALLEL_RECIPE = """
+import os, time
+import numpy as np
+from dchub_client.format.pretrained import write_pretrained
+def make(output_dir):
+    time.sleep(0.5)  # both workers are busy at once
+    write_pretrained(output_dir, class_name="deepchem.models.fcnet.MultitaskRegressor", framework="torch",
+                     parameters={}, weights=[("w-0", "w", np.arange(10, dtype=np.float32))],
+                     files={"pid.txt": f"{os.getpid()} {os.environ.get('OMP_NUM_THREADS')}".encode()})
+def broken(output_dir):
+    raise RuntimeError("training diverged in a worker")
+"""
+
+
+def test_recipes_run_in_worker_processes_with_jobs(write_yaml, tmp_path, monkeypatch):
+    (tmp_path / "par_recipes.py").write_text(PARALLEL_RECIPE)
+    monkeypatch.chdir(tmp_path)
+    models = "".join(f"  - {{name: m{i}, version: '1', path: made/m{i}, recipe: 'par_recipes:make'}}\n"
+                     for i in range(3))
+    path = write_yaml("name: h\nmodels:\n" + models)
+    build_hub(path, tmp_path / "hub", jobs=2)
+    seen = [(tmp_path / f"made/m{i}/pid.txt").read_text().split() for i in range(3)]
+    pids = {pid for pid, _ in seen}
+    assert len(pids) == 2 and str(os.getpid()) not in pids  # two workers, none of them this process
+    assert {threads for _, threads in seen} == {"1"}  # each worker single-threaded
+    assert len(_index(tmp_path / "hub").models) == 3
+    bad = write_yaml("name: h\nmodels:\n  - {name: m, version: '2', path: x, recipe: 'par_recipes:make'}\n"
+                     "  - {name: n, version: '1', path: y, recipe: 'par_recipes:broken'}\n", "b.yaml")
+    with pytest.raises(RecipeError, match="recipe 'par_recipes:broken' failed: RuntimeError: training diverged"):
+        build_hub(bad, tmp_path / "hub", jobs=2)
+    assert not (tmp_path / "y").exists()
 
 
 def test_site_hook_is_called_before_the_index(hub_yaml, tmp_path, monkeypatch):

@@ -57,7 +57,8 @@ def test_round_trip_predicts_in_training_units(trained, folder):
 
     expected = model.predict(dc.data.NumpyDataset(featurizer.featurize(smiles[:5])), [normalize])
     got = pipe.predict(smiles[:5])
-    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert got.shape == (5, 1)  # (n_molecules, n_tasks), whatever shape the model's own predict has
+    np.testing.assert_allclose(got, expected.reshape(5, 1), rtol=1e-6)
     assert got.mean() > 50  # labels were scaled by 100: undone, not normalized units
 
 

@@ -48,7 +48,7 @@ def built_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltHub]:
     manifest, folders = redirected_manifest(tmp)
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     started = time.perf_counter()
-    build_hub(manifest, tmp / "hub")
+    build_hub(manifest, tmp / "hub", jobs=2)  # as scripts/hub.sh does
     seconds = time.perf_counter() - started
     server = HubServer(tmp / "hub")
     try:

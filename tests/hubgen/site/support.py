@@ -150,7 +150,8 @@ def build_site_hub(root: Path, *, part_size: int | None = None, sources: Path | 
 
 def site_files(hub: Path) -> dict[str, bytes]:
     """Every file of the site (pages and assets) by relative path."""
-    paths = [hub / "index.html", *sorted((hub / "models").glob("*/index.html")), *sorted((hub / "assets").iterdir())]
+    paths = [hub / "index.html", *sorted((hub / "models").glob("*/index.html")),
+             *sorted(p for p in (hub / "assets").rglob("*") if p.is_file())]
     return {p.relative_to(hub).as_posix(): p.read_bytes() for p in paths}
 
 

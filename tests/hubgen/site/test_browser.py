@@ -109,6 +109,8 @@ def test_model_page_shows_weights_and_charts(hub: Path, page: tuple[Page, Watche
         tab.click("text=esol-mtr")
         tab.wait_for_load_state("networkidle")
         assert tab.url == server.url + "models/esol-mtr/index.html"
+        assert not tab.is_visible("#weights-table")  # engineering detail starts folded, below the card
+        tab.click("#engineering > summary")
         assert tab.is_visible("#weights-table")
         assert tab.locator("#weights-table tbody tr").count() == 6
         assert tab.locator("svg.chart").count() == 3  # the bar chart, two histograms (heads.0 has too few values)
@@ -123,6 +125,7 @@ def test_model_page_shows_weights_and_charts(hub: Path, page: tuple[Page, Watche
         _shot(tab, "model")
         tab.goto(server.url + "models/big-net/index.html")
         tab.wait_for_load_state("networkidle")
+        tab.click("#engineering > summary")
         assert tab.locator("svg.chart.histogram").count() == 1
         _shot(tab, "model-sampled")
     assert watcher.problems == []
@@ -182,16 +185,18 @@ def test_the_watcher_sees_a_missing_asset(hub: Path, tmp_path: Path, page: tuple
 
 
 def test_narrow_screen_has_no_page_overflow(hub: Path, browser: Any) -> None:
-    """On a phone-wide screen long names, hashes and tables wrap or scroll inside their box, not the page."""
-    context = browser.new_context(viewport={"width": 420, "height": 800})
+    """On a 390 px phone long names, hashes and tables wrap or scroll inside their box, not the page."""
+    context = browser.new_context(viewport={"width": 390, "height": 800})
     try:
         tab = context.new_page()
         for rel in PAGES:
             tab.goto((hub / rel).as_uri())
             tab.wait_for_load_state("load")
-            assert tab.evaluate("document.documentElement.scrollWidth") <= 420, rel
+            tab.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+            assert tab.evaluate("document.documentElement.scrollWidth") <= 390, rel
         assert tab.is_visible("#snippet-python")
         tab.goto((hub / "models/esol-mtr/index.html").as_uri())
+        tab.click("#engineering > summary")
         assert tab.is_visible("#snippet-pipeline") and tab.is_visible("#auxiliary-table")
         assert tab.locator("#auxiliary-table tbody tr").count() == 2
         _shot(tab, "model-narrow")

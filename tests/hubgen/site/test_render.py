@@ -74,11 +74,12 @@ def test_home_lists_every_model_with_its_columns(hub: Path) -> None:
         "models/big-net/index.html", "models/esol-mtr/index.html", "models/tox-clf/index.html"]
     esol = rows[1]
     cells = [re.sub(r"<[^>]+>", " ", c).split() for c in re.findall(r"<td[^>]*>(.*?)</td>", esol, re.S)]
-    assert cells == [["esol-mtr", "solubility", "fingerprints"], ["regression"], ["torch"], ["1.1.0"],
-                     ["10.4K"], [cells[5][0], "KiB"], ["rmse", "0.5817"], ["MIT"]]
-    assert 'title="10,369"' in esol  # 64*128+64 + 32*64+32 + 1*32+1 parameters
+    assert cells == [["esol-mtr", "1.1.0", "Multitask", "regressor", "on", "ESOL", "&lt;script&gt;alert(1)&lt;/script&gt;",
+                      "data:", "delaney", "solubility", "fingerprints"], ["regression"], ["torch"], ["rmse", "0.5817"],
+                     ["MIT"], [cells[5][0], "KiB"]]
+    assert 'title="10,369 parameters"' in esol  # 64*128+64 + 32*64+32 + 1*32+1 parameters
     assert 'data-search="esol-mtr regression torch deepchem.models.fcnet.multitaskregressor solubility ' \
-           'fingerprints"' in esol
+           'fingerprints multitask regressor on esol &lt;script&gt;alert(1)&lt;/script&gt; delaney mit"' in esol
     assert "search-box" in page and "hidden" in page.split('id="search-box"')[1].split(">")[0]
 
 
@@ -89,11 +90,17 @@ def test_model_page_card_versions_and_snippet(hub: Path) -> None:
                  "<dt>License</dt><dd>MIT</dd>", "<td>rmse</td><td class=\"num\">0.5817</td>",
                  "Delaney, J. S. (2004) &lt;i&gt;JCICS&lt;/i&gt;"):
         assert text in page
-    versions = _rows(page.split('id="versions"', 1)[1])
+    versions = re.findall(r'<details class="version">.*?</details>', page.split('id="versions"', 1)[1], re.S)
     assert [re.search(r"<code>(.*?)</code>", r).group(1) for r in versions] == ["esol-mtr@1.1.0", "esol-mtr@1.0.0"]
     assert 'href="1.1.0/manifest.json"' in versions[0] and "latest" in versions[0]
-    assert 'export DEEPCHEM_MODEL_HUB="https://example.org/hub/"' in page
+    assert 'export DEEPCHEM_MODEL_HUB="<span class="hub-root" data-fallback="https://example.org/hub/">' \
+           'https://example.org/hub/</span>"' in page
     assert 'import dchub_client\nmodel = dchub_client.from_pretrained("esol-mtr@1.1.0")</code>' in page
+
+
+def _name(row: str) -> str:
+    """The weight name in a weights-table row, without its line-break opportunities."""
+    return re.search(r"<code>(.*?)</code>", row).group(1).replace("<wbr>", "")
 
 
 def test_model_page_hyperparameters_weights_and_charts(hub: Path) -> None:
@@ -103,7 +110,7 @@ def test_model_page_hyperparameters_weights_and_charts(hub: Path) -> None:
                       "optimizer": "deepchem.models.optimizers.Adam(learning_rate=0.001)"}
     assert "Saved with deepchem 2.8.0, torch 2.13.0." in page
     rows = _rows(page, "weights-table")
-    names = [re.search(r"<code>(.*?)</code>", r).group(1) for r in rows]
+    names = [_name(r) for r in rows]
     assert names == [f"multitaskregressor-{layer}-{i}" for layer in ("layers.0", "layers.1", "heads.0")
                      for i in (0, 1)]
     first = rows[0]
@@ -119,13 +126,13 @@ def test_model_page_hyperparameters_weights_and_charts(hub: Path) -> None:
 def test_auxiliary_weights_are_listed_apart_and_not_counted(hub: Path) -> None:
     """``extra["auxiliary_weights"]`` decides (not a name prefix): listed apart, not counted, charted or plotted."""
     tox = _text(hub, "models/tox-clf/index.html")
-    assert [re.search(r"<code>(.*?)</code>", r).group(1) for r in _rows(tox, "weights-table")] == [
+    assert [_name(r) for r in _rows(tox, "weights-table")] == [
         f"multitaskclassifier-{layer}-{i}" for layer in ("layers.0", "layers.1") for i in (0, 1)]
     aux = _rows(tox, "auxiliary-table")
-    assert len(aux) == 1 and f"<code>{MOMENTUM}</code>" in aux[0] and "<td>training state</td>" in aux[0]
+    assert len(aux) == 1 and _name(aux[0]) == MOMENTUM and "<td>training state</td>" in aux[0]
     assert '<td class="shape">16 × 8</td>' in aux[0] and "<code>float32</code>" in aux[0] and "512 B" in aux[0]
     assert "4 arrays, 178 parameters." in tox  # 16*8+16 + 2*16+2, without the momentum's 128
-    assert 'title="178"' in _rows(_text(hub, "index.html"), "models")[2]
+    assert 'title="178 parameters"' in _rows(_text(hub, "index.html"), "models")[2]
     chart = tox.split('class="chart bars"', 1)[1].split("</svg>", 1)[0]
     assert re.findall(r"<title>(.*?)</title>", chart) == ["layers.0: 144", "layers.1: 34"]
     assert "momentum" not in tox.split('id="layers"', 1)[1].split('id="weights"', 1)[0]
@@ -134,8 +141,7 @@ def test_auxiliary_weights_are_listed_apart_and_not_counted(hub: Path) -> None:
     assert highs and all(float(h) < 10 for h in highs)  # the 1e6 momentum values are in no histogram
     esol = _text(hub, "models/esol-mtr/index.html")
     aux = _rows(esol, "auxiliary-table")
-    assert [re.search(r"<code>(.*?)</code>", r).group(1) for r in aux] == [
-        "pipeline-transformers.0-0", "pipeline-transformers.0-1"]
+    assert [_name(r) for r in aux] == ["pipeline-transformers.0-0", "pipeline-transformers.0-1"]
     assert "<td>NormalizationTransformer.y_means</td>" in aux[0] and "<code>float64</code>" in aux[0]
     assert "6 arrays, 10.4K parameters." in esol
     assert "transformers" not in esol.split('class="chart bars"', 1)[1].split("</svg>", 1)[0]
@@ -153,7 +159,8 @@ def test_pipeline_section_and_snippet(hub: Path) -> None:
            '<span class="meta">on y</span>' in section
     snippet = re.search(r'<pre id="snippet-pipeline"><code>(.*?)</code></pre>', esol, re.S)
     assert snippet and snippet.group(1) == ('import dchub_client\npipeline = dchub_client.load_pipeline('
-                                            '"esol-mtr@1.1.0")\npipeline.predict(["CCO"])')
+                                            '"esol-mtr@1.1.0")\npipeline.predict(["CCO"], as_frame=True)')
+    assert "<code>dchub predict esol-mtr@1.1.0 " in esol
     assert 'model = dchub_client.from_pretrained("esol-mtr@1.1.0")' in esol  # the model alone, too
     tox = _text(hub, "models/tox-clf/index.html")
     assert 'id="pipeline"' not in tox and "snippet-pipeline" not in tox and "load_pipeline" not in tox
@@ -161,19 +168,20 @@ def test_pipeline_section_and_snippet(hub: Path) -> None:
 
 def test_metrics_show_split_and_dataset(hub: Path) -> None:
     tox = _text(hub, "models/tox-clf/index.html")
-    table = tox.split('<table class="metrics">', 1)[1].split("</table>", 1)[0]
-    assert "<th>Metric</th><th class=\"num\">Value</th><th>Split</th><th>Dataset</th>" in table
+    table = tox.split('<table class="metrics" id="metrics-table">', 1)[1].split("</table>", 1)[0]
+    assert "<th>Metric</th><th class=\"num\">Value</th><th>Held-out set</th><th>Data set</th>" in table
     cells = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in _rows(table)]
     assert cells == [
         ["accuracy", "0.9123", "random 80/20 (seed 0), held-out test set", "Tox21 NR-AR"],
         ["roc_auc", "0.8", "scaffold 80/20 (deepchem ScaffoldSplitter), held-out test set", "Tox21 NR-AR"],
         ["roc_auc", "0.75", "external test set", "ClinTox"]]
     home = _rows(_text(hub, "index.html"), "models")[2]
-    assert '<td>roc_auc 0.8<br><span class="measured" title="measured on scaffold 80/20 (deepchem ' \
-           'ScaffoldSplitter), held-out test set · Tox21 NR-AR">scaffold 80/20, held-out test set</span></td>' in home
+    assert '<td data-label="Headline"><strong>roc_auc 0.8</strong><br><span class="measured" title="measured on ' \
+           'scaffold 80/20 (deepchem ScaffoldSplitter), held-out test set · Tox21 NR-AR">scaffold 80/20, held-out ' \
+           'test set</span>' in home
     esol = _text(hub, "models/esol-mtr/index.html")  # {name: value} metrics: no split, no empty columns
     assert "<th>Metric</th><th class=\"num\">Value</th></tr>" in esol and "<th>Split</th>" not in esol
-    assert "<td>rmse 0.5817</td>" in _rows(_text(hub, "index.html"), "models")[1]
+    assert "<strong>rmse 0.5817</strong>" in _rows(_text(hub, "index.html"), "models")[1]
 
 
 def test_card_mapping_is_readable(hub: Path) -> None:
@@ -188,12 +196,13 @@ def test_long_weight_tables_start_folded(hub: Path, monkeypatch: pytest.MonkeyPa
     from hubgen.site import views
 
     index, manifests = _load(hub)
-    assert b"<details" not in render.render_pages(hub, index=index, manifests=manifests)["models/esol-mtr/index.html"]
+    assert b'<details class="weights">' not in \
+        render.render_pages(hub, index=index, manifests=manifests)["models/esol-mtr/index.html"]
     monkeypatch.setattr(views, "FOLD_WEIGHTS_OVER", 5)
     page = render.render_pages(hub, index=index, manifests=manifests)["models/esol-mtr/index.html"].decode()
     folded = page.split('<details class="weights">', 1)[1].split("</details>", 1)[0]
     assert "<summary>Show all 6 weight arrays</summary>" in folded and len(_rows(folded, "weights-table")) == 6
-    assert 'id="auxiliary-table"' in page.split("</details>", 1)[1]  # the short table stays open
+    assert 'id="auxiliary-table"' in page.split('<details class="weights">', 1)[1].split("</details>", 1)[1]
 
 
 def test_large_weight_histogram_is_sampled(hub: Path) -> None:
@@ -248,10 +257,17 @@ def test_two_builds_give_identical_pages(tmp_path: Path, hub: Path) -> None:
 
 
 def test_pages_do_not_depend_on_parts(tmp_path: Path, hub: Path) -> None:
+    """Only the file list links each part of a file stored in parts; histograms and the rest are the same."""
     parted = build_site_hub(tmp_path, part_size=256 << 10)
     manifest = jsonstrict.loads((parted / "models/big-net/1.0/manifest.json").read_bytes())
     assert any(f.get("parts") for f in manifest["files"])
-    assert site_files(parted) == site_files(hub)
+
+    def without_file_links(files: dict[str, bytes]) -> dict[str, bytes]:
+        return {rel: re.sub(rb'<section id="versions">.*?</section>', b"", data, flags=re.S) for rel, data in files.items()}
+
+    assert without_file_links(site_files(parted)) == without_file_links(site_files(hub))
+    big = _text(parted, "models/big-net/index.html")
+    assert "part 1" in big and "part 2" in big and "part 1" not in _text(hub, "models/big-net/index.html")
 
 
 def test_rebuild_in_place_rewrites_nothing(tmp_path: Path) -> None:
@@ -266,8 +282,9 @@ def test_placeholder_mirror_without_mirrors(tmp_path: Path) -> None:
     sources = make_sources(tmp_path / "src")
     sources.write_text(sources.read_text().replace("mirrors: [https://example.org/hub/]\n", ""))
     page = _text(build_site_hub(tmp_path, sources=sources), "models/tox-clf/index.html")
-    assert 'export DEEPCHEM_MODEL_HUB="<span class="hub-root">https://&lt;where-this-hub-is-hosted&gt;/</span>"' \
-        in page
+    assert 'export DEEPCHEM_MODEL_HUB="<span class="hub-root" data-fallback="https://&lt;where-this-hub-is-hosted&gt;/">' \
+        'https://&lt;where-this-hub-is-hosted&gt;/</span>"' in page
+    assert "The hub lists no mirror" in _text(tmp_path / "hub", "index.html")
 
 
 def _load(hub: Path) -> tuple[hubfiles.Index, dict[tuple[str, str], hubfiles.Manifest]]:
@@ -373,14 +390,18 @@ def test_a_rebuild_renders_only_the_pages_whose_model_changed(tmp_path: Path, mo
 
 
 def test_pages_are_fingerprinted_by_their_own_model_and_the_hub_header() -> None:
-    refs = {"1.0": hubfiles.VersionRef("models/a/1.0/manifest.json", "a" * 64, 10)}
-    a = hubfiles.ModelEntry(name="a", latest="1.0", versions=refs)
-    b = hubfiles.ModelEntry(name="b", latest="1.0", versions={"1.0": hubfiles.VersionRef(
-        "models/b/1.0/manifest.json", "b" * 64, 10)})
-    index = hubfiles.Index(name="h", title="H", description="", mirrors=(), generated="2026", models={"a": a})
+    def ref(name: str, version: str, c: str) -> hubfiles.VersionRef:
+        return hubfiles.VersionRef(f"models/{name}/{version}/manifest.json", c * 64, 10)
+
+    a = hubfiles.ModelEntry(name="a", latest="1.0", versions={"1.0": ref("a", "1.0", "a")})
+    b = hubfiles.ModelEntry(name="b", latest="1.0", versions={"1.0": ref("b", "1.0", "b")})
+    b2 = hubfiles.ModelEntry(name="b", latest="2.0", versions={"1.0": ref("b", "1.0", "b"), "2.0": ref("b", "2.0", "c")})
+    index = hubfiles.Index(name="h", title="H", description="", mirrors=(), generated="2026", models={"a": a, "b": b})
     base = render.fingerprints(index)
-    grown = render.fingerprints(dataclasses.replace(index, models={"a": a, "b": b}, generated="2027"))
-    assert grown["models/a/index.html"] == base["models/a/index.html"]  # another model and the date: not its page
-    assert grown["index.html"] != base["index.html"]
+    grown = render.fingerprints(dataclasses.replace(index, models={"a": a, "b": b2}, generated="2027"))
+    assert grown["models/a/index.html"] == base["models/a/index.html"]  # another model's version, the date: not a's
+    assert grown["models/b/index.html"] != base["models/b/index.html"] and grown["index.html"] != base["index.html"]
+    new_model = render.fingerprints(dataclasses.replace(index, models={"a": a, "b": b, "c": b}))
+    assert new_model["models/a/index.html"] != base["models/a/index.html"]  # a page may link a model now present
     retitled = render.fingerprints(dataclasses.replace(index, title="Other"))
     assert retitled["models/a/index.html"] != base["models/a/index.html"]
