@@ -5,30 +5,71 @@ Example:
     >>> hub.to_pretrained(model, "out/esol")          # doctest: +SKIP
     >>> model = hub.from_pretrained("out/esol")       # doctest: +SKIP
     >>> hub.get_weights(model)                        # doctest: +SKIP
+
+The public names are imported on first use (PEP 562), so ``import dchub_client`` and the ``dchub``
+command start without numpy or any framework; the DeepChem hooks and allowlist policies are
+installed at import, as they must be before any model is built.
 """
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from dchub_client.hub.resolve import download  # noqa: E402
 from dchub_client.models import deepchem_hooks as _deepchem_hooks  # noqa: E402
 from dchub_client.models.allowlist import policies as _policies  # noqa: E402
-from dchub_client.models.allowlist.registry import register_class  # noqa: E402
-from dchub_client.models.domain import ApplicabilityDomain, DomainResult  # noqa: E402
-from dchub_client.models.encoding import register_encoder  # noqa: E402
-from dchub_client.models.interface import (
-    Model,
-    from_pretrained,
-    get_parameters,
-    get_weight,
-    get_weights,
-    set_weight,
-    to_pretrained,
-)
-from dchub_client.models.outputs import OutputContract  # noqa: E402
-from dchub_client.models.pipeline import Pipeline, load_pipeline  # noqa: E402
+
+if TYPE_CHECKING:  # the names below, for type checkers and IDEs
+    from dchub_client.hub.resolve import download
+    from dchub_client.models.allowlist.registry import register_class
+    from dchub_client.models.domain import ApplicabilityDomain, DomainResult
+    from dchub_client.models.encoding import register_encoder
+    from dchub_client.models.interface import (
+        Model,
+        from_pretrained,
+        get_parameters,
+        get_weight,
+        get_weights,
+        set_weight,
+        to_pretrained,
+    )
+    from dchub_client.models.outputs import OutputContract
+    from dchub_client.models.pipeline import Pipeline, load_pipeline
+
+#: Where each public name lives (imported when first used).
+_LAZY = {
+    "download": "dchub_client.hub.resolve",
+    "register_class": "dchub_client.models.allowlist.registry",
+    "ApplicabilityDomain": "dchub_client.models.domain",
+    "DomainResult": "dchub_client.models.domain",
+    "OutputContract": "dchub_client.models.outputs",
+    "register_encoder": "dchub_client.models.encoding",
+    "Model": "dchub_client.models.interface",
+    "from_pretrained": "dchub_client.models.interface",
+    "get_parameters": "dchub_client.models.interface",
+    "get_weight": "dchub_client.models.interface",
+    "get_weights": "dchub_client.models.interface",
+    "set_weight": "dchub_client.models.interface",
+    "to_pretrained": "dchub_client.models.interface",
+    "Pipeline": "dchub_client.models.pipeline",
+    "load_pipeline": "dchub_client.models.pipeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dchub_client' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 _policies.install()

@@ -26,6 +26,7 @@ ENV_VARS = (
     "DEEPCHEM_HUB_TRUSTED_KEYS",
     "DEEPCHEM_HUB_KEY_THRESHOLD",
     "DEEPCHEM_HUB_ALLOW_EXPIRED",
+    "DCHUB_CONFIG",
     "DCHUB_DEBUG",
     "SOURCE_DATE_EPOCH",
 )
@@ -55,6 +56,21 @@ def cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("dchub", appauthor=False))
+
+
+def hub_is_set() -> bool:
+    """True when ``DEEPCHEM_MODEL_HUB`` is set (to anything but blanks)."""
+    return bool(os.environ.get("DEEPCHEM_MODEL_HUB", "").strip())
+
+
+def config_file() -> Path:
+    """The file of named hubs (``dchub hub add``): ``DCHUB_CONFIG``, else ``<user config dir>/dchub/config.toml``."""
+    configured = os.environ.get("DCHUB_CONFIG")
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("dchub", appauthor=False)) / "config.toml"
 
 
 def offline() -> bool:
@@ -135,6 +151,12 @@ def proxy_url(scheme: str, host: str) -> str | None:
 
 #: Redirects followed for one request (a loop fails fast).
 MAX_REDIRECTS = 5
+
+
+def quiet_native_tensorflow() -> None:
+    """Ask TensorFlow's native logging for errors only (``TF_CPP_MIN_LOG_LEVEL=2``) unless the user chose a
+    level; TensorFlow reads it when it is imported (see :mod:`dchub_client.quiet`)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def debug() -> bool:

@@ -215,6 +215,18 @@ class ModelNotFoundError(HubError, LookupError):
         super().__init__(message)
 
 
+class AmbiguousModelError(HubError, LookupError):
+    """A bare model name is in more than one hub it may come from; the message names them and how to choose.
+
+    Attributes:
+        hubs: the hubs holding the name.
+    """
+
+    def __init__(self, message: str, *, hubs: list[str]) -> None:
+        self.hubs = list(hubs)
+        super().__init__(message)
+
+
 class MirrorError(HubError, ConnectionError):
     """Every mirror failed for one file; ``failures`` maps each mirror to what it answered."""
 
@@ -269,3 +281,20 @@ class CacheError(HubError, OSError):
 
 class TrustError(HubError, PermissionError):
     """The hub index failed a signature, rollback or expiry check."""
+
+
+class ConfigError(HubError, ValueError):
+    """The hub configuration file (``dchub hub add``; ``DCHUB_CONFIG``) is malformed or names an unknown hub.
+
+    Attributes:
+        path: the configuration file, when the problem is in it.
+    """
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        super().__init__(f"{path}: {message}" if path is not None else message)
+
+
+class NotAHubError(HubError, FileNotFoundError):
+    """A mirror root holds neither a hub (``index.json``) nor a plain folder of models; the message says
+    what was expected there."""

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from pathlib import Path
 
+from dchub_client import quiet
 from dchub_client.errors import DchubError
 from dchub_client.format.atomic import atomic_folder
 from dchub_client.format.card import read_folder_card
@@ -77,7 +78,8 @@ def run(model: ModelSpec) -> None:
         raise RecipeError(f"{model.where}: cannot import recipe {model.recipe!r}: {err}") from err
     logger.info("%s: running recipe %s", model.ref, model.recipe)
     try:
-        with atomic_folder(model.path, overwrite=True) as tmp, _log_prefix(model.ref):
+        with atomic_folder(model.path, overwrite=True) as tmp, _log_prefix(model.ref), \
+                quiet.frameworks_quiet(native=True):
             func(tmp)
     except DchubError as err:
         raise RecipeError(f"{model.where}: recipe {model.recipe!r} failed: {err}") from err

@@ -188,7 +188,7 @@ def index_bytes(new: dict[str, Any], old: dict[str, Any] | None, *, keys: Sequen
     if old is not None and trust.ROTATIONS_KEY in old and trust.ROTATIONS_KEY not in body:
         body[trust.ROTATIONS_KEY] = old[trust.ROTATIONS_KEY]
     if old is not None and not keys and _content(old) == body:
-        return hubfiles.dumps(old)
+        return hubfiles.index_dumps(old)
     if expires_days <= 0:
         raise SigningError(f"expires_days must be positive, got {expires_days}")
     previous = old.get("version") if old is not None else None
@@ -197,11 +197,11 @@ def index_bytes(new: dict[str, Any], old: dict[str, Any] | None, *, keys: Sequen
         if old is not None and old.get(trust.SIGNATURES_KEY):
             logger.warning("the previous index.json was signed and this build is not: clients with trusted keys "
                            "will refuse the hub; build with --sign-key")
-        return hubfiles.dumps(out)
+        return hubfiles.index_dumps(out)
     now = now or datetime.datetime.now(datetime.timezone.utc)
     expires = now.replace(microsecond=0) + datetime.timedelta(days=expires_days)
     out["expires"] = expires.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return hubfiles.dumps(sign_index(out, keys))
+    return hubfiles.index_dumps(sign_index(out, keys))
 
 
 def _content(obj: dict[str, Any]) -> dict[str, Any]:
@@ -250,7 +250,7 @@ def sign_hub(folder: str | os.PathLike[str], keys: Sequence[Ed25519PrivateKey], 
     root, obj = _read_hub(folder)
     checked = _check_whole(root, progress) if check else 0
     if add:
-        data = hubfiles.dumps(add_signatures(obj, keys))
+        data = hubfiles.index_dumps(add_signatures(obj, keys))
     else:
         data = index_bytes(_content(obj), obj, keys=keys, expires_days=expires_days, now=now)
     return _write_index(root, data, checked)

@@ -1,15 +1,31 @@
-"""Helpers shared by the command modules: the configured mirrors, sizes, tables."""
+"""Helpers shared by the command modules: which hub a command works on, tables."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dchub_client import constants
-from dchub_client.hub.mirrors import Mirror, parse_mirrors
+from dchub_client.errors import ConfigError
+from dchub_client.hub import hubs
+from dchub_client.hub.cache import Cache
+from dchub_client.hub.config import load_config
+from dchub_client.hub.hubs import Hub
+from dchub_client.hub.resolve import ModelRef, hub_for_alias
 
 
-def hub_mirrors() -> list[Mirror]:
-    """The mirrors of ``DEEPCHEM_MODEL_HUB`` that are hubs (not plain folders of models)."""
-    return [m for m in parse_mirrors(constants.hub_roots()) if m.has_index()]
+def hub_of(ref: ModelRef, cache: Cache, *, what: str) -> Hub:
+    """The one hub a command about *ref* works on: its ``hub:`` prefix, else the only searched hub.
+
+    Raises:
+        ConfigError: a bare name while the config searches several hubs (*what* says for what).
+    """
+    config = load_config()
+    if ref.hub is not None:
+        return hub_for_alias(ref.hub, cache, config)
+    order = hubs.search_order(config)
+    if len(order) != 1:
+        names = ", ".join(h.alias for h in order)
+        raise ConfigError(f"{what} works on one hub and several are searched ({names}); name it: HUB:{ref}",
+                          path=config.path)
+    return order[0]
 
 
 def fit_table(header: Sequence[str], rows: Sequence[Sequence[object]], width: int) -> str:

@@ -5,9 +5,10 @@ import argparse
 
 from dchub_client.cli._common import table
 from dchub_client.errors import ModelNotFoundError
-from dchub_client.hub.cache import Cache
+from dchub_client.hub import catalog, plain
+from dchub_client.hub.cache import Cache, SnapshotInfo
 from dchub_client.hub.lookup import not_found
-from dchub_client.hub.resolve import parse_spec
+from dchub_client.hub.resolve import parse_model_ref
 from dchub_client.humanize import human_size
 
 
@@ -17,25 +18,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     csub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
     csub.add_parser("ls", help="list cached models").set_defaults(run=run_ls)
     csub.add_parser("verify", help="re-hash every cached blob; remove corrupt ones").set_defaults(run=run_verify)
-    csub.add_parser("prune", help="remove blobs no cached model uses, and leftovers of killed downloads") \
-        .set_defaults(run=run_prune)
+    csub.add_parser("prune", help="remove blobs no cached model or cached index uses, and leftovers of killed "
+                                  "downloads").set_defaults(run=run_prune)
     rm = csub.add_parser("rm", help="remove cached models (NAME = every version)")
-    rm.add_argument("specs", nargs="+", metavar="NAME[@VERSION]")
+    rm.add_argument("specs", nargs="+", metavar="[HUB:]NAME[@VERSION]")
     rm.set_defaults(run=run_rm)
 
 
-def _folder_size(cache: Cache, info) -> int:  # type: ignore[no-untyped-def]
+def _folder_size(info: SnapshotInfo) -> int:
     return sum(p.stat().st_size for p in info.path.rglob("*") if p.is_file())
+
+
+def _hub_column(info: SnapshotInfo) -> str:
+    return "(plain layout)" if plain.is_plain_namespace(info.hub) else info.hub
 
 
 def run_ls(args: argparse.Namespace) -> int:
     cache = Cache()
     snaps = cache.snapshots()
-    rows = [(s.name, s.version, human_size(_folder_size(cache, s)), s.path) for s in snaps]
+    rows = [(_hub_column(s), s.name, "-" if s.version == plain.PLAIN_VERSION else s.version,
+             human_size(_folder_size(s)), s.path) for s in snaps]
     blobs = list(cache.blobs())
     total = sum(b.stat().st_size for b in blobs)
     print(f"cache: {cache.root} ({len(blobs)} blobs, {human_size(total)})")
-    print(table(["NAME", "VERSION", "SIZE", "PATH"], rows))
+    print(table(["HUB", "NAME", "VERSION", "SIZE", "PATH"], rows))
+    indexes = catalog.cached_hub_names(cache)
+    if indexes:
+        print(f"cached hub indexes: {', '.join(indexes)}")
     return 0
 
 
@@ -49,8 +58,13 @@ def run_verify(args: argparse.Namespace) -> int:
     return 1 if report.bad_blobs or report.bad_snapshots else 0
 
 
+def _prune(cache: Cache) -> tuple[int, int]:
+    """Prune, keeping the manifests the cached indexes point at (an offline `dchub ls` shows them)."""
+    return cache.prune(keep=catalog.referenced_manifests(cache))
+
+
 def run_prune(args: argparse.Namespace) -> int:
-    removed, freed = Cache().prune()
+    removed, freed = _prune(Cache())
     print(f"removed {removed} files, freed {human_size(freed)}")
     return 0
 
@@ -59,14 +73,15 @@ def run_rm(args: argparse.Namespace) -> int:
     cache = Cache()
     snaps = cache.snapshots()
     for spec in args.specs:
-        name, version = parse_spec(spec)
-        hits = [s for s in snaps if s.name == name and version in (None, s.version)]
+        ref = parse_model_ref(spec)
+        hits = [s for s in snaps if s.name == ref.name and ref.version in (None, s.version)
+                and ref.hub in (None, s.hub)]
         if not hits:
             raise _not_cached(spec, [f"{s.name}@{s.version}" for s in snaps] + [s.name for s in snaps])
         for s in hits:
-            cache.remove_snapshot(s.name, s.version)
-            print(f"removed {s.name}@{s.version}")
-    removed, freed = cache.prune()
+            cache.remove_snapshot(s.name, s.version, hub=s.hub)
+            print(f"removed {_hub_column(s)}:{s.name}@{s.version}")
+    removed, freed = _prune(cache)
     print(f"freed {human_size(freed)}")
     return 0
 

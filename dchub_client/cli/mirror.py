@@ -1,17 +1,20 @@
-"""``dchub mirror NAME... --to DIR``: copy models into a folder that is itself a hub."""
+"""``dchub mirror [HUB:]NAME... --to DIR``: copy models into a folder that is itself a hub."""
 from __future__ import annotations
 
 import argparse
 
-from dchub_client.cli._common import hub_mirrors
+from dchub_client.cli._common import hub_of
+from dchub_client.errors import ConfigError
+from dchub_client.hub.cache import Cache
 from dchub_client.hub.export import export_models
+from dchub_client.hub.resolve import parse_model_ref
 from dchub_client.humanize import human_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``dchub mirror`` to the parser."""
     p = sub.add_parser("mirror", help="copy models into a folder that is a valid hub (for offline machines)")
-    p.add_argument("specs", nargs="+", metavar="NAME[@VERSION]")
+    p.add_argument("specs", nargs="+", metavar="[HUB:]NAME[@VERSION]")
     p.add_argument("--to", required=True, metavar="DIR", help="the hub folder to create or extend")
     p.add_argument("--all-versions", action="store_true", help="every version of NAME, not only the latest")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -19,7 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = export_models(args.specs, args.to, hub_mirrors(), all_versions=args.all_versions,
+    cache = Cache()
+    chosen = {hub_of(parse_model_ref(spec), cache, what="dchub mirror") for spec in args.specs}
+    if len(chosen) != 1:
+        raise ConfigError("dchub mirror copies from one hub at a time; the models named come from "
+                          + ", ".join(sorted(h.alias for h in chosen)))
+    summary = export_models(args.specs, args.to, chosen.pop(), all_versions=args.all_versions, cache=cache,
                             progress=not args.quiet)
     print(f"{summary.dest}: {', '.join(summary.versions)} ({summary.blobs_written} blobs, "
           f"{human_size(summary.bytes_written)} written)")

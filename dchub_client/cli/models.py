@@ -7,60 +7,85 @@ import sys
 from pathlib import Path
 
 from dchub_client import constants
-from dchub_client.cli._common import fit_table, hub_mirrors, table
-from dchub_client.errors import DchubError, OfflineError
-from dchub_client.format import hubfiles
-from dchub_client.format.hubfiles import Manifest
-from dchub_client.format.pretrained import read_params
+from dchub_client.cli import _cards
+from dchub_client.cli._common import fit_table, hub_of, table
+from dchub_client.errors import DchubError, NotAHubError, OfflineError
+from dchub_client.format import hubfiles, layout
+from dchub_client.format.hubfiles import Index, Manifest
+from dchub_client.hub import catalog, hubs, plain
 from dchub_client.hub.cache import Cache
-from dchub_client.hub.lookup import find_model, latest_manifests, load_index, load_model_manifest
-from dchub_client.hub.mirrors import Mirror, parse_mirrors
-from dchub_client.hub.resolve import parse_spec, plain_names, resolve_pretrained
+from dchub_client.hub.catalog import load_index
+from dchub_client.hub.config import load_config
+from dchub_client.hub.hubs import Hub
+from dchub_client.hub.lookup import find_model, latest_manifests, load_model_manifest, not_found
+from dchub_client.hub.mirrors import Mirror
+from dchub_client.hub.resolve import hub_for_alias, parse_model_ref, resolve_pretrained
 from dchub_client.humanize import human_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the model commands to the ``dchub`` parser."""
     p = sub.add_parser("ls", help="list the models of the hub (and of plain model folders)")
+    p.add_argument("hub", nargs="?", metavar="HUB", help="a configured hub (default: the hubs searched for bare names)")
     p.add_argument("--refresh", action="store_true", help="fetch a new index even if the cached one is fresh")
     p.set_defaults(run=run_ls)
     p = sub.add_parser("info", help="show a model's card, versions and files")
-    p.add_argument("spec", metavar="NAME[@VERSION]")
+    p.add_argument("spec", metavar="[HUB:]NAME[@VERSION]")
     p.add_argument("--refresh", action="store_true", help="fetch a new index")
     p.set_defaults(run=run_info)
     p = sub.add_parser("pull", help="download a model into the cache (verified)")
-    p.add_argument("spec", metavar="NAME[@VERSION]")
+    p.add_argument("spec", metavar="[HUB:]NAME[@VERSION]")
     p.add_argument("--refresh", action="store_true", help="fetch a new index")
     p.add_argument("--verify", action="store_true", help="re-hash cached files first")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run_pull)
     p = sub.add_parser("path", help="print the local folder of a model (downloading it if needed)")
-    p.add_argument("spec", metavar="NAME[@VERSION]")
+    p.add_argument("spec", metavar="[HUB:]NAME[@VERSION]")
     p.add_argument("--offline", action="store_true", help="only look in the cache")
     p.set_defaults(run=run_path)
 
 
+# --- ls ----------------------------------------------------------------------------------------------
+
+
 def run_ls(args: argparse.Namespace) -> int:
-    mirrors = parse_mirrors(constants.hub_roots())
-    hubs = [m for m in mirrors if m.has_index()]
-    plain = [m for m in mirrors if not m.has_index()]
+    cache, config = Cache(), load_config()
+    order = [hub_for_alias(args.hub, cache, config)] if args.hub else hubs.search_order(config)
     width = shutil.get_terminal_size().columns
-    listed = 0
-    if hubs or not plain:
-        _ls_hub(hubs, refresh=args.refresh, width=width)
-        listed += 1
-    for mirror in plain:
-        listed += _ls_plain(mirror, width)
-    return 0 if listed else 1
+    failed = sum(_ls_hub(hub, cache, refresh=args.refresh, width=width) for hub in order)
+    return 1 if failed else 0
 
 
-def _ls_hub(mirrors: list[Mirror], *, refresh: bool, width: int) -> None:
+def _ls_hub(hub: Hub, cache: Cache, *, refresh: bool, width: int) -> int:
+    """List one hub's plain folders and index; return 1 when nothing at all could be listed."""
+    plain_local = _plain_local(hub)
+    indexed = [m for m in hub.mirrors if m not in plain_local]
+    listed = sum(_ls_plain(m, width) for m in plain_local if plain.local_names(m))
+    if indexed or not hub.mirrors:
+        try:
+            _ls_index(hub.with_mirrors(indexed), cache, refresh=refresh, width=width)
+            return 0
+        except NotAHubError as err:
+            if listed:
+                return 0
+            _error(str(err))
+            return 1
+    if listed:
+        return 0
+    for mirror in plain_local:
+        _error(_not_a_model_folder(mirror))
+    return 1
+
+
+def _ls_index(hub: Hub, cache: Cache, *, refresh: bool, width: int) -> None:
     """The hub's models with the details of their latest manifest (fetched in parallel, cached)."""
-    cache, offline = Cache(), constants.offline()
-    index = load_index(cache, mirrors, refresh=refresh, offline=offline)
-    manifests, errors = latest_manifests(cache, mirrors, index, offline=offline)
-    rows = [_hub_row(name, entry.latest, manifests.get(name)) for name, entry in sorted(index.models.items())]
-    print(f"{index.title or index.name} ({len(rows)} models)")
+    offline = constants.offline()
+    index = load_index(cache, hub, refresh=refresh, offline=offline)
+    mirrors, no_fetch = hub.reachable(offline)
+    manifests, errors = latest_manifests(cache, mirrors, index, offline=no_fetch)
+    rows = [_hub_row(name, index.models[name].latest, manifests.get(name)) for name in sorted(index.models)]
+    print(f"{index.title or index.name} ({len(rows)} models) - hub {index.name!r}"
+          + (" (default)" if hub.is_default else ""))
     print(fit_table(["NAME", "LATEST", "FRAMEWORK", "TASK", "SIZE", "LICENSE", "METRIC", "DESCRIPTION"],
                     rows, width))
     uncached = sorted(name for name, err in errors.items() if isinstance(err, OfflineError))
@@ -69,67 +94,126 @@ def _ls_hub(mirrors: list[Mirror], *, refresh: bool, width: int) -> None:
               file=sys.stderr)
     for name, err in sorted(errors.items()):
         if not isinstance(err, OfflineError):
-            print(f"dchub: warning: {name}: {err}".replace("\n", "\n  "), file=sys.stderr)
+            _error(f"{name}: {err}", "warning")
 
 
 def _hub_row(name: str, latest: str, manifest: Manifest | None) -> tuple[str, ...]:
     if manifest is None:
         return (name, latest, "-", "-", "-", "-", "-", "-")
     card = manifest.card
-    return (name, latest, manifest.framework, _card_text(card.get("task")), human_size(manifest.size),
-            _card_text(card.get("license")), _card_text(card.get("headline_metric")),
-            _card_text(card.get("description") or card.get("title")))
-
-
-def _card_text(value: object) -> str:
-    """A card value as one short line (``-`` when missing)."""
-    if value is None or value == "" or value == []:
-        return "-"
-    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-    return " ".join(text.split())
+    return (name, latest, manifest.framework, _cards.one_line(card.get("task")), human_size(manifest.size),
+            _cards.one_line(card.get("license")), _cards.headline(card),
+            _cards.one_line(card.get("description") or card.get("title")))
 
 
 def _ls_plain(mirror: Mirror, width: int) -> int:
-    """The models of a plain-layout folder (class and framework from each ``params.json``); 0 when missing."""
+    """The models of a plain-layout folder (class and framework from each ``params.json``)."""
     root = mirror.path
-    if root is None or not root.is_dir():
-        print(f"dchub: warning: {mirror.root}: no such folder", file=sys.stderr)
-        return 0
-    rows = [_plain_row(root / name) for name in plain_names(mirror)]
+    assert root is not None
+    rows = [_plain_row(root / name) for name in plain.local_names(mirror)]
     print(f"{mirror.root} (plain folder, {len(rows)} models)")
     print(fit_table(["NAME", "FRAMEWORK", "SIZE", "CLASS"], rows, width))
     return 1
 
 
 def _plain_row(folder: Path) -> tuple[str, ...]:
+    from dchub_client.format.pretrained import read_params  # numpy: only for plain folders
+
     size = human_size(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()))
     try:
         info = read_params(folder)
     except DchubError as err:
-        print(f"dchub: warning: {err}".replace("\n", "\n  "), file=sys.stderr)
+        _error(str(err), "warning")
         return (folder.name, "-", size, "-")
     return (folder.name, info.framework or "-", size, info.class_name or "-")
 
 
+def _not_a_model_folder(mirror: Mirror) -> str:
+    """What a local root that is neither a hub nor a plain folder of models was expected to hold."""
+    root = mirror.path
+    if root is None or not root.is_dir():
+        return f"{mirror.root}: no such folder"
+    below = sorted(str(p.parent) for p in root.glob(f"*/{layout.INDEX_FILE}"))
+    hint = f"; the hub seems to be in {below[0]}: use DEEPCHEM_MODEL_HUB={below[0]}" if below else ""
+    return (f"{mirror.root}: neither a hub (no {layout.INDEX_FILE}) nor a plain folder of models (no "
+            f"<name>/{layout.PARAMS_FILE}); a hub root is the folder `hubgen build --out DIR` wrote{hint}")
+
+
+def _plain_local(hub: Hub) -> list[Mirror]:
+    return [m for m in hub.mirrors if m.kind == "local" and not m.has_index()]
+
+
+def _error(message: str, level: str = "error") -> None:
+    print(f"dchub: {level}: {message}".replace("\n", "\n  "), file=sys.stderr)
+
+
+# --- info --------------------------------------------------------------------------------------------
+
+
 def run_info(args: argparse.Namespace) -> int:
-    cache, mirrors = Cache(), hub_mirrors()
-    offline = constants.offline()
-    name, version = parse_spec(args.spec)
-    index = load_index(cache, mirrors, refresh=args.refresh, offline=offline)
-    version, ref = find_model(index, name, version)
-    manifest = load_model_manifest(cache, mirrors, name, version, ref, offline=offline)
-    entry = index.models[name]
-    print(f"{name}@{version}  ({manifest.class_name}, {manifest.framework}, {human_size(manifest.size)})")
-    for key, value in sorted(manifest.card.items()):
-        print(f"  {key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+    cache, ref = Cache(), parse_model_ref(args.spec)
+    hub = hub_of(ref, cache, what="dchub info")
+    plain_local = _plain_local(hub)
+    for mirror in plain_local:
+        folder = mirror.path / ref.name  # type: ignore[operator]
+        if ref.version is None and (folder / layout.PARAMS_FILE).is_file():
+            return _info_plain(folder)
+    indexed = [m for m in hub.mirrors if m not in plain_local]
+    if not indexed and hub.mirrors:
+        names = [n for m in plain_local for n in plain.local_names(m)]
+        raise not_found(str(ref), names, f"the plain folders of {hub.label} ({', '.join(m.root for m in plain_local)})")
+    hub, offline = hub.with_mirrors(indexed), constants.offline()
+    index = load_index(cache, hub, refresh=args.refresh, offline=offline)
+    version, vref = find_model(index, ref.name, ref.version)
+    mirrors, no_fetch = hub.reachable(offline)
+    manifest = load_model_manifest(cache, mirrors, ref.name, version, vref, offline=no_fetch)
+    print(f"{ref.name}@{version}  ({manifest.class_name}, {manifest.framework}, {human_size(manifest.size)})")
+    print(f"hub: {index.name!r}, {hub.label}; mirrors: {' '.join(m.root for m in hub.mirrors) or 'none'}")
+    print(_trust_line(cache, hub, index))
+    print("\n".join(_cards.card_lines(manifest.card)))
+    entry = index.models[ref.name]
     versions = sorted(entry.versions, key=hubfiles.version_key)
     print("versions: " + ", ".join(v + (" (latest)" if v == entry.latest else "") for v in versions))
-    rows = [(f.path, human_size(f.size), f"{len(f.parts)} parts" if f.parts else "", f.sha256[:16])
+    rows = [(f.path, human_size(f.size), f"{len(f.parts)} parts" if f.parts else "1 blob", f.sha256[:16])
             for f in manifest.files]
     print(table(["FILE", "SIZE", "STORED", "SHA256"], rows))
-    cached = cache.snapshot_manifest(name, version) == ref.sha256
-    print(f"cached: {cache.snapshot(name, version) if cached else 'no'}")
+    cached = cache.snapshot_manifest(ref.name, version, hub=index.name) == vref.sha256
+    print(f"cached: {cache.snapshot(ref.name, version, hub=index.name) if cached else 'no'}")
     return 0
+
+
+def _trust_line(cache: Cache, hub: Hub, index: Index) -> str:
+    signed = (catalog.cached_header(cache, index.name) or {}).get("signed")
+    what = f"index version {index.version}" + (f", expires {index.expires}" if index.expires else "")
+    if hub.keys():
+        return f"signature: verified with the hub's trusted keys ({what})"
+    state = "signed, but its signatures were not checked" if signed else "not signed"
+    return (f"signature: {state}: no trusted keys are configured for this hub (set DEEPCHEM_HUB_TRUSTED_KEYS, or "
+            f"`dchub hub add NAME MIRROR --key PUBKEY`)")
+
+
+def _info_plain(folder: Path) -> int:
+    """``dchub info`` of a model in a local plain folder: what its ``params.json`` and card say."""
+    from dchub_client.format import pretrained  # numpy: only for plain folders
+    from dchub_client.format.card import read_folder_card
+
+    info = pretrained.read_params(folder)
+    card = read_folder_card(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in files)
+    print(f"{folder.name}  ({info.class_name}, {info.framework}, {human_size(size)})")
+    print(f"plain folder: {folder} (no versions, no hub index or signature; weights are checked against "
+          f"{layout.PARAMS_FILE} when loaded)")
+    if card is not None:
+        print("\n".join(_cards.card_lines(card.metadata)))
+    sha = {w.file: w.sha256 for w in info.weights.values()}
+    rows = [(p.relative_to(folder).as_posix(), human_size(p.stat().st_size),
+             "weight" if p.name in sha else "file", sha.get(p.name, "-")[:16]) for p in files]
+    print(table(["FILE", "SIZE", "STORED", "SHA256"], rows))
+    return 0
+
+
+# --- pull, path --------------------------------------------------------------------------------------
 
 
 def run_pull(args: argparse.Namespace) -> int:

@@ -22,7 +22,6 @@ from dchub_client import constants
 from dchub_client.cli._common import table
 from dchub_client.errors import DchubError, InvalidMoleculeWarning
 from dchub_client.format.atomic import atomic_write_bytes
-from dchub_client.models.pipeline import load_pipeline
 
 #: CSV input: the column holding the SMILES, unless --smiles-column says otherwise.
 SMILES_COLUMN = "smiles"
@@ -57,6 +56,9 @@ def run_predict(args: argparse.Namespace) -> int:
     smiles = list(args.smiles) + (read_molecules(args.input, args.smiles_column) if args.input else [])
     if not smiles:
         raise InputFileError("no molecules: give SMILES as arguments or --input FILE")
+    # the models layer brings numpy and a framework: imported for `dchub predict` only, so other commands start fast
+    from dchub_client.models.pipeline import load_pipeline
+
     pipeline = load_pipeline(args.spec, refresh=args.refresh)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InvalidMoleculeWarning)

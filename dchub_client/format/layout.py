@@ -63,7 +63,11 @@ MODELS_DIR = "models"
 BLOB_PREFIX = f"{BLOBS_DIR}/sha256"
 INDEX_FORMAT = "dchub-index"
 MANIFEST_FORMAT = "dchub-manifest"
-HUB_FORMAT_VERSION = "1.0"
+#: ``index.json`` 2.0: compact (no indentation) and without the manifest paths that follow from name and
+#: version (:func:`manifest_path`). Readers accept 1.x too.
+INDEX_FORMAT_VERSION = "2.0"
+INDEX_FORMAT_MAJORS = ("1", "2")
+MANIFEST_FORMAT_VERSION = "1.0"
 
 #: The marker file of a cache snapshot folder (it holds the sha256 of the manifest the snapshot was built
 #: from). Written by the cache, never by a hub: no manifest may list a file of this name, at any depth and

@@ -337,6 +337,17 @@ class WeightReader:
 # --- writing ----------------------------------------------------------------------------
 
 
+def npy_file_size(entry: WeightEntry) -> int:
+    """The size in bytes of the ``.npy`` file dchub writes for *entry* (its header, then its data)."""
+    header = {"descr": np.lib.format.dtype_to_descr(entry.dtype), "fortran_order": False, "shape": entry.shape}
+    buffer = io.BytesIO()
+    try:
+        np.lib.format.write_array_header_1_0(buffer, header)
+    except ValueError:  # header over 64 KiB (huge structured dtypes)
+        np.lib.format.write_array_header_2_0(buffer, header)
+    return len(buffer.getvalue()) + entry.nbytes
+
+
 def _npy_header(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     header = np.lib.format.header_data_from_array_1_0(array)

@@ -3,10 +3,12 @@
 Layout under ``constants.cache_dir()``::
 
     blobs/sha256/ab/abcdef…          verified bytes, read-only, written once (temp file + link)
-    snapshots/<name>/<version>/      a plain pretrained folder of hard links to blobs
+    snapshots/<hub>/<name>/<version>/  a plain pretrained folder of hard links to blobs
                                      (symlinks, then copies, where links are not possible),
-                                     with a ``.dchub-manifest`` marker holding the manifest sha256
-    hubs/<key>/index.json            the last index fetched for one mirror list (key: its sha256)
+                                     with a ``.dchub-manifest`` marker holding the manifest sha256;
+                                     one namespace per hub (the name its index declares)
+    hubs/<hub>/                      the hub's last verified index and its lookup file
+                                     (:mod:`dchub_client.hub.catalog`)
     locks/blobs.lock                 advisory per-blob locks (avoid duplicate downloads only): a byte
                                      range per blob on Linux; elsewhere ``locks/ab/abcdef….lock`` files
 
@@ -18,7 +20,6 @@ race discards its folder and uses the winner's.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -36,7 +37,7 @@ from typing import BinaryIO
 from dchub_client import constants
 from dchub_client.errors import CacheError, HubFormatError
 from dchub_client.format import hubfiles, jsonstrict, layout
-from dchub_client.format.atomic import atomic_write_bytes, make_temp_dir
+from dchub_client.format.atomic import make_temp_dir
 from dchub_client.format.hashing import is_sha256, sha256_file
 
 try:
@@ -55,12 +56,13 @@ _OFD_LOCK = getattr(fcntl, "F_OFD_SETLKW", None) if sys.platform == "linux" and 
 
 @dataclass(frozen=True)
 class SnapshotInfo:
-    """One snapshot folder of the cache."""
+    """One snapshot folder of the cache: model *name* at *version*, from *hub*."""
 
     name: str
     version: str
     path: Path
     manifest_sha256: str
+    hub: str
 
 
 @dataclass(frozen=True)
@@ -188,20 +190,17 @@ class Cache:
 
     # --- snapshots ------------------------------------------------------------------------
 
-    def snapshot(self, name: str, version: str) -> Path:
-        """The snapshot folder of a model version."""
-        return self.root / "snapshots" / name / version
+    def snapshot(self, name: str, version: str, *, hub: str) -> Path:
+        """The snapshot folder of a model version of *hub* (the name the hub's index declares)."""
+        return self.root / "snapshots" / hub / name / version
 
-    def snapshot_manifest(self, name: str, version: str) -> str | None:
+    def snapshot_manifest(self, name: str, version: str, *, hub: str) -> str | None:
         """The manifest sha256 a snapshot was built from, or None when there is no complete snapshot."""
-        try:
-            return (self.snapshot(name, version) / MARKER).read_text(encoding="ascii").strip()
-        except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
-            return None
+        return _marker(self.snapshot(name, version, hub=hub))
 
     def build_snapshot(self, name: str, version: str, manifest_sha256: str,
-                       files: Iterable[tuple[str, str]]) -> Path:
-        """Make ``snapshots/<name>/<version>`` hold *files* (``(relpath, blob sha256)``), atomically.
+                       files: Iterable[tuple[str, str]], *, hub: str) -> Path:
+        """Make ``snapshots/<hub>/<name>/<version>`` hold *files* (``(relpath, blob sha256)``), atomically.
 
         Files are hard links to blobs (symlinks, then copies, where links are not possible), so
         nothing is ever written *into* a snapshot file: the marker and any copy are created as new
@@ -213,12 +212,12 @@ class Cache:
                 that is also a folder, names differing only in case on a case-insensitive file system).
         """
         files = list(files)
-        where = f"{name}@{version} (manifest {manifest_sha256[:12]}…)"
+        where = f"{hub}:{name}@{version} (manifest {manifest_sha256[:12]}…)"
         try:
             hubfiles.check_file_paths([relpath for relpath, _ in files], where)
         except HubFormatError as err:
             raise CacheError(f"cannot build the snapshot of {err}") from err
-        target = self.snapshot(name, version)
+        target = self.snapshot(name, version, hub=hub)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = make_temp_dir(target.parent, prefix=f".{version}.")
         try:
@@ -247,7 +246,7 @@ class Cache:
         with contextlib.suppress(OSError):
             os.rename(tmp, target)  # fails when target exists and is non-empty
             return
-        if self.snapshot_manifest(target.parent.name, target.name) == manifest_sha256:
+        if _marker(target) == manifest_sha256:
             return  # another process built the same snapshot first
         trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
         with contextlib.suppress(FileNotFoundError):
@@ -255,33 +254,35 @@ class Cache:
         try:
             os.rename(tmp, target)
         except OSError:
-            if self.snapshot_manifest(target.parent.name, target.name) != manifest_sha256:
+            if _marker(target) != manifest_sha256:
                 raise CacheError(f"{target}: could not install the snapshot folder") from None
         finally:
             shutil.rmtree(trash, ignore_errors=True)
 
-    def snapshots(self) -> list[SnapshotInfo]:
-        """Every complete snapshot, sorted by name and version."""
+    def snapshots(self, name: str | None = None) -> list[SnapshotInfo]:
+        """Every complete snapshot (of model *name* only, if given), sorted by hub, name and version."""
         out = []
         base = self.root / "snapshots"
-        for folder in sorted(base.glob("*/*")) if base.is_dir() else []:
-            if folder.name.startswith("."):
+        pattern = f"*/{name}/*" if name is not None else "*/*/*"
+        for folder in sorted(base.glob(pattern)) if base.is_dir() else []:
+            if folder.name.startswith(".") or folder.parent.parent.name.startswith("."):
                 continue
-            sha = self.snapshot_manifest(folder.parent.name, folder.name)
+            sha = _marker(folder)
             if sha:
-                out.append(SnapshotInfo(folder.parent.name, folder.name, folder, sha))
+                out.append(SnapshotInfo(folder.parent.name, folder.name, folder, sha, folder.parent.parent.name))
         return out
 
-    def remove_snapshot(self, name: str, version: str) -> bool:
+    def remove_snapshot(self, name: str, version: str, *, hub: str) -> bool:
         """Delete a snapshot folder (its blobs stay until :meth:`prune`); True when one was removed."""
-        folder = self.snapshot(name, version)
+        folder = self.snapshot(name, version, hub=hub)
         if not folder.is_dir():
             return False
         trash = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".old", dir=folder.parent))
         os.rename(folder, trash / "x")
         shutil.rmtree(trash, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            folder.parent.rmdir()
+        for empty in (folder.parent, folder.parent.parent):
+            with contextlib.suppress(OSError):
+                empty.rmdir()
         return True
 
     def snapshot_files(self, info: SnapshotInfo) -> set[tuple[int, int]]:
@@ -309,10 +310,11 @@ class Cache:
                 log.warning("%s: cached blob is corrupt; removing it", blob)
                 bad_blobs.append(blob.name)
                 _unlink(blob)
-        bad_snaps = [f"{s.name}@{s.version}" for s in self.snapshots() if not self._snapshot_ok(s, status)]
-        for spec in bad_snaps:
-            self.remove_snapshot(*spec.split("@", 1))
-        return CacheVerifyReport(len(blobs), tuple(bad_blobs), tuple(bad_snaps))
+        bad_snaps = [s for s in self.snapshots() if not self._snapshot_ok(s, status)]
+        for info in bad_snaps:
+            self.remove_snapshot(info.name, info.version, hub=info.hub)
+        removed = tuple(f"{s.hub}:{s.name}@{s.version}" for s in bad_snaps)
+        return CacheVerifyReport(len(blobs), tuple(bad_blobs), removed)
 
     def _snapshot_ok(self, info: SnapshotInfo, status: dict[tuple[int, int], bool]) -> bool:
         try:
@@ -331,28 +333,6 @@ class Cache:
             if not status[key]:
                 return False
         return True
-
-    # --- hub indexes ----------------------------------------------------------------------
-
-    def index_file(self, roots: list[str]) -> Path:
-        """Where the index fetched from this mirror list is cached."""
-        key = hashlib.sha256("\n".join(roots).encode("utf-8")).hexdigest()[:24]
-        return self.root / "hubs" / key / layout.INDEX_FILE
-
-    def read_index(self, roots: list[str]) -> tuple[bytes, float] | None:
-        """``(raw bytes, age in seconds)`` of the cached index, or None."""
-        path = self.index_file(roots)
-        try:
-            data = path.read_bytes()
-            return data, max(0.0, time.time() - path.stat().st_mtime)
-        except FileNotFoundError:
-            return None
-
-    def write_index(self, roots: list[str], data: bytes) -> None:
-        """Cache a freshly fetched index (atomically); its mtime is its age."""
-        path = self.index_file(roots)
-        atomic_write_bytes(path, data)
-        atomic_write_bytes(path.with_name("roots.txt"), ("\n".join(roots) + "\n").encode("utf-8"))
 
     # --- maintenance ----------------------------------------------------------------------
 
@@ -378,7 +358,7 @@ class Cache:
     def _stale_temps(self) -> list[Path]:
         now = time.time()
         found = []
-        for pattern in ("blobs/sha256/??/.*.tmp", "snapshots/*/.*.tmp", "snapshots/*/.*.old"):
+        for pattern in ("blobs/sha256/??/.*.tmp", "snapshots/*/*/.*.tmp", "snapshots/*/*/.*.old"):
             for path in self.root.glob(pattern):
                 with contextlib.suppress(OSError):
                     if now - path.lstat().st_mtime > STALE_TEMP_SECONDS:
@@ -451,6 +431,14 @@ def _write_new_file(path: str | os.PathLike[str], data: bytes) -> None:
     """Create *path* holding *data*; never write through an existing file (a hard link to a blob)."""
     with _open_new(path) as handle:
         handle.write(data)
+
+
+def _marker(folder: Path) -> str | None:
+    """The manifest sha256 in a snapshot folder's marker, or None (no complete snapshot there)."""
+    try:
+        return (folder / MARKER).read_text(encoding="ascii").strip()
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return None
 
 
 def _unlink(path: Path) -> None:

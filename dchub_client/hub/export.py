@@ -26,10 +26,11 @@ from dchub_client.format.hashing import CHUNK_SIZE, sha256_file
 from dchub_client.format.hubfiles import FileEntry, Index, ModelEntry, VersionRef
 from dchub_client.format.sums import write_checksum_files
 from dchub_client.hub.cache import Cache
+from dchub_client.hub.catalog import load_index, raw_index
 from dchub_client.hub.fetch import fetch_files
-from dchub_client.hub.lookup import find_model, load_index, load_model_manifest
-from dchub_client.hub.mirrors import Mirror
-from dchub_client.hub.resolve import parse_spec
+from dchub_client.hub.hubs import Hub
+from dchub_client.hub.lookup import find_model, load_model_manifest
+from dchub_client.hub.resolve import parse_model_ref
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,14 @@ class ExportSummary:
     bytes_written: int
 
 
-def export_models(specs: Sequence[str], dest: str | os.PathLike[str], mirrors: Sequence[Mirror], *,
+def export_models(specs: Sequence[str], dest: str | os.PathLike[str], hub: Hub, *,
                   all_versions: bool = False, cache: Cache | None = None, progress: bool = False) -> ExportSummary:
     """Write the models named by *specs* (``name`` = latest, or every version with *all_versions*;
-    ``name@version``) from the hub of *mirrors* into the hub folder *dest*."""
+    ``name@version``; a ``hub:`` prefix must name *hub*) from *hub* into the hub folder *dest*."""
     cache = cache or Cache()
     dest = Path(dest)
-    index = load_index(cache, mirrors)
+    mirrors = hub.mirrors
+    index = load_index(cache, hub)
     chosen = _choose(index, specs, all_versions)
     old = _existing_index(dest)
     models: dict[str, dict[str, VersionRef]] = {n: dict(m.versions) for n, m in (old.models if old else {}).items()}
@@ -64,8 +66,8 @@ def export_models(specs: Sequence[str], dest: str | os.PathLike[str], mirrors: S
             written, nbytes = written + w, nbytes + b
         _copy_if_missing(cache.blob(ref.sha256), dest / ref.manifest)
         models.setdefault(name, {})[version] = ref
-    if old is None and _whole_hub(index, chosen) and (raw := cache.read_index([m.root for m in mirrors])):
-        _write_verbatim(dest, raw[0], index)
+    if old is None and _whole_hub(index, chosen) and (raw := raw_index(cache, index.name)):
+        _write_verbatim(dest, raw, index)
     else:
         _write_index(dest, index, old, models)
     return ExportSummary(dest, tuple(f"{n}@{v}" for n, v in chosen), written, nbytes)
@@ -74,7 +76,8 @@ def export_models(specs: Sequence[str], dest: str | os.PathLike[str], mirrors: S
 def _choose(index: Index, specs: Sequence[str], all_versions: bool) -> list[tuple[str, str]]:
     chosen: list[tuple[str, str]] = []
     for spec in specs:
-        name, version = parse_spec(spec)
+        ref = parse_model_ref(spec)
+        name, version = ref.name, ref.version
         version, _ = find_model(index, name, version)
         versions = list(index.models[name].versions) if all_versions and "@" not in spec else [version]
         chosen += [(name, v) for v in versions if (name, v) not in chosen]
@@ -156,7 +159,7 @@ def _write_index(dest: Path, source: Index, old: Index | None,
                     "the hub's keys will refuse it (mirror every model with --all-versions to keep the signed index, "
                     "or vouch for the copy with `hubgen sign %s --sign-key KEY`)",
                     dest, source.name, dest)
-    _finish(dest, hubfiles.dumps(hubfiles.index_to_json(index)))
+    _finish(dest, hubfiles.index_dumps(hubfiles.index_to_json(index)))
 
 
 def _finish(dest: Path, index_data: bytes) -> None:

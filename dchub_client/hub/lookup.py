@@ -1,107 +1,41 @@
-"""A hub seen through its mirrors: the (cached) index, model lookup and verified manifests.
+"""A model of a hub: finding it in the index, and its verified manifest.
 
-The index of a mirror list is cached under ``cache/hubs/<key>/index.json`` and reused for
-``constants.index_ttl_seconds()``; ``refresh=True`` fetches a new one; offline mode uses the cached
-one whatever its age; when every mirror fails and a cached index exists, a warning is logged
-(and issued) and the cached one is used. Manifests are checked against the sha256 the index gives
-and cached as blobs, so they are fetched once.
-
-Every index, fresh or cached, passes :func:`dchub_client.hub.trust.check_index` before use (signature
-threshold, key rotations, expiry, rollback, when trusted keys are configured); a refused fresh index is
-never cached, and the version (and key rotation) of an accepted one is recorded so an older one is refused
-later.
+The index itself (cached per hub, checked once) is :mod:`dchub_client.hub.catalog`. Manifests are
+checked against the sha256 the index gives and cached as blobs, so they are fetched once.
 """
 from __future__ import annotations
 
-import difflib
 import logging
-import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dchub_client import constants
 from dchub_client.errors import (
     BadResponseError,
     DchubError,
-    HubFormatError,
     ManifestMismatchError,
-    MirrorError,
     ModelNotFoundError,
     OfflineError,
-    TrustError,
 )
-from dchub_client.format import hubfiles, jsonstrict, layout
+from dchub_client.format import hubfiles
 from dchub_client.format.hubfiles import Index, Manifest, ModelEntry, VersionRef
-from dchub_client.hub import trust
 from dchub_client.hub.cache import Cache
-from dchub_client.hub.mirrors import MAX_METADATA_BYTES, Mirror, try_mirrors
+from dchub_client.hub.catalog import load_index
+from dchub_client.hub.hubs import Hub
+from dchub_client.hub.mirrors import Mirror, try_mirrors
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class HubModel:
-    """One model version found on a hub: its manifest and the sha256 of the manifest's bytes."""
+    """One model version found on a hub (named as its index declares): its manifest and where it is recorded."""
 
+    hub: str
     name: str
     version: str
     ref: VersionRef
     manifest: Manifest
-
-
-def load_index(cache: Cache, mirrors: Sequence[Mirror], *, refresh: bool = False,
-               offline: bool = False, policy: trust.TrustPolicy | None = None) -> Index:
-    """The hub index of *mirrors*: from the cache while fresh, else from the first mirror that serves it.
-
-    *policy* says which keys must sign it and which hub it must be (default:
-    :meth:`trust.TrustPolicy.from_environment`); what the client remembers (highest version, key
-    rotation followed) lives in ``trust.TrustStore(cache.root)``.
-    """
-    roots = [m.root for m in mirrors]
-    policy = policy or trust.TrustPolicy.from_environment()
-    cached = cache.read_index(roots)
-    cached_source = str(cache.index_file(roots))
-    if cached is not None and offline:
-        return _trusted_index(cache, policy, cached[0], cached_source, allow_expired=True)[0]
-    if cached is not None and not refresh and cached[1] < constants.index_ttl_seconds():
-        try:
-            return _trusted_index(cache, policy, cached[0], cached_source)[0]
-        except TrustError as err:  # e.g. expired since it was cached: fetch a new one
-            log.info("%s", err)
-    if offline:
-        raise OfflineError(f"offline mode and no cached index for {' '.join(roots)}; "
-                           "run `dchub pull MODEL` once while online")
-    try:
-        data, (index, verdict) = try_mirrors(mirrors, layout.INDEX_FILE, lambda m: _index_attempt(cache, policy, m))
-    except (MirrorError, HubFormatError) as err:
-        if cached is None:
-            raise
-        index = _trusted_index(cache, policy, cached[0], cached_source)[0]
-        message = (f"could not refresh the hub index ({err}); using the cached copy from "
-                   f"{cached[1] / 60:.0f} min ago")
-        log.warning(message)
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
-        return index
-    trust.TrustStore(cache.root).accept(verdict)
-    cache.write_index(roots, data)
-    return index
-
-
-def _index_attempt(cache: Cache, policy: trust.TrustPolicy,
-                   mirror: Mirror) -> tuple[bytes, tuple[Index, trust.Verdict]]:
-    data = mirror.read_bytes(layout.INDEX_FILE, MAX_METADATA_BYTES)
-    return data, _trusted_index(cache, policy, data, mirror.locate(layout.INDEX_FILE))
-
-
-def _trusted_index(cache: Cache, policy: trust.TrustPolicy, data: bytes, source: str, *,
-                   allow_expired: bool = False) -> tuple[Index, trust.Verdict]:
-    """Parse an index and run the trust checks (a cached one too: it may have expired since)."""
-    obj = jsonstrict.loads(data, source)
-    index = hubfiles.parse_index(obj, source)
-    verdict = policy.check(obj, index, source, store=trust.TrustStore(cache.root),
-                           allow_expired=allow_expired and constants.allow_expired_index())
-    return index, verdict
 
 
 def find_model(index: Index, name: str, version: str | None) -> tuple[str, VersionRef]:
@@ -116,7 +50,7 @@ def find_model(index: Index, name: str, version: str | None) -> tuple[str, Versi
     version = version or entry.latest
     ref = entry.versions.get(version)
     if ref is None:
-        close = difflib.get_close_matches(version, list(entry.versions), n=3, cutoff=0.5)
+        close = _close(version, list(entry.versions))
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ModelNotFoundError(f"model {name!r} has no version {version!r}{hint} "
                                  f"(versions: {', '.join(sorted(entry.versions, key=hubfiles.version_key))})",
@@ -126,12 +60,18 @@ def find_model(index: Index, name: str, version: str | None) -> tuple[str, Versi
 
 def not_found(name: str, candidates: list[str], where: str) -> ModelNotFoundError:
     """A :class:`ModelNotFoundError` for *name* suggesting the closest of *candidates*."""
-    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+    close = _close(name, candidates)
     lower = {c.lower(): c for c in candidates}
     if name.lower() in lower and lower[name.lower()] not in close:
         close.insert(0, lower[name.lower()])
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return ModelNotFoundError(f"no model named {name!r} in {where}{hint}", suggestions=close)
+
+
+def _close(word: str, candidates: list[str]) -> list[str]:
+    import difflib  # stdlib, only on the error path: a no-op `dchub pull` does not load it
+
+    return difflib.get_close_matches(word, candidates, n=3, cutoff=0.5)
 
 
 def load_model_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, version: str, ref: VersionRef, *,
@@ -164,6 +104,8 @@ def latest_manifests(cache: Cache, mirrors: Sequence[Mirror], index: Index, *,
     Example:
         >>> manifests, errors = latest_manifests(Cache(), mirrors, index)  # doctest: +SKIP
     """
+    from concurrent.futures import ThreadPoolExecutor  # stdlib; only `dchub ls` needs threads here
+
     names = sorted(index.models)
     if not names:
         return {}, {}
@@ -198,10 +140,10 @@ def _manifest_attempt(mirror: Mirror, ref: VersionRef) -> bytes:
     return data
 
 
-def lookup(cache: Cache, mirrors: Sequence[Mirror], name: str, version: str | None, *, refresh: bool = False,
+def lookup(cache: Cache, hub: Hub, name: str, version: str | None, *, refresh: bool = False,
            offline: bool = False) -> HubModel:
-    """Find *name* (at *version*) on the hub of *mirrors* and return its verified manifest."""
-    index = load_index(cache, mirrors, refresh=refresh, offline=offline)
+    """Find *name* (at *version*) in *hub* and return its verified manifest."""
+    index = load_index(cache, hub, refresh=refresh, offline=offline)
     version, ref = find_model(index, name, version)
-    manifest = load_model_manifest(cache, mirrors, name, version, ref, offline=offline)
-    return HubModel(name=name, version=version, ref=ref, manifest=manifest)
+    manifest = load_model_manifest(cache, hub.mirrors, name, version, ref, offline=offline)
+    return HubModel(hub=index.name, name=name, version=version, ref=ref, manifest=manifest)

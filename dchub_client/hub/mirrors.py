@@ -16,7 +16,6 @@ from __future__ import annotations
 import http.client
 import logging
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from dchub_client.format import layout
 from dchub_client.format.hashing import CHUNK_SIZE
 from dchub_client.hub import health
 from dchub_client.hub.http import HTTPDownloader, ReadInto
+from dchub_client.hub.roots import normalize_root, root_kind
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -83,17 +83,11 @@ class Mirror:
 
 
 def parse_mirror(root: str) -> Mirror:
-    """Turn one ``DEEPCHEM_MODEL_HUB`` entry into a :class:`Mirror`."""
-    scheme = urllib.parse.urlparse(root).scheme.lower()
-    if scheme in ("http", "https"):
-        return Mirror(root=root, kind="http", base=root if root.endswith("/") else root + "/")
-    if scheme == "file":
-        path = urllib.request.url2pathname(urllib.parse.urlparse(root).path)
-        return Mirror(root=root, kind="local", base=str(Path(path)))
-    if len(scheme) > 1:  # a one-letter scheme is a Windows drive
-        raise HubFormatError(f"unsupported mirror {root!r}: use http(s)://, file:// or a local path",
-                             source="DEEPCHEM_MODEL_HUB")
-    return Mirror(root=root, kind="local", base=str(Path(root).expanduser()))
+    """Turn one ``DEEPCHEM_MODEL_HUB`` entry into a :class:`Mirror` (its root normalized: see :mod:`.roots`)."""
+    root = normalize_root(root)
+    if root_kind(root) == "http":
+        return Mirror(root=root, kind="http", base=root)
+    return Mirror(root=root, kind="local", base=root)
 
 
 def parse_mirrors(roots: Iterable[str]) -> list[Mirror]:
@@ -143,6 +137,13 @@ def describe(err: BaseException) -> str:
     if isinstance(err, http.client.HTTPException):
         return f"broken response ({type(err).__name__}: {str(err)[:120]})"
     return f"{type(err).__name__}: {err}"
+
+
+def is_missing(err: BaseException) -> bool:
+    """True when a mirror's failure says the file is not there: HTTP 404, 410 or 403 (what S3 answers
+    for a missing key when listing is not allowed), or a missing local file."""
+    status = getattr(err, "status", None) or getattr(getattr(err, "response", None), "status_code", None)
+    return status in (403, 404, 410) or isinstance(err, (FileNotFoundError, NotADirectoryError))
 
 
 def failure_types() -> tuple[type[BaseException], ...]:
@@ -196,5 +197,5 @@ def _failed(record: health.MirrorHealth, mirror: Mirror, what: str, err: BaseExc
         record.mark_down(mirror.root, describe(err))
 
 
-__all__ = ["MAX_METADATA_BYTES", "Mirror", "describe", "failure_types", "parse_mirror", "parse_mirrors",
+__all__ = ["MAX_METADATA_BYTES", "Mirror", "describe", "failure_types", "is_missing", "parse_mirror", "parse_mirrors",
            "try_mirrors"]

@@ -16,7 +16,8 @@ a hub moves to new keys without its clients editing their configuration.
 :func:`check_index` refuses an index that names another hub than expected, is unsigned, signed by
 fewer trusted keys than the threshold, older than the highest version this cache has accepted for
 the hub (rollback), or past its ``expires`` (freeze). Without trusted keys only the hub name is
-checked and a notice is logged once per process.
+checked, and a notice is logged once per process when the index carries signatures nobody checks
+(:func:`notice_unchecked_signatures`; an unsigned hub has no key to configure).
 
 API:
     TrustPolicy(keys, threshold=1, hub=None)          per-hub settings; .check(...), .from_environment()
@@ -491,7 +492,8 @@ def check_index(obj: dict[str, Any], index: hubfiles.Index, source: str, *, stor
     if keys is None:
         keys, threshold = trusted_keys(), key_threshold() if threshold is None else threshold
     if not keys:
-        _notice_once()
+        if obj.get(SIGNATURES_KEY):
+            notice_unchecked_signatures()
         return Verdict(index.name, index.version)
     configured = KeySet(tuple(keys), 1 if threshold is None else threshold)
     current = store.keyset(index.name, configured) if store is not None else configured
@@ -521,12 +523,13 @@ def _check_expiry(expires: str, source: str, allow_expired: bool, now: datetime.
                      " (offline, DEEPCHEM_HUB_ALLOW_EXPIRED=1 accepts a cached copy knowingly)")
 
 
-def _notice_once() -> None:
+def notice_unchecked_signatures() -> None:
+    """Log, once per process, that a signed index is used without checking its signatures (no keys)."""
     global _notice_given
     if not _notice_given:
         _notice_given = True
-        log.warning("no trusted hub keys configured: hub index signatures are not checked "
-                    "(set DEEPCHEM_HUB_TRUSTED_KEYS to the hub's public key to enable the checks)")
+        log.warning("the hub index is signed, but no trusted hub keys are configured, so its signatures are not "
+                    "checked (set DEEPCHEM_HUB_TRUSTED_KEYS, or `dchub hub add NAME MIRROR --key PUBKEY`)")
 
 
 # --- what a client remembers -------------------------------------------------------------
@@ -622,5 +625,6 @@ VersionStore = TrustStore
 
 
 __all__ = ["KeySet", "PublicKey", "TrustPolicy", "TrustStore", "Verdict", "VersionStore", "check_index",
-           "follow_rotations", "key_threshold", "keyid", "parse_public_key", "parse_rotations", "parse_signatures",
-           "rotation_signed_bytes", "signed_bytes", "trusted_keys", "verify_signatures", "verify_threshold"]
+           "follow_rotations", "key_threshold", "keyid", "notice_unchecked_signatures", "parse_public_key",
+           "parse_rotations", "parse_signatures", "rotation_signed_bytes", "signed_bytes", "trusted_keys",
+           "verify_signatures", "verify_threshold"]

@@ -18,15 +18,20 @@ Idempotent.
 """
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dchub_client.models import interface
-from dchub_client.models.recording import record_init
+if TYPE_CHECKING:
+    import importlib.machinery
 
 _FLAG = "_dchub_patched"
+
+
+def _interface() -> Any:
+    # imported on first use: the interface pulls in numpy, and `import dchub_client` (the CLI) must not
+    from dchub_client.models import interface
+
+    return interface
 
 
 def install() -> None:
@@ -46,6 +51,9 @@ def record_subclasses(base: type) -> None:
     """Make *base* and all its subclasses, existing and future, record their constructor arguments."""
     if base.__dict__.get(_FLAG):
         return
+    # imported when DeepChem is: recording needs `inspect`, which `import dchub_client` (the CLI) must not pay for
+    from dchub_client.models.recording import record_init
+
     for cls in [base, *_all_subclasses(base)]:
         record_init(cls)
     previous = base.__dict__.get("__init_subclass__")
@@ -69,7 +77,7 @@ def patch_model_class(base: type) -> None:
     for name, method in _METHODS.items():
         if not hasattr(base, name):
             setattr(base, name, method)
-    interface.Model.register(base)
+    _interface().Model.register(base)
 
 
 def _all_subclasses(cls: type) -> list[type]:
@@ -83,17 +91,17 @@ def _all_subclasses(cls: type) -> list[type]:
 
 
 def _from_pretrained(cls: type, name_or_path: Any, **options: Any) -> Any:
-    return interface.from_pretrained(name_or_path, expected_class=cls, **options)
+    return _interface().from_pretrained(name_or_path, expected_class=cls, **options)
 
 
 _METHODS: dict[str, Any] = {
-    "get_weights": lambda self: interface.get_weights(self),
-    "set_weight": lambda self, name, value: interface.set_weight(self, name, value),
-    "get_parameters": lambda self: interface.get_parameters(self),
-    "to_pretrained": lambda self, path, **options: interface.to_pretrained(self, path, **options),
+    "get_weights": lambda self: _interface().get_weights(self),
+    "set_weight": lambda self, name, value: _interface().set_weight(self, name, value),
+    "get_parameters": lambda self: _interface().get_parameters(self),
+    "to_pretrained": lambda self, path, **options: _interface().to_pretrained(self, path, **options),
     "from_pretrained": classmethod(_from_pretrained),
-    "__getitem__": lambda self, name: interface.get_weight(self, name),
-    "__setitem__": lambda self, name, value: interface.set_weight(self, name, value),
+    "__getitem__": lambda self, name: _interface().get_weight(self, name),
+    "__setitem__": lambda self, name, value: _interface().set_weight(self, name, value),
 }
 
 
@@ -104,8 +112,9 @@ _TARGETS: dict[str, tuple[str, Any]] = {
 }
 
 
-class _PostImportFinder(importlib.abc.MetaPathFinder):
-    """Finds the modules of :data:`_TARGETS` through the other finders, and patches them once executed."""
+class _PostImportFinder:
+    """Finds the modules of :data:`_TARGETS` through the other finders, and patches them once executed
+    (a meta path finder needs only ``find_spec``; no ABC, so ``importlib.abc`` is not imported at start-up)."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         if fullname not in _TARGETS:
@@ -120,7 +129,9 @@ class _PostImportFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-class _PatchingLoader(importlib.abc.Loader):
+class _PatchingLoader:
+    """Runs the real loader, then the patch."""
+
     def __init__(self, loader: Any) -> None:
         self._loader = loader
 

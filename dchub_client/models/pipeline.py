@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from dchub_client import quiet
 from dchub_client.errors import (
     InvalidMoleculeError,
     InvalidMoleculeWarning,
@@ -90,13 +91,15 @@ class Pipeline:
             raise PretrainedFormatError("this pipeline stores no featurizer; call .model.predict on features",
                                         path=self.path)
         smiles = _smiles_list(smiles)
-        features, ok, failures = _featurize(self.featurizer, smiles)
+        with quiet.frameworks_quiet():
+            features, ok, failures = _featurize(self.featurizer, smiles)
         if failures:
             _report(failures, len(smiles), errors)
         if not ok:
             out = self._all_failed(len(smiles))
         else:
-            predictions = self._predict_features(features, [smiles[i] for i in ok])
+            with quiet.frameworks_quiet(native=True):
+                predictions = self._predict_features(features, [smiles[i] for i in ok])
             out = np.full((len(smiles), *predictions.shape[1:]), np.nan, dtype=_float_dtype(predictions))
             out[ok] = predictions
         return self._frame(smiles, out) if as_frame else out
@@ -181,9 +184,9 @@ def _smiles_list(smiles: Sequence[str]) -> list[str]:
 
 def _featurize(featurizer: Any, smiles: list[str]) -> tuple[Any, list[int], list[tuple[int, str, str]]]:
     """Featurize the parsable molecules; return (features of the good ones, their positions, failures)."""
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem, rdBase
 
-    RDLogger.DisableLog("rdApp.*")  # parse errors are reported per molecule; featurizers' deprecation noise dropped
+    blocker = rdBase.BlockLogs()  # parse errors are reported per molecule; featurizers' deprecation noise dropped
     try:
         mols = [Chem.MolFromSmiles(s) if s.strip() else None for s in smiles]
         failures = [(i, s, "invalid SMILES") for i, (s, m) in enumerate(zip(smiles, mols)) if m is None]
@@ -192,7 +195,7 @@ def _featurize(featurizer: Any, smiles: list[str]) -> tuple[Any, list[int], list
             return None, [], failures
         raw = list(featurizer.featurize([mols[i] for i in parsed]))
     finally:
-        RDLogger.EnableLog("rdApp.*")
+        del blocker  # the log's previous state comes back
     ok = [i for i, f in zip(parsed, raw) if not (isinstance(f, np.ndarray) and f.size == 0)]
     failures += [(i, smiles[i], "featurization failed") for i, f in zip(parsed, raw)
                  if isinstance(f, np.ndarray) and f.size == 0]
@@ -244,7 +247,8 @@ def load_pipeline(name_or_path: str | os.PathLike[str], *, verify: bool | None =
     check = (not verified) if verify is None else verify
     info = pretrained.read_params(folder)
     card = read_folder_card(folder)
-    with netguard.no_network(info.class_name, source=folder / layout.PARAMS_FILE):  # loading never phones home
+    with quiet.frameworks_quiet(native=True), \
+            netguard.no_network(info.class_name, source=folder / layout.PARAMS_FILE):  # never phones home
         stored = pipeline_codec.decode_pipeline(folder, info, verify=check)
         model = interface.build_from_folder(folder, info, verify=check, **overrides)
     return Pipeline(model=model, featurizer=stored.featurizer, transformers=stored.transformers, card=card,

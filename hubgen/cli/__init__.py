@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from dchub_client import constants
+from dchub_client import __version__, constants, quiet
 from dchub_client.errors import DchubError
 from hubgen.errors import HubgenError
 
@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = ("hubgen.cli.build", "hubgen.cli.verify", "hubgen.cl
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser with every command of :data:`COMMANDS` registered."""
     parser = argparse.ArgumentParser(prog="hubgen", description="Build, check and publish static DeepChem model hubs.")
+    parser.add_argument("-V", "--version", action="version", version=f"hubgen {__version__} (distribution dchub)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -35,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hubgen`` console script; returns the exit status."""
     args = make_parser().parse_args(argv)
     level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[quiet.StderrHandler()])
+    quiet.set_verbose(args.verbose)
+    quiet.silence_frameworks()  # recipes import DeepChem/TensorFlow: their chatter only with -v or DCHUB_DEBUG
     try:
         return int(args.func(args) or 0)
     except (HubgenError, DchubError) as err:

@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``hubgen serve`` until interrupted; print the URL to browse."""
     server = make_server(args.directory, port=args.port, base=args.base)
-    print(f"Serving {server.root} at {server.url}index.html (Ctrl+C to stop)", flush=True)
+    print(f"Serving {server.root} at {server.url}index.html (Ctrl+C to stop)\n"
+          f"Load its models with: export DEEPCHEM_MODEL_HUB={server.url}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

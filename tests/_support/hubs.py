@@ -12,10 +12,10 @@ from hubgen.build import build_hub as hubgen_build
 
 
 def build_hub(tmp_path: Path, models: dict[tuple[str, str], Path], *, part_size: int | None = None,
-              out: str = "hub", **options: object) -> Path:
-    """Build a hub with hubgen from pretrained folders (``models[(name, version)] = folder``);
-    *options* go to :func:`hubgen.build.build_hub` (e.g. ``sign_keys``)."""
-    lines = ["name: test-hub", "title: Test hub", "models:"]
+              out: str = "hub", hub_name: str = "test-hub", **options: object) -> Path:
+    """Build a hub named *hub_name* with hubgen from pretrained folders (``models[(name, version)] = folder``)
+    into ``tmp_path / out``; *options* go to :func:`hubgen.build.build_hub` (e.g. ``sign_keys``)."""
+    lines = [f"name: {hub_name}", "title: Test hub", "models:"]
     for (name, version), folder in models.items():
         lines += [f"  - name: {name}", f'    version: "{version}"', f"    path: {folder}",
                   "    card:", f"      description: toy model {name}", "      license: MIT"]
@@ -30,9 +30,10 @@ def rewrite_manifest(hub: Path, name: str, version: str, edit: Callable[[dict[st
     to vouch for the new bytes, as a hostile hub would."""
     index = json.loads((hub / layout.INDEX_FILE).read_bytes())
     ref = index["models"][name]["versions"][version]
-    manifest = json.loads((hub / ref["manifest"]).read_bytes())
+    path = hub / ref.get("manifest", hubfiles.manifest_path(name, version))  # 2.0 leaves the usual path out
+    manifest = json.loads(path.read_bytes())
     edit(manifest)
     data = hubfiles.dumps(manifest)
-    (hub / ref["manifest"]).write_bytes(data)
+    path.write_bytes(data)
     ref.update(sha256=sha256_bytes(data), size=len(data))
-    (hub / layout.INDEX_FILE).write_bytes(hubfiles.dumps(index))
+    (hub / layout.INDEX_FILE).write_bytes(hubfiles.index_dumps(index))

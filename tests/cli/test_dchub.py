@@ -36,10 +36,10 @@ def test_ls_and_info(hub_url, capsys):
 
 def test_pull_and_path(hub_url, capsys):
     assert main(["path", "esol-gc", "--offline"]) == 1
-    assert "offline mode and no cached index" in capsys.readouterr().err
+    assert "offline mode and esol-gc is not in the cache" in capsys.readouterr().err
     assert main(["pull", "esol-gc"]) == 0
     captured = capsys.readouterr()
-    snapshot = Cache().snapshot("esol-gc", "1.1.0")
+    snapshot = Cache().snapshot("esol-gc", "1.1.0", hub="test-hub")
     assert captured.out.strip() == str(snapshot)
     assert "esol-gc@1.1.0" in captured.err  # the progress bar
     validate_folder(snapshot)
@@ -74,14 +74,14 @@ def test_cache_ls_verify_prune_rm(hub_url, capsys, isolated_environment):
     assert main(["cache", "rm", "esol-gc"]) == 0
     assert not stale.exists()
     assert 0 < len(list(Cache().blobs())) < n_blobs  # esol-mtr shares esol-gc 1.0.0's files
-    validate_folder(Cache().snapshot("esol-mtr", "0.1"))
+    validate_folder(Cache().snapshot("esol-mtr", "0.1", hub="test-hub"))
     assert main(["cache", "rm", "esol-mtr@0.2"]) == 1
     assert "did you mean 'esol-mtr@0.1'" in capsys.readouterr().err
     blob = next(Cache().blobs())
     os.chmod(blob, 0o600)
     blob.write_bytes(b"corrupt")
     assert main(["cache", "verify"]) == 1
-    assert "snapshot removed: esol-mtr@0.1" in capsys.readouterr().out
+    assert "snapshot removed: test-hub:esol-mtr@0.1 (`dchub pull test-hub:esol-mtr@0.1`" in capsys.readouterr().out
 
 
 def test_mirror_makes_a_valid_hub(hub_url, tmp_path, capsys, monkeypatch):

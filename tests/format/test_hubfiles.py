@@ -12,10 +12,18 @@ SHB = "b" * 64
 
 
 def _index() -> dict:
-    return {"format": "dchub-index", "format_version": "1.0", "name": "hub", "title": "T", "description": "",
+    """A 2.0 index: manifest paths that follow from name and version are left out."""
+    return {"format": "dchub-index", "format_version": "2.0", "name": "hub", "title": "T", "description": "",
             "mirrors": ["https://x/"], "generated": "2020-01-01T00:00:00Z",
-            "models": {"m": {"latest": "1.0", "versions": {
-                "1.0": {"manifest": "models/m/1.0/manifest.json", "sha256": SHA, "size": 10}}}}}
+            "models": {"m": {"latest": "1.0", "versions": {"1.0": {"sha256": SHA, "size": 10}}}}}
+
+
+def _index_v1() -> dict:
+    """The same index in format 1.0 (every manifest path written out, indented)."""
+    data = _index()
+    data["format_version"] = "1.0"
+    data["models"]["m"]["versions"]["1.0"]["manifest"] = "models/m/1.0/manifest.json"
+    return data
 
 
 def _manifest() -> dict:
@@ -29,7 +37,31 @@ def _manifest() -> dict:
 def test_index_round_trip():
     index = hf.parse_index(_index(), "idx")
     assert index.models["m"].versions["1.0"].size == 10
+    assert index.models["m"].versions["1.0"].manifest == "models/m/1.0/manifest.json"
     assert hf.index_to_json(index) == _index()
+
+
+def test_a_v1_index_is_read_and_written_back_as_v2():
+    old = hf.parse_index(_index_v1(), "idx")
+    assert old.format_version == "1.0"
+    assert old.models == hf.parse_index(_index(), "idx").models
+    assert hf.index_to_json(old) == _index()
+
+
+def test_a_manifest_path_that_does_not_follow_from_name_and_version_is_kept():
+    data = _index()
+    data["models"]["m"]["versions"]["1.0"]["manifest"] = "elsewhere/m-1.0.json"
+    index = hf.parse_index(data, "idx")
+    assert index.models["m"].versions["1.0"].manifest == "elsewhere/m-1.0.json"
+    assert hf.index_to_json(index)["models"]["m"]["versions"]["1.0"]["manifest"] == "elsewhere/m-1.0.json"
+
+
+def test_index_dumps_is_compact_sorted_and_parses_back():
+    data = hf.index_dumps(_index())
+    assert b"\n" not in data[:-1] and b": " not in data and data.endswith(b"}\n")
+    assert data.index(b'"description"') < data.index(b'"format"') < data.index(b'"models"')
+    assert hf.parse_index(jsonstrict.loads(data), "idx") == hf.parse_index(_index(), "idx")
+    assert len(data) < len(hf.dumps(_index_v1()))
 
 
 def test_manifest_round_trip_and_blobs():
@@ -42,7 +74,7 @@ def test_manifest_round_trip_and_blobs():
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda d: d.update(format="x"), "'format' must be 'dchub-index'"),
-    (lambda d: d.update(format_version="2.0"), "not supported"),
+    (lambda d: d.update(format_version="3.0"), "not supported"),
     (lambda d: d["models"]["m"].update(latest="9"), "'latest' is '9'"),
     (lambda d: d["models"]["m"]["versions"]["1.0"].update(sha256="zz"), "'sha256' must be 64"),
     (lambda d: d["models"]["m"]["versions"]["1.0"].update(manifest="../x"), "invalid path"),

@@ -33,7 +33,7 @@ def test_eight_processes_pulling_the_same_model(tmp_path, serve, monkeypatch, is
     results = [(p.wait(timeout=60), p.stdout.read().strip(), p.stderr.read()) for p in procs]
     assert all(rc == 0 for rc, _, _ in results), [err for _, _, err in results]
     paths = {out for _, out, _ in results}
-    assert paths == {str(Cache().snapshot("shared", "1.0"))}
+    assert paths == {str(Cache().snapshot("shared", "1.0", hub="test-hub"))}
     validate_folder(paths.pop())
     n_files = sum(1 for p in folder.iterdir())
     assert len(list(Cache().blobs())) == n_files + 1  # one copy of each file, plus the manifest
@@ -58,7 +58,8 @@ def test_pull_killed_halfway_leaves_nothing_trusted(tmp_path, serve, monkeypatch
     weight = folder / "toy-dense.0-0.npy"
     from dchub_client.format.hashing import sha256_file
     assert not cache.has_blob(sha256_file(weight))
-    assert cache.snapshot_manifest("big", "1.0") is None and not cache.snapshot("big", "1.0").exists()
+    assert cache.snapshot_manifest("big", "1.0", hub="test-hub") is None
+    assert not cache.snapshot("big", "1.0", hub="test-hub").exists()
     server.faults.clear()
     second = _pull("big@1.0")
     assert second.wait(timeout=60) == 0, second.stderr.read()

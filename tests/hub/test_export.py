@@ -11,6 +11,7 @@ import pytest
 from dchub_client.errors import HubFormatError
 from dchub_client.format import layout
 from dchub_client.hub.export import export_models
+from dchub_client.hub.hubs import Hub, default_hub
 from dchub_client.hub.mirrors import parse_mirrors
 from dchub_client.hub.resolve import resolve_pretrained
 from hubgen.verify import verify_hub
@@ -26,8 +27,9 @@ def signed_hub(tmp_path: Path, keys) -> Path:
                      sign_keys=[keys["old"][0]])
 
 
-def _mirrors(hub: Path, serve) -> list:
-    return parse_mirrors([serve(hub).url])
+def _mirrors(hub: Path, serve) -> Hub:
+    """The default hub, served from *hub*."""
+    return default_hub().with_mirrors(parse_mirrors([serve(hub).url]))
 
 
 def _checksums_hold(root: Path) -> None:

@@ -96,7 +96,7 @@ def _assert_nothing_cached(cache_root: Path, hub: _Hub) -> None:
     cache = Cache()
     assert not cache.has_blob(hub.entry.sha256)
     assert not any(cache.has_blob(p.sha256) for p in hub.entry.parts)
-    assert cache.snapshot_manifest("big", "1.0") is None
+    assert cache.snapshot_manifest("big", "1.0", hub="test-hub") is None
 
 
 def _assert_no_new_threads(before: set[threading.Thread], servers: list[FaultyServer]) -> None:

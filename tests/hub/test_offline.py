@@ -28,7 +28,7 @@ def test_offline_mode_loads_cached_model_without_network(toy_hub, serve, dead_ur
 def test_offline_without_cached_index_says_so(dead_url, monkeypatch):
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", dead_url)
     monkeypatch.setenv("DEEPCHEM_HUB_OFFLINE", "1")
-    with pytest.raises(OfflineError, match="no cached index"):
+    with pytest.raises(OfflineError, match="esol-gc is not in the cache .* from any hub .*run `dchub pull esol-gc`"):
         resolve_pretrained("esol-gc")
 
 
@@ -85,6 +85,6 @@ def test_cache_verify_removes_corrupt_blobs_and_snapshots(toy_hub, serve, monkey
     assert cache.verify().bad_blobs == ()
     _corrupt_in_place(folder / "params.json")
     report = cache.verify()
-    assert len(report.bad_blobs) == 1 and set(report.bad_snapshots) == {"esol-gc@1.0.0", "esol-mtr@0.1"}
+    assert len(report.bad_blobs) == 1 and set(report.bad_snapshots) == {"test-hub:esol-gc@1.0.0", "test-hub:esol-mtr@0.1"}
     assert not folder.exists()
     validate_folder(resolve_pretrained("esol-gc@1.0.0").path)

@@ -28,7 +28,7 @@ def test_pull_over_http_gives_verified_plain_folder(toy_hub, tmp_path, serve, mo
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", server.url)
     resolved = resolve_pretrained("esol-gc@1.0.0")
     assert resolved.verified and (resolved.name, resolved.version) == ("esol-gc", "1.0.0")
-    assert resolved.path == Cache().snapshot("esol-gc", "1.0.0")
+    assert resolved.path == Cache().snapshot("esol-gc", "1.0.0", hub="test-hub")
     _same_files(tmp_path / "src" / "a", resolved.path)
     validate_folder(resolved.path)
     weight = resolved.path / "toy-dense.0-0.npy"
@@ -81,7 +81,7 @@ def test_every_mirror_failing_lists_what_each_answered(toy_hub, serve, dead_url,
     assert "sha256 mismatch" in failures[corrupt.url]
     assert dead_url in str(info.value) and "esol-gc@1.0.0/" in str(info.value)
     cache = Cache()
-    assert cache.snapshot_manifest("esol-gc", "1.0.0") is None
+    assert cache.snapshot_manifest("esol-gc", "1.0.0", hub="test-hub") is None
     weights = [e for e in _manifest(toy_hub, "esol-gc", "1.0.0").files if e.path.endswith(".npy")]
     assert not any(cache.has_blob(e.sha256) for e in weights)  # nothing unverified entered the cache
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import os
 import stat
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from dchub_client.errors import MirrorError, TrustError
 from dchub_client.format import hubfiles
 from dchub_client.hub import trust
 from dchub_client.hub.export import export_models
-from dchub_client.hub.mirrors import parse_mirrors
+from dchub_client.hub.hubs import default_hub
 from dchub_client.hub.resolve import resolve_pretrained
 from hubgen.cli import main as hubgen_main
 from hubgen.errors import SigningError
@@ -106,7 +105,7 @@ def test_index_bytes_unsigned_rebuild_of_a_signed_hub_warns(caplog, keys):
         out = json.loads(index_bytes({"format": "dchub-index", "name": "h", "title": "changed"}, old))
     assert out["version"] == 4 and "signatures" not in out
     assert "clients with trusted keys will refuse" in caplog.text
-    assert index_bytes({"format": "dchub-index", "name": "h"}, old) == hubfiles.dumps(old)  # unchanged: kept
+    assert index_bytes({"format": "dchub-index", "name": "h"}, old) == hubfiles.index_dumps(old)  # unchanged: kept
 
 
 def test_hubgen_build_cli_signs_with_several_keys(tmp_path, sources, keys, capsys):
@@ -142,7 +141,7 @@ def signed(tmp_path, sources, keys, serve, monkeypatch):
 
 def _assert_nothing_cached(cache_root: Path) -> None:
     assert not list(cache_root.glob("hubs/*/index.json"))
-    assert not list(cache_root.glob("snapshots/*/*"))
+    assert not list(cache_root.glob("snapshots/*/*/*"))
 
 
 def test_client_accepts_a_correctly_signed_index(signed, isolated_environment):
@@ -245,7 +244,7 @@ def test_rollback_mirror_is_skipped_when_another_serves_the_current_index(tmp_pa
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", fresh.url)
     resolve_pretrained("esol-gc")
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", f"{stale.url} {fresh.url}")
-    resolve_pretrained("esol-mtr")
+    resolve_pretrained("esol-mtr", refresh=True)  # the cached index is the same hub's: refresh to ask the mirrors
     assert stale.hits["index.json"] == 1 and fresh.hits["index.json"] == 2
 
 
@@ -273,10 +272,17 @@ def test_cached_index_that_expired_is_refreshed_online_and_refused_offline(signe
     cached = next(isolated_environment.glob("hubs/*/index.json"))
     obj = json.loads(cached.read_bytes())
     obj["expires"] = "2020-01-01T00:00:00Z"
-    cached.write_bytes(hubfiles.dumps(sign_index(obj, [load_private_key(keys["new"][0])])))
+
+    def expire_the_cached_copy():
+        # index.lookup records what was checked when the index was accepted (its expiry included);
+        # without it the client checks index.json whole again, as it does once that expiry passed
+        cached.write_bytes(hubfiles.dumps(sign_index(obj, [load_private_key(keys["new"][0])])))
+        cached.with_name("index.lookup").unlink(missing_ok=True)
+
+    expire_the_cached_copy()
     assert resolve_pretrained("esol-gc") == pulled  # online: expired in the cache, so fetched again
     assert server.hits["index.json"] == 2
-    cached.write_bytes(hubfiles.dumps(sign_index(obj, [load_private_key(keys["new"][0])])))
+    expire_the_cached_copy()
     monkeypatch.setenv("DEEPCHEM_HUB_OFFLINE", "1")
     with pytest.raises(TrustError, match="expired.*DEEPCHEM_HUB_ALLOW_EXPIRED"):
         resolve_pretrained("esol-gc")
@@ -300,17 +306,21 @@ def test_signed_index_without_version_or_expiry_is_refused(signed, keys):
 
 def test_without_trusted_keys_nothing_is_checked_and_a_notice_is_logged_once(tmp_path, sources, keys, serve,
                                                                            monkeypatch, caplog):
-    hub = _expired_hub(tmp_path, sources, keys)
-    obj = _index(hub)
-    del obj["signatures"]
-    _rewrite(hub, obj)
+    hub = _expired_hub(tmp_path, sources, keys)  # signed, and expired: nobody checks
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", serve(hub).url)
     monkeypatch.setenv("DEEPCHEM_HUB_INDEX_TTL", "0")
     with caplog.at_level(logging.WARNING, logger="dchub_client.hub.trust"):
         resolve_pretrained("esol-gc")
         resolve_pretrained("esol-mtr")
-    notices = [r for r in caplog.records if "no trusted hub keys configured" in r.getMessage()]
-    assert len(notices) == 1
+    notices = [r for r in caplog.records if "no trusted hub keys are configured" in r.getMessage()]
+    assert len(notices) == 1 and "signatures are not checked" in notices[0].getMessage()
+
+
+def test_an_unsigned_hub_without_trusted_keys_gives_no_notice(toy_hub, serve, monkeypatch, caplog):
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", serve(toy_hub).url)
+    with caplog.at_level(logging.DEBUG, logger="dchub_client.hub.trust"):
+        resolve_pretrained("esol-gc")
+    assert not [r for r in caplog.records if "trusted" in r.getMessage()]
 
 
 def test_all_mirrors_failing_trust_gives_the_trust_error_not_a_mirror_error(signed, serve, monkeypatch):
@@ -328,7 +338,7 @@ def test_all_mirrors_failing_trust_gives_the_trust_error_not_a_mirror_error(sign
 
 
 def test_mirror_export_keeps_the_signed_index_for_a_whole_hub_only(signed, tmp_path, caplog):
-    mirrors = parse_mirrors([os.environ["DEEPCHEM_MODEL_HUB"]])
+    mirrors = default_hub()
     hub, _ = signed
     export_models(["esol-gc", "esol-mtr"], tmp_path / "copy", mirrors, all_versions=True)
     assert (tmp_path / "copy" / "index.json").read_bytes() == (hub / "index.json").read_bytes()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from dchub_client.format import hubfiles
 from hubgen.serve import make_server
 from tests.hubgen.site.support import build_site_hub
 
@@ -37,8 +38,8 @@ def test_wget_crawl_of_the_site_is_a_mirror_hubgen_verify_accepts(tmp_path):
     assert WGET, "wget is missing: scripts/setup.sh installs Debian's wget"
     hub = build_site_hub(tmp_path, part_size=64 << 10)  # big-net's weight is stored in parts
     index = json.loads((hub / "index.json").read_text())
-    assert any(f.get("parts") for m in index["models"].values() for v in m["versions"].values()
-               for f in json.loads((hub / v["manifest"]).read_text())["files"])
+    manifests = {ref.manifest for m in hubfiles.parse_index(index).models.values() for ref in m.versions.values()}
+    assert any(f.get("parts") for path in manifests for f in json.loads((hub / path).read_text())["files"])
     server = _serve(hub)
     crawl = tmp_path / "crawl"
     try:
@@ -48,7 +49,7 @@ def test_wget_crawl_of_the_site_is_a_mirror_hubgen_verify_accepts(tmp_path):
         server.shutdown()
         server.server_close()
     assert result.returncode == 0, result.stderr
-    wanted = {"index.json"} | {v["manifest"] for m in index["models"].values() for v in m["versions"].values()}
+    wanted = {"index.json"} | manifests
     wanted |= {p.relative_to(hub).as_posix() for p in (hub / "blobs").rglob("*") if p.is_file()}
     got = {p.relative_to(crawl).as_posix() for p in crawl.rglob("*") if p.is_file()}
     assert wanted <= got, sorted(wanted - got)[:5]

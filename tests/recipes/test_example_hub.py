@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dchub_client.format import hubfiles
 from tests._support.fresh import predict_pipelines
 from tests.recipes.conftest import ROOT
 
@@ -38,9 +40,8 @@ FAR_FROM_TOX21 = ("N.N.Cl[Pt]Cl", "[B]1[B][B]2[B]3[B]1[B]4[B]2[B]3[B]4",
 
 
 def _manifests(hub: Path) -> dict[str, dict]:
-    index = json.loads((hub / "index.json").read_text())
-    return {name: json.loads((hub / m["versions"][m["latest"]]["manifest"]).read_text())
-            for name, m in index["models"].items()}
+    index = hubfiles.parse_index(json.loads((hub / "index.json").read_text()))
+    return {name: json.loads((hub / m.versions[m.latest].manifest).read_text()) for name, m in index.models.items()}
 
 
 def _json(folder: Path, name: str) -> dict:
@@ -275,3 +276,23 @@ def test_whole_build_takes_minutes_not_hours(built_hub):
     """A generous correctness bound (the suite shares the cores); scripts/hub.sh's 10 minutes on a fresh
     clone, setup included, is measured outside the tests."""
     assert built_hub.seconds < 20 * 60
+
+
+_LOAD_AND_PREDICT = """
+import dchub_client
+for name in ("esol-graphconv", "esol-mtr"):
+    print(name, dchub_client.load_pipeline(name).predict(["CCO", "c1ccccc1O"]).shape)
+"""
+
+
+def test_loading_and_predicting_print_nothing_unless_asked(built_hub, tmp_path):
+    """DeepChem's, TensorFlow's (Python and native) and RDKit's chatter is silenced (issue 13 item 8)."""
+    env = {**os.environ, "DEEPCHEM_MODEL_HUB": built_hub.url, "DEEPCHEM_HUB_CACHE": str(tmp_path / "cache")}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user runs it
+    quiet = subprocess.run([sys.executable, "-c", _LOAD_AND_PREDICT], env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.count("(2, 1") == 2 and quiet.stderr == ""
+    loud = subprocess.run([sys.executable, "-c", _LOAD_AND_PREDICT], env={**env, "DCHUB_DEBUG": "1"},
+                          capture_output=True, text=True, timeout=600)
+    assert loud.returncode == 0 and "Skipped loading" in loud.stderr

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from dchub_client.format import hubfiles
 from tests.hubgen.site.support import serving
 from tests.hubgen.site.test_browser import ARGS, ARTIFACTS, CHROMIUM, Watcher
 
@@ -57,9 +58,8 @@ def _open_everything(tab: Page) -> None:
 
 
 def _models(hub: Path) -> dict[str, dict]:
-    index = json.loads((hub / "index.json").read_text())
-    return {name: json.loads((hub / m["versions"][m["latest"]]["manifest"]).read_text())
-            for name, m in index["models"].items()}
+    index = hubfiles.parse_index(json.loads((hub / "index.json").read_text()))
+    return {name: json.loads((hub / m.versions[m.latest].manifest).read_text()) for name, m in index.models.items()}
 
 
 @pytest.mark.parametrize("width", WIDTHS)

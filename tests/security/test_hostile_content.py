@@ -159,14 +159,15 @@ def test_client_refuses_a_manifest_with_traversal_paths_even_with_a_matching_sha
     hub = build_hub(tmp_path, {("m", "1"): make_folder(tmp_path / "src")})
     index = json.loads((hub / "index.json").read_bytes())
     ref = index["models"]["m"]["versions"]["1"]
-    manifest = json.loads((hub / ref["manifest"]).read_bytes())
+    manifest_file = hub / hubfiles.manifest_path("m", "1")
+    manifest = json.loads(manifest_file.read_bytes())
     manifest["files"][0]["path"] = "../../../escaped.txt"
     data = hubfiles.dumps(manifest)
-    (hub / ref["manifest"]).write_bytes(data)
+    manifest_file.write_bytes(data)
     ref.update(sha256=sha256_bytes(data), size=len(data))
     (hub / "index.json").write_bytes(hubfiles.dumps(index))
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", serve(hub).url)
     with pytest.raises(HubFormatError, match="invalid path"):
         resolve_pretrained("m")
     assert not list(tmp_path.rglob("escaped.txt"))
-    assert not list(isolated_environment.glob("snapshots/*/*"))
+    assert not list(isolated_environment.glob("snapshots/*/*/*"))

@@ -84,7 +84,7 @@ def test_blob_fault_on_the_only_mirror_fails_clearly_and_caches_nothing(hub, ser
     assert re.search(FAULTS[fault], str(result)), str(result)
     assert "could not fetch" in str(result)
     _assert_cache_trusted(isolated_environment)
-    assert not list(isolated_environment.glob("snapshots/*/*"))
+    assert not list(isolated_environment.glob("snapshots/*/*/*"))
 
 
 @pytest.mark.parametrize("fault", ["corrupt", "truncated", "endless", "gzip-bomb", "drip", "redirect-loop", "500",

@@ -99,7 +99,7 @@ def test_a_manifest_naming_the_marker_cannot_write_through_into_another_models_b
     assert "Traceback" not in hostile.stderr
     assert "models/m/1/manifest.json" in hostile.stderr and f"{MARKER!r} is reserved" in hostile.stderr
     assert blob.read_bytes() == before and sha256_file(blob) == victim["sha256"]
-    assert not list((cache / "cache" / "snapshots").glob("m/*"))
+    assert not list((cache / "cache" / "snapshots").glob("*/m/*"))
     verify = _dchub(user, cache, two_hubs["lab"], "cache", "verify")
     assert verify.returncode == 0 and "corrupt" not in verify.stdout.lower().replace("0 corrupt", ""), verify.stdout
     again = _dchub(user, cache, two_hubs["lab"], "path", "victim")
@@ -126,9 +126,9 @@ def test_build_snapshot_itself_refuses_the_marker_and_never_writes_through_a_lin
     with cache.blob_writer(sha) as handle:
         handle.write(b"somebody else's bytes")
     with pytest.raises(CacheError, match="reserved"):
-        cache.build_snapshot("m", "1", "cd" * 32, [(MARKER, sha)])
+        cache.build_snapshot("m", "1", "cd" * 32, [(MARKER, sha)], hub="test-hub")
     with pytest.raises(CacheError, match="reserved"):
-        cache.build_snapshot("m", "1", "cd" * 32, [("a/.Dchub-Manifest", sha)])
+        cache.build_snapshot("m", "1", "cd" * 32, [("a/.Dchub-Manifest", sha)], hub="test-hub")
     assert cache.blob(sha).read_bytes() == b"somebody else's bytes"
     assert not [p for p in (tmp_path / "cache" / "snapshots").rglob("*") if p.is_file()]
 
@@ -192,7 +192,7 @@ def test_a_file_and_a_folder_of_the_same_name_is_a_clear_error_from_the_cli(two_
     assert "Traceback" not in result.stderr and "FileExistsError" not in result.stderr
     assert "models/m/1/manifest.json" in result.stderr
     assert "'README.md' is both a file and a folder" in result.stderr
-    assert not list((cache / "cache").glob("snapshots/m/*"))
+    assert not list((cache / "cache").glob("snapshots/*/m/*"))
 
 
 @pytest.mark.parametrize("order", ["file-first", "folder-first"])
@@ -204,7 +204,7 @@ def test_a_file_and_a_folder_of_the_same_name_is_a_hub_format_error_from_load_pi
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", two_hubs["evil"])
     with pytest.raises(HubFormatError, match=r"models/m/1/manifest\.json.*'README\.md' is both a file and a folder"):
         load_pipeline("m")
-    assert not list(isolated_environment.glob("snapshots/m/*"))
+    assert not list(isolated_environment.glob("snapshots/*/m/*"))
 
 
 def test_build_snapshot_turns_a_file_folder_clash_into_a_cache_error(tmp_path):
@@ -214,5 +214,5 @@ def test_build_snapshot_turns_a_file_folder_clash_into_a_cache_error(tmp_path):
         handle.write(b"x")
     for files in ([("a", sha), ("a/b", sha)], [("a/b", sha), ("a", sha)]):
         with pytest.raises(CacheError, match="both a file and a folder"):
-            cache.build_snapshot("m", "1", "cd" * 32, files)
-    assert not list((tmp_path / "cache" / "snapshots").glob("m/*"))
+            cache.build_snapshot("m", "1", "cd" * 32, files, hub="test-hub")
+    assert not list((tmp_path / "cache" / "snapshots").glob("*/m/*"))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dchub_client.format import hubfiles
 from dchub_client.format.card import Card
 from dchub_client.format.pretrained import write_pretrained
 from hubgen.build import build_hub
@@ -146,10 +147,10 @@ def test_every_file_of_every_version_is_linked_through_its_blobs(hub):
     for name in ("reg", "clf", "many"):
         page = hub / "models" / name / "index.html"
         links = {href for _, href in page_links(page).links}
-        index = json.loads((hub / "index.json").read_text())
-        for version, ref in index["models"][name]["versions"].items():
+        index = hubfiles.parse_index(json.loads((hub / "index.json").read_text()))
+        for version, ref in index.models[name].versions.items():
             assert f"{version}/manifest.json" in links
-            manifest = json.loads((hub / ref["manifest"]).read_text())
+            manifest = json.loads((hub / ref.manifest).read_text())
             for entry in manifest["files"]:
                 blobs = [part["sha256"] for part in entry.get("parts", [])] or [entry["sha256"]]
                 for sha in blobs:

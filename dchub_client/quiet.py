@@ -1,0 +1,148 @@
+"""What frameworks print while a model loads (DeepChem, TensorFlow, absl, RDKit), silenced unless asked for.
+
+Loading a Keras pipeline used to print ~25 lines: DeepChem's "Skipped loading modules ..." and
+"No normalization for ..." (Python logging), TensorFlow's deprecation notices (Python logging),
+TensorFlow's native absl lines ("oneDNN custom operations are on", "Could not find cuda drivers",
+"failed call to cuInit", which ``TF_CPP_MIN_LOG_LEVEL`` does not stop), and RDKit's
+"DEPRECATION WARNING" lines (its C++ log).
+
+* :func:`silence_frameworks` (the ``dchub`` and ``hubgen`` commands): their Python loggers at
+  ERROR for the whole process, ``TF_CPP_MIN_LOG_LEVEL=3`` unless set.
+* :func:`frameworks_quiet` (``load_pipeline``, ``Pipeline.predict``, recipes): the same loggers at
+  ERROR while inside, RDKit's log blocked, and with ``native=True`` the process's stderr (file
+  descriptor 2) captured while inside, so native lines are not shown; if the block raises, what was
+  captured is written out after all, so nothing that explains a failure is hidden.
+
+Nothing is silenced when ``DCHUB_DEBUG=1`` or after :func:`set_verbose` (the CLIs' ``-v``).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+from dchub_client import constants
+
+#: Python loggers of the frameworks a model load or a recipe may import.
+FRAMEWORK_LOGGERS = ("deepchem", "tensorflow", "absl", "keras", "tf_keras", "h5py", "torch", "jax", "numexpr",
+                     "matplotlib", "rdkit", "PIL")
+_verbose = False
+
+
+def set_verbose(verbose: bool) -> None:
+    """``-v`` in a CLI: show framework logging too."""
+    global _verbose
+    _verbose = verbose
+
+
+def enabled() -> bool:
+    """Whether framework output is silenced (not with ``DCHUB_DEBUG=1`` or ``-v``)."""
+    return not (_verbose or constants.debug())
+
+
+def silence_frameworks() -> None:
+    """For the CLIs: framework loggers at ERROR for the whole process; native TensorFlow logging quiet."""
+    if not enabled():
+        return
+    constants.quiet_native_tensorflow()
+    for name in FRAMEWORK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def frameworks_quiet(*, native: bool = False) -> Iterator[None]:
+    """Silence framework output while inside (see the module docstring); a no-op when not :func:`enabled`."""
+    if not enabled():
+        yield
+        return
+    constants.quiet_native_tensorflow()
+    loggers = [logging.getLogger(name) for name in FRAMEWORK_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.level, logging.ERROR))
+    try:
+        with _rdkit_blocked(), (_stderr_captured() if native else contextlib.nullcontext()):
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _rdkit_blocked() -> Iterator[None]:
+    """RDKit's C++ log blocked while inside (when RDKit is imported already or gets imported meanwhile)."""
+    blocker = None
+    if "rdkit" in sys.modules:
+        from rdkit import rdBase
+
+        blocker = rdBase.BlockLogs()
+    try:
+        yield
+    finally:
+        del blocker  # BlockLogs restores the previous state when it is deleted
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A logging handler writing to whatever ``sys.stderr`` is when a record is emitted (as
+    :data:`logging.lastResort` does), so the CLIs' own messages still show while native output is captured."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        """Ignored: the stream is always the current ``sys.stderr``."""
+
+
+@contextlib.contextmanager
+def _stderr_captured() -> Iterator[None]:
+    """Send file descriptor 2 to a temp file while inside; replay it if the block raises.
+
+    Python's own ``sys.stderr`` (when it is file descriptor 2) is pointed at the real stderr meanwhile,
+    so warnings, ``print(..., file=sys.stderr)`` and :class:`StderrHandler` still reach the terminal.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr (closed, or not a real file): nothing to capture
+        yield
+        return
+    python_stderr = sys.stderr
+    swap = _fileno(python_stderr) == 2
+    with tempfile.TemporaryFile() as capture, open(saved, "w", closefd=True, encoding="utf-8",
+                                                   errors="backslashreplace") as real:
+        os.dup2(capture.fileno(), 2)
+        if swap:
+            sys.stderr = real
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            real.flush()
+            sys.stderr = python_stderr
+            os.dup2(saved, 2)
+            if failed:
+                capture.seek(0)
+                python_stderr.write(capture.read().decode("utf-8", "replace"))
+                python_stderr.flush()
+
+
+def _fileno(stream: Any) -> int | None:
+    try:
+        return int(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+__all__ = ["FRAMEWORK_LOGGERS", "StderrHandler", "enabled", "frameworks_quiet", "set_verbose", "silence_frameworks"]

@@ -1,0 +1,71 @@
+"""Journey (issue 13 item 8): quiet by default. The trusted-keys warning only when it matters, versions, and
+the dchub command starting without numpy, requests or pooch for what does not need them."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from dchub_client import __version__
+from tests._support.folders import make_folder
+from tests._support.hubs import build_hub
+from tests.journeys._cli import ok, run
+
+HEAVY = ("numpy", "requests", "pooch", "urllib3", "yaml", "cryptography", "tqdm")
+
+
+def test_versions():
+    assert ok("--version").strip().startswith(f"dchub {__version__}")
+    assert ok("hubgen", "--version").strip().startswith(f"hubgen {__version__}")
+
+
+def test_an_unsigned_hub_gives_no_key_warning_and_a_signed_one_gives_one(tmp_path, keys, serve, monkeypatch):
+    folder = make_folder(tmp_path / "src", seed=1)
+    unsigned = build_hub(tmp_path, {("m", "1"): folder}, out="unsigned")
+    signed = build_hub(tmp_path, {("m", "1"): folder}, out="signed", hub_name="signed-hub",
+                       sign_keys=[keys["old"][0]])
+    env = {"DEEPCHEM_MODEL_HUB": serve(unsigned).url}
+    for args in (("ls",), ("pull", "-q", "m"), ("path", "m")):
+        done = run(*args, env=env)
+        assert done.returncode == 0 and done.stderr == "", (args, done.stderr)
+    info = ok("info", "m", env=env)  # `dchub info` says it, once, in its report
+    assert "signature: not signed: no trusted keys are configured for this hub" in info
+    env = {"DEEPCHEM_MODEL_HUB": serve(signed).url, "DEEPCHEM_HUB_CACHE": str(tmp_path / "cache2")}
+    done = run("pull", "-q", "m", env=env)
+    assert done.returncode == 0
+    assert done.stderr.count("\n") == 1 and "signed, but no trusted hub keys are configured" in done.stderr
+    assert "signature: signed, but its signatures were not checked" in ok("info", "m", env=env)
+    env["DEEPCHEM_HUB_TRUSTED_KEYS"] = str(keys["old"][1])
+    done = run("pull", "-q", "m", env=env)
+    assert done.returncode == 0 and done.stderr == ""
+    assert "signature: verified with the hub's trusted keys (index version 1, expires" in ok("info", "m", env=env)
+
+
+_PROBE = """
+import sys
+from dchub_client.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+print("LOADED", *sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _loaded(*args: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", _PROBE.format(heavy=HEAVY), *args], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stderr.strip().splitlines()[-1].split()[1:]
+
+
+def test_the_command_imports_only_what_it_needs(tmp_path, serve, monkeypatch):
+    assert _loaded("--version") == []
+    hub = build_hub(tmp_path, {("m", "1"): make_folder(tmp_path / "src", seed=1)})
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", serve(hub).url)
+    ok("pull", "-q", "m")
+    ok("ls")
+    assert _loaded("pull", "-q", "m") == []  # a no-op pull: everything is cached
+    assert _loaded("path", "m") == []
+    monkeypatch.setenv("DEEPCHEM_HUB_OFFLINE", "1")
+    assert _loaded("ls") == []  # from the cache
