@@ -8,8 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-#: The shared data sets (``../shared/data`` beside the checkout; never copied into the project).
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: The shared data sets (a ``shared/data`` folder beside the checkout or above it, as for a git worktree;
+#: never copied into the project).
+SHARED_DATA = next((p / "shared" / "data" for p in Path(__file__).resolve().parents[1:]
+                    if (p / "shared" / "data").is_dir()), Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,36 @@ def best_of(fn: Callable[[], object], repeat: int = 3, setup: Callable[[], objec
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def interleaved(contenders: dict[str, Callable[[], object]], repeat: int = 3,
+                setup: dict[str, Callable[[], object]] | None = None) -> dict[str, list[float]]:
+    """Wall times of each contender, measured in turns (A, B, C, A, B, C, ...) so that a burst of load
+    from elsewhere on the machine hits them alike; *setup* (per contender) runs untimed before each call."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, fn in contenders.items():
+            if setup and name in setup:
+                setup[name]()
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def warm_page_cache(paths: list[str] | list[Path]) -> None:
+    """Read every file once, so a measurement starts with them in the page cache (as its peer does)."""
+    buffer = bytearray(4 << 20)
+    for path in paths:
+        with open(path, "rb", buffering=0) as handle:
+            while handle.readinto(buffer):
+                pass
+
+
+def spread(times: list[float]) -> str:
+    """``best 0.21 s, median 0.25 s`` (how noisy the machine was for these repeats)."""
+    return f"best {min(times):.3g} s, median {statistics.median(times):.3g} s over {len(times)}"
 
 
 def median_of(fn: Callable[[], object], repeat: int = 5) -> float:

@@ -1,10 +1,12 @@
 """The pretrained format against DeepChem's own checkpoints, for a ~50M-parameter MultitaskRegressor.
 
-Rows:
-* ``from_pretrained`` (checksums verified) vs DeepChem's path: construct with the same arguments + ``restore()``.
-* ``to_pretrained`` vs ``save_checkpoint``.
+Rows (issue 16):
+* ``from_pretrained`` (checksums verified) vs DeepChem's path: construct with the same arguments +
+  ``restore()`` (target <= 0.3); without verification for reference.
+* ``to_pretrained`` vs ``save_checkpoint`` (target <= 1.0), timed in turns.
 * peak memory of loading: how far the resident set of a fresh process (frameworks already imported)
-  rises while it loads the model, ours vs DeepChem's.
+  rises while it loads the model, ours vs DeepChem's; and the same for a 1 GiB model (268M float32
+  parameters), against DeepChem's and against the size of the weights themselves.
 """
 from __future__ import annotations
 
@@ -16,11 +18,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import Row, best_of
+from _common import Row, interleaved, spread
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 ARGS = {"n_tasks": 1, "n_features": 4096, "layer_sizes": [8192, 2048]}  # 33.5M + 16.8M weights
 QUICK_ARGS = {"n_tasks": 1, "n_features": 1024, "layer_sizes": [2048, 512]}
+BIG_ARGS = {"n_tasks": 1, "n_features": 16384, "layer_sizes": [16384]}  # 268M float32 parameters: 1 GiB
+BIG_QUICK_ARGS = {"n_tasks": 1, "n_features": 8192, "layer_sizes": [8192]}
 
 _LOAD_SCRIPT = """
 import json, sys
@@ -56,33 +61,59 @@ def run(quick: bool) -> list[Row]:
     import dchub_client
 
     args = QUICK_ARGS if quick else ARGS
-    work = Path(tempfile.mkdtemp(prefix="bench-pretrained-"))
+    work = Path(tempfile.mkdtemp(prefix="bench-pretrained-", dir=HERE / "_out"))
     try:
         torch.manual_seed(0)
         model = dc.models.MultitaskRegressor(**args, model_dir=str(work / "dc"))
         n_params = sum(p.numel() for p in model.model.parameters())
         label = f"MultitaskRegressor {n_params / 1e6:.0f}M params"
-
-        save_ours = best_of(lambda: dchub_client.to_pretrained(model, work / "ours", overwrite=True))
-        save_dc = best_of(lambda: model.save_checkpoint(max_checkpoints_to_keep=1))
+        saves = interleaved({"ours": lambda: dchub_client.to_pretrained(model, work / "ours", overwrite=True),
+                             "dc": lambda: model.save_checkpoint(max_checkpoints_to_keep=1)}, repeat=7)
 
         def dc_restore() -> None:
             fresh = dc.models.MultitaskRegressor(**args, model_dir=str(work / "dc"))
             fresh.restore()
 
-        load_ours = best_of(lambda: dchub_client.from_pretrained(work / "ours"))
-        load_dc = best_of(dc_restore)
-        load_ours_noverify = best_of(lambda: dchub_client.from_pretrained(work / "ours", verify=False))
+        loads = interleaved({"ours": lambda: dchub_client.from_pretrained(work / "ours"), "dc": dc_restore,
+                             "ours, no verify": lambda: dchub_client.from_pretrained(work / "ours", verify=False)},
+                            repeat=3)
         rss_ours = _peak_rss_mib("ours", work / "ours", args)
         rss_dc = _peak_rss_mib("dc", work / "dc", args)
-        return [
-            Row(f"from_pretrained, {label}", load_ours, "construct + restore()", load_dc),
-            Row(f"from_pretrained(verify=False), {label}", load_ours_noverify, "construct + restore()", load_dc),
-            Row(f"to_pretrained, {label}", save_ours, "save_checkpoint()", save_dc),
-            Row(f"peak RSS growth while loading, {label}", rss_ours, "construct + restore()", rss_dc, unit="M"),
+        rows = [
+            Row(f"from_pretrained, {label}", min(loads["ours"]), "construct + restore()", min(loads["dc"]),
+                target=0.3, note=f"ours {spread(loads['ours'])}, DeepChem {spread(loads['dc'])}"),
+            Row(f"from_pretrained(verify=False), {label}", min(loads["ours, no verify"]), "construct + restore()",
+                min(loads["dc"]), target=None),
+            Row(f"to_pretrained, {label}", min(saves["ours"]), "save_checkpoint()", min(saves["dc"]), target=1.0,
+                note=f"ours {spread(saves['ours'])}, DeepChem {spread(saves['dc'])}"),
+            Row(f"peak RSS growth while loading, {label}", rss_ours, "construct + restore()", rss_dc, unit="M",
+                target=None),
         ]
+        return rows + _big_rss_rows(work, quick)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _big_rss_rows(work: Path, quick: bool) -> list[Row]:
+    """Peak memory of loading a 1 GiB model (a quarter of that with ``quick``)."""
+    import deepchem as dc
+    import torch
+
+    import dchub_client
+
+    args = BIG_QUICK_ARGS if quick else BIG_ARGS
+    torch.manual_seed(0)
+    model = dc.models.MultitaskRegressor(**args, model_dir=str(work / "dc-big"))
+    nbytes = sum(p.numel() * p.element_size() for p in model.model.parameters())
+    dchub_client.to_pretrained(model, work / "ours-big")
+    model.save_checkpoint(max_checkpoints_to_keep=1)
+    del model
+    rss_ours = _peak_rss_mib("ours", work / "ours-big", args)
+    rss_dc = _peak_rss_mib("dc", work / "dc-big", args)
+    label = f"peak RSS growth while loading a {nbytes / 2**30:.2g} GiB model"
+    return [Row(label, rss_ours, "construct + restore()", rss_dc, unit="M", target=None),
+            Row(label, rss_ours, "the weights' own size", nbytes / 2**20, unit="M", target=None,
+                note="1.0 would mean no copy of the weights is ever held besides the model's own")]
 
 
 if __name__ == "__main__":

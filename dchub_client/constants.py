@@ -20,6 +20,8 @@ ENV_VARS = (
     "DEEPCHEM_HUB_INDEX_TTL",
     "DEEPCHEM_HUB_WORKERS",
     "DEEPCHEM_HUB_TIMEOUT",
+    "DEEPCHEM_HUB_CONNECT_TIMEOUT",
+    "DEEPCHEM_HUB_MIRROR_BACKOFF",
     "DEEPCHEM_HUB_MIN_RATE",
     "DEEPCHEM_HUB_TRUSTED_KEYS",
     "DEEPCHEM_HUB_KEY_THRESHOLD",
@@ -87,8 +89,25 @@ def download_workers() -> int:
 
 
 def timeout_seconds() -> float:
-    """Connect/read timeout for one HTTP request."""
+    """``DEEPCHEM_HUB_TIMEOUT`` (default 30 s): the read timeout of one HTTP request.
+
+    A response must go silent for no longer than this, its headers must be complete this long
+    after the request was sent, and a metadata file (``index.json``, a manifest, ``params.json``)
+    must arrive whole within it.
+    """
     return float(os.environ.get("DEEPCHEM_HUB_TIMEOUT", "30"))
+
+
+def connect_timeout_seconds() -> float:
+    """``DEEPCHEM_HUB_CONNECT_TIMEOUT`` (default 5 s): how long a mirror may take to accept a
+    connection and to start answering a request; a mirror that does not is skipped."""
+    return float(os.environ.get("DEEPCHEM_HUB_CONNECT_TIMEOUT", "5"))
+
+
+def mirror_backoff_seconds() -> float:
+    """``DEEPCHEM_HUB_MIRROR_BACKOFF`` (default 300 s): how long later processes skip a mirror that
+    failed to connect or timed out (0: only the process that saw it fail skips it)."""
+    return max(0.0, float(os.environ.get("DEEPCHEM_HUB_MIRROR_BACKOFF", "300")))
 
 
 def trusted_keys_setting() -> str | None:
@@ -118,6 +137,16 @@ def min_rate_bytes() -> float:
     so a mirror that drips bytes just fast enough to dodge the read timeout is still cut off.
     """
     return max(1.0, float(os.environ.get("DEEPCHEM_HUB_MIN_RATE", str(64 << 10))))
+
+
+def proxy_url(scheme: str, host: str) -> str | None:
+    """The proxy the standard variables (``http_proxy``, ``https_proxy``, ``no_proxy``) give for *host*, or None."""
+    import urllib.request
+
+    proxy = urllib.request.getproxies_environment().get(scheme)
+    if not proxy or urllib.request.proxy_bypass_environment(host):
+        return None
+    return proxy
 
 
 #: Redirects followed for one request (a loop fails fast).

@@ -245,6 +245,32 @@ class BadResponseError(HubError, ValueError):
     """
 
 
+class HTTPStatusError(BadResponseError):
+    """A mirror answered an HTTP request with a status other than 200 (``HTTP 404 Not Found``).
+
+    Attributes:
+        status: the HTTP status code.
+        url: the URL requested.
+    """
+
+    def __init__(self, status: int, reason: str, url: str) -> None:
+        self.status = status
+        self.url = url
+        super().__init__(f"HTTP {status} {reason}".strip())
+
+
+class MirrorDownError(HubError, ConnectionError):
+    """A mirror could not be reached, did not answer in time, or stalled (it is then skipped for a while).
+
+    Recorded as that mirror's failure while the next mirror is tried; only escapes inside a
+    :class:`MirrorError`.
+    """
+
+
+class MirrorTimeoutError(MirrorDownError, TimeoutError):
+    """A mirror accepted the request but did not answer, or not fast enough (a deadline passed)."""
+
+
 class OfflineError(HubError, FileNotFoundError):
     """Offline mode (or no network) and the requested item is not in the cache."""
 

@@ -1,7 +1,12 @@
 """The content-addressed blob store of a hub, and the hash cache that keeps rebuilds cheap.
 
-Each source file is read once: its bytes are hashed while they are copied into temp files, one
-per part when the file is larger than the part size; each temp file is then moved to
+Each byte is hashed once: a file that fits in one part has one digest, which is both its own and
+its blob's; only a file split into parts also gets a digest per part. A small file (up to
+:data:`SMALL_FILE_BYTES`) is read whole, hashed, and written only if its blob is not already there.
+A larger one is hashed in one pass, then each of its blobs that is new is copied by the kernel
+(``copy_file_range``, from the page cache the hash pass filled): a blob the hub already has (a
+fine-tuned model's frozen weights) is never written. :meth:`BlobStore.digest_all` works on two
+files at once, so one file's hashing overlaps another's copying. Each temp file is moved to
 ``blobs/sha256/<xx>/<sha>`` unless that blob is already there.
 
 The hash cache (``<hub>/.hubgen-cache.json``, never published) maps a source file's
@@ -12,23 +17,32 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
 import shutil
-import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dchub_client.format import hubfiles, layout
-from dchub_client.format.atomic import atomic_write_bytes, shared_file_mode
+from dchub_client.format.atomic import atomic_write_bytes
+from dchub_client.format.hashing import sha256_file
 
 logger = logging.getLogger(__name__)
 
 _CACHE_VERSION = 1
-#: Copy/hash buffer: large, so per-call overhead vanishes.
-BUFFER_SIZE = 4 << 20
+#: Read buffer of a streamed file: large, so per-call overhead vanishes.
+BUFFER_SIZE = 1 << 20
+#: Files up to this size are read whole into memory (and written only when their blob is new).
+SMALL_FILE_BYTES = 4 << 20
+#: Files hashed (and copied) at once by :meth:`BlobStore.digest_all`: hashing and copying release the
+#: GIL, and so does creating files, which is most of the cost for many small ones.
+WORKERS = 2
 
 Progress = Callable[[int], None]
 
@@ -87,6 +101,16 @@ class HashCache:
                                       "parts": [[p.sha256, p.size] for p in digest.parts]}
         self._dirty = True
 
+    def sha256(self, path: Path) -> str:
+        """The sha256 of a hub file (a manifest, a page), from the cache while its stat is unchanged."""
+        st = path.stat()
+        cached = self.get(path, st, 0)
+        if cached is not None:
+            return cached.sha256
+        digest = sha256_file(path)
+        self.put(path, st, 0, FileDigest(digest, st.st_size))
+        return digest
+
     def save(self) -> None:
         """Write the cache atomically if anything changed."""
         if self._dirty:
@@ -103,6 +127,15 @@ class StoreStats:
     bytes_new: int = 0
     bytes_reused: int = 0
     blobs_new: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, hashed: int = 0, new: int = 0, reused: int = 0, blob: str | None = None) -> None:
+        with self.lock:
+            self.bytes_hashed += hashed
+            self.bytes_new += new
+            self.bytes_reused += reused
+            if blob is not None:
+                self.blobs_new.append(blob)
 
 
 class BlobStore:
@@ -114,14 +147,48 @@ class BlobStore:
         self.cache = cache
         self.stats = StoreStats()
         self.tmp = root / layout.BUILD_TMP_DIR
+        self._names = itertools.count()
+        self._folders: set[str] = set()
 
     def path(self, sha256: str) -> Path:
         return self.root / hubfiles.blob_path(sha256)
 
     def has(self, blob: hubfiles.Part) -> bool:
         try:
-            return self.path(blob.sha256).stat().st_size == blob.size
+            return os.stat(os.path.join(self.root, hubfiles.blob_path(blob.sha256))).st_size == blob.size
         except FileNotFoundError:
+            return False
+
+    def digest_all(self, sources: Sequence[Path], *, store: bool,
+                   progress: Progress | None = None) -> list[FileDigest]:
+        """:meth:`digest` of each of *sources* (in that order), :data:`WORKERS` files at a time; a file
+        listed twice (a folder published as two versions) is read once."""
+        unique = list(dict.fromkeys(sources))
+        if len(unique) < len(sources):
+            found = dict(zip(unique, self.digest_all(unique, store=store, progress=progress)))
+            for path in _repeats(sources):  # their blobs are there now
+                if store:
+                    self.stats.add(reused=found[path].size)
+                if progress:
+                    progress(found[path].size)
+            return [found[p] for p in sources]
+        todo = [p for p in sources if not self._cached(p)]
+        if len(todo) < 2 or (len(todo) < 8 and sum(_size(p) for p in todo) < 2 * SMALL_FILE_BYTES):
+            return [self.digest(path, store=store, progress=progress) for path in sources]
+        lock = threading.Lock()
+
+        def tick(n: int) -> None:
+            with lock:
+                progress(n)  # type: ignore[misc]
+
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="hubgen-hash") as pool:
+            return list(pool.map(lambda p: self.digest(p, store=store, progress=tick if progress else None),
+                                 sources))
+
+    def _cached(self, source: Path) -> bool:
+        try:
+            return self.cache.get(source, source.stat(), self.part_size) is not None
+        except OSError:
             return False
 
     def digest(self, source: Path, *, store: bool, progress: Progress | None = None) -> FileDigest:
@@ -130,85 +197,136 @@ class BlobStore:
         cached = self.cache.get(source, st, self.part_size)
         if cached is not None and (not store or all(self.has(b) for b in cached.blobs)):
             if store:
-                self.stats.bytes_reused += cached.size
+                self.stats.add(reused=cached.size)
             if progress:
                 progress(cached.size)
             return cached
-        digest = self._read(source, store=store, progress=progress)
+        digest = self._read(source, size=st.st_size, store=store)
+        if progress:
+            progress(digest.size)
+        self.stats.add(hashed=digest.size)
         self.cache.put(source, st, self.part_size, digest)
         return digest
 
-    def _read(self, source: Path, *, store: bool, progress: Progress | None) -> FileDigest:
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        temps: list[Path] = []
-        try:
-            whole, parts = self._copy(source, temps if store else None, progress)
-            digest = FileDigest(whole, sum(p.size for p in parts), parts if len(parts) > 1 else ())
-            if store:
-                for blob, temp in zip(digest.blobs, temps):
-                    self._commit(blob, temp)
-            return digest
-        finally:
-            for temp in temps:
-                with contextlib.suppress(FileNotFoundError):
-                    temp.unlink()
+    def _read(self, source: Path, *, size: int, store: bool) -> FileDigest:
+        """Read and hash *source* (the only place source bytes are read)."""
+        if size <= SMALL_FILE_BYTES:
+            return self._small(source, size, store=store)
+        return self._stream(source, store=store)
 
-    def _copy(self, source: Path, temps: list[Path] | None,
-              progress: Progress | None) -> tuple[str, tuple[hubfiles.Part, ...]]:
-        whole = hashlib.sha256()
-        parts: list[hubfiles.Part] = []
-        buffer = bytearray(BUFFER_SIZE)
+    # --- small files: read whole, hash, write only new blobs ----------------------------------
+
+    def _small(self, source: Path, size: int, *, store: bool) -> FileDigest:
+        with open(source, "rb", buffering=0) as handle:
+            data = memoryview(handle.read())
+        if len(data) != size:
+            raise OSError(f"{source}: changed while being read ({len(data)} bytes, expected {size})")
+        whole = hashlib.sha256(data).hexdigest()
+        chunks = [data[i:i + self.part_size] for i in range(0, len(data), self.part_size)] or [data]
+        parts = tuple(hubfiles.Part(hashlib.sha256(c).hexdigest(), len(c)) for c in chunks) \
+            if len(chunks) > 1 else ()
+        digest = FileDigest(whole, size, parts)
+        if store:
+            for blob, chunk in zip(digest.blobs, chunks):
+                if self.has(blob):
+                    self.stats.add(reused=blob.size)
+                else:
+                    self._commit(blob, self._write_temp(chunk))
+        return digest
+
+    def _write_temp(self, data: memoryview) -> str:
+        fd, name = self._temp()
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        return name
+
+    def _temp(self) -> tuple[int, str]:
+        """A new temp file in the store's private temp folder, created with its final mode
+        (``0o666`` under the umask: :func:`~dchub_client.format.atomic.shared_file_mode`, like ``cp``)."""
+        name = os.path.join(self.tmp, f"blob.{os.getpid()}.{next(self._names)}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        try:
+            return os.open(name, flags, 0o666), name
+        except FileNotFoundError:
+            os.makedirs(self.tmp, exist_ok=True)
+            return os.open(name, flags, 0o666), name
+
+    # --- large files: hash first, then copy only the blobs that are new -----------------------
+
+    def _stream(self, source: Path, *, store: bool) -> FileDigest:
+        """Hash a large file in one pass; then copy each new blob's byte range in the kernel.
+
+        Hashing first means a blob already in the hub (a fine-tuned model's frozen weights) is
+        never written at all; the copy (``copy_file_range``) reads the page cache the hash pass
+        just filled. The file must not change between the two passes (checked by its status).
+        """
         with open(source, "rb", buffering=0) as src:
-            while True:
-                part, size, done = self._copy_part(src, buffer, whole, temps, progress)
-                if size or not parts:
-                    parts.append(hubfiles.Part(part, size))
-                if done:
-                    break
-        self.stats.bytes_hashed += sum(p.size for p in parts)
+            before = os.fstat(src.fileno())
+            whole, parts = self._hash_parts(src)
+            digest = FileDigest(whole, sum(p.size for p in parts), parts if len(parts) > 1 else ())
+            offset = 0
+            for blob in digest.blobs if store else ():
+                if self.has(blob):
+                    self.stats.add(reused=blob.size)
+                else:
+                    temp = self._copy_range(src.fileno(), offset, blob.size)
+                    _check_unchanged(source, before, os.fstat(src.fileno()), temp)
+                    self._commit(blob, temp)
+                offset += blob.size
+        return digest
+
+    def _hash_parts(self, src: Any) -> tuple[str, tuple[hubfiles.Part, ...]]:
+        """Read *src* to the end; return the whole-file digest and the parts.
+
+        While the file fits in one part, its whole digest is the part's; from the second part on,
+        each part also gets a digest of its own (the first part's is the whole digest at its end).
+        """
+        whole = hashlib.sha256()
+        part_hash: Any = None
+        parts: list[hubfiles.Part] = []
+        size = 0
+        view = memoryview(bytearray(BUFFER_SIZE))
+        while n := src.readinto(view[:min(BUFFER_SIZE, self.part_size - size or self.part_size)]):
+            if size == self.part_size:  # the current part is full: a new one starts here
+                parts.append(hubfiles.Part((part_hash or whole.copy()).hexdigest(), size))
+                part_hash, size = hashlib.sha256(), 0
+            chunk = view[:n]
+            whole.update(chunk)
+            if part_hash is not None:
+                part_hash.update(chunk)
+            size += n
+        parts.append(hubfiles.Part((part_hash or whole).hexdigest(), size))
         return whole.hexdigest(), tuple(parts)
 
-    def _copy_part(self, src: object, buffer: bytearray, whole: "hashlib._Hash", temps: list[Path] | None,
-                   progress: Progress | None) -> tuple[str, int, bool]:
-        """Copy up to one part from *src*; return (sha256, size, reached end of file)."""
-        part = hashlib.sha256()
-        view = memoryview(buffer)
-        out_fd = None
-        if temps is not None:
-            out_fd, name = tempfile.mkstemp(prefix="blob.", dir=self.tmp)
-            temps.append(Path(name))
-        size = 0
+    def _copy_range(self, src_fd: int, offset: int, size: int) -> str:
+        """A temp file holding bytes ``offset:offset + size`` of *src_fd*, copied by the kernel when it can."""
+        fd, name = self._temp()
         try:
-            while size < self.part_size:
-                n = src.readinto(view[:min(len(buffer), self.part_size - size)])  # type: ignore[attr-defined]
-                if not n:
-                    return part.hexdigest(), size, True
-                chunk = view[:n]
-                whole.update(chunk)
-                part.update(chunk)
-                if out_fd is not None:
-                    _write_all(out_fd, chunk)
-                size += n
-                if progress:
-                    progress(n)
-            return part.hexdigest(), size, _at_eof(src)
-        finally:
-            if out_fd is not None:
-                os.close(out_fd)
+            _copy_fd_range(src_fd, fd, offset, size)
+        except BaseException:
+            os.close(fd)
+            os.unlink(name)
+            raise
+        os.close(fd)
+        return name
 
-    def _commit(self, blob: hubfiles.Part, temp: Path) -> None:
-        """Move a verified temp file to its blob path, unless the blob is already there."""
-        if temp.stat().st_size != blob.size:
-            raise OSError(f"{temp}: wrote {temp.stat().st_size} bytes, expected {blob.size}")
+    def _commit(self, blob: hubfiles.Part, temp: str) -> None:
+        """Move a complete temp file to its blob path, unless the blob is already there."""
+        written = os.stat(temp).st_size
+        if written != blob.size:
+            raise OSError(f"{temp}: wrote {written} bytes, expected {blob.size}")
         if self.has(blob):
-            self.stats.bytes_reused += blob.size
+            self.stats.add(reused=blob.size)
             return
-        target = self.path(blob.sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(temp, shared_file_mode())  # mkstemp made it 0600
+        target = os.path.join(self.root, hubfiles.blob_path(blob.sha256))
+        folder = os.path.dirname(target)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
         os.replace(temp, target)
-        self.stats.bytes_new += blob.size
-        self.stats.blobs_new.append(blob.sha256)
+        self.stats.add(new=blob.size, blob=blob.sha256)
 
     def discard_new(self) -> None:
         """Remove the blobs this store created (after a failed build: nothing references them)."""
@@ -228,10 +346,48 @@ def _write_all(fd: int, data: memoryview) -> None:
         data = data[written:]
 
 
-def _at_eof(src: object) -> bool:
-    """True when *src* has nothing left (peeks one byte and steps back)."""
-    pos = src.tell()  # type: ignore[attr-defined]
-    if src.read(1):  # type: ignore[attr-defined]
-        src.seek(pos)  # type: ignore[attr-defined]
-        return False
-    return True
+def _repeats(paths: Sequence[Path]) -> list[Path]:
+    """Every occurrence of a path after its first."""
+    seen: set[Path] = set()
+    out = []
+    for path in paths:
+        if path in seen:
+            out.append(path)
+        seen.add(path)
+    return out
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _copy_fd_range(src: int, dst: int, offset: int, size: int) -> None:
+    """Copy *size* bytes from *offset* of *src* to the start of *dst*: ``copy_file_range`` (no trip through
+    user space), else ``pread``/``write``."""
+    done = 0
+    copy = getattr(os, "copy_file_range", None)
+    while done < size and copy is not None:
+        try:
+            n = copy(src, dst, size - done, offset + done, done)
+        except OSError:  # not supported here (another file system, an old kernel): copy the plain way
+            break
+        if not n:
+            raise OSError("the source file ended early while being copied")
+        done += n
+    while done < size:
+        chunk = os.pread(src, min(BUFFER_SIZE, size - done), offset + done)
+        if not chunk:
+            raise OSError("the source file ended early while being copied")
+        os.pwrite(dst, chunk, done)
+        done += len(chunk)
+
+
+def _check_unchanged(source: Path, before: os.stat_result, after: os.stat_result, temp: str) -> None:
+    """Refuse a copy if *source* changed since it was hashed (its blob would not match its name)."""
+    keys = ("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino")
+    if any(getattr(before, k) != getattr(after, k) for k in keys):
+        os.unlink(temp)
+        raise OSError(f"{source}: changed while the build was reading it; run the build again")

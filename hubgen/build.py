@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ logger = logging.getLogger(__name__)
 _OWN_NAMES = frozenset({layout.INDEX_FILE, layout.SUMS_FILE, layout.REGISTRY_FILE, layout.NOJEKYLL,
                         layout.BLOBS_DIR, layout.MODELS_DIR, layout.SITE_INDEX, layout.SITE_ASSETS_DIR,
                         *layout.PRIVATE_NAMES})
+
+#: Threads writing manifests (creating a file is mostly the kernel's time: a second core helps).
+_WRITERS = 4
 
 #: ``progress(done_bytes, total_bytes)``, called as files are read.
 ProgressCallback = Callable[[int, int], None]
@@ -184,6 +188,7 @@ class _Builder:
         self.done = 0
         self.total = 0
         self.written_manifests: list[Path] = []
+        self.refs: dict[tuple[str, str], hubfiles.VersionRef] = {}  # of the manifests this build wrote
         self.keys = list(keys)  # ed25519 private keys that sign index.json
         self.expires_days = expires_days
 
@@ -198,12 +203,13 @@ class _Builder:
             write_if_changed(self.out / layout.INDEX_FILE, self._index_bytes(index))
         except BaseException:
             self._roll_back()
+            self.store.cache.save()
             raise
         finally:
-            self.store.cache.save()
             self.store.clean_tmp()
         write_if_changed(self.out / layout.NOJEKYLL, b"")
-        write_checksum_files(self.out)
+        write_checksum_files(self.out, digest=self.store.cache.sha256)  # unchanged files are not read again
+        self.store.cache.save()
         return self._summary(index, sources, new)
 
     def _index_bytes(self, index: hubfiles.Index) -> bytes:
@@ -224,11 +230,11 @@ class _Builder:
         fresh = [s for s in sources if (s.spec.name, s.spec.version) not in manifests]
         for source in published:
             self._check_published(source, manifests[(source.spec.name, source.spec.version)])
-        for source in fresh:
-            manifest = self._manifest(source, self._digests(source, store=True))
+        for source, digests in zip(fresh, self._digests(fresh, store=True)):
+            manifest = self._manifest(source, digests)
             manifests[(manifest.name, manifest.version)] = manifest
-        for source in fresh:
-            self._write_manifest(manifests[(source.spec.name, source.spec.version)])
+        with ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="hubgen-manifest") as pool:
+            list(pool.map(self._write_manifest, [manifests[(s.spec.name, s.spec.version)] for s in fresh]))
         return manifests, len(fresh)
 
     def _old_manifests(self) -> dict[tuple[str, str], hubfiles.Manifest]:
@@ -244,18 +250,24 @@ class _Builder:
                                      f"{err}") from err
         return result
 
-    def _digests(self, source: _Source, *, store: bool) -> dict[str, FileDigest]:
-        digests = {rel: self.store.digest(path, store=store, progress=self._tick) for rel, path in source.files}
-        for entry in source.info.weights.values():
-            if digests[entry.file].sha256 != entry.sha256:
-                raise BuildError(f"{source.spec.where}: {source.spec.path / entry.file}: sha256 "
-                                 f"{digests[entry.file].sha256} differs from {entry.sha256} in params.json; "
-                                 "the file was changed after the folder was written")
-        logger.info("%s: %d files", source.spec.ref, len(digests))
-        return digests
+    def _digests(self, sources: list[_Source], *, store: bool) -> list[dict[str, FileDigest]]:
+        """The digests of every file of *sources* (hashed a few files at a time), checked against params.json."""
+        paths = [path for source in sources for _, path in source.files]
+        found = iter(self.store.digest_all(paths, store=store, progress=self._tick))
+        out = []
+        for source in sources:
+            digests = {rel: next(found) for rel, _ in source.files}
+            for entry in source.info.weights.values():
+                if digests[entry.file].sha256 != entry.sha256:
+                    raise BuildError(f"{source.spec.where}: {source.spec.path / entry.file}: sha256 "
+                                     f"{digests[entry.file].sha256} differs from {entry.sha256} in params.json; "
+                                     "the file was changed after the folder was written")
+            logger.info("%s: %d files", source.spec.ref, len(digests))
+            out.append(digests)
+        return out
 
     def _check_published(self, source: _Source, old: hubfiles.Manifest) -> None:
-        digests = self._digests(source, store=False)
+        digests = self._digests([source], store=False)[0]
         now = {(rel, d.sha256, d.size) for rel, d in digests.items()}
         then = {(f.path, f.sha256, f.size) for f in old.files}
         if now != then:
@@ -267,7 +279,7 @@ class _Builder:
         if missing:
             raise BuildError(f"{self.out}: {len(missing)} blob(s) of the published {source.spec.ref} are missing "
                              f"(first: {hubfiles.blob_path(missing[0].sha256)}); run hubgen verify")
-        self.store.stats.bytes_reused += sum(f.size for f in old.files)
+        self.store.stats.add(reused=sum(f.size for f in old.files))
         if dict(source.spec.card) != old.card:
             logger.warning("%s: card changes are ignored for a published version; bump the version",
                            source.spec.ref)
@@ -279,28 +291,30 @@ class _Builder:
                                   files=files, card=dict(source.spec.card))
 
     def _write_manifest(self, manifest: hubfiles.Manifest) -> None:
-        path = self.out / hubfiles.manifest_path(manifest.name, manifest.version)
-        if write_if_changed(path, hubfiles.dumps(hubfiles.manifest_to_json(manifest))):
-            self.written_manifests.append(path)
+        rel = hubfiles.manifest_path(manifest.name, manifest.version)
+        data = hubfiles.dumps(hubfiles.manifest_to_json(manifest))
+        if write_if_changed(self.out / rel, data):
+            self.written_manifests.append(self.out / rel)
+        self.refs[(manifest.name, manifest.version)] = hubfiles.VersionRef(manifest=rel, sha256=sha256_bytes(data),
+                                                                           size=len(data))
 
     def _index(self, manifests: dict[tuple[str, str], hubfiles.Manifest],
                sources: list[_Source]) -> hubfiles.Index:
         explicit = {s.spec.name: s.spec.version for s in sources if s.spec.latest}
-        models: dict[str, hubfiles.ModelEntry] = {}
-        for name in sorted({n for n, _ in manifests}):
-            refs = {v: self._ref(manifests[(n, v)]) for n, v in sorted(manifests) if n == name}
-            latest = explicit.get(name) or hubfiles.latest_version(refs)
-            models[name] = hubfiles.ModelEntry(name=name, latest=latest, versions=refs)
+        versions: dict[str, dict[str, hubfiles.VersionRef]] = {}
+        for name, version in sorted(manifests):
+            versions.setdefault(name, {})[version] = self._ref(name, version)
+        models = {name: hubfiles.ModelEntry(name=name, latest=explicit.get(name) or hubfiles.latest_version(refs),
+                                            versions=refs) for name, refs in versions.items()}
         return hubfiles.Index(name=self.spec.name, title=self.spec.title, description=self.spec.description,
                                mirrors=self.spec.mirrors, generated=self._generated(sources), models=models)
 
-    def _ref(self, manifest: hubfiles.Manifest) -> hubfiles.VersionRef:
-        rel = hubfiles.manifest_path(manifest.name, manifest.version)
-        data = hubfiles.dumps(hubfiles.manifest_to_json(manifest))
-        on_disk = self.out / rel
-        if on_disk.is_file():  # published manifests are kept byte for byte
-            data = on_disk.read_bytes()
-        return hubfiles.VersionRef(manifest=rel, sha256=sha256_bytes(data), size=len(data))
+    def _ref(self, name: str, version: str) -> hubfiles.VersionRef:
+        """Where a version's manifest is and its digest: published manifests are kept byte for byte, so
+        the old index's reference stands; a new one's was noted when it was written."""
+        if (name, version) in self.refs:
+            return self.refs[(name, version)]
+        return self.old.models[name].versions[version]  # type: ignore[union-attr]
 
     def _generated(self, sources: list[_Source]) -> str:
         epoch = constants.source_date_epoch()
@@ -311,7 +325,7 @@ class _Builder:
 
     def _render_site(self, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest]) -> None:
         """The catalogue is rendered after the manifests and before ``index.json``, so the index commits it too."""
-        site_render.render_site(self.out, index=index, manifests=manifests)
+        site_render.render_site(self.out, index=index, manifests=manifests, only_changed=True)
 
     def _roll_back(self) -> None:
         """After a failure, remove what this build added: nothing references it."""

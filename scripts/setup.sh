@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything dchub needs on a fresh clone: a virtualenv in .venv with the project and
-# all its extras (pinned by constraints.txt), Debian's Chromium for the browser tests and wget for the
-# site-crawl journey.
+# all its extras (pinned by constraints.txt), and the Debian packages the tests and benchmarks use:
+# Chromium (the site in a real browser), wget (a crawl of the site is a mirror), curl and openssl
+# (the benchmarks' peers).
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,19 +19,20 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# Debian packages the tests use: Chromium (the site in a real browser) and wget (a crawl of the site is a mirror).
-missing=""
+# Debian packages: Chromium for the browser tests, wget for the site-crawl journey, curl and openssl
+# for the benchmarks' peers.
+packages=()
 if [ "${DCHUB_SKIP_BROWSER:-0}" != "1" ] && ! command -v chromium >/dev/null 2>&1; then
-  missing="$missing chromium"
+  packages+=(chromium)
 fi
-if ! command -v wget >/dev/null 2>&1; then
-  missing="$missing wget"
-fi
-if [ -n "$missing" ]; then
+for tool in wget curl openssl; do
+  command -v "$tool" >/dev/null 2>&1 || packages+=("$tool")
+done
+if [ "${#packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
   else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
   fi
 fi

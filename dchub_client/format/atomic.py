@@ -53,17 +53,23 @@ def atomic_file(target: str | os.PathLike[str], mode: str = "wb") -> Iterator[tu
     untouched. Callers may verify ``temp_path`` inside the block before it is moved.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except FileNotFoundError:  # the folder is new (checked this way round: one syscall in the usual case)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp_path = Path(tmp)
+    moved = False
     try:
         os.fchmod(fd, shared_file_mode())  # mkstemp makes 0600; the final file is readable like cp's
         with os.fdopen(fd, mode) as handle:
             yield tmp_path, handle
         os.replace(tmp_path, target)
+        moved = True
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        if not moved:
+            with contextlib.suppress(FileNotFoundError):
+                tmp_path.unlink()
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:

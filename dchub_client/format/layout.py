@@ -90,7 +90,8 @@ SITE_ASSETS_DIR = "assets"
 BUILD_CACHE_FILE = ".hubgen-cache.json"
 BUILD_TMP_DIR = ".hubgen-tmp"
 SITE_CACHE_FILE = ".hubgen-site-cache.json"
-PRIVATE_NAMES = frozenset({BUILD_CACHE_FILE, BUILD_TMP_DIR, SITE_CACHE_FILE})
+SITE_PAGES_FILE = ".hubgen-site-pages.json"
+PRIVATE_NAMES = frozenset({BUILD_CACHE_FILE, BUILD_TMP_DIR, SITE_CACHE_FILE, SITE_PAGES_FILE})
 
 
 def blob_path(sha256: str) -> str:

@@ -13,7 +13,7 @@ every file but itself.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from dchub_client.format import layout
@@ -34,13 +34,16 @@ def hub_files(root: Path, exclude: Iterable[str] = layout.PRIVATE_NAMES) -> list
     return sorted(found)
 
 
-def write_checksum_files(root: Path, exclude: Iterable[str] = layout.PRIVATE_NAMES) -> bool:
+def write_checksum_files(root: Path, exclude: Iterable[str] = layout.PRIVATE_NAMES, *,
+                         digest: Callable[[Path], str] = sha256_file) -> bool:
     """Write ``registry.txt`` then ``SHA256SUMS`` for the hub at *root*; True when either changed.
 
     Files whose bytes are already right are not rewritten (their mtimes stay, so syncs stay small).
+    *digest* hashes a file that is not a blob (a caller may answer from a cache of its own, as
+    ``hubgen build`` does for the pages and manifests it did not change).
     """
     rels = hub_files(root, {*exclude, layout.SUMS_FILE, layout.REGISTRY_FILE})
-    digests = {rel: _digest(root, rel) for rel in rels}
+    digests = {rel: _digest(root, rel, digest) for rel in rels}
     registry = "".join(f"{rel} sha256:{digests[rel]}\n" for rel in rels).encode("utf-8")
     changed = write_if_changed(root / layout.REGISTRY_FILE, registry)
     digests[layout.REGISTRY_FILE] = sha256_bytes(registry)
@@ -48,8 +51,8 @@ def write_checksum_files(root: Path, exclude: Iterable[str] = layout.PRIVATE_NAM
     return write_if_changed(root / layout.SUMS_FILE, sums) or changed
 
 
-def _digest(root: Path, rel: str) -> str:
+def _digest(root: Path, rel: str, digest: Callable[[Path], str]) -> str:
     name = rel.rsplit("/", 1)[-1]
     if rel.startswith(layout.BLOB_PREFIX + "/") and is_sha256(name):
         return name
-    return sha256_file(root / rel)
+    return digest(root / rel)

@@ -27,6 +27,7 @@ import stat
 import struct
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -143,6 +144,28 @@ class Cache:
             with os.fdopen(fd, "w+b") as handle:
                 yield handle
             os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            _install_blob(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def put_blob(self, sha256: str, data: bytes | memoryview) -> None:
+        """Publish a small blob whose bytes the caller has verified (written once, then linked into place).
+
+        The cheap path for small files: the bytes go to a private temp name created read-only
+        (``0444`` under the umask) and are linked to the blob's name, so a reader sees the whole
+        file or none. An existing blob is never replaced.
+        """
+        target = self._blob_path(sha256)
+        tmp = os.path.join(os.path.dirname(target), f".{sha256[:16]}.{os.getpid()}-{threading.get_ident()}.tmp")
+        fd = _create(tmp)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
             _install_blob(tmp, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -356,6 +379,19 @@ def _file_locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _create(tmp: str) -> int:
+    """Open a new read-only temp file for writing (its shard folder made if needed; a stale one replaced)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(3):
+        try:
+            return os.open(tmp, flags, 0o444)
+        except FileNotFoundError:  # the first blob of its shard
+            os.makedirs(os.path.dirname(tmp), exist_ok=True)
+        except FileExistsError:  # left by a killed process that had our pid and thread id
+            os.unlink(tmp)
+    return os.open(tmp, flags, 0o444)
 
 
 def _install_blob(tmp: str, target: str) -> None:

@@ -1,17 +1,26 @@
 """Fetch a model's files into the cache: verified, over mirrors, in parallel.
 
-Each file is streamed from the first mirror that serves it correctly, written straight to its
-place in the blob's temp file and hashed on the fly (one pass, no re-read; for large files on a
-helper thread, overlapped with the network), and published into the cache only when its sha256
-matches the manifest.
+Every byte is hashed once, as it arrives, and nothing enters the cache before its sha256 matched
+the manifest:
+
+* A small file (at most :data:`SMALL_BLOB_BYTES`) is received whole into memory, hashed there and
+  written to the cache in one go (:meth:`Cache.put_blob`): no temp-file dance per file.
+* A larger one streams into the blob's temp file. The fetching thread receives into a ring of
+  buffers (one copy out of the socket) and writes each at its offset; a helper thread hashes it
+  meanwhile (:class:`_Pipeline`; hashlib and ``pwrite`` release the GIL), so the two threads carry
+  about the same load and the hash is overlapped with the network.
 
 A file stored in parts is fetched part by part into one temp file while the sha256 of the *whole
 file* is computed in order. When it matches, every part is right too, so each byte is hashed once.
 When it does not, each part is re-hashed from the temp file, and every wrong part is fetched
 again, verified on its own, from the mirrors after the one that sent it; the whole file is then
 checked again. Nothing is published before the whole-file check passed, so a cached blob's name is
-always the sha256 of its bytes. Files of a model download in parallel
-(``constants.download_workers()`` threads).
+always the sha256 of its bytes.
+
+Files of a model download in parallel (``constants.download_workers()`` threads) under one cache
+lock for the model (:func:`fetch_files`), so concurrent pulls of the same model do not download it
+twice; blobs are published atomically, so the lock is only about duplicate work. After the first
+file that every mirror failed, files not yet started are not started.
 """
 from __future__ import annotations
 
@@ -21,96 +30,161 @@ import os
 import queue
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
 from dchub_client import constants
 from dchub_client.errors import BadResponseError, ChecksumError, MirrorError
-from dchub_client.format.hashing import CHUNK_SIZE
+from dchub_client.format.hashing import CHUNK_SIZE, sha256_bytes
 from dchub_client.format.hubfiles import FileEntry, Part, blob_path
 from dchub_client.hub.cache import Cache
+from dchub_client.hub.http import ReadInto
 from dchub_client.hub.mirrors import Mirror, describe, failure_types, try_mirrors
 
 log = logging.getLogger(__name__)
 
-#: Blobs at least this large are hashed on a helper thread (below it, a thread start costs more).
-THREADED_HASH_BYTES = 8 << 20
-#: Chunks (of up to 1 MiB) queued between the fetching and the hashing thread of one file.
-_QUEUE_CHUNKS = 8
+#: Files up to this size are received into memory and written once; larger ones stream through a helper thread.
+SMALL_BLOB_BYTES = 1 << 20
+#: Blobs larger than SMALL_BLOB_BYTES are hashed on a helper thread (the name predates the in-memory path).
+THREADED_HASH_BYTES = SMALL_BLOB_BYTES + 1
+#: The receive buffers of one streamed file: small enough to stay in the CPU caches between the
+#: receiving and the hashing thread, enough of them to keep both busy.
+_BUFFER_SIZE = 512 << 10
+_BUFFERS = 8
 
 
-class _Hasher:
-    """A sha256 fed from the fetching thread and computed on a helper thread (hashlib releases the GIL).
+class _Pipeline:
+    """Write what the fetching thread receives, and hash it on a helper thread.
 
-    :meth:`checkpoint` marks a point of the stream without waiting; :meth:`restart` rewinds to a
-    checkpoint (after a failed attempt); :meth:`digest` waits for the queued chunks; :meth:`close`
-    stops the thread.
+    The fetching thread takes a free buffer (:meth:`buffer`), fills it and hands it over
+    (:meth:`submit`, which writes it at its offset of *fd*); the helper hashes it and frees it.
+    :meth:`checkpoint` marks a point of the stream without waiting; :meth:`restart` rewinds the
+    hash to a checkpoint (after a failed attempt); :meth:`digest` waits for the queued buffers;
+    :meth:`close` stops the thread.
     """
 
-    def __init__(self, digest: Any) -> None:
-        self._digest = digest
-        self._queue: queue.Queue[bytes | list[Any] | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._digest = hashlib.sha256()
+        self._error: BaseException | None = None
+        self._free: queue.SimpleQueue[memoryview] = queue.SimpleQueue()
+        for _ in range(_BUFFERS):
+            self._free.put(memoryview(bytearray(_BUFFER_SIZE)))
+        self._todo: queue.Queue[tuple[memoryview, int, int] | list[Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="dchub-hash", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if isinstance(item, list):  # a checkpoint: keep a copy of the state here
-                item.append(self._digest.copy())
-            else:
-                self._digest.update(item)
-            self._queue.task_done()
-        self._queue.task_done()
+        while (item := self._todo.get()) is not None:
+            try:
+                if isinstance(item, list):  # a checkpoint: keep a copy of the state here
+                    item.append(self._digest.copy())
+                else:
+                    self._absorb(*item)
+            finally:
+                self._todo.task_done()
+        self._todo.task_done()
 
-    def update(self, data: bytes) -> None:
-        self._queue.put(data)
+    def _absorb(self, view: memoryview, n: int, offset: int) -> None:
+        try:
+            if self._error is None:
+                self._digest.update(view[:n])
+        except BaseException as err:  # e.g. a full disk: raised on the fetching thread
+            self._error = err
+        finally:
+            self._free.put(view)
+
+    def buffer(self) -> memoryview:
+        """A free buffer to receive into (waits while all are queued)."""
+        view = self._free.get()
+        if self._error is not None:
+            self._free.put(view)
+            raise self._error
+        return view
+
+    def release(self, view: memoryview) -> None:
+        """Give back a buffer that received nothing."""
+        self._free.put(view)
+
+    def submit(self, view: memoryview, n: int, offset: int) -> None:
+        """Write the first *n* bytes of *view* at *offset* (here), then have them hashed (on the helper);
+        *view* is freed afterwards. Writing here and hashing there splits the work about evenly."""
+        _pwrite_all(self.fd, view[:n], offset)
+        self._todo.put((view, n, offset))
 
     def checkpoint(self) -> list[Any]:
-        """A handle on the state after everything fed so far (filled in by the helper thread)."""
+        """A handle on the hash state after everything submitted so far (filled in by the helper)."""
         mark: list[Any] = []
-        self._queue.put(mark)
+        self._todo.put(mark)
         return mark
 
     def restart(self, mark: list[Any]) -> None:
-        """Continue from *mark* (a :meth:`checkpoint`), dropping what was fed since."""
-        self._queue.join()
+        """Continue from *mark* (a :meth:`checkpoint`), dropping what was submitted since."""
+        self._todo.join()
         self._digest = mark[0].copy()
 
     def digest(self) -> Any:
-        """The hash object, once every queued chunk went into it."""
-        self._queue.join()
+        """The hash object, once every submitted buffer went into it (and was written)."""
+        self._todo.join()
+        if self._error is not None:
+            raise self._error
         return self._digest
 
     def close(self) -> None:
         if self._thread.is_alive():
-            self._queue.put(None)
+            self._todo.put(None)
             self._thread.join()
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class _BlobSink:
-    """Where a mirror's bytes go (over http, pooch's downloader writes them here through the
-    mirror's guard): size-checked, written at their place in the temp file, hashed into *digest*
-    (a hashlib object or a :class:`_Hasher`), counted on the progress bar."""
+    """Where a mirror's bytes for one blob go when they are streamed: size-checked, received into the
+    pipeline's buffers, hashed and written at their place in the temp file, counted on the progress bar."""
 
-    def __init__(self, fd: int, offset: int, size: int, digest: Any, progress: Any = None) -> None:
-        self.fd = fd
+    def __init__(self, pipeline: _Pipeline, offset: int, size: int, progress: Any = None) -> None:
+        self.pipeline = pipeline
         self.offset = offset
         self.size = size
-        self.digest = digest
         self.progress = progress
         self.written = 0
 
+    def consume(self, readinto: ReadInto) -> None:
+        """Pull the body: ``readinto`` fills the pipeline's buffers until it returns 0."""
+        while True:
+            view = self.pipeline.buffer()
+            try:
+                n = readinto(view[:self.size - self.written + 1])
+            except BaseException:
+                self.pipeline.release(view)
+                raise
+            if not n:
+                self.pipeline.release(view)
+                return
+            self._take(view, n)
+
     def write(self, data: Any) -> int:
-        n = len(data)
+        """Take bytes pushed by a source that cannot ``readinto`` (copied into a buffer)."""
+        data = memoryview(data).cast("B")
+        for start in range(0, len(data), _BUFFER_SIZE):
+            chunk = data[start:start + _BUFFER_SIZE]
+            view = self.pipeline.buffer()
+            view[:len(chunk)] = chunk
+            self._take(view, len(chunk))
+        return len(data)
+
+    def _take(self, view: memoryview, n: int) -> None:
         if self.written + n > self.size:
+            self.pipeline.release(view)
             raise BadResponseError(f"sent more than the {self.size} bytes expected")
-        data = data if isinstance(data, bytes) else bytes(data)
-        _pwrite_all(self.fd, data, self.offset + self.written)
-        self.digest.update(data)
+        self.pipeline.submit(view, n, self.offset + self.written)
         self.written += n
         if self.progress is not None:
             self.progress.update(n)
-        return n
 
     def flush(self) -> None:
         """Nothing to do: the real file flushes when it is closed."""
@@ -123,6 +197,35 @@ class _BlobSink:
         """After a failure: take the bytes back off the progress bar."""
         if self.progress is not None and self.written:
             self.progress.update(-self.written)
+
+
+class _MemorySink:
+    """A small blob received whole into memory (one byte of room more, to notice a longer body)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._buffer = memoryview(bytearray(size + 1))
+        self.written = 0
+
+    def consume(self, readinto: ReadInto) -> None:
+        while self.written <= self.size and (n := readinto(self._buffer[self.written:])):
+            self.written += n
+        if self.written > self.size:
+            raise BadResponseError(f"sent more than the {self.size} bytes expected")
+
+    def write(self, data: Any) -> int:
+        n = len(data)
+        if self.written + n > self.size:
+            raise BadResponseError(f"sent more than the {self.size} bytes expected")
+        self._buffer[self.written:self.written + n] = data
+        self.written += n
+        return n
+
+    def data(self) -> memoryview:
+        """The bytes received, once all arrived (raises when some are missing)."""
+        if self.written != self.size:
+            raise BadResponseError(f"truncated: got {self.written} of {self.size} bytes")
+        return self._buffer[:self.size]
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
@@ -146,59 +249,68 @@ def _stream(mirror: Mirror, part: Part, sink: _BlobSink) -> None:
         raise
 
 
+def _fetch_small(mirrors: Sequence[Mirror], part: Part, *, what: str) -> memoryview:
+    """The bytes of a small blob, verified by its sha256, from the first good mirror."""
+
+    def attempt(mirror: Mirror) -> memoryview:
+        sink = _MemorySink(part.size)
+        mirror.fetch(blob_path(part.sha256), sink, limit=part.size)
+        data = sink.data()
+        actual = sha256_bytes(data)
+        if actual != part.sha256:
+            raise BadResponseError(_mismatch(actual, part.sha256))
+        return data
+
+    return try_mirrors(mirrors, what, attempt)
+
+
 def _fetch_verified(mirrors: Sequence[Mirror], part: Part, fd: int, offset: int, *, what: str,
                     progress: Any = None) -> None:
     """Write one blob, verified by its own sha256, at *offset* of *fd*, from the first good mirror."""
+    with _Pipeline(fd) as pipeline:
+        start = pipeline.checkpoint()
 
-    def attempt(mirror: Mirror) -> None:
-        threaded = part.size >= THREADED_HASH_BYTES
-        digest = _Hasher(hashlib.sha256()) if threaded else hashlib.sha256()
-        sink = _BlobSink(fd, offset, part.size, digest, progress)
-        try:
+        def attempt(mirror: Mirror) -> None:
+            pipeline.restart(start)
+            sink = _BlobSink(pipeline, offset, part.size, progress)
             _stream(mirror, part, sink)
-            actual = (digest.digest() if threaded else digest).hexdigest()
-        finally:
-            if threaded:
-                digest.close()
-        if actual != part.sha256:
-            sink.abandon()
-            raise BadResponseError(_mismatch(actual, part.sha256))
+            actual = pipeline.digest().hexdigest()
+            if actual != part.sha256:
+                sink.abandon()
+                raise BadResponseError(_mismatch(actual, part.sha256))
 
-    try_mirrors(mirrors, what, attempt)
+        try_mirrors(mirrors, what, attempt)
 
 
 def _fetch_parts(mirrors: Sequence[Mirror], entry: FileEntry, fd: int, *, what: str, progress: Any) -> None:
     """Fetch the parts of *entry* into *fd*, hashing the whole file once, in order (see the module doc)."""
-    hasher = _Hasher(hashlib.sha256())
     served: list[tuple[Mirror, dict[str, str]]] = []
-    try:
+    with _Pipeline(fd) as pipeline:
         offset = 0
         for i, part in enumerate(entry.parts):
-            served.append(_stream_part(mirrors, part, fd, offset, hasher, what=_part_what(what, entry, i),
+            served.append(_stream_part(mirrors, part, pipeline, offset, what=_part_what(what, entry, i),
                                        progress=progress))
             offset += part.size
-        actual = hasher.digest().hexdigest()
-    finally:
-        hasher.close()
+        actual = pipeline.digest().hexdigest()
     if actual != entry.sha256:
         _repair_parts(mirrors, entry, fd, served, what=what, progress=progress)
 
 
-def _stream_part(mirrors: Sequence[Mirror], part: Part, fd: int, offset: int, hasher: _Hasher, *, what: str,
+def _stream_part(mirrors: Sequence[Mirror], part: Part, pipeline: _Pipeline, offset: int, *, what: str,
                  progress: Any) -> tuple[Mirror, dict[str, str]]:
-    """Stream one part into *fd* and *hasher* from the first mirror that sends all of it.
+    """Stream one part into its place and into the whole-file hash, from the first mirror that sends all of it.
 
     Its bytes are checked by the whole-file hash (or by :func:`_repair_parts`). Returns the mirror
     that served it and what the mirrors before it answered.
     """
-    mark = hasher.checkpoint()
+    mark = pipeline.checkpoint()
     failed: dict[str, str] = {}
 
     def attempt(mirror: Mirror) -> Mirror:
         if failed:  # a failed attempt fed the hash: rewind it to the start of this part
-            hasher.restart(mark)
+            pipeline.restart(mark)
         try:
-            _stream(mirror, part, _BlobSink(fd, offset, part.size, hasher, progress))
+            _stream(mirror, part, _BlobSink(pipeline, offset, part.size, progress))
         except failure_types() as err:
             failed[mirror.root] = describe(err)
             raise
@@ -256,43 +368,87 @@ def _hash_range(fd: int, offset: int, size: int) -> str:
     return digest.hexdigest()
 
 
+def _fetch_one(cache: Cache, mirrors: Sequence[Mirror], entry: FileEntry, *, what: str, progress: Any) -> None:
+    """Fetch one file into the cache (the caller checked it is missing)."""
+    if not entry.parts and entry.size <= SMALL_BLOB_BYTES:
+        data = _fetch_small(mirrors, Part(entry.sha256, entry.size), what=what)
+        cache.put_blob(entry.sha256, data)
+        if progress is not None:
+            progress.update(entry.size)
+        return
+    with cache.blob_writer(entry.sha256) as handle:
+        if entry.parts:
+            _fetch_parts(mirrors, entry, handle.fileno(), what=what, progress=progress)
+        else:
+            _fetch_verified(mirrors, Part(entry.sha256, entry.size), handle.fileno(), 0, what=what,
+                            progress=progress)
+
+
 def fetch_file(cache: Cache, mirrors: Sequence[Mirror], entry: FileEntry, *, what: str = "",
                progress: Any = None) -> None:
     """Make sure the verified bytes of *entry* are in the cache (as the blob of its sha256)."""
-    what = what or entry.path
     if cache.has_blob(entry.sha256):
         return
     with cache.locked(entry.sha256):
-        if cache.has_blob(entry.sha256):  # another process fetched it while we waited
-            return
-        with cache.blob_writer(entry.sha256) as handle:
-            if entry.parts:
-                _fetch_parts(mirrors, entry, handle.fileno(), what=what, progress=progress)
-            else:
-                _fetch_verified(mirrors, Part(entry.sha256, entry.size), handle.fileno(), 0, what=what,
-                                progress=progress)
+        if not cache.has_blob(entry.sha256):  # another process may have fetched it while we waited
+            _fetch_one(cache, mirrors, entry, what=what or entry.path, progress=progress)
 
 
 def fetch_files(cache: Cache, mirrors: Sequence[Mirror], entries: Sequence[FileEntry], *, label: str = "",
                 progress: bool = False) -> None:
     """Fetch every missing file of *entries* into the cache, in parallel.
 
-    Raises the first failure (a :class:`~dchub_client.errors.MirrorError` naming the file) after
-    the other downloads finished, so what did arrive stays cached for the next attempt.
+    One cache lock covers the whole set (another process pulling the same model waits, then finds
+    the files there). Raises the first failure (a :class:`~dchub_client.errors.MirrorError` naming
+    the file) once the downloads under way have finished, so what did arrive stays cached for the
+    next attempt; files not yet started are then not started.
     """
-    missing = [e for e in entries if not cache.has_blob(e.sha256)]
+    missing = _missing(cache, entries)
     if not missing:
         return
-    bar = _progress_bar(sum(e.size for e in missing), label) if progress else None
-    try:
-        workers = min(constants.download_workers(), len(missing))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dchub-fetch") as pool:
-            futures = [pool.submit(fetch_file, cache, mirrors, e, what=f"{label}/{e.path}" if label else e.path,
-                                   progress=bar) for e in missing]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-    finally:
-        if bar is not None:
-            bar.close()
+    with cache.locked(_lock_key(entries)):
+        missing = _missing(cache, missing)  # another process may have fetched them while we waited
+        if not missing:
+            return
+        bar = _progress_bar(sum(e.size for e in missing), label) if progress else None
+        try:
+            _fetch_all(cache, mirrors, missing, label, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+def _missing(cache: Cache, entries: Sequence[FileEntry]) -> list[FileEntry]:
+    """The entries whose blob is not cached, one per sha256."""
+    seen: set[str] = set()
+    out = []
+    for entry in entries:
+        if entry.sha256 not in seen and not cache.has_blob(entry.sha256):
+            seen.add(entry.sha256)
+            out.append(entry)
+    return out
+
+
+def _lock_key(entries: Sequence[FileEntry]) -> str:
+    """One lock per set of files (a model version): the sha256 of their sorted hashes."""
+    return sha256_bytes("\n".join(sorted(e.sha256 for e in entries)).encode("ascii"))
+
+
+def _fetch_all(cache: Cache, mirrors: Sequence[Mirror], missing: list[FileEntry], label: str, bar: Any) -> None:
+    def job(entry: FileEntry) -> None:
+        _fetch_one(cache, mirrors, entry, what=f"{label}/{entry.path}" if label else entry.path, progress=bar)
+
+    workers = min(constants.download_workers(), len(missing))
+    if workers == 1:
+        for entry in missing:
+            job(entry)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dchub-fetch") as pool:
+        futures = [pool.submit(job, e) for e in missing]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+    errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
     if errors:
         raise errors[0]
 

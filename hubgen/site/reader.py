@@ -22,7 +22,7 @@ from dchub_client.format.hashing import sha256_bytes
 from hubgen.errors import BuildError
 
 #: Largest number of values read from one weight for its histogram.
-SAMPLE_ELEMENTS = 1 << 18
+SAMPLE_ELEMENTS = 1 << 16  # 24 bins of 65,536 values: as sharp a picture as more would give
 #: A larger weight is sampled as this many evenly spaced contiguous chunks.
 SAMPLE_CHUNKS = 64
 #: ``params.json`` and ``README.md`` larger than this are not read (the card is then left out).

@@ -14,12 +14,22 @@ assets/molecules/<hash>.svg    RDKit drawings of the pages' molecules (shown wit
 
 The data is computed in :mod:`hubgen.site.views`; ``site_templates/`` only presents it. Output is
 deterministic: the same hub gives byte-identical pages.
+
+A rebuild renders only the pages whose inputs changed (``only_changed=True``, as ``hubgen build``
+calls it): each page's inputs are fingerprinted (the templates and the site code; the hub's header
+and the names of its models; for a model page, its own entry in the index, which pins its manifests
+and through them every byte it shows; for the home page, the whole index) and recorded in a private
+file of the hub folder (:data:`layout.SITE_PAGES_FILE`). A model page must therefore depend on
+nothing but those: a new version of one model re-renders its page and the home page only.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.resources
+import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jinja2
@@ -40,13 +50,15 @@ ASSETS = ("favicon.svg", "search.js", "site.css")
 
 
 def render_site(out_dir: str | Path, *, index: hubfiles.Index,
-                manifests: dict[tuple[str, str], hubfiles.Manifest]) -> list[Path]:
+                manifests: dict[tuple[str, str], hubfiles.Manifest], only_changed: bool = False) -> list[Path]:
     """Write the catalogue site of the hub at *out_dir*; return the files that changed.
 
     Args:
         out_dir: the hub folder, whose blobs and manifests are already written.
         index: the hub's index (the one about to be written).
         manifests: every manifest of the hub by ``(name, version)``.
+        only_changed: render only the pages whose inputs changed since the last render (see the
+            module doc); by default every page is rendered (and written if its bytes differ).
 
     Returns:
         The paths written (files whose bytes were already right are left alone).
@@ -59,26 +71,103 @@ def render_site(out_dir: str | Path, *, index: hubfiles.Index,
         [PosixPath('public/index.html'), PosixPath('public/models/esol-mtr/index.html'), ...]
     """
     out = Path(out_dir)
+    record = PageRecord(out / layout.SITE_PAGES_FILE)
+    prints = fingerprints(index)
+    stale = {rel for rel, mark in prints.items() if not only_changed or not record.current(out, rel, mark)}
     histograms = HistogramCache(out / layout.SITE_CACHE_FILE)
-    pages = render_pages(out, index=index, manifests=manifests, histograms=histograms)
-    written = [out / rel for rel, data in sorted(pages.items()) if write_if_changed(out / rel, data)]
-    histograms.save()
-    logger.info("site: %d pages and assets, %d written", len(pages), len(written))
+    pages = render_pages(out, index=index, manifests=manifests, histograms=histograms, only=stale) if stale else {}
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="hubgen-page") as pool:  # file creation: kernel time
+        changed = list(pool.map(lambda item: write_if_changed(out / item[0], item[1]), sorted(pages.items())))
+    written = [out / rel for (rel, _), wrote in zip(sorted(pages.items()), changed) if wrote]
+    if pages:
+        histograms.save()
+    record.save({rel: prints[rel] for rel in prints})
+    logger.info("site: %d pages and assets rendered, %d written", len(pages), len(written))
     return written
 
 
 def render_pages(out_dir: Path, *, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest],
-                 histograms: HistogramCache | None = None) -> dict[str, bytes]:
-    """Every file of the site, by path relative to the hub root, without writing anything."""
-    hub = views.gather(out_dir, index, manifests, histograms)
+                 histograms: HistogramCache | None = None, only: set[str] | None = None) -> dict[str, bytes]:
+    """The files of the site (all of them, or those in *only*), by path relative to the hub root, without
+    writing anything."""
+    if only is None:
+        hub = views.gather(out_dir, index, manifests, histograms)
+    elif SITE_HOME in only:  # every model's row, and the full view of those whose page is rendered
+        hub = views.gather(out_dir, index, manifests, histograms,
+                           pages=[n for n in index.models if _model_href(n) in only])
+    else:
+        hub = views.gather(out_dir, index, manifests, histograms,
+                           names=[n for n in index.models if _model_href(n) in only])
     env = _environment()
-    pages = {"index.html": _render(env, "index.html", hub=hub, root="")}
+    pages = {SITE_HOME: _render(env, "index.html", hub=hub, root="")} if only is None or SITE_HOME in only else {}
     for model in hub.models:
-        pages[model.href] = _render(env, "model.html", hub=hub, model=model, root="../../")
+        if only is None or model.href in only:
+            pages[model.href] = _render(env, "model.html", hub=hub, model=model, root="../../")
     for name in ASSETS:
-        pages[f"assets/{name}"] = _asset(name)
-    pages.update(hub.drawings)
+        if only is None or f"assets/{name}" in only:
+            pages[f"assets/{name}"] = _asset(name)
+    pages.update(hub.drawings)  # those of the models gathered in full (content-addressed: never stale)
     return pages
+
+
+SITE_HOME = layout.SITE_INDEX
+
+
+def _model_href(name: str) -> str:
+    return f"{layout.MODELS_DIR}/{name}/index.html"
+
+
+def fingerprints(index: hubfiles.Index) -> dict[str, str]:
+    """Every page of the site (by path) and the digest of what it is made from (see the module doc)."""
+    stamp = _code_stamp()
+    header = json.dumps([index.name, index.title, index.description, list(index.mirrors), index.extra,
+                         sorted(index.models)],  # a page links its base model only when the hub has it
+                        sort_keys=True, ensure_ascii=False, default=str)
+    home = hubfiles.dumps(hubfiles.index_to_json(index))
+    out = {SITE_HOME: _digest(stamp, home)}
+    for name, model in index.models.items():
+        entry = json.dumps([name, model.latest, {v: [r.manifest, r.sha256, r.size] for v, r in model.versions.items()}],
+                           sort_keys=True)
+        out[_model_href(name)] = _digest(stamp, header.encode(), entry.encode())
+    for name in ASSETS:
+        out[f"assets/{name}"] = _digest(stamp, name.encode())
+    return out
+
+
+def _digest(*parts: bytes | str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_stamp() -> str:
+    """A digest of the templates, the assets and the site's code: any change re-renders every page."""
+    files = sorted([*TEMPLATES_DIR.rglob("*"), *Path(__file__).parent.glob("*.py")])
+    return _digest(*(f"{p.name}\0".encode() + p.read_bytes() for p in files if p.is_file()))
+
+
+class PageRecord:
+    """The fingerprint each page was last rendered from (a private JSON file of the hub folder)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            pages = data.get("pages") if isinstance(data, dict) and data.get("version") == 1 else None
+        except (OSError, ValueError):
+            pages = None
+        self.pages: dict[str, str] = pages if isinstance(pages, dict) else {}
+
+    def current(self, out: Path, rel: str, mark: str) -> bool:
+        """True when *rel* was rendered from *mark* and is still there."""
+        return self.pages.get(rel) == mark and (out / rel).is_file()
+
+    def save(self, pages: dict[str, str]) -> None:
+        write_if_changed(self.path, json.dumps({"version": 1, "pages": dict(sorted(pages.items()))},
+                                               indent=0).encode("utf-8"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -108,4 +197,4 @@ def _asset(name: str) -> bytes:
         raise BuildError(f"{path}: site asset missing: {err}") from err
 
 
-__all__ = ["render_site", "render_pages", "TEMPLATES_DIR"]
+__all__ = ["PageRecord", "TEMPLATES_DIR", "fingerprints", "render_pages", "render_site"]

@@ -8,6 +8,7 @@ Only model weights are counted, charted and plotted; the arrays ``params.json`` 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from hubgen.site.values import MAX_VALUE_CHARS, clip, count_text, describe, shap
 
 #: At most this many layers get a histogram (the bar chart shows them all).
 MAX_HISTOGRAMS = 64
+#: A layer with fewer values than this gets no histogram: a few dozen numbers over the bins say
+#: nothing a reader can use, and reading each tiny weight's blob costs a hub of many small models dearly.
+MIN_HISTOGRAM_VALUES = 100
 #: A weights table longer than this starts folded (a ``<details>`` element: no script needed).
 FOLD_WEIGHTS_OVER = 24
 #: Shown in the "how to load" snippet when the hub lists no mirror.
@@ -158,13 +162,21 @@ class HubView:
 
 
 def gather(hub: Path, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest],
-           histograms: HistogramCache | None = None) -> HubView:
+           histograms: HistogramCache | None = None, *, names: Iterable[str] | None = None,
+           pages: Iterable[str] | None = None) -> HubView:
     """Compute the site's data from the built hub at *hub* (*histograms*: reuse those of earlier builds).
+
+    *names* limits the models computed (for pages of some models only; the home page needs them all).
+    *pages*, when given, names the models whose own page will be rendered: the others get only what
+    the home page shows (no layers or histograms, no card text), which is much cheaper.
 
     Raises:
         BuildError: a manifest listed by *index* is missing from *manifests*, or a blob is unreadable.
     """
-    models = tuple(_model(hub, index, name, manifests, histograms) for name in sorted(index.models))
+    chosen = sorted(index.models if names is None else names)
+    detail = None if pages is None else set(pages)
+    models = tuple(_model(hub, index, name, manifests, histograms, full=detail is None or name in detail)
+                   for name in chosen)
     return HubView(name=index.name, title=index.title or index.name, description=index.description,
                    mirror=index.mirrors[0] if index.mirrors else MIRROR_PLACEHOLDER,
                    mirror_known=bool(index.mirrors), generated=index.generated or "", models=models,
@@ -172,7 +184,7 @@ def gather(hub: Path, index: hubfiles.Index, manifests: dict[tuple[str, str], hu
 
 
 def _model(hub: Path, index: hubfiles.Index, name: str, manifests: dict[tuple[str, str], hubfiles.Manifest],
-           histograms: HistogramCache | None) -> ModelView:
+           histograms: HistogramCache | None, *, full: bool = True) -> ModelView:
     entry = index.models[name]
     versions = sorted(entry.versions, key=hubfiles.version_key, reverse=True)
     manifest = _manifest(manifests, name, entry.latest)
@@ -182,7 +194,7 @@ def _model(hub: Path, index: hubfiles.Index, name: str, manifests: dict[tuple[st
         if layout.PARAMS_FILE in files else None
     auxiliary = pipeline.auxiliary_names(info)
     weights, extras = _weights(info, auxiliary)
-    layers = _layers(hub, files, info, auxiliary, histograms)
+    layers = _layers(hub, files, info, auxiliary, histograms) if full else ()
     card = manifest.card
     metrics = card_rows.metrics(card)
     count = sum(w.count for w in weights)
@@ -195,14 +207,14 @@ def _model(hub: Path, index: hubfiles.Index, name: str, manifests: dict[tuple[st
         description=text(card.get("description", "")), card=card, card_rows=card_rows.rows(card),
         metrics=metrics, metrics_have_dataset=any(m.dataset for m in metrics),
         headline=card_rows.headline(metrics, card.get("headline_metric")), more=card_rows.more(card),
-        readme=_readme(hub, files.get(layout.CARD_FILE), where), param_count=count,
+        readme=_readme(hub, files.get(layout.CARD_FILE), where) if full else None, param_count=count,
         params_text=count_text(count), size_bytes=manifest.size, size_text=size_text(manifest.size),
         versions=tuple(_version(name, v, entry, _manifest(manifests, name, v)) for v in versions),
         hyperparameters=_hyperparameters(info), built_with=tuple(sorted((info.versions if info else {}).items())),
         pipeline=pipeline.pipeline(info), weights=weights, auxiliary=extras,
         fold_weights=len(weights) > FOLD_WEIGHTS_OVER, layers=layers,
         chart=svg.bar_chart([(layer.name, layer.count) for layer in layers]),
-        hidden_histograms=max(0, sum(1 for layer in layers if layer.numeric) - MAX_HISTOGRAMS),
+        hidden_histograms=max(0, sum(1 for layer in layers if layer.numeric >= MIN_HISTOGRAM_VALUES) - MAX_HISTOGRAMS),
         search=_search_text(name, manifest),
         chemistry=chemistry.gather(hub, files, card, info, where), base_model=base,
         base_model_href=f"../{base_name}/index.html" if base_name in index.models else "",
@@ -283,8 +295,10 @@ def _layers(hub: Path, files: dict[str, hubfiles.FileEntry], info: pretrained.Pr
     shown = 0
     for layer, entries in groups.items():
         numeric = [e for e in entries if _plottable(e) and e.file in files]
-        histogram = _histogram(hub, files, numeric, histograms) if numeric and shown < MAX_HISTOGRAMS else None
-        shown += bool(numeric)
+        values = sum(math.prod(e.shape) for e in numeric)
+        wanted = values >= MIN_HISTOGRAM_VALUES and shown < MAX_HISTOGRAMS
+        histogram = _histogram(hub, files, numeric, histograms) if wanted else None
+        shown += values >= MIN_HISTOGRAM_VALUES
         layers.append(LayerView(name=layer, count=sum(math.prod(e.shape) for e in entries),
                                 numeric=sum(math.prod(e.shape) for e in numeric),
                                 weights=tuple(e.name for e in entries), histogram=histogram))

@@ -8,7 +8,7 @@ import pytest
 
 from tests._support.folders import make_folder
 from tests._support.hubs import build_hub
-from tests._support.servers import FaultyServer
+from tests._support.servers import FaultyServer, SilentServer
 from tests._support.servers import dead_url as _dead_url
 
 
@@ -24,6 +24,14 @@ def serve() -> Iterator[Callable[..., FaultyServer]]:
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture
+def silent() -> Iterator[SilentServer]:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers (closed after the test)."""
+    server = SilentServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture

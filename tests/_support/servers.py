@@ -26,8 +26,16 @@
     no Content-Length, 64 KiB chunks of junk until the client hangs up.
 ``gzip-bomb``
     ``Content-Encoding: gzip`` whatever was asked, a small body that inflates to 256 MiB.
+``drip-no-length`` / ``drip-long-length``
+    like ``drip``, with no Content-Length / with one claiming 64 MiB.
+``drip-headers``
+    ``HTTP/1.1 200 OK`` and the start of a header line, then one more header byte every 0.2 s, forever:
+    never slow enough for a read timeout.
+``continue-forever``
+    ``HTTP/1.1 100 Continue`` (an interim answer) every 0.2 s, forever, never the real answer.
 
-:class:`HubServer` knows the first five; :class:`FaultyServer` all of them.
+:class:`HubServer` knows the first five; :class:`FaultyServer` all of them. :class:`SilentServer` is
+a TCP server that accepts connections and never answers at all.
 """
 from __future__ import annotations
 
@@ -87,6 +95,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     request_queue_size = 128  # the default 5 drops SYNs of parallel clients (a 1 s retry each)
+    connections = 0
+
+    def process_request(self, request: object, client_address: object) -> None:
+        self.connections += 1  # one per TCP connection (a kept-alive one serves many requests)
+        super().process_request(request, client_address)  # type: ignore[arg-type]
 
 
 class HubServer:
@@ -114,6 +127,11 @@ class HubServer:
     @property
     def hits(self) -> collections.Counter:
         return self.httpd.hits  # type: ignore[attr-defined]
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far."""
+        return self.httpd.connections  # type: ignore[attr-defined]
 
     def blob_hits(self) -> int:
         return sum(n for p, n in self.hits.items() if p.startswith("blobs/"))
@@ -176,6 +194,25 @@ class _FaultyHandler(_Handler):
             return
         getattr(self, "_" + fault.replace("-", "_"))(self._body())
 
+    def _drip_no_length(self, data: bytes) -> None:
+        self._drip(data, None)
+
+    def _drip_long_length(self, data: bytes) -> None:
+        self._drip(data, 64 << 20)
+
+    def _drip_headers(self, data: bytes) -> None:
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+        while not self.server.closing.wait(0.2):  # type: ignore[attr-defined]
+            self.wfile.write(b"a")
+            self.wfile.flush()
+
+    def _continue_forever(self, data: bytes) -> None:
+        while True:
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.wfile.flush()
+            if self.server.closing.wait(0.2):  # type: ignore[attr-defined]
+                return
+
     def _truncated(self, data: bytes) -> None:
         self._start(len(data))
         self.wfile.write(data[: len(data) // 2])
@@ -194,8 +231,8 @@ class _FaultyHandler(_Handler):
         self.wfile.flush()
         self.server.closing.wait(30)  # type: ignore[attr-defined]
 
-    def _drip(self, data: bytes) -> None:
-        self._start(len(data))
+    def _drip(self, data: bytes, length: int | None = -1) -> None:
+        self._start(len(data) if length == -1 else length)
         for i in range(len(data)):
             if self.server.closing.is_set():  # type: ignore[attr-defined]
                 return
@@ -218,6 +255,54 @@ class FaultyServer(HubServer):
     def close(self) -> None:
         self.httpd.closing.set()  # type: ignore[attr-defined]
         super().close()
+
+
+class _KeepAliveHandler(_Handler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+
+class KeepAliveServer(HubServer):
+    """A :class:`HubServer` speaking HTTP/1.1 with keep-alive (``connections`` shows the reuse)."""
+
+    handler_class = _KeepAliveHandler
+
+
+class SilentServer:
+    """A TCP server on 127.0.0.1 that accepts every connection and never sends a byte (a hung mirror).
+
+    ``connections`` counts the connections accepted; :meth:`close` closes them all.
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.held: list[socket.socket] = []
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+
+    @property
+    def connections(self) -> int:
+        return len(self.held)
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.05)
+        while not self.closing.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # the timeout, or the listening socket closed
+                continue
+            self.held.append(conn)  # kept open, never read, never answered
+
+    def close(self) -> None:
+        self.closing.set()
+        self.thread.join()
+        for conn in [*self.held, self.sock]:
+            conn.close()
 
 
 def dead_url() -> str:

@@ -39,7 +39,7 @@ def test_eight_processes_pulling_the_same_model(tmp_path, serve, monkeypatch, is
     assert len(list(Cache().blobs())) == n_files + 1  # one copy of each file, plus the manifest
     assert _temp_files(isolated_environment) == []
     hub_blobs = sum(1 for _ in (hub / "blobs").rglob("*") if _.is_file())
-    assert server.blob_hits() == hub_blobs  # the per-blob lock avoided duplicate downloads
+    assert server.blob_hits() == hub_blobs  # the per-model lock avoided duplicate downloads
 
 
 def test_pull_killed_halfway_leaves_nothing_trusted(tmp_path, serve, monkeypatch, isolated_environment):

@@ -153,4 +153,5 @@ def test_fallback_past_a_timeout_and_a_500(toy_hub, serve, monkeypatch):
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", f"{hanging.url} {failing.url}")
     with pytest.raises(MirrorError) as info:
         resolve_pretrained("esol-gc@1.1.0")
-    assert info.value.failures == {hanging.url: "timeout after 0.3 s", failing.url: "HTTP 500 Internal Server Error"}
+    assert info.value.failures == {hanging.url: "timeout: no answer within 0.3 s",
+                                   failing.url: "HTTP 500 Internal Server Error"}

@@ -333,7 +333,7 @@ def test_recipes_run_in_worker_processes_with_jobs(write_yaml, tmp_path, monkeyp
 def test_site_hook_is_called_before_the_index(hub_yaml, tmp_path, monkeypatch):
     seen = {}
 
-    def render_site(out_dir, *, index, manifests):
+    def render_site(out_dir, *, index, manifests, only_changed=False):
         seen["index_exists"] = (out_dir / "index.json").exists()
         seen["manifests"] = sorted(manifests)
         (out_dir / "index.html").write_text("<html></html>")

@@ -113,10 +113,10 @@ def test_model_page_shows_weights_and_charts(hub: Path, page: tuple[Page, Watche
         tab.click("#engineering > summary")
         assert tab.is_visible("#weights-table")
         assert tab.locator("#weights-table tbody tr").count() == 6
-        assert tab.locator("svg.chart").count() == 4
+        assert tab.locator("svg.chart").count() == 3  # the bar chart, two histograms (heads.0 has too few values)
         box = tab.locator("svg.chart.bars").bounding_box()
         assert box and box["width"] > 300 and box["height"] > 40
-        assert tab.locator("svg.chart.histogram rect").count() == 3 * 24
+        assert tab.locator("svg.chart.histogram rect").count() == 2 * 24
         assert tab.text_content("#snippet-python") == \
             'import dchub_client\nmodel = dchub_client.from_pretrained("esol-mtr@1.1.0")'
         assert tab.is_visible("button.copy")
@@ -162,7 +162,7 @@ def test_site_works_from_file_urls(hub: Path, page: tuple[Page, Watcher]) -> Non
     tab.click("text=esol-mtr")
     tab.wait_for_load_state("load")
     assert tab.url == (hub / "models/esol-mtr/index.html").as_uri()
-    assert tab.locator("#weights-table tbody tr").count() == 6 and tab.locator("svg.chart").count() == 4
+    assert tab.locator("#weights-table tbody tr").count() == 6 and tab.locator("svg.chart").count() == 3
     tab.click("a.home")
     tab.wait_for_load_state("load")
     assert tab.url == (hub / "index.html").as_uri()

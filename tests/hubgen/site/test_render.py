@@ -1,6 +1,7 @@
 """The catalogue site rendered by ``hubgen build``: layout, content, escaping, links, determinism."""
 from __future__ import annotations
 
+import dataclasses
 import html.parser
 import re
 import urllib.parse
@@ -116,7 +117,8 @@ def test_model_page_hyperparameters_weights_and_charts(hub: Path) -> None:
     assert '<td class="shape">64 × 128</td>' in first and "<code>float32</code>" in first and "32.0 KiB" in first
     sha = re.search(r'title="([0-9a-f]{64})">([0-9a-f]{12})<', first)
     assert sha and sha.group(1).startswith(sha.group(2))
-    assert page.count("<svg") == 1 + 3  # parameters per layer + one histogram per layer
+    assert page.count("<svg") == 1 + 2  # parameters per layer + a histogram per layer of 100 values or more
+    assert "<code>heads.0</code> · " not in page  # 33 values: no histogram
     chart = page.split('class="chart bars"', 1)[1].split("</svg>", 1)[0]
     assert re.findall(r"<title>(.*?)</title>", chart) == ["layers.0: 8,256", "layers.1: 2,080", "heads.0: 33"]
 
@@ -134,7 +136,7 @@ def test_auxiliary_weights_are_listed_apart_and_not_counted(hub: Path) -> None:
     chart = tox.split('class="chart bars"', 1)[1].split("</svg>", 1)[0]
     assert re.findall(r"<title>(.*?)</title>", chart) == ["layers.0: 144", "layers.1: 34"]
     assert "momentum" not in tox.split('id="layers"', 1)[1].split('id="weights"', 1)[0]
-    assert tox.count('class="chart histogram"') == 2
+    assert tox.count('class="chart histogram"') == 1  # layers.1 has 34 values: too few for a histogram
     highs = re.findall(r'text-anchor="end">([^<]*)</text>\n</svg>', tox)
     assert highs and all(float(h) < 10 for h in highs)  # the 1e6 momentum values are in no histogram
     esol = _text(hub, "models/esol-mtr/index.html")
@@ -205,9 +207,9 @@ def test_long_weight_tables_start_folded(hub: Path, monkeypatch: pytest.MonkeyPa
 
 def test_large_weight_histogram_is_sampled(hub: Path) -> None:
     page = _text(hub, "models/big-net/index.html")
-    assert f"262,144 values sampled of {BIG_ELEMENTS:,}" in page
+    assert f"65,536 values sampled of {BIG_ELEMENTS:,}" in page
     counts = re.findall(r"<title>[^<]* to [^<]*: ([\d,]+)</title>", page)
-    assert len(counts) == 24 and sum(int(c.replace(",", "")) for c in counts) == 262_144
+    assert len(counts) == 24 and sum(int(c.replace(",", "")) for c in counts) == 65_536
 
 
 def test_hostile_card_renders_as_text(hub: Path) -> None:
@@ -317,12 +319,12 @@ def test_render_site_refuses_a_npy_header_that_disagrees(tmp_path: Path) -> None
 
     hub = build_site_hub(tmp_path)
     index, manifests = _load(hub)
-    weight = next(f for f in manifests[("tox-clf", "0.2")].files if f.path == "multitaskclassifier-layers.1-1.npy")
+    weight = next(f for f in manifests[("tox-clf", "0.2")].files if f.path == "multitaskclassifier-layers.0-0.npy")
     blob = hub / hubfiles.blob_path(weight.sha256)
     with open(blob, "wb") as handle:
         np.save(handle, np.zeros(3, dtype=np.float64))
     (hub / layout.SITE_CACHE_FILE).unlink()
-    with pytest.raises(BuildError, match=r"header says shape \(3,\) dtype float64, but params.json says \(2,\) float32"):
+    with pytest.raises(BuildError, match=r"header says shape \(3,\) dtype float64, but params.json says \(16, 8\) float32"):
         render.render_site(hub, index=index, manifests=manifests)
 
 
@@ -366,3 +368,49 @@ def test_pages_say_how_to_install_the_client(hub: Path) -> None:
     page = (hub / "models/esol-mtr/index.html").read_text()  # a torch model: the torch and deepchem extras
     load = page.split('<section id="load">', 1)[1].split("</section>", 1)[0]
     assert '".[torch,deepchem]"' in load and load.index("pip install") < load.index("DEEPCHEM_MODEL_HUB")
+
+
+def test_a_rebuild_renders_only_the_pages_whose_model_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from hubgen.build import build_hub
+
+    hub = build_site_hub(tmp_path)
+    yaml_path = tmp_path / "src" / "hub_manifest.yaml"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    rendered: list[str] = []
+    real = render._render
+    monkeypatch.setattr(render, "_render", lambda env, template, **kw: rendered.append(
+        kw["model"].name if "model" in kw else template) or real(env, template, **kw))
+    before = {rel: (hub / rel).stat().st_mtime_ns for rel in site_files(hub)}
+    build_hub(yaml_path, hub)
+    assert rendered == []  # nothing changed: no page rendered, no page touched
+    assert {rel: (hub / rel).stat().st_mtime_ns for rel in site_files(hub)} == before
+    shutil.copytree(tmp_path / "src" / "tox", tmp_path / "src" / "tox-v3")
+    yaml_path.write_text(yaml_path.read_text() + "  - name: tox-clf\n    version: '0.3'\n    path: tox-v3\n")
+    build_hub(yaml_path, hub)
+    assert sorted(rendered) == ["index.html", "tox-clf"]  # the home page lists the new version; other pages stay
+    after = {rel: (hub / rel).stat().st_mtime_ns for rel in site_files(hub)}
+    assert [rel for rel in after if after[rel] != before[rel]] == ["index.html", "models/tox-clf/index.html"]
+    rendered.clear()
+    (hub / "models" / "esol-mtr" / "index.html").unlink()  # a page gone missing is rendered again
+    build_hub(yaml_path, hub)
+    assert rendered == ["esol-mtr"] and (hub / "models" / "esol-mtr" / "index.html").is_file()
+
+
+def test_pages_are_fingerprinted_by_their_own_model_and_the_hub_header() -> None:
+    def ref(name: str, version: str, c: str) -> hubfiles.VersionRef:
+        return hubfiles.VersionRef(f"models/{name}/{version}/manifest.json", c * 64, 10)
+
+    a = hubfiles.ModelEntry(name="a", latest="1.0", versions={"1.0": ref("a", "1.0", "a")})
+    b = hubfiles.ModelEntry(name="b", latest="1.0", versions={"1.0": ref("b", "1.0", "b")})
+    b2 = hubfiles.ModelEntry(name="b", latest="2.0", versions={"1.0": ref("b", "1.0", "b"), "2.0": ref("b", "2.0", "c")})
+    index = hubfiles.Index(name="h", title="H", description="", mirrors=(), generated="2026", models={"a": a, "b": b})
+    base = render.fingerprints(index)
+    grown = render.fingerprints(dataclasses.replace(index, models={"a": a, "b": b2}, generated="2027"))
+    assert grown["models/a/index.html"] == base["models/a/index.html"]  # another model's version, the date: not a's
+    assert grown["models/b/index.html"] != base["models/b/index.html"] and grown["index.html"] != base["index.html"]
+    new_model = render.fingerprints(dataclasses.replace(index, models={"a": a, "b": b, "c": b}))
+    assert new_model["models/a/index.html"] != base["models/a/index.html"]  # a page may link a model now present
+    retitled = render.fingerprints(dataclasses.replace(index, title="Other"))
+    assert retitled["models/a/index.html"] != base["models/a/index.html"]

@@ -1,0 +1,165 @@
+"""The HTTP downloader: a pooch downloader that reuses connections and keeps every request within its deadlines.
+
+Real servers on 127.0.0.1; connection counts come from the server side.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server as http_server
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pooch
+import pytest
+
+from dchub_client.errors import BadResponseError, HTTPStatusError, MirrorTimeoutError
+from dchub_client.hub import http
+from dchub_client.hub.mirrors import parse_mirror
+from dchub_client.hub.resolve import resolve_pretrained
+from tests._support.folders import make_folder, validate_folder
+from tests._support.hubs import build_hub
+from tests._support.servers import KeepAliveServer
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, str]:
+    """Ten small files in ``tmp_path/www``, by name -> sha256."""
+    www = tmp_path / "www"
+    www.mkdir()
+    out = {}
+    for i in range(10):
+        data = bytes([i]) * (1000 + i)
+        (www / f"f{i}.bin").write_bytes(data)
+        out[f"f{i}.bin"] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+@pytest.fixture
+def keep_alive(tmp_path: Path):
+    server = KeepAliveServer(tmp_path / "www" if (tmp_path / "www").is_dir() else tmp_path)
+    yield server
+    http.close_connections()
+    server.close()
+
+
+def test_pooch_retrieve_with_our_downloader_verifies_and_reuses_one_connection(files, keep_alive, tmp_path):
+    downloader = http.HTTPDownloader()
+    for name, sha in files.items():
+        path = pooch.retrieve(keep_alive.url + name, known_hash=f"sha256:{sha}", fname=name,
+                              path=tmp_path / "pooch", downloader=downloader, progressbar=False)
+        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha
+    assert keep_alive.connections == 1
+
+
+def test_pooch_refuses_what_our_downloader_fetched_when_the_hash_differs(files, keep_alive, tmp_path):
+    with pytest.raises(ValueError, match="SHA256 hash of downloaded file"):
+        pooch.retrieve(keep_alive.url + "f1.bin", known_hash="sha256:" + "0" * 64, path=tmp_path / "pooch",
+                       downloader=http.HTTPDownloader(), progressbar=False)
+
+
+def test_check_only_answers_whether_the_file_is_there(files, keep_alive, tmp_path):
+    store = pooch.create(path=tmp_path / "p", base_url=keep_alive.url, registry={"f1.bin": None, "nope.bin": None})
+    assert store.is_available("f1.bin", downloader=http.HTTPDownloader())
+    assert not store.is_available("nope.bin", downloader=http.HTTPDownloader())
+
+
+def test_a_pull_reuses_connections(tmp_path, monkeypatch):
+    folder = make_folder(tmp_path / "src", seed=1, n_weights=40, size=300)
+    server = KeepAliveServer(build_hub(tmp_path, {("many", "1.0"): folder}))
+    try:
+        monkeypatch.setenv("DEEPCHEM_MODEL_HUB", server.url)
+        monkeypatch.setenv("DEEPCHEM_HUB_WORKERS", "4")
+        validate_folder(resolve_pretrained("many@1.0").path)
+        assert server.hits["index.json"] == 1 and server.blob_hits() >= 42
+        assert server.connections <= 4 + 1  # one per download thread (the first may be the index's)
+    finally:
+        http.close_connections()
+        server.close()
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced(files, keep_alive, monkeypatch):
+    monkeypatch.setattr(keep_alive.httpd.RequestHandlerClass.func, "timeout", 0.2)  # the server drops idle ones
+    mirror = parse_mirror(keep_alive.url)
+    assert mirror.read_bytes("f1.bin") == bytes([1]) * 1001
+    assert mirror.read_bytes("f2.bin") == bytes([2]) * 1002  # the same connection
+    time.sleep(0.6)
+    assert mirror.read_bytes("f3.bin") == bytes([3]) * 1003  # a new one, transparently
+    assert keep_alive.connections == 2
+
+
+def test_an_error_status_names_the_status_and_the_next_request_works(files, keep_alive):
+    mirror = parse_mirror(keep_alive.url)
+    with pytest.raises(HTTPStatusError, match="HTTP 404") as info:
+        mirror.read_bytes("missing.bin")
+    assert info.value.status == 404 and info.value.url == keep_alive.url + "missing.bin"
+    assert mirror.read_bytes("f4.bin") == bytes([4]) * 1004
+
+
+@pytest.mark.parametrize("fault", ["drip-no-length", "drip-long-length"])
+def test_a_metadata_file_dripped_without_a_true_length_gets_a_fixed_budget(tmp_path, serve, monkeypatch, fault):
+    (tmp_path / "index.json").write_bytes(b"{" + b" " * 5000 + b"}")
+    monkeypatch.setenv("DEEPCHEM_HUB_TIMEOUT", "1")
+    mirror = parse_mirror(serve(tmp_path, {"index.json": fault}).url)
+    start = time.monotonic()
+    with pytest.raises(MirrorTimeoutError, match="too slow"):
+        mirror.read_bytes("index.json")
+    assert time.monotonic() - start < 2
+
+
+def test_a_redirect_elsewhere_than_http_is_refused(tmp_path, serve):
+    (tmp_path / "f.bin").write_bytes(b"x")
+    mirror = parse_mirror(serve(tmp_path, {"f.bin": "redirect:file:///etc/"}).url)
+    with pytest.raises(BadResponseError, match="only http"):
+        mirror.read_bytes("f.bin")
+
+
+class _Proxy(http_server.BaseHTTPRequestHandler):
+    """A forward proxy for plain http: relays ``GET http://host/path`` and records what it was sent."""
+
+    seen: list[tuple[str, str | None]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        type(self).seen.append((self.path, self.headers.get("Proxy-Authorization")))
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(self.path, timeout=5) as upstream:
+            body = upstream.read()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_the_standard_proxy_variables_are_honoured(files, keep_alive, monkeypatch):
+    proxy = http_server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("http_proxy", f"http://user:secret@127.0.0.1:{proxy.server_address[1]}")
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        http._proxy_url.cache_clear()
+        assert parse_mirror(keep_alive.url).read_bytes("f5.bin") == bytes([5]) * 1005
+        path, credentials = _Proxy.seen[-1]
+        assert path == keep_alive.url + "f5.bin" and credentials == "Basic " + base64.b64encode(b"user:secret").decode()
+    finally:
+        http._proxy_url.cache_clear()
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_proxy_credentials_never_travel_through_an_https_tunnel(monkeypatch):
+    monkeypatch.setenv("https_proxy", "http://user:secret@proxy.invalid:3128")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    http._proxy_url.cache_clear()
+    try:
+        route = http._Route.of("https://me:pw@hub.invalid/models/x")
+    finally:
+        http._proxy_url.cache_clear()
+    assert route.proxy == ("proxy.invalid", 3128) and route.target == "/models/x"
+    assert list(route.request_headers()) == ["Authorization"]  # for the hub, inside the tunnel
+    assert list(route.tunnel_headers()) == ["Proxy-Authorization"]  # for the proxy, on CONNECT
