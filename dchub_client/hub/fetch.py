@@ -31,15 +31,17 @@ import queue
 import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dchub_client import constants
 from dchub_client.errors import BadResponseError, ChecksumError, MirrorError
 from dchub_client.format.hashing import CHUNK_SIZE, sha256_bytes
 from dchub_client.format.hubfiles import FileEntry, Part, blob_path
 from dchub_client.hub.cache import Cache
-from dchub_client.hub.http import ReadInto
 from dchub_client.hub.mirrors import Mirror, describe, failure_types, try_mirrors
+
+if TYPE_CHECKING:
+    from dchub_client.hub.http import ReadInto
 
 log = logging.getLogger(__name__)
 

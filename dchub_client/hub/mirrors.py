@@ -13,21 +13,22 @@ only after every other mirror failed, for the rest of the process and, for a whi
 """
 from __future__ import annotations
 
-import http.client
 import logging
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dchub_client import constants
 from dchub_client.errors import BadResponseError, HubFormatError, MirrorDownError, MirrorError, TrustError
 from dchub_client.format import layout
 from dchub_client.format.hashing import CHUNK_SIZE
 from dchub_client.hub import health
-from dchub_client.hub.http import HTTPDownloader, ReadInto
 from dchub_client.hub.roots import normalize_root, root_kind
+
+if TYPE_CHECKING:
+    from dchub_client.hub.http import ReadInto
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,6 +65,9 @@ class Mirror:
         if self.kind == "local":
             _copy_local(self.locate(relpath), sink)
         else:
+            # Imported on first use: http.client and ssl are a tenth of a no-op command's start-up.
+            from dchub_client.hub.http import HTTPDownloader
+
             HTTPDownloader(limit=MAX_METADATA_BYTES if limit is None else limit, budget=budget)(
                 self.locate(relpath), sink, None)
 
@@ -134,7 +138,7 @@ def describe(err: BaseException) -> str:
         return str(err)
     if isinstance(err, FileNotFoundError):
         return "not found"
-    if isinstance(err, http.client.HTTPException):
+    if isinstance(err, _http_exception()):
         return f"broken response ({type(err).__name__}: {str(err)[:120]})"
     return f"{type(err).__name__}: {err}"
 
@@ -148,7 +152,14 @@ def is_missing(err: BaseException) -> bool:
 
 def failure_types() -> tuple[type[BaseException], ...]:
     """Exceptions that mean "this mirror failed, try the next one"."""
-    return (OSError, BadResponseError, HubFormatError, http.client.HTTPException)
+    return (OSError, BadResponseError, HubFormatError, _http_exception())
+
+
+def _http_exception() -> type[BaseException]:
+    """``http.client.HTTPException``, imported only once a command reaches a mirror (see :meth:`Mirror.fetch`)."""
+    import http.client
+
+    return http.client.HTTPException
 
 
 def try_mirrors(mirrors: Iterable[Mirror], what: str, attempt: Callable[[Mirror], T]) -> T:

@@ -10,7 +10,7 @@ from tests._support.folders import make_folder
 from tests._support.hubs import build_hub
 from tests.journeys._cli import ok, run
 
-HEAVY = ("numpy", "requests", "pooch", "urllib3", "yaml", "cryptography", "tqdm")
+HEAVY = ("numpy", "requests", "pooch", "urllib3", "yaml", "cryptography", "tqdm", "ssl", "http.client")
 
 
 def test_versions():
