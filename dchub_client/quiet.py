@@ -62,14 +62,16 @@ def frameworks_quiet(*, native: bool = False) -> Iterator[None]:
     constants.quiet_native_tensorflow()
     loggers = [logging.getLogger(name) for name in FRAMEWORK_LOGGERS]
     levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(max(logger.level, logging.ERROR))
+    ours = [max(level, logging.ERROR) for level in levels]
+    for logger, level in zip(loggers, ours):
+        logger.setLevel(level)
     try:
         with _rdkit_blocked(), (_stderr_captured() if native else contextlib.nullcontext()):
             yield
     finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
+        for logger, before, set_here in zip(loggers, levels, ours):
+            if logger.level == set_here:  # a framework imported meanwhile may have set its own level: keep it
+                logger.setLevel(before)
 
 
 @contextlib.contextmanager
@@ -120,8 +122,9 @@ def _stderr_captured() -> Iterator[None]:
     with tempfile.TemporaryFile() as capture, open(saved, "w", closefd=True, encoding="utf-8",
                                                    errors="backslashreplace") as real:
         os.dup2(capture.fileno(), 2)
+        stand_in = _StandIn(real)
         if swap:
-            sys.stderr = real
+            sys.stderr = stand_in
         failed = False
         try:
             yield
@@ -130,12 +133,34 @@ def _stderr_captured() -> Iterator[None]:
             raise
         finally:
             real.flush()
+            stand_in.target = python_stderr  # for whoever kept it (a handler made meanwhile): the usual stderr
             sys.stderr = python_stderr
             os.dup2(saved, 2)
             if failed:
                 capture.seek(0)
                 python_stderr.write(capture.read().decode("utf-8", "replace"))
                 python_stderr.flush()
+
+
+class _StandIn:
+    """``sys.stderr`` while native output is captured: writes to the real stderr.
+
+    A framework imported meanwhile may keep ``sys.stderr`` (torch gives its loggers a
+    ``StreamHandler(sys.stderr)``); after the block this object forwards to the usual ``sys.stderr``,
+    so such a handler does not end in "I/O operation on closed file".
+    """
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.target, name)
+
+    def write(self, text: str) -> int:
+        return int(self.target.write(text))
+
+    def flush(self) -> None:
+        self.target.flush()
 
 
 def _fileno(stream: Any) -> int | None:

@@ -115,7 +115,7 @@ def run_all(models: Sequence[ModelSpec], *, jobs: int = 1, root: Path | None = N
             run(model)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold TF or torch state
-    initargs = (str(root.resolve()) if root else None, logging.getLogger().getEffectiveLevel())
+    initargs = (str(root.resolve()) if root else None, logging.getLogger().getEffectiveLevel(), not quiet.enabled())
     with ProcessPoolExecutor(max_workers=min(jobs, len(models)), mp_context=context, initializer=_worker_start,
                              initargs=initargs) as pool:
         futures = [pool.submit(run, model) for model in models]
@@ -127,12 +127,15 @@ def run_all(models: Sequence[ModelSpec], *, jobs: int = 1, root: Path | None = N
             raise failed[0].exception()  # type: ignore[misc]
 
 
-def _worker_start(root: str | None, log_level: int) -> None:
+def _worker_start(root: str | None, log_level: int, verbose: bool) -> None:
     for key, value in WORKER_THREADS.items():
         os.environ.setdefault(key, value)
     if root is not None:
         sys.path.insert(0, root)
-    logging.basicConfig(level=log_level, format="%(message)s", stream=sys.stderr)  # as the hubgen CLI does
+    # logging as the hubgen CLI sets it up: its own lines at its level, framework chatter only when verbose
+    logging.basicConfig(level=log_level, format="%(message)s", handlers=[quiet.StderrHandler()])
+    quiet.set_verbose(verbose)
+    quiet.silence_frameworks()
 
 
 class _Prefix(logging.Filter):

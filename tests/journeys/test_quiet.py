@@ -8,7 +8,7 @@ import sys
 from dchub_client import __version__
 from tests._support.folders import make_folder
 from tests._support.hubs import build_hub
-from tests.journeys._cli import ok, run
+from tests.journeys._cli import BIN, ok, run
 
 HEAVY = ("numpy", "requests", "pooch", "urllib3", "yaml", "cryptography", "tqdm", "ssl", "http.client")
 
@@ -69,3 +69,27 @@ def test_the_command_imports_only_what_it_needs(tmp_path, serve, monkeypatch):
     assert _loaded("path", "m") == []
     monkeypatch.setenv("DEEPCHEM_HUB_OFFLINE", "1")
     assert _loaded("ls") == []  # from the cache
+
+
+TORCH_RECIPE = """
+import numpy as np
+from dchub_client.format.pretrained import write_pretrained
+def make(output_dir):
+    import torch._dynamo  # as recipes import DeepChem: inside the run; torch makes its log handlers now
+    write_pretrained(output_dir, class_name="deepchem.models.fcnet.MultitaskRegressor", framework="torch",
+                     parameters={}, weights=[("w-0", "w", np.arange(4, dtype=np.float32))])
+"""
+
+
+def test_parallel_recipes_that_import_torch_leave_no_logging_errors(tmp_path):
+    """Recipe workers import torch inside the quieted block; at their exit torch's handlers must neither
+    hit a closed stream ("--- Logging error ---") nor print its INFO statistics."""
+    (tmp_path / "torch_recipes.py").write_text(TORCH_RECIPE)
+    models = "".join(f"  - {{name: m{i}, version: '1', path: made/m{i}, recipe: 'torch_recipes:make'}}\n"
+                     for i in range(2))
+    (tmp_path / "hub_manifest.yaml").write_text("name: h\nmodels:\n" + models)
+    done = subprocess.run([str(BIN / "hubgen"), "build", str(tmp_path / "hub_manifest.yaml"), "--out", str(tmp_path / "hub"), "--jobs", "2"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "running recipe torch_recipes:make" in done.stderr  # hubgen's own lines still show
+    assert "Logging error" not in done.stderr and "TorchDynamo" not in done.stderr, done.stderr

@@ -1,0 +1,40 @@
+"""dchub_client.quiet: framework output silenced while inside, and nothing broken after the block."""
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+from dchub_client import quiet
+
+_LATE_HANDLER = """
+import logging, sys
+from dchub_client import quiet
+with quiet.frameworks_quiet(native=True):
+    handler = logging.StreamHandler(sys.stderr)  # as torch does when it is imported inside the block
+logger = logging.getLogger("late")
+logger.addHandler(handler)
+logger.warning("written after the block")
+"""
+
+
+def test_a_handler_made_while_native_output_is_captured_writes_to_stderr_afterwards():
+    done = subprocess.run([sys.executable, "-c", _LATE_HANDLER], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "written after the block\n"
+
+
+def test_a_level_a_framework_sets_inside_is_kept_and_others_are_restored():
+    torch_logger, rdkit_logger = logging.getLogger("torch"), logging.getLogger("rdkit")
+    saved = torch_logger.level, rdkit_logger.level
+    try:
+        torch_logger.setLevel(logging.NOTSET)
+        rdkit_logger.setLevel(logging.INFO)
+        with quiet.frameworks_quiet():
+            assert torch_logger.level == rdkit_logger.level == logging.ERROR
+            torch_logger.setLevel(logging.WARNING)  # torch configures its loggers when first imported
+        assert torch_logger.level == logging.WARNING  # not reset to NOTSET (INFO from the root)
+        assert rdkit_logger.level == logging.INFO
+    finally:
+        torch_logger.setLevel(saved[0])
+        rdkit_logger.setLevel(saved[1])
