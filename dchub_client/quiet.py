@@ -7,7 +7,7 @@ TensorFlow's native absl lines ("oneDNN custom operations are on", "Could not fi
 "DEPRECATION WARNING" lines (its C++ log).
 
 * :func:`silence_frameworks` (the ``dchub`` and ``hubgen`` commands): their Python loggers at
-  ERROR for the whole process, ``TF_CPP_MIN_LOG_LEVEL=3`` unless set.
+  ERROR and their Python warnings ignored for the whole process, ``TF_CPP_MIN_LOG_LEVEL=3`` unless set.
 * :func:`frameworks_quiet` (``load_pipeline``, ``Pipeline.predict``, recipes): the same loggers at
   ERROR while inside, RDKit's log blocked, and with ``native=True`` the process's stderr (file
   descriptor 2) captured while inside, so native lines are not shown; if the block raises, what was
@@ -22,6 +22,7 @@ import logging
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +31,8 @@ from dchub_client import constants
 #: Python loggers of the frameworks a model load or a recipe may import.
 FRAMEWORK_LOGGERS = ("deepchem", "tensorflow", "absl", "keras", "tf_keras", "h5py", "torch", "jax", "numexpr",
                      "matplotlib", "rdkit", "PIL")
+#: The modules whose Python warnings the CLIs do not show (a regular expression matched at the module's start).
+_FRAMEWORK_MODULES = r"(%s)(\.|$)" % "|".join(FRAMEWORK_LOGGERS)
 _verbose = False
 
 
@@ -51,6 +54,8 @@ def silence_frameworks() -> None:
     constants.quiet_native_tensorflow()
     for name in FRAMEWORK_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    # Python warnings raised inside the frameworks (DeepChem's torch code warns on every fit): theirs to fix
+    warnings.filterwarnings("ignore", module=_FRAMEWORK_MODULES)
 
 
 @contextlib.contextmanager

@@ -38,3 +38,21 @@ def test_a_level_a_framework_sets_inside_is_kept_and_others_are_restored():
     finally:
         torch_logger.setLevel(saved[0])
         rdkit_logger.setLevel(saved[1])
+
+
+_WARNINGS = """
+import warnings
+from dchub_client import quiet
+quiet.silence_frameworks()
+warnings.warn_explicit("a DeepChem warning", UserWarning, "torch_model.py", 475, module="deepchem.models.torch_model")
+warnings.warn_explicit("a torch warning", UserWarning, "layers.py", 1, module="torch.nn")
+warnings.warn_explicit("a torchvision warning", UserWarning, "io.py", 1, module="torchvision.io")
+warnings.warn_explicit("a warning of the user's code", UserWarning, "recipe.py", 1, module="recipes.esol")
+"""
+
+
+def test_the_commands_hide_the_frameworks_python_warnings_only():
+    done = subprocess.run([sys.executable, "-c", _WARNINGS], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "DeepChem" not in done.stderr and "a torch warning" not in done.stderr
+    assert "a torchvision warning" in done.stderr and "the user's code" in done.stderr
