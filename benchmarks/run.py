@@ -44,11 +44,24 @@ def _format(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _quiet() -> None:
+    """The frameworks' chatter (DeepChem, TensorFlow, RDKit's C++ log) off, so the table can be read."""
+    from dchub_client import quiet
+
+    quiet.silence_frameworks()
+    try:
+        from rdkit import RDLogger
+    except ImportError:
+        return
+    RDLogger.DisableLog("rdApp.*")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller inputs, for a smoke run")
     parser.add_argument("--only", help="run only the benchmark modules whose name contains this")
     args = parser.parse_args(argv)
+    _quiet()
     rows: list[Row] = []
     failed = []
     for name in _modules(args.only):
