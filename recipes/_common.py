@@ -218,3 +218,14 @@ def classification_metrics(y_true: np.ndarray, p_active: np.ndarray, w: np.ndarr
 def mean_validation_auc(model: Any, valid: Any) -> float:
     """The early-stopping score of the classifiers."""
     return float(np.mean(task_aucs(valid.y, predict_probabilities(model, valid), valid.w)))
+
+
+def fit_balanced_classifier(model: Any, split: Split, hp: dict[str, Any]) -> TrainingLog:
+    """The Tox21 classifiers' training: class-balanced weights, early stopping on the validation ROC-AUC."""
+    import deepchem as dc
+
+    balance = dc.trans.BalancingTransformer(dataset=split.train)
+    seed_everything()
+    return fit_with_early_stopping(
+        model, balance.transform(split.train), lambda m: mean_validation_auc(m, split.valid),
+        higher_is_better=True, metric="ROC-AUC", max_epochs=hp["max_epochs"], patience=hp["patience"])

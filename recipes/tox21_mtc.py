@@ -43,15 +43,11 @@ def train(split: _common.Split) -> _evaluation.Trained:
     import deepchem as dc
 
     hp = HYPERPARAMETERS
-    balance = dc.trans.BalancingTransformer(dataset=split.train)
     model = dc.models.MultitaskClassifier(len(_data.TOX21_TASKS), FINGERPRINT["size"],
                                           layer_sizes=hp["layer_sizes"], dropouts=hp["dropouts"],
                                           weight_decay_penalty=hp["weight_decay_penalty"],
                                           batch_size=hp["batch_size"], learning_rate=hp["learning_rate"])
-    _common.seed_everything()
-    log = _common.fit_with_early_stopping(
-        model, balance.transform(split.train), lambda m: _common.mean_validation_auc(m, split.valid),
-        higher_is_better=True, metric="ROC-AUC", max_epochs=hp["max_epochs"], patience=hp["patience"])
+    log = _common.fit_balanced_classifier(model, split, hp)
     return _evaluation.Trained(model, [], log.describe())
 
 

@@ -347,10 +347,8 @@ class Resolver:
                                   err.failures) from err
             if where is not None:
                 holders.append((hub, where))
-        if len(holders) > 1:
-            raise _ambiguous(ref, holders, self.config)
-        if holders:
-            return self.in_hub(holders[0][0], ref)
+        if (found := self._the_holder(ref, holders)) is not None:
+            return found
         searched = ", ".join(h.alias for h in order)
         raise ModelNotFoundError(f"no model named {str(ref)!r} in the searched hubs ({searched})")
 
@@ -378,11 +376,15 @@ class Resolver:
                 continue  # nothing known here about this hub: the cache may still hold the model
             if where is not None:
                 holders.append((hub, where))
+        if (found := self._the_holder(ref, holders)) is not None:
+            return found
+        return self._cached_anywhere(order, ref)
+
+    def _the_holder(self, ref: ModelRef, holders: list[tuple[Hub, str]]) -> ResolvedFolder | None:
+        """*ref* from the one hub holding it; None when none does; ambiguous when several do."""
         if len(holders) > 1:
             raise _ambiguous(ref, holders, self.config)
-        if holders:
-            return self.in_hub(holders[0][0], ref)
-        return self._cached_anywhere(order, ref)
+        return self.in_hub(holders[0][0], ref) if holders else None
 
     def _cached_anywhere(self, order: Sequence[Hub], ref: ModelRef) -> ResolvedFolder:
         """Offline: the model in whichever cached hub holds it (the only one), stated in the log."""
