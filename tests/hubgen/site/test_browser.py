@@ -199,6 +199,11 @@ def test_narrow_screen_has_no_page_overflow(hub: Path, browser: Any) -> None:
         tab.click("#engineering > summary")
         assert tab.is_visible("#snippet-pipeline") and tab.is_visible("#auxiliary-table")
         assert tab.locator("#auxiliary-table tbody tr").count() == 2
+        for snippet in tab.locator(".snippet").all():  # each Copy button sits above its code, never over it
+            button, code = snippet.locator("button.copy").bounding_box(), snippet.locator("pre").bounding_box()
+            first_line = tab.evaluate("pre => { const r = document.createRange(); r.selectNodeContents(pre);"
+                                      " return r.getClientRects()[0].top; }", snippet.locator("pre").element_handle())
+            assert button and code and button["y"] + button["height"] <= first_line
         _shot(tab, "model-narrow")
     finally:
         context.close()
