@@ -67,3 +67,38 @@ def test_the_client_never_imports_hubgen() -> None:
     offenders = [m for m, path in _modules() if m.startswith("dchub_client") and
                  any(n.startswith("hubgen") for n in _imports(path))]
     assert offenders == []
+
+
+def _late_imports_without_reason(path: Path) -> list[str]:
+    """Imports of dchub's own modules inside functions with no comment on them or on the imports just above."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found = []
+    for func in ast.walk(ast.parse("\n".join(lines))):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(func):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+            ours = getattr(node, "level", 0) > 0 or (module or "").split(".")[0] in ("dchub_client", "hubgen")
+            if ours and not _has_reason(lines, node.lineno, node.end_lineno or node.lineno):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    return found
+
+
+def _has_reason(lines: list[str], first: int, last: int) -> bool:
+    if any("#" in line for line in lines[first - 1:last]):
+        return True
+    for line in reversed(lines[:first - 1]):  # the block of imports (and blank lines) right above
+        stripped = line.strip()
+        if "#" in stripped:
+            return True
+        if stripped and not stripped.startswith(("from ", "import ")):
+            return False
+    return False
+
+
+def test_every_late_import_of_our_own_modules_says_why() -> None:
+    """A function-level import of dchub's own code (to start fast, or to break a cycle) carries its reason."""
+    missing = [line for _, path in _modules() for line in _late_imports_without_reason(path)]
+    assert not missing, "add a one-line reason (a comment) to:\n" + "\n".join(missing)

@@ -2,13 +2,23 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from dchub_client import constants
 from dchub_client.cli._common import table
 from dchub_client.errors import ConfigError, HubFormatError
 from dchub_client.hub import catalog, hubs, trust
 from dchub_client.hub.cache import Cache
-from dchub_client.hub.config import DEFAULT_ALIAS, HubEntry, add_hub, load_config, remove_hub, save_config
+from dchub_client.hub.config import (
+    DEFAULT_ALIAS,
+    HubEntry,
+    add_hub,
+    dumps_config,
+    load_config,
+    parse_config,
+    remove_hub,
+    save_config,
+)
 from dchub_client.hub.hubs import Hub
 from dchub_client.hub.roots import normalize_root
 
@@ -76,11 +86,7 @@ def run_rm(args: argparse.Namespace) -> int:
 def run_search(args: argparse.Namespace) -> int:
     config = load_config()
     if args.names:
-        from dataclasses import replace
-
-        from dchub_client.hub.config import dumps_config, parse_config
-
-        updated = replace(config, search=tuple(args.names))
+        updated = dataclasses.replace(config, search=tuple(args.names))
         parse_config(dumps_config(updated).encode("utf-8"), config.path)  # validate before writing
         save_config(updated)
         config = updated

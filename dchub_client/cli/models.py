@@ -195,7 +195,7 @@ def _trust_line(cache: Cache, hub: Hub, index: Index) -> str:
 def _info_plain(folder: Path) -> int:
     """``dchub info`` of a model in a local plain folder: what its ``params.json`` and card say."""
     from dchub_client.format import pretrained  # numpy: only for plain folders
-    from dchub_client.format.card import read_folder_card
+    from dchub_client.format.card import read_folder_card  # with it: the card reader, used for plain folders only
 
     info = pretrained.read_params(folder)
     card = read_folder_card(folder)

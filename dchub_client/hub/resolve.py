@@ -37,7 +37,7 @@ from dchub_client.errors import (
     NotAHubError,
     OfflineError,
 )
-from dchub_client.format import hubfiles, layout
+from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.hashing import sha256_file
 from dchub_client.hub import catalog, hubs, plain
 from dchub_client.hub.cache import Cache
@@ -440,8 +440,6 @@ def _plain_local(hub: Hub) -> list[Mirror]:
 
 
 def _plain_root(cache: Cache, name: str, namespace: str) -> str:
-    from dchub_client.format import jsonstrict
-
     sha = cache.snapshot_manifest(name, plain.PLAIN_VERSION, hub=namespace)
     try:
         manifest = jsonstrict.loads(cache.blob(sha).read_bytes()) if sha else {}
