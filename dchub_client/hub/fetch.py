@@ -24,6 +24,7 @@ file that every mirror failed, files not yet started are not started.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -414,7 +415,8 @@ def fetch_files(cache: Cache, mirrors: Sequence[Mirror], entries: Sequence[FileE
             return
         bar = _progress_bar(sum(e.size for e in missing), label) if progress else None
         try:
-            _fetch_all(cache, mirrors, missing, label, bar)
+            with _logging_above(bar):
+                _fetch_all(cache, mirrors, missing, label, bar)
         finally:
             if bar is not None:
                 bar.close()
@@ -468,6 +470,15 @@ class _LockedBar:
 
     def close(self) -> None:
         self._bar.close()
+
+
+def _logging_above(bar: Any) -> Any:
+    """While a progress bar is drawn, log lines (a skipped mirror) print above it, not into it."""
+    if bar is None:
+        return contextlib.nullcontext()
+    from tqdm.contrib.logging import logging_redirect_tqdm  # tqdm: only with a progress bar
+
+    return logging_redirect_tqdm()
 
 
 def _progress_bar(total: int, label: str) -> Any:

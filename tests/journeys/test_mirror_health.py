@@ -81,6 +81,18 @@ def test_a_mirror_that_accepts_and_never_answers(good, base, silent, tmp_path):
     assert fresh.returncode == 0 and t_fresh - base["pull"] < 3 * CONNECT, (fresh.stderr, t_fresh, base)
 
 
+def test_the_skip_line_prints_above_the_progress_bar_not_into_it(good, silent, tmp_path):
+    """The mirror fails while the files download (index and manifest are cached): the bar is on screen."""
+    for args in (["ls"], ["info", "many"]):
+        done, _ = _dchub(tmp_path / "c", [good], *args)
+        assert done.returncode == 0, done.stderr
+    pull, _ = _dchub(tmp_path / "c", [silent.url, good], "pull", "many")  # with its progress bar
+    assert pull.returncode == 0, pull.stderr
+    assert "100%" in pull.stderr  # the bar was drawn
+    lines = [line for line in pull.stderr.split("\n") if "skipping mirror" in line]
+    assert len(lines) == 1 and lines[0].lstrip("\r ").startswith("dchub: WARNING: skipping mirror"), pull.stderr
+
+
 @pytest.mark.parametrize("fault", ["drip-headers", "continue-forever"])
 def test_a_mirror_that_never_finishes_its_headers(hub, good, base, serve, tmp_path, fault):
     bad = serve(hub, {"": fault})
