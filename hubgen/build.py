@@ -153,25 +153,63 @@ def _prepare(model: ModelSpec) -> _Source:
         raise BuildError(f"{model.where}: invalid pretrained folder: {err}") from err
     if folder_card is not None and folder_card.metadata:  # the YAML's card entries win, key by key
         model = dataclasses.replace(model, card={**folder_card.metadata, **model.card})
-    return _Source(model, info, _folder_files(model))
+    return _Source(model, info, tuple(_folder_files(model, folder, info)))
 
 
-def _folder_files(model: ModelSpec) -> tuple[tuple[str, Path], ...]:
+def _folder_files(model: ModelSpec, folder: Path, info: pretrained.PretrainedInfo,
+                  prefix: str = "") -> list[tuple[str, Path]]:
+    """The files of a pretrained folder as ``(relative path, path)``, a composite's member folders included.
+
+    The only sub-folders allowed are the ``members/<i>`` that ``params.json`` lists (each a complete,
+    checked pretrained folder); anything else that is not a plain, visible file is refused.
+    """
+    members = _member_folders(model, folder, info)
     files = []
-    for path in sorted(model.path.iterdir(), key=lambda p: p.name):
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
         if path.name.startswith("."):
             raise BuildError(f"{model.where}: hidden file {path} in the pretrained folder; remove it")
+        if path.is_dir() and path.name == layout.MEMBERS_DIR and members:
+            files += _member_files(model, path, members, f"{prefix}{path.name}/")
+            continue
         if path.is_dir():
-            raise BuildError(f"{model.where}: {path} is a subfolder; pretrained folders (format v1) hold "
-                             "only files")
+            raise BuildError(f"{model.where}: {path} is a subfolder; pretrained folders (format v1) hold only "
+                             f"files, and a composite model its {layout.MEMBERS_DIR}/<i> folders")
         if not path.is_file():
             raise BuildError(f"{model.where}: {path} is not a regular file")
         try:
-            hubfiles.validate_relpath(path.name)
+            hubfiles.validate_relpath(prefix + path.name)
         except DchubError as err:
             raise BuildError(f"{model.where}: {err}") from err
-        files.append((path.name, path))
-    return tuple(files)
+        files.append((prefix + path.name, path))
+    return files
+
+
+def _member_folders(model: ModelSpec, folder: Path, info: pretrained.PretrainedInfo) -> list[str]:
+    """The member folder names (``0``, ``1`` ...) a composite's ``params.json`` lists; [] for other models."""
+    listed = info.extra.get(layout.EXTRA_MEMBERS) or []
+    names = [str(m.get("folder", "")) if isinstance(m, dict) else "" for m in listed]
+    expected = [f"{layout.MEMBERS_DIR}/{i}" for i in range(len(names))]
+    if names != expected:
+        raise BuildError(f"{model.where}: {folder / layout.PARAMS_FILE}: extra.{layout.EXTRA_MEMBERS} must name "
+                         f"the folders {expected} in order, got {names}")
+    return [name.split("/", 1)[1] for name in names]
+
+
+def _member_files(model: ModelSpec, members_dir: Path, members: list[str], prefix: str) -> list[tuple[str, Path]]:
+    """Every member folder, checked as a pretrained folder of its own; nothing else under ``members/``."""
+    present = sorted(p.name for p in members_dir.iterdir())
+    if present != sorted(members):
+        raise BuildError(f"{model.where}: {members_dir} holds {present}; params.json lists the members {members}")
+    files = []
+    for name in members:
+        folder = members_dir / name
+        try:
+            info = pretrained.read_params(folder)
+            pretrained.check_files(folder, info)
+        except DchubError as err:
+            raise BuildError(f"{model.where}: invalid member folder {folder}: {err}") from err
+        files += _folder_files(model, folder, info, f"{prefix}{name}/")
+    return files
 
 
 # --- writing -------------------------------------------------------------------------------
