@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._support.browser import chromium
 from tests._support.folders import make_folder
 from tests._support.hubs import build_hub
 from tests._support.servers import FaultyServer, SilentServer
@@ -61,3 +62,10 @@ def sources(tmp_path: Path) -> dict[str, Path]:
     """Two small pretrained folders."""
     return {"a": make_folder(tmp_path / "src" / "a", seed=1, n_weights=2, size=2000),
             "b": make_folder(tmp_path / "src" / "b", seed=2, n_weights=2, size=2000)}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """A headless Chromium (Debian's, see :mod:`tests._support.browser`) for one test module."""
+    with chromium() as instance:
+        yield instance

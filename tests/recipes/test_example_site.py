@@ -10,16 +10,15 @@ break only at their separators; "How to load" shows the address the page is brow
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from dchub_client.format import hubfiles
+from tests._support.browser import ARTIFACTS, Watcher
 from tests.hubgen.site.support import serving
-from tests.hubgen.site.test_browser import ARGS, ARTIFACTS, CHROMIUM, Watcher
 
 WIDTHS = (1280, 390)
 #: The smallest rendered font size (px) of any chart text.
@@ -34,17 +33,6 @@ SPLIT_SEGMENTS = """(selector) => Array.from(document.querySelectorAll(selector)
     const range = document.createRange(); range.selectNodeContents(n);
     const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
     return tops.size > 1 ? n.textContent : null; })).filter(Boolean)"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: install Debian's chromium (scripts/setup.sh does)"
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def _tab(browser: Any, width: int) -> tuple[Any, Page, Watcher]:

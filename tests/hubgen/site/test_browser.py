@@ -2,7 +2,7 @@
 
 No console errors or failed requests, the search box filters the table, a model page shows its
 weights table and SVG charts, links work from ``file://`` too; screenshots go to ``test-artifacts/``.
-If Chromium is missing these tests FAIL (CI installs it): a skipped browser test proves nothing.
+The browser comes from :mod:`tests._support.browser` (the ``browser`` fixture).
 """
 from __future__ import annotations
 
@@ -12,48 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
+from tests._support.browser import ARTIFACTS, Watcher
 from tests.hubgen.site.support import build_site_hub, page_links, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",
-        "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 PAGES = ["index.html", "models/big-net/index.html", "models/esol-mtr/index.html", "models/tox-clf/index.html"]
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_site_hub(tmp_path_factory.mktemp("browser"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: install Debian's chromium (scripts/setup.sh does)"
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-class Watcher:
-    """Records console errors, page errors and failed or non-2xx requests of one page."""
-
-    def __init__(self, page: Page) -> None:
-        self.problems: list[str] = []
-        page.on("console", lambda msg: msg.type == "error" and self.problems.append(f"console: {msg.text}"))
-        page.on("pageerror", lambda err: self.problems.append(f"page error: {err}"))
-        page.on("requestfailed", self._failed)
-        page.on("response", lambda res: res.status >= 400 and self.problems.append(f"{res.status}: {res.url}"))
-
-    def _failed(self, request: Any) -> None:
-        # ERR_ABORTED is Chromium cancelling a request it no longer needs (a favicon when the page
-        # navigates on); a missing or broken file shows up as a 4xx/5xx response or another error.
-        if request.failure != "net::ERR_ABORTED":
-            self.problems.append(f"failed: {request.url} {request.failure}")
 
 
 @pytest.fixture
