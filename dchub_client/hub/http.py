@@ -3,8 +3,8 @@
 pooch stays the fetching framework: :class:`HTTPDownloader` follows pooch's downloader protocol
 (``downloader(url, output_file, pooch, check_only=False)``), so ``pooch.retrieve(url, known_hash,
 downloader=HTTPDownloader())`` works, and every http(s) fetch of a mirror goes through it. Unlike
-``pooch.HTTPDownloader`` (a new ``requests`` session per file) it is built on :mod:`http.client`,
-for speed and for control over every read:
+``pooch.HTTPDownloader`` (a new ``requests`` session per file) it speaks HTTP/1.1 itself
+(:mod:`dchub_client.hub.http1`), for speed and for control over every read:
 
 * Connections are kept alive and reused. Idle ones wait in a pool per host, shared by the download
   threads (each connection used by one thread at a time), so a model of 500 small files costs a
@@ -20,6 +20,8 @@ for speed and for control over every read:
 * At most ``constants.MAX_REDIRECTS`` redirects, to http(s) URLs only; ``Accept-Encoding: identity``
   (a compressed answer is refused, never inflated); a ``Content-Length`` above the expected size
   is refused before the body, and a body is never read past the expected size.
+* The standard proxy variables are honoured (a plain-http proxy is sent absolute URLs; https goes
+  through a ``CONNECT`` tunnel); TLS checks certificates against the system's CAs and certifi's.
 
 Failures raise :class:`~dchub_client.errors.MirrorDownError` (could not connect, no answer, a
 stall: the mirror is down), :class:`~dchub_client.errors.HTTPStatusError` or
@@ -29,34 +31,31 @@ from __future__ import annotations
 
 import base64
 import functools
-import http.client
-import io
 import os
-import select
-import socket
-import ssl
 import threading
-import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dchub_client import constants
-from dchub_client.errors import BadResponseError, HTTPStatusError, MirrorDownError, MirrorTimeoutError
+from dchub_client import __version__, constants
+from dchub_client.errors import BadResponseError, HTTPStatusError, MirrorDownError
 from dchub_client.format.hashing import CHUNK_SIZE
+from dchub_client.hub.http1 import Clock, ClosedBeforeAnswer, Connection, Response
 
 #: ``readinto(buffer) -> bytes read`` (0 at the end of the body).
 ReadInto = Callable[[memoryview], int]
 
-USER_AGENT = "dchub-client (http.client)"
+USER_AGENT = f"dchub-client/{__version__}"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Idle connections kept per host.
 _MAX_IDLE = 32
 #: An error answer whose body is at most this long is read to keep its connection; longer ones close it.
 _DRAIN_BYTES = 64 << 10
 #: Raised by a pooled connection the server had closed (retried once on a new connection).
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+_STALE = (ClosedBeforeAnswer, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+#: Characters a request target keeps as they are; others (spaces, control characters, non-ASCII) are %-encoded.
+_TARGET_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
 class HTTPDownloader:
@@ -102,7 +101,7 @@ class HTTPDownloader:
         return constants.timeout_seconds() + self.limit / constants.min_rate_bytes()
 
     def _download(self, url: str, output: Any) -> None:
-        clock = _Clock(self._budget())
+        clock = Clock(self._budget())
         for _ in range(constants.MAX_REDIRECTS + 1):
             exchange = _Exchange.send(url, "GET", self.headers, clock)
             location = exchange.redirect()
@@ -113,7 +112,7 @@ class HTTPDownloader:
         raise BadResponseError(f"more than {constants.MAX_REDIRECTS} redirects")
 
     def _status(self, url: str, method: str) -> int:
-        clock = _Clock(constants.timeout_seconds())
+        clock = Clock(constants.timeout_seconds())
         for _ in range(constants.MAX_REDIRECTS + 1):
             exchange = _Exchange.send(url, method, self.headers, clock)
             try:
@@ -134,107 +133,6 @@ def _redirect_target(url: str, location: str) -> str:
     return target
 
 
-# --- deadlines ----------------------------------------------------------------------------
-
-
-class _Clock:
-    """The deadlines of one download, each counted from the moment its request is sent.
-
-    Until the first byte of the answer: the connect timeout; until the end of the headers: the read
-    timeout; until the end of the body: the *budget* (from the first request, redirects included).
-    No single read waits longer than the read timeout.
-    """
-
-    def __init__(self, budget: float | None) -> None:
-        self.stall = constants.timeout_seconds()
-        self.connect = constants.connect_timeout_seconds()
-        self.budget = budget
-        self.end = float("inf")
-        self.first = self.head = float("inf")
-        self.answered = False
-        self.in_body = False
-        self.last = time.monotonic()
-
-    def sent(self) -> None:
-        """A request has just been sent: start its deadlines."""
-        now = time.monotonic()
-        if self.budget is not None and self.end == float("inf"):
-            self.end = now + self.budget
-        self.first, self.head = now + min(self.connect, self.stall), now + self.stall
-        self.answered = self.in_body = False
-        self.last = now
-
-    def wait(self) -> float:
-        """Seconds the next read may wait; raises :class:`MirrorTimeoutError` once a deadline has passed."""
-        now = time.monotonic()
-        deadline = self._deadline()
-        if now >= deadline:
-            raise self._expired()
-        return min(self.stall, deadline - now)
-
-    def _deadline(self) -> float:
-        if self.in_body:
-            return self.end
-        return min(self.end, self.head if self.answered else min(self.first, self.head))
-
-    def timed_out(self) -> MirrorTimeoutError:
-        """The error for a read that waited as long as :meth:`wait` allowed: a stall (nothing for a
-        good while), else a deadline passed while bytes were still coming."""
-        silent = time.monotonic() - self.last
-        if self.answered and silent >= self.stall / 2:
-            return MirrorTimeoutError(f"timeout: no data for {silent:.2g} s")
-        return self._expired()
-
-    def received(self) -> None:
-        """Bytes just arrived."""
-        self.answered = True
-        self.last = time.monotonic()
-
-    def _expired(self) -> MirrorTimeoutError:
-        if self.in_body:
-            return MirrorTimeoutError(f"too slow: the file did not arrive in the time allowed ({self.budget:.3g} s: "
-                                      "DEEPCHEM_HUB_TIMEOUT + size / DEEPCHEM_HUB_MIN_RATE, DEEPCHEM_HUB_TIMEOUT "
-                                      "for index, manifest and params.json)")
-        if not self.answered:
-            return MirrorTimeoutError(f"timeout: no answer within {min(self.connect, self.stall):g} s")
-        return MirrorTimeoutError(f"timeout: the headers did not arrive within {self.stall:g} s")
-
-
-class _SocketReader(io.RawIOBase):
-    """The raw stream under a response: every ``recv`` waits at most until the clock's nearest deadline."""
-
-    def __init__(self, sock: socket.socket, clock: _Clock, socket_file: Any) -> None:
-        super().__init__()
-        self.sock = sock
-        self.clock = clock
-        self._socket_file = socket_file  # holds the socket open, as socket.makefile() does, until closed
-
-    def close(self) -> None:
-        self._socket_file.close()
-        super().close()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        self.sock.settimeout(self.clock.wait())
-        try:
-            n = self.sock.recv_into(buffer)
-        except TimeoutError:
-            raise self.clock.timed_out() from None
-        if n:
-            self.clock.received()
-        return n
-
-
-class _Response(http.client.HTTPResponse):
-    """An ``http.client`` response that reads its socket through a :class:`_SocketReader`."""
-
-    def __init__(self, sock: socket.socket, *args: Any, clock: _Clock, **kwargs: Any) -> None:
-        super().__init__(sock, *args, **kwargs)
-        self.fp = io.BufferedReader(_SocketReader(sock, clock, self.fp), 64 << 10)
-
-
 # --- connections --------------------------------------------------------------------------
 
 
@@ -253,6 +151,13 @@ class _Route:
     def key(self) -> tuple[Any, ...]:
         return (self.scheme, self.host, self.port, self.proxy)
 
+    @property
+    def authority(self) -> str:
+        """The ``Host`` header: ``host[:port]``, the port only when it is not the scheme's default."""
+        host = self.host.encode("idna").decode("ascii") if not self.host.isascii() else self.host
+        host = f"[{host}]" if ":" in host else host
+        return host if self.port == (443 if self.scheme == "https" else 80) else f"{host}:{self.port}"
+
     def request_headers(self) -> dict[str, str]:
         """The credentials sent with each request: a proxy's only to a plain-http proxy (through an
         https tunnel they would reach the server; the tunnel gets them instead, :meth:`tunnel_headers`)."""
@@ -268,8 +173,11 @@ class _Route:
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
             raise BadResponseError(f"not an http(s) URL: {url[:120]!r}")
-        port = parts.port or (443 if scheme == "https" else 80)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError as err:
+            raise BadResponseError(f"not an http(s) URL: {url[:120]!r} ({err})") from None
+        target = urllib.parse.quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), _TARGET_SAFE)
         auth = (("Authorization", _basic(parts.username, parts.password)),) if parts.username else ()
         proxy_url = _proxy_url(scheme, parts.hostname)
         if not proxy_url:
@@ -301,20 +209,20 @@ class _Pool:
         os.register_at_fork(after_in_child=self._reset)  # a child must not share its parent's sockets
 
     def _reset(self) -> None:
-        self._idle: dict[tuple[Any, ...], list[http.client.HTTPConnection]] = {}
+        self._idle: dict[tuple[Any, ...], list[Connection]] = {}
         self._lock = threading.Lock()
 
-    def take(self, route: _Route) -> http.client.HTTPConnection | None:
+    def take(self, route: _Route) -> Connection | None:
         """An idle connection for *route* that the server has not closed, or None."""
         while True:
             with self._lock:
                 idle = self._idle.get(route.key)
                 conn = idle.pop() if idle else None
-            if conn is None or not _dropped(conn):
+            if conn is None or not conn.idle_broken():
                 return conn
             conn.close()
 
-    def give(self, route: _Route, conn: http.client.HTTPConnection) -> None:
+    def give(self, route: _Route, conn: Connection) -> None:
         with self._lock:
             idle = self._idle.setdefault(route.key, [])
             if len(idle) < _MAX_IDLE:
@@ -331,17 +239,6 @@ class _Pool:
                 conn.close()
 
 
-def _dropped(conn: http.client.HTTPConnection) -> bool:
-    """True when an idle connection is readable: closed by the server, or holding bytes nobody asked for."""
-    sock = conn.sock
-    if sock is None:
-        return True
-    try:
-        return bool(select.select([sock], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True
-
-
 _POOL = _Pool()
 
 
@@ -350,44 +247,24 @@ def close_connections() -> None:
     _POOL.clear()
 
 
-@functools.lru_cache(maxsize=1)
-def _tls_context() -> ssl.SSLContext:
-    """The system's CA certificates, plus certifi's when installed (what ``requests`` trusted)."""
-    context = ssl.create_default_context()
-    try:
-        import certifi
-    except ImportError:
-        return context
-    context.load_verify_locations(certifi.where())
-    return context
-
-
-def _open(route: _Route) -> http.client.HTTPConnection:
-    """A new connection for *route*, connected within the connect timeout."""
+def _open(route: _Route) -> Connection:
+    """A new connection for *route* (through its proxy, with TLS for https), within the connect timeout."""
     timeout = constants.connect_timeout_seconds()
     host, port = route.proxy or (route.host, route.port)
-    if route.scheme == "https":
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=timeout,
-                                                                       context=_tls_context())
-        if route.proxy:
-            conn.set_tunnel(route.host, route.port, headers=route.tunnel_headers())
-    else:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    tunnelled = route.proxy is not None and route.scheme == "https"
+    tunnel = (route.host, route.port, route.tunnel_headers().items()) if tunnelled else None
     try:
-        conn.connect()
+        return Connection.open(host, port, timeout=timeout, tunnel=tunnel,
+                               tls_host=route.host if route.scheme == "https" else None)
     except TimeoutError:
-        conn.close()
         raise MirrorDownError(f"connection error (no connection within {timeout:g} s)") from None
-    except (OSError, http.client.HTTPException) as err:
-        conn.close()
+    except OSError as err:
         raise MirrorDownError(f"connection error ({_reason(err)})") from err
-    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return conn
 
 
 def _reason(err: BaseException) -> str:
-    if isinstance(err, ssl.SSLError):
-        return f"TLS: {err.reason or err}"
+    if type(err).__module__ == "ssl":  # ssl.SSLError and its kin (ssl is imported only for https)
+        return f"TLS: {getattr(err, 'verify_message', None) or getattr(err, 'reason', None) or err}"
     if isinstance(err, OSError) and err.strerror:
         return err.strerror
     return str(err) or type(err).__name__
@@ -399,15 +276,14 @@ def _reason(err: BaseException) -> str:
 class _Exchange:
     """One request and its response, on a pooled or new connection."""
 
-    def __init__(self, url: str, route: _Route, conn: http.client.HTTPConnection,
-                 response: http.client.HTTPResponse, clock: _Clock) -> None:
+    def __init__(self, url: str, route: _Route, conn: Connection, response: Response, clock: Clock) -> None:
         self.url, self.route, self.conn, self.response, self.clock = url, route, conn, response, clock
 
     @classmethod
-    def send(cls, url: str, method: str, headers: Mapping[str, str], clock: _Clock) -> _Exchange:
+    def send(cls, url: str, method: str, headers: Mapping[str, str], clock: Clock) -> _Exchange:
         """Send the request and read the response's headers (a stale pooled connection is retried once)."""
         route = _Route.of(url)
-        headers = {**headers, **route.request_headers()} if route.auth else headers
+        headers = {"Host": route.authority, **headers, **(route.request_headers() if route.auth else {})}
         conn = _POOL.take(route)
         if conn is not None:
             try:
@@ -417,10 +293,11 @@ class _Exchange:
         return cls._on(_open(route), url, route, method, headers, clock, pooled=False)
 
     @classmethod
-    def _on(cls, conn: http.client.HTTPConnection, url: str, route: _Route, method: str,
-            headers: Mapping[str, str], clock: _Clock, *, pooled: bool) -> _Exchange:
+    def _on(cls, conn: Connection, url: str, route: _Route, method: str, headers: Mapping[str, str], clock: Clock,
+            *, pooled: bool) -> _Exchange:
         try:
-            return cls(url, route, conn, _request(conn, route, method, headers, clock), clock)
+            conn.request(method, route.target, headers.items())
+            return cls(url, route, conn, conn.response(clock, method), clock)
         except BaseException as err:
             conn.close()
             if pooled and isinstance(err, _STALE) and not clock.answered:
@@ -434,7 +311,7 @@ class _Exchange:
         """The ``Location`` of a redirect (its connection is released), else None; an error status raises."""
         status = self.response.status
         if status in _REDIRECTS:
-            location = self.response.getheader("Location")
+            location = self.response.header("Location")
             self.discard()
             if not location:
                 raise BadResponseError(f"HTTP {status} redirect without a Location")
@@ -460,34 +337,27 @@ class _Exchange:
                 _copy(body.readinto, output)
             body.check_complete()
         except BaseException as err:
-            self.abort()
+            self.conn.close()
             mapped = _as_mirror_error(err)
             if mapped is err:
                 raise
             raise mapped from err
         self._release()
 
-    def abort(self) -> None:
-        """Close the response and its connection (the socket is shut at once, whoever holds the response)."""
-        self.response.close()
-        self.conn.close()
-
     def discard(self) -> None:
         """Drop the body (read when short, so the connection can be reused) and release the connection."""
-        response = self.response
         try:
-            if response.length is not None and response.length <= _DRAIN_BYTES and not response.chunked:
-                response.read()
-        except (OSError, http.client.HTTPException):
-            self.abort()
+            self.response.drain(_DRAIN_BYTES)
+        except (OSError, BadResponseError):
+            self.conn.close()
             return
         self._release()
 
     def _release(self) -> None:
-        if self.response.isclosed() and not self.response.will_close:
+        if self.response.reusable():
             _POOL.give(self.route, self.conn)
         else:
-            self.abort()
+            self.conn.close()
 
 
 class _StaleConnection(Exception):
@@ -498,24 +368,13 @@ def _as_mirror_error(err: BaseException) -> BaseException:
     """*err* as this module's errors: an unexpected answer is a bad response, a socket error a down mirror."""
     if isinstance(err, (MirrorDownError, BadResponseError)):
         return err
-    if isinstance(err, http.client.HTTPException):
-        return BadResponseError(f"broken response ({_reason(err)})")
     if isinstance(err, OSError):
         return MirrorDownError(f"connection error ({_reason(err)})")
     return err
 
 
-def _request(conn: http.client.HTTPConnection, route: _Route, method: str, headers: Mapping[str, str],
-             clock: _Clock) -> http.client.HTTPResponse:
-    conn.response_class = functools.partial(_Response, clock=clock)  # type: ignore[assignment]
-    conn.sock.settimeout(constants.connect_timeout_seconds())  # type: ignore[union-attr]
-    conn.request(method, route.target, headers=dict(headers))
-    clock.sent()
-    return conn.getresponse()
-
-
-def _check_headers(response: http.client.HTTPResponse, limit: int | None) -> None:
-    encoding = (response.getheader("Content-Encoding") or "identity").strip().lower()
+def _check_headers(response: Response, limit: int | None) -> None:
+    encoding = (response.header("Content-Encoding") or "identity").strip().lower()
     if encoding not in ("", "identity"):
         raise BadResponseError(f"sent Content-Encoding {encoding[:40]!r} although identity was asked (dchub "
                                "never decompresses: serve the files as they are)")
@@ -526,7 +385,7 @@ def _check_headers(response: http.client.HTTPResponse, limit: int | None) -> Non
 class _Body:
     """``readinto`` over a response body that refuses bytes past *limit* (reading at most one more)."""
 
-    def __init__(self, response: http.client.HTTPResponse, limit: int | None) -> None:
+    def __init__(self, response: Response, limit: int | None) -> None:
         self.response = response
         self.limit = limit
         self.announced = response.length

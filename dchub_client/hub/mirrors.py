@@ -65,7 +65,7 @@ class Mirror:
         if self.kind == "local":
             _copy_local(self.locate(relpath), sink)
         else:
-            # Imported on first use: http.client and ssl are a tenth of a no-op command's start-up.
+            # Imported on first use: a command that reaches no mirror (a no-op pull) never needs it.
             from dchub_client.hub.http import HTTPDownloader
 
             HTTPDownloader(limit=MAX_METADATA_BYTES if limit is None else limit, budget=budget)(
@@ -138,8 +138,6 @@ def describe(err: BaseException) -> str:
         return str(err)
     if isinstance(err, FileNotFoundError):
         return "not found"
-    if isinstance(err, _http_exception()):
-        return f"broken response ({type(err).__name__}: {str(err)[:120]})"
     return f"{type(err).__name__}: {err}"
 
 
@@ -152,14 +150,7 @@ def is_missing(err: BaseException) -> bool:
 
 def failure_types() -> tuple[type[BaseException], ...]:
     """Exceptions that mean "this mirror failed, try the next one"."""
-    return (OSError, BadResponseError, HubFormatError, _http_exception())
-
-
-def _http_exception() -> type[BaseException]:
-    """``http.client.HTTPException``, imported only once a command reaches a mirror (see :meth:`Mirror.fetch`)."""
-    import http.client
-
-    return http.client.HTTPException
+    return (OSError, BadResponseError, HubFormatError)
 
 
 def try_mirrors(mirrors: Iterable[Mirror], what: str, attempt: Callable[[Mirror], T]) -> T:
