@@ -12,19 +12,6 @@ from dchub_client.hub.resolve import parse_model_ref
 from dchub_client.humanize import human_size
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``dchub cache ...`` to the parser."""
-    p = sub.add_parser("cache", help="inspect and clean the local cache")
-    csub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
-    csub.add_parser("ls", help="list cached models").set_defaults(run=run_ls)
-    csub.add_parser("verify", help="re-hash every cached blob; remove corrupt ones").set_defaults(run=run_verify)
-    csub.add_parser("prune", help="remove blobs no cached model or cached index uses, and leftovers of killed "
-                                  "downloads").set_defaults(run=run_prune)
-    rm = csub.add_parser("rm", help="remove cached models (NAME = every version)")
-    rm.add_argument("specs", nargs="+", metavar="[HUB:]NAME[@VERSION]")
-    rm.set_defaults(run=run_rm)
-
-
 def _folder_size(info: SnapshotInfo) -> int:
     return sum(p.stat().st_size for p in info.path.rglob("*") if p.is_file())
 

@@ -23,33 +23,6 @@ from dchub_client.hub.hubs import Hub
 from dchub_client.hub.roots import normalize_root
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``dchub hub ...`` to the parser."""
-    p = sub.add_parser("hub", help="name hubs (your lab's, DeepChem's ...) and choose where bare names resolve",
-                       description=f"Named hubs live in {constants.config_file()} (DCHUB_CONFIG overrides). "
-                                   "Load a model of a named hub as HUB:NAME[@VERSION].")
-    hsub = p.add_subparsers(dest="hub_command", required=True, metavar="ACTION")
-    add = hsub.add_parser("add", help="add a named hub: its mirrors and the keys that must sign its index")
-    add.add_argument("name", metavar="NAME", help="the hub's name, as its index.json declares it")
-    add.add_argument("mirrors", nargs="+", metavar="MIRROR",
-                     help="hub roots (http(s)://, file:// or folders), in the order they are tried")
-    add.add_argument("--key", action="append", default=[], metavar="PUBKEY",
-                     help="a public key (base64, or a .pub/PEM file) that signs the hub's index; repeatable")
-    add.add_argument("--threshold", type=int, metavar="K", help="how many of the keys must sign (default 1)")
-    add.add_argument("--default", action="store_true",
-                     help="make it the default hub: bare names resolve in it (DEEPCHEM_MODEL_HUB, when set, "
-                          "still gives its mirrors)")
-    add.add_argument("--replace", action="store_true", help="replace a hub of the same name")
-    add.set_defaults(run=run_add)
-    hsub.add_parser("ls", help="list the hubs, their mirrors and keys, and what is cached").set_defaults(run=run_ls)
-    rm = hsub.add_parser("rm", help="remove a named hub (its cached files stay until `dchub cache rm`)")
-    rm.add_argument("name", metavar="NAME")
-    rm.set_defaults(run=run_rm)
-    search = hsub.add_parser("search", help="show or set the hubs bare names are looked up in, in order")
-    search.add_argument("names", nargs="*", metavar="HUB", help=f"hub names ({DEFAULT_ALIAS!r} = DEEPCHEM_MODEL_HUB)")
-    search.set_defaults(run=run_search)
-
-
 def run_add(args: argparse.Namespace) -> int:
     config = load_config()
     keys = [_key_text(entry) for entry in args.key]

@@ -11,16 +11,6 @@ from dchub_client.hub.resolve import parse_model_ref
 from dchub_client.humanize import human_size
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``dchub mirror`` to the parser."""
-    p = sub.add_parser("mirror", help="copy models into a folder that is a valid hub (for offline machines)")
-    p.add_argument("specs", nargs="+", metavar="[HUB:]NAME[@VERSION]")
-    p.add_argument("--to", required=True, metavar="DIR", help="the hub folder to create or extend")
-    p.add_argument("--all-versions", action="store_true", help="every version of NAME, not only the latest")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=run)
-
-
 def run(args: argparse.Namespace) -> int:
     cache = Cache()
     chosen = {hub_of(parse_model_ref(spec), cache, what="dchub mirror") for spec in args.specs}

@@ -23,31 +23,6 @@ from dchub_client.hub.resolve import hub_for_alias, parse_model_ref, resolve_pre
 from dchub_client.humanize import human_size
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add the model commands to the ``dchub`` parser."""
-    p = sub.add_parser("ls", help="list the models of the hub (and of plain model folders)")
-    p.add_argument("hub", nargs="?", metavar="HUB", help="a configured hub (default: the hubs searched for bare names)")
-    p.add_argument("--refresh", action="store_true", help="fetch a new index even if the cached one is fresh")
-    p.set_defaults(run=run_ls)
-    p = sub.add_parser("info", help="show a model's card, versions and files")
-    p.add_argument("spec", metavar="[HUB:]NAME[@VERSION]")
-    p.add_argument("--refresh", action="store_true", help="fetch a new index")
-    p.set_defaults(run=run_info)
-    p = sub.add_parser("pull", help="download a model into the cache (verified)")
-    p.add_argument("spec", metavar="[HUB:]NAME[@VERSION]")
-    p.add_argument("--refresh", action="store_true", help="fetch a new index")
-    p.add_argument("--verify", action="store_true", help="re-hash cached files first")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=run_pull)
-    p = sub.add_parser("path", help="print the local folder of a model (downloading it if needed)")
-    p.add_argument("spec", metavar="[HUB:]NAME[@VERSION]")
-    p.add_argument("--offline", action="store_true", help="only look in the cache")
-    p.set_defaults(run=run_path)
-
-
-# --- ls ----------------------------------------------------------------------------------------------
-
-
 def run_ls(args: argparse.Namespace) -> int:
     cache, config = Cache(), load_config()
     order = [hub_for_alias(args.hub, cache, config)] if args.hub else hubs.search_order(config)

@@ -20,35 +20,16 @@ from typing import Any
 
 from dchub_client import constants
 from dchub_client.cli._common import table
+from dchub_client.cli._parser import SMILES_COLUMN
 from dchub_client.errors import DchubError, InvalidMoleculeWarning
 from dchub_client.format.atomic import atomic_write_bytes
 
-#: CSV input: the column holding the SMILES, unless --smiles-column says otherwise.
-SMILES_COLUMN = "smiles"
 #: Molecules read from one input file at most (a guard against reading the wrong file).
 MAX_INPUT_MOLECULES = 1_000_000
 
 
 class InputFileError(DchubError, ValueError):
     """An input file of ``dchub predict`` is unreadable or holds no SMILES."""
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``predict`` to the ``dchub`` parser."""
-    p = sub.add_parser("predict", help="predict molecules' properties with a model of the hub (or a folder)",
-                       description="Load a pipeline (featurizer, model, transformers) and predict for SMILES; "
-                                   "prints each task's value with its unit and whether the molecule is inside "
-                                   "the model's applicability domain.")
-    p.add_argument("spec", metavar="NAME[@VERSION]|FOLDER", help="a model of the hub, or a pretrained folder")
-    p.add_argument("smiles", nargs="*", metavar="SMILES", help="molecules to predict")
-    p.add_argument("-i", "--input", type=Path, metavar="FILE",
-                   help="read molecules from a .smi file (SMILES first on each line) or a .csv file")
-    p.add_argument("--smiles-column", default=SMILES_COLUMN, metavar="NAME",
-                   help=f"the column of a CSV input that holds SMILES (default: {SMILES_COLUMN})")
-    p.add_argument("-o", "--output", default="table", metavar="table|csv|FILE.csv",
-                   help="print a table (default) or CSV, or write CSV to FILE.csv")
-    p.add_argument("--refresh", action="store_true", help="fetch a new hub index")
-    p.set_defaults(run=run_predict)
 
 
 def run_predict(args: argparse.Namespace) -> int:

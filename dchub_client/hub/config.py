@@ -34,8 +34,7 @@ from dchub_client.format import hubfiles
 from dchub_client.format.atomic import atomic_write_text
 from dchub_client.hub.roots import normalize_root
 
-#: The alias of the hub of ``DEEPCHEM_MODEL_HUB`` (``default:name``, ``search = ["default", ...]``).
-DEFAULT_ALIAS = "default"
+DEFAULT_ALIAS = constants.DEFAULT_ALIAS
 #: A config file larger than this is not a config file.
 MAX_CONFIG_BYTES = 1 << 20
 _HUB_KEYS = {"mirrors", "keys", "threshold", "default"}

@@ -155,7 +155,8 @@ class Connection:
              tunnel: tuple[str, int, Iterable[tuple[str, str]]] | None = None) -> Connection:
         """Connect to *host*:*port* within *timeout*; through it, ``CONNECT`` to *tunnel* (host, port,
         headers for the proxy) when given; then TLS for *tls_host* when given."""
-        sock = socket.create_connection((host, port), timeout=timeout)
+        # an ASCII name goes as bytes: a str is IDNA-encoded first, and that codec is a slow import
+        sock = socket.create_connection((host.encode("ascii") if host.isascii() else host, port), timeout=timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = cls(sock)

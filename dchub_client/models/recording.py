@@ -8,11 +8,14 @@ knows a model's constructor arguments without the user repeating them.
 from __future__ import annotations
 
 import functools
-import inspect
+import types
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dchub_client.errors import ParameterEncodingError
+
+if TYPE_CHECKING:
+    import inspect
 
 ATTRIBUTE = "_dchub_init_args"
 VARARGS_KEY = "*args"
@@ -21,8 +24,10 @@ VARARGS_KEY = "*args"
 def record_init(cls: type) -> None:
     """Make *cls* record constructor arguments. Idempotent; a class without its own ``__init__`` inherits it."""
     init = cls.__dict__.get("__init__")
-    if init is None or getattr(init, "_dchub_recorder", False) or not inspect.isfunction(init):
+    if init is None or getattr(init, "_dchub_recorder", False) or not isinstance(init, types.FunctionType):
         return
+    import inspect  # when the first class is recorded: `import dchub_client` and the CLI start without it
+
     signature = inspect.signature(init)
 
     @functools.wraps(init)
@@ -49,9 +54,9 @@ def _bind(signature: inspect.Signature, self: Any, args: tuple, kwargs: dict) ->
         if param.name not in bound.arguments:
             continue
         value = bound.arguments[param.name]
-        if param.kind is inspect.Parameter.VAR_KEYWORD:
+        if param.kind is param.VAR_KEYWORD:
             recorded.update(value)
-        elif param.kind is inspect.Parameter.VAR_POSITIONAL:
+        elif param.kind is param.VAR_POSITIONAL:
             if value:
                 recorded[VARARGS_KEY] = tuple(value)
         else:

@@ -7,7 +7,7 @@ uncalled (``ref``) only if its policy says so. Anything else is refused.
 """
 from __future__ import annotations
 
-import inspect
+import types
 from typing import Any
 
 from dchub_client.models.allowlist.registry import Kind, add_policy, refuse_network_class
@@ -56,7 +56,7 @@ def _resolve_bases(names: tuple[str, ...]) -> tuple[type, ...]:
 
 
 def _subclass_of(obj: Any, bases: tuple[type, ...]) -> bool:
-    return inspect.isclass(obj) and issubclass(obj, bases)
+    return isinstance(obj, type) and issubclass(obj, bases)
 
 
 def _deepchem(name: str, obj: Any, kind: Kind) -> bool:
@@ -69,7 +69,7 @@ def _deepchem(name: str, obj: Any, kind: Kind) -> bool:
 
 def _is_framework_layer(obj: Any) -> bool:
     """DeepChem's own torch modules and Keras layers (building blocks of user models)."""
-    if not inspect.isclass(obj):
+    if not isinstance(obj, type):
         return False
     for base in ("torch.nn.Module", "tf_keras.layers.Layer"):
         module, attr = base.rsplit(".", 1)
@@ -87,7 +87,7 @@ def _torch(name: str, obj: Any, kind: Kind) -> bool:
 
     if kind == "state":
         return False
-    if inspect.isclass(obj):
+    if isinstance(obj, type):
         return issubclass(obj, torch.nn.Module) and obj.__module__.startswith("torch.nn.")
     if kind != "ref":
         return False
@@ -102,7 +102,7 @@ def _torch(name: str, obj: Any, kind: Kind) -> bool:
 def _numpy(name: str, obj: Any, kind: Kind) -> bool:
     import numpy as np
 
-    return kind == "ref" and inspect.isclass(obj) and issubclass(obj, np.generic) and not issubclass(
+    return kind == "ref" and isinstance(obj, type) and issubclass(obj, np.generic) and not issubclass(
         obj, (np.object_, np.void))
 
 
@@ -116,12 +116,12 @@ def _keras(name: str, obj: Any, kind: Kind) -> bool:
     if kind == "state":
         return False
     module = getattr(obj, "__module__", "") or ""
-    if kind == "ref" and inspect.isfunction(obj) and (".activations" in module or module.startswith(
+    if kind == "ref" and isinstance(obj, types.FunctionType) and (".activations" in module or module.startswith(
             ("tensorflow.python.ops.nn", "tensorflow.python.ops.math_ops", "tensorflow.python.ops.gen_nn_ops"))):
         return True
     if module.split(".")[0] not in {"tf_keras", "keras", "tensorflow"}:
         return False
-    if inspect.isclass(obj) and any(part in module + "." for part in _KERAS_BUILTIN_MODULES):
+    if isinstance(obj, type) and any(part in module + "." for part in _KERAS_BUILTIN_MODULES):
         return not obj.__name__.startswith("_")
     return _is_framework_layer(obj)
 
@@ -129,7 +129,7 @@ def _keras(name: str, obj: Any, kind: Kind) -> bool:
 def _tfp(name: str, obj: Any, kind: Kind) -> bool:
     """TensorFlow Probability's distributions, bijectors and the Keras layers they hold (``AutoregressiveNetwork``),
     rebuilt from their recorded ``parameters``; never a function (``real_nvp_default_template`` returns closures)."""
-    if kind == "state" or not inspect.isclass(obj) or obj.__name__.startswith("_"):
+    if kind == "state" or not isinstance(obj, type) or obj.__name__.startswith("_"):
         return False
     module = getattr(obj, "__module__", "") or ""
     if not module.startswith(("tensorflow_probability.python.distributions.",

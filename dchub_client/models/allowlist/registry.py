@@ -7,7 +7,6 @@ module). Names outside the trusted packages are refused before anything is impor
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -49,7 +48,7 @@ def register_class(obj: T, *, name: str | None = None) -> T:
         raise TypeError(f"register_class({obj.__qualname__}): it is defined inside a function, so no other process "
                         "can import it to load a folder that names it; define it at module level and register it there")
     _REGISTERED[name or qualified_name(obj)] = obj
-    if inspect.isclass(obj):
+    if isinstance(obj, type):
         record_init(obj)
     return obj
 
@@ -68,7 +67,7 @@ def refuse_network_class(name: str, fetches: str) -> None:
 
 
 def _network_use(obj: Any) -> str | None:
-    for base in getattr(obj, "__mro__", ()) if inspect.isclass(obj) else ():
+    for base in getattr(obj, "__mro__", ()) if isinstance(obj, type) else ():
         fetches = _NETWORK_CLASSES.get(qualified_name_or_none(base) or "")
         if fetches is not None:
             return fetches
