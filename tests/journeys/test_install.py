@@ -34,7 +34,7 @@ def test_the_wheel_holds_the_packages_templates_and_console_scripts(wheel: Path)
     assert {"dchub_client/format/layout.py", "dchub_client/hub/resolve.py", "hubgen/build.py"} <= names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "dchub = dchub_client.cli:main" in text and "hubgen = hubgen.cli:main" in text
+    assert "dchub = dchub_client.cli:console" in text and "hubgen = hubgen.cli:main" in text
 
 
 def test_hubgen_from_the_installed_wheel_renders_the_catalogue(wheel: Path, tmp_path: Path) -> None:
