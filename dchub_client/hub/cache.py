@@ -2,7 +2,9 @@
 
 Layout under ``constants.cache_dir()``::
 
-    blobs/sha256/ab/abcdef…          verified bytes, read-only, written once (temp file + link)
+    blobs/sha256/abcdef…             verified bytes, read-only, written once (an unnamed file, linked
+                                     into place once complete); one flat folder: a cold pull of many
+                                     small files creates no shard folders
     snapshots/<hub>/<name>/<version>/  a plain pretrained folder of hard links to blobs
                                      (symlinks, then copies, where links are not possible),
                                      with a ``.dchub-manifest`` marker holding the manifest sha256;
@@ -13,9 +15,11 @@ Layout under ``constants.cache_dir()``::
                                      range per blob on Linux; elsewhere ``locks/ab/abcdef….lock`` files
 
 A blob is only ever published after its bytes were hashed, so a present blob is trusted without
-re-hashing; a killed download leaves only a ``.*.tmp`` file that nothing trusts (``prune`` removes
-it). Snapshots are built in a temp folder and renamed in; a concurrent builder that loses the
-race discards its folder and uses the winner's.
+re-hashing; a killed download leaves at most a ``.*.tmp`` file that nothing trusts (``prune`` removes
+it). Caches written before the flat store kept blobs in ``blobs/sha256/ab/`` shard folders: their
+snapshots still load (hard links), a pull fetches a blob again where it needs one, and ``prune``
+moves the old blobs into the flat store. Snapshots are built in a temp folder and renamed in; a
+concurrent builder that loses the race discards its folder and uses the winner's.
 """
 from __future__ import annotations
 
@@ -90,7 +94,7 @@ class Cache:
         # plain strings: a pull of many small files asks this several times per file
         if not is_sha256(sha256):
             raise CacheError(f"not a sha256 digest: {sha256!r}")
-        return os.path.join(self.root, "blobs", "sha256", sha256[:2], sha256)
+        return os.path.join(self.root, "blobs", "sha256", sha256)
 
     def has_blob(self, sha256: str) -> bool:
         """True when the verified blob is present."""
@@ -137,7 +141,7 @@ class Cache:
         folder = os.path.dirname(target)
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=folder)
-        except FileNotFoundError:  # the first blob of its shard
+        except FileNotFoundError:  # the first blob of the cache
             os.makedirs(folder, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=folder)
         try:
@@ -152,18 +156,30 @@ class Cache:
     def put_blob(self, sha256: str, data: bytes | memoryview) -> None:
         """Publish a small blob whose bytes the caller has verified (written once, then linked into place).
 
-        The cheap path for small files: the bytes go to a private temp name created read-only
-        (``0444`` under the umask) and are linked to the blob's name, so a reader sees the whole
-        file or none. An existing blob is never replaced.
+        The cheap path for small files: on Linux the bytes go to an unnamed file of the blob folder
+        (``O_TMPFILE``, read-only) that is then linked to the blob's name, so a reader sees the whole
+        file or none and nothing is left behind by a crash; elsewhere to a private temp name, linked
+        likewise. An existing blob is never replaced.
         """
         target = self._blob_path(sha256)
-        tmp = os.path.join(os.path.dirname(target), f".{sha256[:16]}.{os.getpid()}-{threading.get_ident()}.tmp")
+        fd = _create_unnamed(os.path.dirname(target))
+        if fd is None:
+            self._put_named(target, data)
+            return
+        try:
+            _write_all(fd, data)
+            with contextlib.suppress(FileExistsError):  # first writer wins: same bytes by hash
+                os.link(str(fd), target, src_dir_fd=_proc_fds(), follow_symlinks=True)
+        finally:
+            os.close(fd)
+
+    def _put_named(self, target: str, data: bytes | memoryview) -> None:
+        tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)[:16]}.{os.getpid()}-"
+                                                    f"{threading.get_ident()}.tmp")
         fd = _create(tmp)
         try:
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
+                _write_all(fd, data)
             finally:
                 os.close(fd)
             _install_blob(tmp, target)
@@ -172,10 +188,10 @@ class Cache:
                 os.unlink(tmp)
 
     def blobs(self) -> Iterator[Path]:
-        """Every published blob."""
+        """Every published blob (and those a cache from before the flat store keeps in shard folders)."""
         base = self.root / "blobs" / "sha256"
         if base.is_dir():
-            for path in sorted(base.glob("??/*")):
+            for path in sorted([*base.iterdir(), *base.glob("??/*")]):
                 if is_sha256(path.name):
                     yield path
 
@@ -342,6 +358,7 @@ class Cache:
         Run it while no other process is pulling into this cache: a blob fetched a moment ago
         but not yet linked into its snapshot counts as unused. Returns ``(files removed, bytes freed)``.
         """
+        self._flatten_legacy_blobs()
         used = set().union(*(self.snapshot_files(s) for s in self.snapshots()))
         keep = set(keep or ()) | {s.manifest_sha256 for s in self.snapshots()}
         removed = freed = 0
@@ -355,10 +372,25 @@ class Cache:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else _unlink(path)
         return removed, freed
 
+    def _flatten_legacy_blobs(self) -> None:
+        """Move blobs of the old ``blobs/sha256/ab/`` shard folders into the flat store (where a blob
+        of that name is already, the old one goes); empty shard folders are removed."""
+        base = self.root / "blobs" / "sha256"
+        for shard in sorted(base.glob("??")) if base.is_dir() else []:
+            if not shard.is_dir() or shard.is_symlink():
+                continue
+            for old in shard.iterdir():
+                if is_sha256(old.name):
+                    _install_blob(str(old), str(base / old.name))
+                    _unlink(old)
+            with contextlib.suppress(OSError):
+                shard.rmdir()
+
     def _stale_temps(self) -> list[Path]:
         now = time.time()
         found = []
-        for pattern in ("blobs/sha256/??/.*.tmp", "snapshots/*/*/.*.tmp", "snapshots/*/*/.*.old"):
+        for pattern in ("blobs/sha256/.*.tmp", "blobs/sha256/??/.*.tmp", "snapshots/*/*/.*.tmp",
+                        "snapshots/*/*/.*.old"):
             for path in self.root.glob(pattern):
                 with contextlib.suppress(OSError):
                     if now - path.lstat().st_mtime > STALE_TEMP_SECONDS:
@@ -381,13 +413,49 @@ def _file_locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def _create_unnamed(folder: str) -> int | None:
+    """A new unnamed read-only file in *folder* open for writing (made if missing), or None where the
+    system or file system has no ``O_TMPFILE``."""
+    flags = getattr(os, "O_TMPFILE", 0)
+    if not flags or _proc_fds() is None:
+        return None
+    flags |= os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(2):
+        try:
+            return os.open(folder, flags, 0o444)
+        except FileNotFoundError:  # the first blob of the cache
+            os.makedirs(folder, exist_ok=True)
+        except OSError:  # EOPNOTSUPP, EISDIR, EINVAL: no O_TMPFILE on this kernel or file system
+            return None
+    return os.open(folder, flags, 0o444)
+
+
+_PROC_FDS: list[int | None] = []
+
+
+def _proc_fds() -> int | None:
+    """A descriptor of ``/proc/self/fd`` (to link an unnamed file by its descriptor), or None."""
+    if not _PROC_FDS:
+        try:
+            _PROC_FDS.append(os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)))
+        except (OSError, AttributeError):
+            _PROC_FDS.append(None)
+    return _PROC_FDS[0]
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _create(tmp: str) -> int:
-    """Open a new read-only temp file for writing (its shard folder made if needed; a stale one replaced)."""
+    """Open a new read-only temp file for writing (its folder made if needed; a stale one replaced)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     for _ in range(3):
         try:
             return os.open(tmp, flags, 0o444)
-        except FileNotFoundError:  # the first blob of its shard
+        except FileNotFoundError:  # the first blob of the cache
             os.makedirs(os.path.dirname(tmp), exist_ok=True)
         except FileExistsError:  # left by a killed process that had our pid and thread id
             os.unlink(tmp)

@@ -66,7 +66,7 @@ def test_cache_ls_verify_prune_rm(hub_url, capsys, isolated_environment):
     assert "esol-gc   1.0.0" in out and "esol-mtr  0.1" in out
     assert main(["cache", "verify"]) == 0
     assert "of" in capsys.readouterr().out
-    stale = isolated_environment / "blobs" / "sha256" / "ab" / ".abandoned.tmp"
+    stale = isolated_environment / "blobs" / "sha256" / ".abandoned.tmp"
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_bytes(b"half a download")
     os.utime(stale, (time.time() - 86400, time.time() - 86400))

@@ -66,3 +66,43 @@ def test_pull_killed_halfway_leaves_nothing_trusted(tmp_path, serve, monkeypatch
     path = Path(second.stdout.read().strip())
     validate_folder(path)
     assert (path / weight.name).read_bytes() == weight.read_bytes()
+
+
+def test_small_blobs_are_published_whole_into_one_flat_folder(tmp_path):
+    import hashlib
+
+    cache = Cache(tmp_path / "cache")
+    data = {hashlib.sha256(bytes([i]) * 100).hexdigest(): bytes([i]) * 100 for i in range(20)}
+    for sha, raw in data.items():
+        cache.put_blob(sha, raw)
+        cache.put_blob(sha, raw)  # a second writer: the first one's file stays
+    base = tmp_path / "cache" / "blobs" / "sha256"
+    assert sorted(p.name for p in base.iterdir()) == sorted(data)  # no shard folders, no temp files left
+    for sha, raw in data.items():
+        blob = cache.blob(sha)
+        assert blob.read_bytes() == raw and blob.stat().st_mode & 0o222 == 0  # whole, read-only
+    assert [p.name for p in cache.blobs()] == sorted(data)
+
+
+def test_a_cache_from_before_the_flat_store_still_loads_and_prune_moves_its_blobs(tmp_path, serve, monkeypatch,
+                                                                                    isolated_environment):
+    from dchub_client.hub.resolve import download
+
+    hub = build_hub(tmp_path, {("m", "1.0"): make_folder(tmp_path / "src")})
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", serve(hub).url)
+    folder = download("m@1.0")
+    cache = Cache()
+    base = cache.root / "blobs" / "sha256"
+    for blob in list(base.iterdir()):  # as an older dchub left it: blobs/sha256/ab/abcdef…
+        (base / blob.name[:2]).mkdir(exist_ok=True)
+        os.rename(blob, base / blob.name[:2] / blob.name)
+    old = sorted(p.name for p in base.glob("??/*"))
+    assert old and not cache.has_blob(old[0])
+    assert download("m@1.0") == folder  # the snapshot (hard links) still serves; its manifest is fetched again
+    validate_folder(folder)
+    assert {p.name for p in cache.blobs()} == set(old)  # verify and prune see the old blobs too
+    assert cache.verify().bad_blobs == ()
+    cache.prune()
+    assert sorted(p.name for p in base.iterdir()) == old  # moved into the flat store, shard folders gone
+    assert all(cache.has_blob(sha) for sha in old)
+    validate_folder(folder)

@@ -75,7 +75,7 @@ def _dchub(user: str | None, cache: Path, hub: str, *args: str) -> subprocess.Co
 
 
 def _blob(cache: Path, sha: str) -> Path:
-    return cache / "cache" / "blobs" / "sha256" / sha[:2] / sha
+    return cache / "cache" / "blobs" / "sha256" / sha
 
 
 # --- item 1: a hostile manifest naming the snapshot marker -------------------------------------------
