@@ -86,8 +86,14 @@ def index_ttl_seconds() -> float:
 
 
 def download_workers() -> int:
-    """Parallel downloads per model (bounded pool)."""
-    return max(1, int(os.environ.get("DEEPCHEM_HUB_WORKERS", "8")))
+    """``DEEPCHEM_HUB_WORKERS``: parallel downloads per model (bounded pool; default 8, or the number of
+    CPUs from a mirror that answers within 2 ms: see :func:`dchub_client.hub.fetch.fetch_files`)."""
+    return max(1, int(os.environ.get("DEEPCHEM_HUB_WORKERS") or "8"))
+
+
+def download_workers_chosen() -> bool:
+    """True when ``DEEPCHEM_HUB_WORKERS`` is set (then it is used as it is, near mirror or not)."""
+    return bool(os.environ.get("DEEPCHEM_HUB_WORKERS"))
 
 
 def timeout_seconds() -> float:

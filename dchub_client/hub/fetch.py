@@ -17,10 +17,14 @@ again, verified on its own, from the mirrors after the one that sent it; the who
 checked again. Nothing is published before the whole-file check passed, so a cached blob's name is
 always the sha256 of its bytes.
 
-Files of a model download in parallel (``constants.download_workers()`` threads) under one cache
-lock for the model (:func:`fetch_files`), so concurrent pulls of the same model do not download it
-twice; blobs are published atomically, so the lock is only about duplicate work. After the first
-file that every mirror failed, files not yet started are not started.
+Files of a model download in parallel under one cache lock for the model (:func:`fetch_files`), so
+concurrent pulls of the same model do not download it twice; blobs are published atomically, so the
+lock is only about duplicate work. After the first file that every mirror failed, files not yet
+started are not started. Threads are there to hide the network's round trips: from a far mirror
+``constants.download_workers()`` of them (8 by default); from a near one (a local folder, or a
+server that started answering within :data:`NEAR_SECONDS`) no more than the CPUs, as more would
+only contend for the interpreter and the file system (``DEEPCHEM_HUB_WORKERS``, when set, is used
+as it is).
 """
 from __future__ import annotations
 
@@ -46,6 +50,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: A mirror whose last answer started within this many seconds is near: no round trip for threads to hide.
+NEAR_SECONDS = 0.002
 #: Files up to this size are received into memory and written once; larger ones stream through a helper thread.
 SMALL_BLOB_BYTES = 1 << 20
 #: Blobs larger than SMALL_BLOB_BYTES are hashed on a helper thread (the name predates the in-memory path).
@@ -442,7 +448,7 @@ def _fetch_all(cache: Cache, mirrors: Sequence[Mirror], missing: list[FileEntry]
     def job(entry: FileEntry) -> None:
         _fetch_one(cache, mirrors, entry, what=f"{label}/{entry.path}" if label else entry.path, progress=bar)
 
-    workers = min(constants.download_workers(), len(missing))
+    workers = min(download_threads(mirrors), len(missing))
     if workers == 1:
         for entry in missing:
             job(entry)
@@ -455,6 +461,17 @@ def _fetch_all(cache: Cache, mirrors: Sequence[Mirror], missing: list[FileEntry]
     errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
     if errors:
         raise errors[0]
+
+
+def download_threads(mirrors: Sequence[Mirror]) -> int:
+    """How many files of a model download at once from *mirrors* (see the module doc)."""
+    workers = constants.download_workers()
+    if constants.download_workers_chosen() or not mirrors:
+        return workers
+    waited = mirrors[0].round_trip()
+    if waited is not None and waited < NEAR_SECONDS:
+        return max(1, min(workers, os.cpu_count() or 1))
+    return workers
 
 
 class _LockedBar:

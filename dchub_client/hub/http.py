@@ -297,7 +297,10 @@ class _Exchange:
             *, pooled: bool) -> _Exchange:
         try:
             conn.request(method, route.target, headers.items())
-            return cls(url, route, conn, conn.response(clock, method), clock)
+            exchange = cls(url, route, conn, conn.response(clock, method), clock)
+            if clock.waited is not None:
+                _WAITED[route.key] = clock.waited
+            return exchange
         except BaseException as err:
             conn.close()
             if pooled and isinstance(err, _STALE) and not clock.answered:
@@ -360,6 +363,19 @@ class _Exchange:
             self.conn.close()
 
 
+#: The last time-to-first-byte seen per route (seconds): how near a mirror is (see :func:`round_trip`).
+_WAITED: dict[tuple[Any, ...], float] = {}
+
+
+def round_trip(url: str) -> float | None:
+    """Seconds the last request to *url*'s server waited for the first byte of its answer (None: no
+    request yet). Tells a near mirror (loopback, LAN: well under a millisecond) from a far one."""
+    try:
+        return _WAITED.get(_Route.of(url).key)
+    except BadResponseError:
+        return None
+
+
 class _StaleConnection(Exception):
     """A pooled connection turned out closed before the server answered."""
 
@@ -413,4 +429,4 @@ def _copy(readinto: ReadInto, output: Any) -> None:
         output.write(view[:n])
 
 
-__all__ = ["HTTPDownloader", "ReadInto", "USER_AGENT", "close_connections"]
+__all__ = ["HTTPDownloader", "ReadInto", "USER_AGENT", "close_connections", "round_trip"]

@@ -72,7 +72,8 @@ class Clock:
         self.first = self.head = float("inf")
         self.answered = False
         self.in_body = False
-        self.last = time.monotonic()
+        self.last = self.sent_at = time.monotonic()
+        self.first_byte: float | None = None
 
     def sent(self) -> None:
         """A request has just been sent: start its deadlines."""
@@ -81,7 +82,8 @@ class Clock:
             self.end = now + self.budget
         self.first, self.head = now + min(self.connect, self.stall), now + self.stall
         self.answered = self.in_body = False
-        self.last = now
+        self.last = self.sent_at = now
+        self.first_byte = None
 
     def wait(self) -> float:
         """Seconds the next read may wait; raises :class:`MirrorTimeoutError` once a deadline has passed."""
@@ -108,6 +110,13 @@ class Clock:
         """Bytes just arrived."""
         self.answered = True
         self.last = time.monotonic()
+        if self.first_byte is None:
+            self.first_byte = self.last - self.sent_at
+
+    @property
+    def waited(self) -> float | None:
+        """Seconds from sending the request to the first byte of its answer (None before that byte)."""
+        return self.first_byte
 
     def _expired(self) -> MirrorTimeoutError:
         if self.in_body:

@@ -81,6 +81,15 @@ class Mirror:
         self.fetch(relpath, buffer, limit=max_bytes, budget=constants.timeout_seconds())
         return buffer.getvalue()
 
+    def round_trip(self) -> float | None:
+        """Seconds this mirror last took to start answering a request (0 for a local folder; None
+        when no request was made to it in this process)."""
+        if self.kind == "local":
+            return 0.0
+        from dchub_client.hub.http import round_trip  # with the downloader: only once a mirror is reached
+
+        return round_trip(self.base)
+
     def has_index(self) -> bool:
         """For a local mirror: whether it holds ``index.json`` (else it may be a plain folder of models)."""
         return self.kind != "local" or Path(self.base, layout.INDEX_FILE).is_file()

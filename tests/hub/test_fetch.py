@@ -221,3 +221,54 @@ def test_large_blob_fault_on_the_only_mirror_fails_and_leaves_no_thread(large, s
     assert list(info.value.failures) == [bad.url]
     _assert_no_new_threads(before, [bad])
     _assert_nothing_cached(isolated_environment, large)
+
+
+class _LateServer(threading.Thread):
+    """Answers every request on 127.0.0.1 after *delay* seconds (a far mirror, as the client sees it)."""
+
+    def __init__(self, delay: float) -> None:
+        import socket
+
+        super().__init__(daemon=True)
+        self.delay = delay
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        self.start()
+
+    def run(self) -> None:
+        import time
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                while conn.recv(65536).find(b"\r\n\r\n") < 0:
+                    pass
+                time.sleep(self.delay)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+
+def test_download_threads_follow_how_near_the_mirror_is(tmp_path, monkeypatch):
+    import os
+
+    from dchub_client.hub.mirrors import parse_mirror
+
+    monkeypatch.delenv("DEEPCHEM_HUB_WORKERS", raising=False)
+    cpus = min(8, os.cpu_count() or 1)
+    assert fetch.download_threads([parse_mirror(str(tmp_path))]) == cpus  # a folder: no round trip to hide
+    far, near = _LateServer(0.05), _LateServer(0.0)
+    try:
+        mirrors = [parse_mirror(far.url), parse_mirror(near.url)]
+        assert fetch.download_threads(mirrors) == 8  # nothing known yet: as if far
+        for mirror in mirrors:
+            assert mirror.read_bytes("x") == b"ok"
+        assert mirrors[0].round_trip() >= 0.05 and mirrors[1].round_trip() < fetch.NEAR_SECONDS
+        assert fetch.download_threads(mirrors) == 8  # the first mirror is what files come from
+        assert fetch.download_threads(mirrors[::-1]) == cpus
+        monkeypatch.setenv("DEEPCHEM_HUB_WORKERS", "5")
+        assert fetch.download_threads(mirrors[::-1]) == 5  # chosen: used as it is
+    finally:
+        far.sock.close()
+        near.sock.close()
