@@ -10,6 +10,7 @@ Rows (issue 16):
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -67,8 +68,10 @@ def run(quick: bool) -> list[Row]:
         model = dc.models.MultitaskRegressor(**args, model_dir=str(work / "dc"))
         n_params = sum(p.numel() for p in model.model.parameters())
         label = f"MultitaskRegressor {n_params / 1e6:.0f}M params"
+        arrays = [p.detach().numpy() for p in model.model.parameters()]
         saves = interleaved({"ours": lambda: dchub_client.to_pretrained(model, work / "ours", overwrite=True),
-                             "dc": lambda: model.save_checkpoint(max_checkpoints_to_keep=1)}, repeat=7)
+                             "dc": lambda: model.save_checkpoint(max_checkpoints_to_keep=1),
+                             "sha256": lambda: [hashlib.sha256(a).digest() for a in arrays]}, repeat=7)
 
         def dc_restore() -> None:
             fresh = dc.models.MultitaskRegressor(**args, model_dir=str(work / "dc"))
@@ -86,6 +89,11 @@ def run(quick: bool) -> list[Row]:
                 min(loads["dc"]), target=None),
             Row(f"to_pretrained, {label}", min(saves["ours"]), "save_checkpoint()", min(saves["dc"]), target=1.0,
                 note=f"ours {spread(saves['ours'])}, DeepChem {spread(saves['dc'])}"),
+            Row(f"sha256 of every weight byte (one thread), {label}", min(saves["sha256"]), "save_checkpoint()",
+                min(saves["dc"]), target=None,
+                note="what the format adds to a save (params.json records each weight's sha256), for reference: "
+                     f"on 2 cores a save cannot take less than about (save + hash) / 2 = "
+                     f"{(min(saves['dc']) + min(saves['sha256'])) / 2:.3f} s"),
             Row(f"peak RSS growth while loading, {label}", rss_ours, "construct + restore()", rss_dc, unit="M",
                 target=None),
         ]
