@@ -365,7 +365,7 @@ class Response:
         self.chunked = False
         self._left = 0  # of the body (mode "length"), or of the current chunk (chunked)
         self.done = False
-        if method == "HEAD" or status in (204, 304):
+        if method == "HEAD" or status in (204, 304) or (method == "CONNECT" and 200 <= status < 300):
             self.length, self.done = 0, True
         elif "transfer-encoding" in headers:
             codings = [c.strip().lower() for c in headers["transfer-encoding"].split(",")]
