@@ -54,7 +54,7 @@ class Mirror:
         """The URL or local path of *relpath* (``/``-separated, relative to the root)."""
         if self.kind == "local":
             return str(Path(self.base, *relpath.split("/")))
-        return urllib.parse.urljoin(self.base, urllib.parse.quote(relpath))
+        return self.base + urllib.parse.quote(relpath)  # base ends in "/"; hub paths are validated relative
 
     def fetch(self, relpath: str, sink: Any, *, limit: int | None = None, budget: float | None = None) -> None:
         """Stream the file at *relpath* into *sink*; raise on any failure (see :func:`describe`).
