@@ -262,8 +262,11 @@ def test_download_threads_follow_how_near_the_mirror_is(tmp_path, monkeypatch):
     try:
         mirrors = [parse_mirror(far.url), parse_mirror(near.url)]
         assert fetch.download_threads(mirrors) == 8  # nothing known yet: as if far
-        for mirror in mirrors:
-            assert mirror.read_bytes("x") == b"ok"
+        assert mirrors[0].read_bytes("x") == b"ok"
+        for _ in range(20):  # a loaded machine may delay one answer past 2 ms; the last answer counts
+            assert mirrors[1].read_bytes("x") == b"ok"
+            if mirrors[1].round_trip() < fetch.NEAR_SECONDS:
+                break
         assert mirrors[0].round_trip() >= 0.05 and mirrors[1].round_trip() < fetch.NEAR_SECONDS
         assert fetch.download_threads(mirrors) == 8  # the first mirror is what files come from
         assert fetch.download_threads(mirrors[::-1]) == cpus
