@@ -24,6 +24,7 @@ concurrent builder that loses the race discards its folder and uses the winner's
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -430,17 +431,13 @@ def _create_unnamed(folder: str) -> int | None:
     return os.open(folder, flags, 0o444)
 
 
-_PROC_FDS: list[int | None] = []
-
-
+@functools.lru_cache(maxsize=1)
 def _proc_fds() -> int | None:
     """A descriptor of ``/proc/self/fd`` (to link an unnamed file by its descriptor), or None."""
-    if not _PROC_FDS:
-        try:
-            _PROC_FDS.append(os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)))
-        except (OSError, AttributeError):
-            _PROC_FDS.append(None)
-    return _PROC_FDS[0]
+    try:
+        return os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, AttributeError):
+        return None
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:

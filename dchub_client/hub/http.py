@@ -41,7 +41,7 @@ from typing import Any
 from dchub_client import __version__, constants
 from dchub_client.errors import BadResponseError, HTTPStatusError, MirrorDownError
 from dchub_client.format.hashing import CHUNK_SIZE
-from dchub_client.hub.http1 import Clock, ClosedBeforeAnswer, Connection, Response
+from dchub_client.hub.http1 import Clock, ClosedBeforeAnswer, Connection, Response, authority_of
 
 #: ``readinto(buffer) -> bytes read`` (0 at the end of the body).
 ReadInto = Callable[[memoryview], int]
@@ -154,9 +154,7 @@ class _Route:
     @property
     def authority(self) -> str:
         """The ``Host`` header: ``host[:port]``, the port only when it is not the scheme's default."""
-        host = self.host.encode("idna").decode("ascii") if not self.host.isascii() else self.host
-        host = f"[{host}]" if ":" in host else host
-        return host if self.port == (443 if self.scheme == "https" else 80) else f"{host}:{self.port}"
+        return authority_of(self.host, self.port, 443 if self.scheme == "https" else 80)
 
     def request_headers(self) -> dict[str, str]:
         """The credentials sent with each request: a proxy's only to a plain-http proxy (through an
@@ -298,8 +296,8 @@ class _Exchange:
         try:
             conn.request(method, route.target, headers.items())
             exchange = cls(url, route, conn, conn.response(clock, method), clock)
-            if clock.waited is not None:
-                _WAITED[route.key] = clock.waited
+            if clock.first_byte is not None:
+                _WAITED[route.key] = clock.first_byte
             return exchange
         except BaseException as err:
             conn.close()

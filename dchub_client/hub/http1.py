@@ -73,6 +73,7 @@ class Clock:
         self.answered = False
         self.in_body = False
         self.last = self.sent_at = time.monotonic()
+        #: seconds from sending the request to the first byte of its answer (None before that byte)
         self.first_byte: float | None = None
 
     def sent(self) -> None:
@@ -112,11 +113,6 @@ class Clock:
         self.last = time.monotonic()
         if self.first_byte is None:
             self.first_byte = self.last - self.sent_at
-
-    @property
-    def waited(self) -> float | None:
-        """Seconds from sending the request to the first byte of its answer (None before that byte)."""
-        return self.first_byte
 
     def _expired(self) -> MirrorTimeoutError:
         if self.in_body:
@@ -179,12 +175,13 @@ class Connection:
         return conn
 
     def _connect_tunnel(self, host: str, port: int, headers: Iterable[tuple[str, str]]) -> None:
-        authority = _authority(host, port, 443)
+        authority = authority_of(host, port, 443)
         self.request("CONNECT", authority, [("Host", authority), *headers])
         answer = self.response(Clock(None), "CONNECT")
         if answer.status != 200:
+            hint = " (check the user:password in https_proxy)" if answer.status == 407 else ""
             raise ConnectionRefusedError(f"the proxy refused the tunnel to {authority}: HTTP {answer.status} "
-                                         f"{answer.reason}".rstrip())
+                                         f"{answer.reason}".rstrip() + hint)
         if self._end > self._start:
             raise _broken("the proxy sent bytes before the tunnel was used")
 
@@ -301,7 +298,7 @@ class Connection:
         return self._recv_into(view)
 
 
-def _authority(host: str, port: int, default_port: int) -> str:
+def authority_of(host: str, port: int, default_port: int) -> str:
     """``host[:port]`` for a Host header or a CONNECT target (IPv6 literals bracketed)."""
     if not host.isascii():
         host = host.encode("idna").decode("ascii")
@@ -444,4 +441,5 @@ class Response:
         return self.done and not self.will_close
 
 
-__all__ = ["MAX_HEAD", "MAX_HEADERS", "ClosedBeforeAnswer", "Clock", "Connection", "Response", "tls_context"]
+__all__ = ["MAX_HEAD", "MAX_HEADERS", "ClosedBeforeAnswer", "Clock", "Connection", "Response", "authority_of",
+           "tls_context"]

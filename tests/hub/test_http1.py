@@ -84,8 +84,8 @@ def scripted():
         server.close()
 
 
-def _fetch(url: str, limit: int | None = None) -> bytes:
-    return parse_mirror(url).read_bytes("f.bin") if limit is None else _limited(url, limit)
+def _fetch(url: str) -> bytes:
+    return parse_mirror(url).read_bytes("f.bin")
 
 
 def _limited(url: str, limit: int) -> bytes:
@@ -329,5 +329,5 @@ def test_https_through_a_connect_tunnel_gives_the_proxy_its_credentials_only(htt
 
 def test_a_proxy_that_refuses_the_tunnel_is_a_precise_connection_error(https_hub, tunnel_proxy):
     tunnel_proxy.refuse = True
-    with pytest.raises(MirrorDownError, match="the proxy refused the tunnel to 127.0.0.1:\\d+: HTTP 407"):
+    with pytest.raises(MirrorDownError, match="the proxy refused the tunnel to 127.0.0.1:\\d+: HTTP 407 .*check the user:password in https_proxy"):
         _fetch(https_hub)
