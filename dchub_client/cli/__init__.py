@@ -29,7 +29,8 @@ def _command(target: str) -> Callable[[argparse.Namespace], int | None]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``dchub`` with *argv* (default ``sys.argv[1:]``); return the exit code."""
-    args = make_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = make_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="dchub: %(levelname)s: %(message)s", handlers=[quiet.StderrHandler()])
     quiet.set_verbose(args.verbose)

@@ -7,6 +7,7 @@ Each command names the function that runs it as ``"module:function"`` (a module 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from dchub_client import __version__, constants
@@ -15,42 +16,59 @@ from dchub_client import __version__, constants
 SMILES_COLUMN = "smiles"
 
 
-def make_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``dchub``; ``args.run`` is the ``"module:function"`` that runs the command."""
+def make_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of ``dchub``; ``args.run`` is the ``"module:function"`` that runs the command.
+
+    Given the *argv* it will parse, only the command it names is built (argparse spends ~0.5 ms per
+    sub-parser, mostly looking up translations of its help texts); without one, or when *argv* names
+    no command (``dchub``, ``dchub --help``, a typo), every command is, so usage and errors list them all.
+    """
     parser = argparse.ArgumentParser(prog="dchub", description="DeepChem model hub client.")
     parser.add_argument("-V", "--version", action="version",
                         version=f"dchub {__version__} (distribution dchub, import dchub_client)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_models, _predict, _hub, _cache, _mirror):
-        add(sub)
+    named = _command_named(argv)
+    for name, add in _COMMANDS.items():
+        if named is None or name == named:
+            add(sub)
     return parser
 
 
+def _command_named(argv: Sequence[str] | None) -> str | None:
+    """The command *argv* runs (its first word that is not an option), if it is one of ``dchub``'s."""
+    word = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
+    return word if word in _COMMANDS else None
 
-def _models(sub: argparse._SubParsersAction) -> None:
-    """Add the model commands to the ``dchub`` parser."""
+
+def _ls(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ls", help="list the models of the hub (and of plain model folders)")
     p.add_argument("hub", nargs="?", metavar="HUB", help="a configured hub (default: the hubs searched for bare names)")
     p.add_argument("--refresh", action="store_true", help="fetch a new index even if the cached one is fresh")
     p.set_defaults(run="models:run_ls")
+
+
+def _info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show a model's card, versions and files")
     p.add_argument("spec", metavar="[HUB:]NAME[@VERSION]")
     p.add_argument("--refresh", action="store_true", help="fetch a new index")
     p.set_defaults(run="models:run_info")
+
+
+def _pull(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pull", help="download a model into the cache (verified)")
     p.add_argument("spec", metavar="[HUB:]NAME[@VERSION]")
     p.add_argument("--refresh", action="store_true", help="fetch a new index")
     p.add_argument("--verify", action="store_true", help="re-hash cached files first")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run="models:run_pull")
+
+
+def _path(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("path", help="print the local folder of a model (downloading it if needed)")
     p.add_argument("spec", metavar="[HUB:]NAME[@VERSION]")
     p.add_argument("--offline", action="store_true", help="only look in the cache")
     p.set_defaults(run="models:run_path")
-
-
-# --- ls ----------------------------------------------------------------------------------------------
 
 
 def _predict(sub: argparse._SubParsersAction) -> None:
@@ -122,3 +140,8 @@ def _mirror(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all-versions", action="store_true", help="every version of NAME, not only the latest")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run="mirror:run")
+
+
+#: Every command, in the order ``dchub --help`` lists them, and the function that adds it to the parser.
+_COMMANDS = {"ls": _ls, "info": _info, "pull": _pull, "path": _path, "predict": _predict, "hub": _hub,
+             "cache": _cache, "mirror": _mirror}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 from dchub_client import constants
 from dchub_client.cli._common import table
@@ -59,7 +58,7 @@ def run_rm(args: argparse.Namespace) -> int:
 def run_search(args: argparse.Namespace) -> int:
     config = load_config()
     if args.names:
-        updated = dataclasses.replace(config, search=tuple(args.names))
+        updated = config._replace(search=tuple(args.names))
         parse_config(dumps_config(updated).encode("utf-8"), config.path)  # validate before writing
         save_config(updated)
         config = updated

@@ -49,9 +49,9 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from dchub_client.errors import HubFormatError, ManifestMismatchError
 from dchub_client.format import jsonstrict, layout
@@ -156,8 +156,7 @@ def index_dumps(obj: Any) -> bytes:
 # --- the index ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class VersionRef:
+class VersionRef(NamedTuple):
     """Where one model version's manifest is, and how to check it."""
 
     manifest: str
@@ -165,8 +164,7 @@ class VersionRef:
     size: int
 
 
-@dataclass(frozen=True)
-class ModelEntry:
+class ModelEntry(NamedTuple):
     """One model of the index: its versions and which one is ``latest``."""
 
     name: str
@@ -174,8 +172,7 @@ class ModelEntry:
     versions: dict[str, VersionRef]
 
 
-@dataclass(frozen=True)
-class Index:
+class Index(NamedTuple):
     """A parsed ``index.json``. ``extra`` keeps unknown top-level keys (newer minor versions)."""
 
     name: str
@@ -185,7 +182,7 @@ class Index:
     mirrors: tuple[str, ...] = ()
     generated: str | None = None
     format_version: str = layout.INDEX_FORMAT_VERSION
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = MappingProxyType({})
     version: int | None = None
     expires: str | None = None
 
@@ -309,16 +306,14 @@ def parse_time(value: str) -> datetime.datetime:
 # --- manifests ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Part:
+class Part(NamedTuple):
     """One content-addressed piece of a file stored in parts."""
 
     sha256: str
     size: int
 
 
-@dataclass(frozen=True)
-class FileEntry:
+class FileEntry(NamedTuple):
     """One file of a model version. When ``parts`` is non-empty the file is stored only as its parts."""
 
     path: str
@@ -332,8 +327,7 @@ class FileEntry:
         return self.parts or (Part(self.sha256, self.size),)
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     """A parsed model manifest. ``extra`` keeps unknown top-level keys."""
 
     name: str
@@ -341,9 +335,9 @@ class Manifest:
     class_name: str
     framework: str
     files: tuple[FileEntry, ...]
-    card: dict[str, Any] = field(default_factory=dict)
+    card: Mapping[str, Any] = MappingProxyType({})
     format_version: str = layout.MANIFEST_FORMAT_VERSION
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = MappingProxyType({})
 
     @property
     def size(self) -> int:
@@ -465,7 +459,7 @@ def manifest_to_json(manifest: Manifest) -> dict[str, Any]:
     out.update({
         "format": layout.MANIFEST_FORMAT, "format_version": manifest.format_version,
         "name": manifest.name, "version": manifest.version, "class": manifest.class_name,
-        "framework": manifest.framework, "card": manifest.card,
+        "framework": manifest.framework, "card": dict(manifest.card),
         "files": [_file_to_json(f) for f in manifest.files],
     })
     return out

@@ -35,9 +35,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from dchub_client import constants
 from dchub_client.errors import CacheError, HubFormatError
@@ -59,8 +58,7 @@ STALE_TEMP_SECONDS = 6 * 3600
 _OFD_LOCK = getattr(fcntl, "F_OFD_SETLKW", None) if sys.platform == "linux" and sys.maxsize > 2**32 else None
 
 
-@dataclass(frozen=True)
-class SnapshotInfo:
+class SnapshotInfo(NamedTuple):
     """One snapshot folder of the cache: model *name* at *version*, from *hub*."""
 
     name: str
@@ -70,8 +68,7 @@ class SnapshotInfo:
     hub: str
 
 
-@dataclass(frozen=True)
-class CacheVerifyReport:
+class CacheVerifyReport(NamedTuple):
     """What :meth:`Cache.verify` found: blobs checked, corrupt blobs and snapshots removed."""
 
     checked: int

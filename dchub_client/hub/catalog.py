@@ -36,9 +36,8 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dchub_client import constants
 from dchub_client.errors import HubFormatError, MirrorError, NotAHubError, OfflineError, TrustError
@@ -58,8 +57,7 @@ SERVED_BY_FILE = "served-by"
 BINDINGS_DIR = "bindings"
 
 
-@dataclass(frozen=True)
-class _Cached:
+class _Cached(NamedTuple):
     index: Index
     age: float
     sha256: str
@@ -362,7 +360,7 @@ def _touch(cache: Cache, name: str) -> None:
 def _header(index: Index, obj: dict[str, Any], data: bytes, hub: Hub) -> dict[str, Any]:
     return {"hub": index.name, "index_sha256": sha256_bytes(data), "title": index.title,
             "description": index.description, "mirrors": list(index.mirrors), "generated": index.generated,
-            "format_version": index.format_version, "extra": index.extra, "version": index.version,
+            "format_version": index.format_version, "extra": dict(index.extra), "version": index.version,
             "expires": index.expires, "signed": bool(obj.get(trust.SIGNATURES_KEY)),
             "checked": _fingerprint(hub.policy()), "count": len(index.models)}
 

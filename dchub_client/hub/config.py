@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from dchub_client import constants
 from dchub_client.errors import ConfigError, HubFormatError
@@ -41,8 +42,7 @@ _HUB_KEYS = {"mirrors", "keys", "threshold", "default"}
 _TOP_KEYS = {"search", "hubs"}
 
 
-@dataclass(frozen=True)
-class HubEntry:
+class HubEntry(NamedTuple):
     """One ``[hubs."NAME"]`` table: the hub's name (its identity), mirrors, trusted keys and threshold."""
 
     name: str
@@ -52,12 +52,11 @@ class HubEntry:
     default: bool = False
 
 
-@dataclass(frozen=True)
-class HubConfig:
+class HubConfig(NamedTuple):
     """The parsed config file (empty when there is none)."""
 
     path: Path
-    hubs: dict[str, HubEntry] = field(default_factory=dict)
+    hubs: Mapping[str, HubEntry] = MappingProxyType({})
     search: tuple[str, ...] = ()
 
     @property
@@ -179,9 +178,9 @@ def add_hub(config: HubConfig, entry: HubEntry, *, replace_existing: bool = Fals
     if entry.name in config.hubs and not replace_existing:
         raise ConfigError(f"hub {entry.name!r} is already configured; `dchub hub rm {entry.name}` first, or add "
                           "it again with --replace", path=config.path)
-    hubs = {n: (replace(h, default=False) if entry.default else h) for n, h in config.hubs.items()}
+    hubs = {n: (h._replace(default=False) if entry.default else h) for n, h in config.hubs.items()}
     hubs[entry.name] = entry
-    return replace(config, hubs=hubs)
+    return config._replace(hubs=hubs)
 
 
 def remove_hub(config: HubConfig, name: str) -> HubConfig:
@@ -194,7 +193,7 @@ def remove_hub(config: HubConfig, name: str) -> HubConfig:
         known = ", ".join(config.hubs) or "none"
         raise ConfigError(f"no hub named {name!r} is configured (configured: {known})", path=config.path)
     hubs = {n: h for n, h in config.hubs.items() if n != name}
-    return replace(config, hubs=hubs, search=tuple(s for s in config.search if s != name))
+    return config._replace(hubs=hubs, search=tuple(s for s in config.search if s != name))
 
 
 def save_config(config: HubConfig) -> None:

@@ -16,8 +16,8 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from dchub_client import constants
 
@@ -28,8 +28,7 @@ RECORD_FILE = "mirror-health.json"
 _VERSION = 1
 
 
-@dataclass(frozen=True)
-class Down:
+class Down(NamedTuple):
     """A mirror found down: when (seconds since the epoch) and why (what the failed request met)."""
 
     at: float

@@ -35,8 +35,7 @@ import os
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from dchub_client import __version__, constants
 from dchub_client.errors import BadResponseError, HTTPStatusError, MirrorDownError
@@ -136,8 +135,7 @@ def _redirect_target(url: str, location: str) -> str:
 # --- connections --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Route:
+class _Route(NamedTuple):
     """Where the requests for one URL go: the server (or proxy) to connect to, and the request target."""
 
     scheme: str

@@ -15,8 +15,7 @@ Bare names resolve in :func:`search_order` (``search = [...]`` of the config, el
 from __future__ import annotations
 
 import base64
-import dataclasses
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dchub_client import constants
 from dchub_client.errors import ConfigError
@@ -25,8 +24,7 @@ from dchub_client.hub.config import DEFAULT_ALIAS, HubConfig, HubEntry, load_con
 from dchub_client.hub.mirrors import Mirror, parse_mirrors
 
 
-@dataclass(frozen=True)
-class Hub:
+class Hub(NamedTuple):
     """A hub as the client sees it.
 
     Attributes:
@@ -75,7 +73,7 @@ class Hub:
 
     def with_mirrors(self, mirrors: list[Mirror] | tuple[Mirror, ...]) -> Hub:
         """The same hub reached through *mirrors* only."""
-        return dataclasses.replace(self, mirrors=tuple(mirrors))
+        return self._replace(mirrors=tuple(mirrors))
 
     def reachable(self, offline: bool) -> tuple[tuple[Mirror, ...], bool]:
         """The mirrors that may be read now, and whether fetching files must be refused.

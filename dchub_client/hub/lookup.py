@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dchub_client import constants
 from dchub_client.errors import (
@@ -27,8 +27,7 @@ from dchub_client.hub.mirrors import Mirror, try_mirrors
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class HubModel:
+class HubModel(NamedTuple):
     """One model version found on a hub (named as its index declares): its manifest and where it is recorded."""
 
     hub: str

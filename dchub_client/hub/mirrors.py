@@ -16,9 +16,8 @@ from __future__ import annotations
 import logging
 import urllib.parse
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from dchub_client import constants
 from dchub_client.errors import BadResponseError, HubFormatError, MirrorDownError, MirrorError, TrustError
@@ -37,8 +36,7 @@ T = TypeVar("T")
 MAX_METADATA_BYTES = 64 << 20
 
 
-@dataclass(frozen=True)
-class Mirror:
+class Mirror(NamedTuple):
     """One hub root. ``base`` is a URL ending in ``/`` (http) or a local folder path (local)."""
 
     root: str

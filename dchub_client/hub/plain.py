@@ -16,7 +16,6 @@ side files (only ``params.json`` and the weights are fetched).
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
@@ -151,12 +150,17 @@ def _paths(name: str, weights: Sequence[FileEntry]) -> dict[str, str]:
     return {hubfiles.blob_path(w.sha256): f"{name}/{w.path}" for w in weights}
 
 
-@dataclasses.dataclass(frozen=True)
 class _PlainFiles(Mirror):
     """A plain-layout mirror seen by the downloader as a hub: a blob's path maps to the weight file
-    of that sha256 (``<name>/<weight>.npy``), whose bytes are then checked against that sha256."""
+    of that sha256 (``<name>/<weight>.npy``), whose bytes are then checked against that sha256.
+    Equal to the :class:`Mirror` it views (``paths`` is not part of its identity)."""
 
-    paths: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False, hash=False)
+    paths: Mapping[str, str]
+
+    def __new__(cls, root: str, kind: str, base: str, *, paths: Mapping[str, str]) -> _PlainFiles:
+        self = super().__new__(cls, root, kind, base)
+        self.paths = paths
+        return self
 
     def locate(self, relpath: str) -> str:
         return super().locate(self.paths.get(relpath, relpath))

@@ -20,12 +20,11 @@ What a user may type (:func:`parse_model_ref`): a folder (an existing path alway
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from dchub_client import constants
 from dchub_client.errors import (
@@ -50,8 +49,7 @@ from dchub_client.hub.mirrors import Mirror
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ResolvedFolder:
+class ResolvedFolder(NamedTuple):
     """A local pretrained folder ready to load.
 
     Attributes:
@@ -71,8 +69,7 @@ class ResolvedFolder:
     hub: str | None = None
 
 
-@dataclass(frozen=True)
-class ModelRef:
+class ModelRef(NamedTuple):
     """A model as the user named it: ``[hub:]name[@version]``."""
 
     name: str
@@ -410,7 +407,7 @@ class Resolver:
         else:
             log.info("offline: no searched hub was used online as configured now; %s is the copy cached from hub %r",
                      ref, name)
-        cached = dataclasses.replace(hub_for_alias(name, self.cache, self.config), name=name, mirrors=())
+        cached = hub_for_alias(name, self.cache, self.config)._replace(name=name, mirrors=())
         return self.in_hub(cached, ref)  # the hub as cached under its name (keys and threshold as configured)
 
     def _cached_in_several(self, ref: ModelRef, copies: dict[str, list[str]]) -> AmbiguousModelError:

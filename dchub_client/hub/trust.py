@@ -41,9 +41,8 @@ import json
 import logging
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dchub_client import constants
 from dchub_client.errors import TrustError
@@ -65,8 +64,7 @@ MAX_ROTATIONS = 1000
 _notice_given = False
 
 
-@dataclass(frozen=True)
-class PublicKey:
+class PublicKey(NamedTuple):
     """A trusted ed25519 public key; ``keyid`` is the sha256 hex of its raw 32 bytes."""
 
     raw: bytes
@@ -98,25 +96,33 @@ def keyid(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-@dataclass(frozen=True)
-class KeySet:
+class _KeySetFields(NamedTuple):
+    keys: tuple[PublicKey, ...]
+    threshold: int = 1
+    version: int = 0
+
+
+class KeySet(_KeySetFields):
     """The keys trusted for a hub at one point of its rotation chain, and how many of them must sign.
 
     Attributes:
         keys: the public keys (distinct).
         threshold: how many distinct keys of *keys* must have signed (1 <= threshold <= len(keys)).
         version: the rotation record that introduced this set (0: the set the client was configured with).
+
+    Raises:
+        TrustError: *threshold* is not an integer from 1 to the number of distinct keys.
     """
 
-    keys: tuple[PublicKey, ...]
-    threshold: int = 1
-    version: int = 0
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.threshold, int) or isinstance(self.threshold, bool) \
-                or not 1 <= self.threshold <= max(len(self.keyids), 1):
-            raise TrustError(f"key threshold {self.threshold!r} must be an integer from 1 to the number of distinct "
+    def __new__(cls, keys: tuple[PublicKey, ...], threshold: int = 1, version: int = 0) -> KeySet:
+        self = super().__new__(cls, keys, threshold, version)
+        if not isinstance(threshold, int) or isinstance(threshold, bool) \
+                or not 1 <= threshold <= max(len(self.keyids), 1):
+            raise TrustError(f"key threshold {threshold!r} must be an integer from 1 to the number of distinct "
                              f"trusted keys ({len(self.keyids)})")
+        return self
 
     @property
     def keyids(self) -> tuple[str, ...]:
@@ -322,8 +328,7 @@ def _since(keyset: KeySet) -> str:
 # --- key rotation ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Rotation:
+class _Rotation(NamedTuple):
     version: int
     keyset: KeySet
     signatures: list[tuple[str, bytes]]
@@ -401,8 +406,7 @@ def follow_rotations(obj: dict[str, Any], hub: str, current: KeySet, source: str
 # --- the checks --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     """An index that passed :func:`check_index`, and what to remember about it.
 
     Attributes:
@@ -425,8 +429,13 @@ class Verdict:
         return self.keyset is not None
 
 
-@dataclass(frozen=True)
-class TrustPolicy:
+class _TrustPolicyFields(NamedTuple):
+    keys: tuple[PublicKey, ...] = ()
+    threshold: int = 1
+    hub: str | None = None
+
+
+class TrustPolicy(_TrustPolicyFields):
     """How one hub's index is judged: the keys trusted for it, how many must sign, and its identity.
 
     Attributes:
@@ -440,13 +449,12 @@ class TrustPolicy:
         >>> verdict = policy.check(obj, index, url, store=TrustStore(cache_root / "acme"))  # doctest: +SKIP
     """
 
-    keys: tuple[PublicKey, ...] = ()
-    threshold: int = 1
-    hub: str | None = None
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        if self.keys:
-            KeySet(tuple(self.keys), self.threshold)  # validates the threshold against the keys
+    def __new__(cls, keys: tuple[PublicKey, ...] = (), threshold: int = 1, hub: str | None = None) -> TrustPolicy:
+        if keys:
+            KeySet(tuple(keys), threshold)  # validates the threshold against the keys
+        return super().__new__(cls, keys, threshold, hub)
 
     @classmethod
     def from_environment(cls, hub: str | None = None) -> TrustPolicy:

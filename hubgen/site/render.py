@@ -120,7 +120,7 @@ def _model_href(name: str) -> str:
 def fingerprints(index: hubfiles.Index) -> dict[str, str]:
     """Every page of the site (by path) and the digest of what it is made from (see the module doc)."""
     stamp = _code_stamp()
-    header = json.dumps([index.name, index.title, index.description, list(index.mirrors), index.extra,
+    header = json.dumps([index.name, index.title, index.description, list(index.mirrors), dict(index.extra),
                          sorted(index.models)],  # a page links its base model only when the hub has it
                         sort_keys=True, ensure_ascii=False, default=str)
     home = hubfiles.dumps(hubfiles.index_to_json(index))

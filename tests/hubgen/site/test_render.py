@@ -1,7 +1,6 @@
 """The catalogue site rendered by ``hubgen build``: layout, content, escaping, links, determinism."""
 from __future__ import annotations
 
-import dataclasses
 import html.parser
 import re
 import urllib.parse
@@ -407,10 +406,10 @@ def test_pages_are_fingerprinted_by_their_own_model_and_the_hub_header() -> None
     b2 = hubfiles.ModelEntry(name="b", latest="2.0", versions={"1.0": ref("b", "1.0", "b"), "2.0": ref("b", "2.0", "c")})
     index = hubfiles.Index(name="h", title="H", description="", mirrors=(), generated="2026", models={"a": a, "b": b})
     base = render.fingerprints(index)
-    grown = render.fingerprints(dataclasses.replace(index, models={"a": a, "b": b2}, generated="2027"))
+    grown = render.fingerprints(index._replace(models={"a": a, "b": b2}, generated="2027"))
     assert grown["models/a/index.html"] == base["models/a/index.html"]  # another model's version, the date: not a's
     assert grown["models/b/index.html"] != base["models/b/index.html"] and grown["index.html"] != base["index.html"]
-    new_model = render.fingerprints(dataclasses.replace(index, models={"a": a, "b": b, "c": b}))
+    new_model = render.fingerprints(index._replace(models={"a": a, "b": b, "c": b}))
     assert new_model["models/a/index.html"] != base["models/a/index.html"]  # a page may link a model now present
-    retitled = render.fingerprints(dataclasses.replace(index, title="Other"))
+    retitled = render.fingerprints(index._replace(title="Other"))
     assert retitled["models/a/index.html"] != base["models/a/index.html"]
