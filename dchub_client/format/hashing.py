@@ -37,3 +37,56 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
                 break
             digest.update(view[:n])
     return digest.hexdigest()
+
+
+#: Below this many bytes a helper thread costs more than it overlaps.
+THREADED_MIN_BYTES = 8 << 20
+
+
+class ThreadedDigest:
+    """A sha256 computed on a helper thread, so that reading the next chunk overlaps hashing this one.
+
+    :meth:`update` queues a buffer, which must stay unchanged until :meth:`hexdigest` returns
+    (``hashlib`` releases the GIL for large buffers: on two cores, copying a large file and
+    hashing it take the time of the longer of the two instead of their sum). Use it as a context
+    manager, so that the thread ends even when reading fails.
+
+    Example:
+        >>> with ThreadedDigest() as digest:  # doctest: +SKIP
+        ...     digest.update(view[:n])
+        ...     actual = digest.hexdigest()
+    """
+
+    def __init__(self) -> None:
+        import queue
+        import threading
+
+        self._sha = hashlib.sha256()
+        self._todo: queue.SimpleQueue[memoryview | bytes | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="dchub-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (view := self._todo.get()) is not None:
+            self._sha.update(view)
+
+    def update(self, data: memoryview | bytes) -> None:
+        """Queue *data* to be hashed (in order)."""
+        self._todo.put(data)
+
+    def hexdigest(self) -> str:
+        """The hex digest of everything queued (waits for the helper to finish)."""
+        self.close()
+        return self._sha.hexdigest()
+
+    def close(self) -> None:
+        """Stop the helper thread once it has hashed what is queued."""
+        if self._thread.is_alive():
+            self._todo.put(None)
+            self._thread.join()
+
+    def __enter__(self) -> ThreadedDigest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

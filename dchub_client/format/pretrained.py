@@ -5,6 +5,7 @@ both go through it. It knows nothing about frameworks: weights are numpy arrays.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -29,7 +30,7 @@ from dchub_client.errors import (
 )
 from dchub_client.format import jsonstrict, layout
 from dchub_client.format.atomic import atomic_folder
-from dchub_client.format.hashing import CHUNK_SIZE, is_sha256, sha256_file
+from dchub_client.format.hashing import CHUNK_SIZE, THREADED_MIN_BYTES, ThreadedDigest, is_sha256, sha256_file
 
 #: ``params.json`` larger than this is refused before parsing.
 MAX_PARAMS_BYTES = 64 << 20
@@ -317,9 +318,10 @@ class WeightReader:
                 or out.shape != self.entry.shape:
             np.copyto(out, self.load(mmap=True), casting="same_kind")
             return
-        digest = hashlib.sha256()
         target = memoryview(out.reshape(-1).view(np.uint8)) if out.size else memoryview(b"")
-        with open(self.path, "rb", buffering=0) as handle:
+        threaded = self.verify and len(target) >= THREADED_MIN_BYTES
+        with open(self.path, "rb", buffering=0) as handle, \
+                (ThreadedDigest() if threaded else contextlib.nullcontext(hashlib.sha256())) as digest:
             digest.update(handle.read(self._offset))
             done = 0
             while done < len(target):
@@ -329,9 +331,9 @@ class WeightReader:
                 if self.verify:
                     digest.update(target[done:done + n])
                 done += n
-        if self.verify and digest.hexdigest() != self.entry.sha256:
-            raise ChecksumError(self.path, expected=self.entry.sha256, actual=digest.hexdigest(),
-                                weight=self.entry.name)
+            actual = digest.hexdigest() if self.verify else None
+        if actual is not None and actual != self.entry.sha256:
+            raise ChecksumError(self.path, expected=self.entry.sha256, actual=actual, weight=self.entry.name)
 
 
 # --- writing ----------------------------------------------------------------------------

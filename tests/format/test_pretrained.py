@@ -183,6 +183,35 @@ def test_reader_fills_live_buffers_directly(tmp_path: Path) -> None:
     np.testing.assert_array_equal(out, fortran)
 
 
+def test_large_weights_are_hashed_beside_the_read_and_still_checked(tmp_path: Path) -> None:
+    """Weights of THREADED_MIN_BYTES and more are hashed on a helper thread while the next chunk is
+    read: the values land, a changed last byte is still caught, and no helper thread is left behind."""
+    import threading
+
+    from dchub_client.format.hashing import THREADED_MIN_BYTES
+
+    rows = THREADED_MIN_BYTES // (4 * 1024) + 3  # over the threshold, not a whole number of chunks
+    big = np.random.default_rng(0).standard_normal((rows, 1024)).astype(np.float32)
+    info = _write(tmp_path / "m", weights=[("m-big-0", "", big)])
+    entry = info.weights["m-big-0"]
+    out = np.empty_like(big)
+    pretrained.WeightReader(tmp_path / "m", entry).read_into(out)
+    np.testing.assert_array_equal(out, big)
+    with open(tmp_path / "m" / entry.file, "r+b") as handle:
+        handle.seek(-1, 2)
+        last = handle.read(1)
+        handle.seek(-1, 2)
+        handle.write(bytes([last[0] ^ 0x01]))
+    with pytest.raises(errors.ChecksumError, match="sha256 mismatch"):
+        pretrained.WeightReader(tmp_path / "m", entry).read_into(out)
+    reader = pretrained.WeightReader(tmp_path / "m", entry)  # the file shrinks after its header was checked
+    with open(tmp_path / "m" / entry.file, "r+b") as handle:
+        handle.truncate(handle.seek(0, 2) - 100)
+    with pytest.raises(errors.WeightFileError, match="truncated"):
+        reader.read_into(out)
+    assert not [t for t in threading.enumerate() if t.name == "dchub-sha256"]
+
+
 def test_side_files_cannot_shadow_format_files(tmp_path: Path) -> None:
     for bad in ["params.json", "x.npy", "../card.md", ".hidden"]:
         with pytest.raises(errors.PretrainedFormatError):
