@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from dchub_client.format import hubfiles, layout
-from dchub_client.format.atomic import atomic_write_bytes
+from dchub_client.format.atomic import atomic_write_bytes, publish_unnamed
 from dchub_client.format.hashing import sha256_file
 
 logger = logging.getLogger(__name__)
@@ -231,8 +231,21 @@ class BlobStore:
                 if self.has(blob):
                     self.stats.add(reused=blob.size)
                 else:
-                    self._commit(blob, self._write_temp(chunk))
+                    self._put_small(blob, chunk)
         return digest
+
+    def _put_small(self, blob: hubfiles.Part, data: memoryview) -> None:
+        """Publish a small new blob: as an unnamed file linked into place where the system has them
+        (no temp name to create and rename: most of a tiny model's build is creating names), else
+        through a named temp file."""
+        created = publish_unnamed(os.path.join(self.root, hubfiles.blob_path(blob.sha256)), data,
+                                  mode=0o666)  # under the umask, like cp
+        if created is None:
+            self._commit(blob, self._write_temp(data))
+        elif created:
+            self.stats.add(new=blob.size, blob=blob.sha256)
+        else:
+            self.stats.add(reused=blob.size)
 
     def _write_temp(self, data: memoryview) -> str:
         fd, name = self._temp()

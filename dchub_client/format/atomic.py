@@ -44,6 +44,62 @@ def shared_dir_mode() -> int:
     return 0o777 & ~umask()
 
 
+def publish_unnamed(target: str, data: bytes | memoryview, *, mode: int) -> bool | None:
+    """Write *data* to an unnamed file in *target*'s folder (made if missing) and link it to *target*.
+
+    On Linux (``O_TMPFILE``) a reader sees the whole file or none, and a crash leaves nothing
+    behind: no temp name is created, renamed or removed. An existing *target* is kept (content
+    addressed: same name, same bytes).
+
+    Returns:
+        True when *target* was created, False when it already existed, None when this system or
+        file system has no unnamed files (the caller then writes a named temp file).
+    """
+    fd = _create_unnamed(os.path.dirname(target), mode)
+    if fd is None:
+        return None
+    try:
+        _write_all(fd, data)
+        try:
+            os.link(str(fd), target, src_dir_fd=_proc_fds(), follow_symlinks=True)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
+def _create_unnamed(folder: str, mode: int) -> int | None:
+    """A new unnamed file in *folder* open for writing, or None where there is no ``O_TMPFILE``."""
+    flags = getattr(os, "O_TMPFILE", 0)
+    if not flags or _proc_fds() is None:
+        return None
+    flags |= os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(2):
+        try:
+            return os.open(folder, flags, mode)
+        except FileNotFoundError:  # the first file of a new folder
+            os.makedirs(folder, exist_ok=True)
+        except OSError:  # EOPNOTSUPP, EISDIR, EINVAL: no O_TMPFILE on this kernel or file system
+            return None
+    return os.open(folder, flags, mode)
+
+
+@functools.lru_cache(maxsize=1)
+def _proc_fds() -> int | None:
+    """A descriptor of ``/proc/self/fd`` (to link an unnamed file by its descriptor), or None."""
+    try:
+        return os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, AttributeError):
+        return None
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 @contextlib.contextmanager
 def atomic_file(target: str | os.PathLike[str], mode: str = "wb") -> Iterator[tuple[Path, object]]:
     """Open a temp file next to *target*; on success it replaces *target* atomically.
@@ -87,8 +143,9 @@ def write_if_changed(target: str | os.PathLike[str], data: bytes) -> bool:
     try:
         if target.stat().st_size == len(data) and target.read_bytes() == data:
             return False
-    except FileNotFoundError:
-        pass
+    except FileNotFoundError:  # a new file: linked into place whole, no temp name (see publish_unnamed)
+        if publish_unnamed(os.fspath(target), data, mode=0o666):  # under the umask, like cp
+            return True
     atomic_write_bytes(target, data)
     return True
 

@@ -24,7 +24,6 @@ concurrent builder that loses the race discards its folder and uses the winner's
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import shutil
@@ -41,7 +40,7 @@ from typing import BinaryIO, NamedTuple
 from dchub_client import constants
 from dchub_client.errors import CacheError, HubFormatError
 from dchub_client.format import hubfiles, jsonstrict, layout
-from dchub_client.format.atomic import make_temp_dir
+from dchub_client.format.atomic import make_temp_dir, publish_unnamed
 from dchub_client.format.hashing import is_sha256, sha256_file
 
 try:
@@ -160,16 +159,8 @@ class Cache:
         likewise. An existing blob is never replaced.
         """
         target = self._blob_path(sha256)
-        fd = _create_unnamed(os.path.dirname(target))
-        if fd is None:
+        if publish_unnamed(target, data, mode=0o444) is None:  # first writer wins: same bytes by hash
             self._put_named(target, data)
-            return
-        try:
-            _write_all(fd, data)
-            with contextlib.suppress(FileExistsError):  # first writer wins: same bytes by hash
-                os.link(str(fd), target, src_dir_fd=_proc_fds(), follow_symlinks=True)
-        finally:
-            os.close(fd)
 
     def _put_named(self, target: str, data: bytes | memoryview) -> None:
         tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)[:16]}.{os.getpid()}-"
@@ -409,32 +400,6 @@ def _file_locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _create_unnamed(folder: str) -> int | None:
-    """A new unnamed read-only file in *folder* open for writing (made if missing), or None where the
-    system or file system has no ``O_TMPFILE``."""
-    flags = getattr(os, "O_TMPFILE", 0)
-    if not flags or _proc_fds() is None:
-        return None
-    flags |= os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
-    for _ in range(2):
-        try:
-            return os.open(folder, flags, 0o444)
-        except FileNotFoundError:  # the first blob of the cache
-            os.makedirs(folder, exist_ok=True)
-        except OSError:  # EOPNOTSUPP, EISDIR, EINVAL: no O_TMPFILE on this kernel or file system
-            return None
-    return os.open(folder, flags, 0o444)
-
-
-@functools.lru_cache(maxsize=1)
-def _proc_fds() -> int | None:
-    """A descriptor of ``/proc/self/fd`` (to link an unnamed file by its descriptor), or None."""
-    try:
-        return os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
-    except (OSError, AttributeError):
-        return None
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:
