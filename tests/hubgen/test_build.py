@@ -215,15 +215,17 @@ def test_failed_blob_write_keeps_previous_hub(hub_yaml, write_yaml, arrays, tmp_
     regressor_folder(tmp_path / "v2", {k: v * 7 for k, v in arrays.items()})
     write_yaml(HUB_YAML + "  - name: esol\n    version: 2.0.0\n    path: v2\n")
     calls = []
-    real_commit = BlobStore._commit
 
-    def failing_commit(self, blob, temp):
-        calls.append(blob)
-        if len(calls) == 3:
-            raise OSError(28, "No space left on device")
-        return real_commit(self, blob, temp)
+    def failing(real):  # the third new blob, small (linked into place) or large (renamed from a temp file)
+        def put(self, blob, *args):
+            calls.append(blob)
+            if len(calls) == 3:
+                raise OSError(28, "No space left on device")
+            return real(self, blob, *args)
+        return put
 
-    monkeypatch.setattr(BlobStore, "_commit", failing_commit)
+    monkeypatch.setattr(BlobStore, "_commit", failing(BlobStore._commit))
+    monkeypatch.setattr(BlobStore, "_put_small", failing(BlobStore._put_small))
     with pytest.raises(OSError, match="No space left"):
         build_hub(hub_yaml, out)
     assert _tree(out) == before  # same index, sums, manifests, and no new blobs
@@ -235,14 +237,16 @@ def test_failed_blob_write_keeps_previous_hub(hub_yaml, write_yaml, arrays, tmp_
 KILLER = """
 import os, sys
 from hubgen.blobs import BlobStore
-real = BlobStore._commit
 count = [0]
-def commit(self, blob, temp):
-    count[0] += 1
-    if count[0] == 2:
-        os.kill(os.getpid(), 9)
-    return real(self, blob, temp)
-BlobStore._commit = commit
+def killing(real):  # killed at the second new blob, small (linked into place) or large (renamed)
+    def put(self, blob, *args):
+        count[0] += 1
+        if count[0] == 2:
+            os.kill(os.getpid(), 9)
+        return real(self, blob, *args)
+    return put
+BlobStore._commit = killing(BlobStore._commit)
+BlobStore._put_small = killing(BlobStore._put_small)
 from hubgen.build import build_hub
 build_hub(sys.argv[1], sys.argv[2])
 """

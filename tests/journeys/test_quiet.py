@@ -11,7 +11,8 @@ from tests._support.hubs import build_hub
 from tests.journeys._cli import BIN, ok, run
 
 HEAVY = ("numpy", "requests", "pooch", "urllib3", "yaml", "cryptography", "tqdm", "ssl", "http.client", "email",
-         "urllib.request")
+         "urllib.request",
+         "dataclasses", "inspect")  # the pull path's records are NamedTuples: a dataclass costs ~1 ms to build
 
 
 def test_versions():
