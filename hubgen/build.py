@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -165,22 +166,25 @@ def _folder_files(model: ModelSpec, folder: Path, info: pretrained.PretrainedInf
     """
     members = _member_folders(model, folder, info)
     files = []
-    for path in sorted(folder.iterdir(), key=lambda p: p.name):
-        if path.name.startswith("."):
+    with os.scandir(folder) as listing:  # the file types come with the listing: no stat per file
+        entries = sorted(listing, key=lambda e: e.name)
+    for entry in entries:
+        path = folder / entry.name
+        if entry.name.startswith("."):
             raise BuildError(f"{model.where}: hidden file {path} in the pretrained folder; remove it")
-        if path.is_dir() and path.name == layout.MEMBERS_DIR and members:
-            files += _member_files(model, path, members, f"{prefix}{path.name}/")
+        if entry.is_dir() and entry.name == layout.MEMBERS_DIR and members:
+            files += _member_files(model, path, members, f"{prefix}{entry.name}/")
             continue
-        if path.is_dir():
+        if entry.is_dir():
             raise BuildError(f"{model.where}: {path} is a subfolder; pretrained folders (format v1) hold only "
                              f"files, and a composite model its {layout.MEMBERS_DIR}/<i> folders")
-        if not path.is_file():
+        if not entry.is_file():
             raise BuildError(f"{model.where}: {path} is not a regular file")
         try:
-            hubfiles.validate_relpath(prefix + path.name)
+            hubfiles.validate_relpath(prefix + entry.name)
         except DchubError as err:
             raise BuildError(f"{model.where}: {err}") from err
-        files.append((prefix + path.name, path))
+        files.append((prefix + entry.name, path))
     return files
 
 
@@ -225,6 +229,7 @@ class _Builder:
         self.progress = progress
         self.done = 0
         self.total = 0
+        self.newest = 0.0
         self.written_manifests: list[Path] = []
         self.refs: dict[tuple[str, str], hubfiles.VersionRef] = {}  # of the manifests this build wrote
         self.keys = list(keys)  # ed25519 private keys that sign index.json
@@ -233,7 +238,9 @@ class _Builder:
     def run(self, sources: list[_Source]) -> BuildSummary:
         self.out.mkdir(parents=True, exist_ok=True)
         self.store.clean_tmp()
-        self.total = sum(path.stat().st_size for s in sources for _, path in s.files)
+        stats = [path.stat() for s in sources for _, path in s.files]
+        self.total = sum(st.st_size for st in stats)
+        self.newest = max((st.st_mtime for st in stats), default=0.0)  # for the index's "generated"
         try:
             manifests, new = self._write_versions(sources)
             index = self._index(manifests, sources)
@@ -345,7 +352,7 @@ class _Builder:
         models = {name: hubfiles.ModelEntry(name=name, latest=explicit.get(name) or hubfiles.latest_version(refs),
                                             versions=refs) for name, refs in versions.items()}
         return hubfiles.Index(name=self.spec.name, title=self.spec.title, description=self.spec.description,
-                               mirrors=self.spec.mirrors, generated=self._generated(sources), models=models)
+                               mirrors=self.spec.mirrors, generated=self._generated(), models=models)
 
     def _ref(self, name: str, version: str) -> hubfiles.VersionRef:
         """Where a version's manifest is and its digest: published manifests are kept byte for byte, so
@@ -354,11 +361,10 @@ class _Builder:
             return self.refs[(name, version)]
         return self.old.models[name].versions[version]  # type: ignore[union-attr]
 
-    def _generated(self, sources: list[_Source]) -> str:
+    def _generated(self) -> str:
         epoch = constants.source_date_epoch()
         if epoch is None:
-            mtimes = [self.spec.source.stat().st_mtime] + [p.stat().st_mtime for s in sources for _, p in s.files]
-            epoch = int(max(mtimes))
+            epoch = int(max(self.spec.source.stat().st_mtime, self.newest))
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
     def _render_site(self, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest]) -> None:

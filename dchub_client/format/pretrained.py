@@ -248,13 +248,13 @@ def read_header(path: Path, entry: WeightEntry) -> tuple[int, bool]:
     except FileNotFoundError as err:
         raise WeightFileError("weight file is missing", path=path, weight=entry.name) from err
     with handle:
-        try:
-            major, _ = np.lib.format.read_magic(handle)
-            reader = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-            shape, fortran, dtype = reader(handle, max_header_size=10_000)
-        except Exception as err:
-            raise WeightFileError(f"not a valid .npy file ({err})", path=path, weight=entry.name) from err
-        offset = handle.tell()
+        canonical = _canonical_header(handle.read(_HEADER_PROBE), entry)
+        if canonical is not None:
+            shape, fortran, dtype, offset = canonical
+        else:
+            handle.seek(0)
+            shape, fortran, dtype, offset = _numpy_header(handle, path, entry)
+        actual = os.fstat(handle.fileno()).st_size
     if dtype.hasobject:
         raise WeightFileError("object arrays are refused (they would need pickle)", path=path, weight=entry.name)
     if tuple(shape) != entry.shape or dtype != entry.dtype:
@@ -262,11 +262,41 @@ def read_header(path: Path, entry: WeightEntry) -> tuple[int, bool]:
             f"file holds {dtype.str}{list(shape)} but params.json says {entry.dtype.str}{list(entry.shape)}",
             path=path, weight=entry.name)
     expected = offset + entry.nbytes
-    actual = path.stat().st_size
     if actual != expected:
         state = "truncated" if actual < expected else "has trailing bytes"
         raise WeightFileError(f"file {state}: {actual} bytes, expected {expected}", path=path, weight=entry.name)
     return offset, bool(fortran)
+
+
+#: Bytes read at once for a header: every header numpy writes for a plain array fits.
+_HEADER_PROBE = 4096
+#: The header numpy writes for an array of a plain dtype (``np.save``'s own ``repr`` of its dict).
+_CANONICAL = re.compile(rb"\{'descr': '([<>|=][a-zA-Z][0-9]*)', 'fortran_order': (True|False), "
+                        rb"'shape': \(((?:[0-9]+, )*[0-9]+,?|)\), \} *\n")
+
+
+def _canonical_header(head: bytes, entry: WeightEntry) -> tuple[tuple[int, ...], bool, np.dtype, int] | None:
+    """``(shape, fortran_order, dtype, data_offset)`` when *head* starts with a version 1 or 2 header in
+    numpy's own form whose dtype is *entry*'s, without evaluating it; else None (numpy's parser decides)."""
+    if head[:6] != b"\x93NUMPY" or len(head) < 12 or head[6] not in (1, 2):
+        return None
+    start = 10 if head[6] == 1 else 12
+    end = start + int.from_bytes(head[8:start], "little")
+    match = _CANONICAL.fullmatch(head, start, end)
+    if match is None or match[1].decode() != entry.dtype.str:
+        return None
+    shape = tuple(int(n) for n in match[3].split(b",") if n.strip())
+    return shape, match[2] == b"True", entry.dtype, end
+
+
+def _numpy_header(handle: Any, path: Path, entry: WeightEntry) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    try:
+        major, _ = np.lib.format.read_magic(handle)
+        reader = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = reader(handle, max_header_size=10_000)
+    except Exception as err:
+        raise WeightFileError(f"not a valid .npy file ({err})", path=path, weight=entry.name) from err
+    return shape, fortran, dtype, handle.tell()
 
 
 def load_weight(folder: str | os.PathLike[str], entry: WeightEntry, *, verify: bool = True,

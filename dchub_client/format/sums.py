@@ -24,14 +24,23 @@ from dchub_client.format.hashing import is_sha256, sha256_bytes, sha256_file
 def hub_files(root: Path, exclude: Iterable[str] = layout.PRIVATE_NAMES) -> list[str]:
     """Every file under *root* as a sorted ``/``-separated relative path, minus *exclude* (top-level names)."""
     exclude = frozenset(exclude)
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = Path(dirpath).relative_to(root)
-        if rel_dir == Path("."):
-            dirnames[:] = [d for d in dirnames if d not in exclude]
-            filenames = [f for f in filenames if f not in exclude]
-        found.extend((rel_dir / f).as_posix() for f in filenames)
+    found: list[str] = []
+    _walk(os.fspath(root), "", exclude, found)
     return sorted(found)
+
+
+def _walk(folder: str, prefix: str, exclude: frozenset[str], found: list[str]) -> None:
+    """Append the files under *folder* to *found* as *prefix* + relative path (``os.scandir``: the file
+    types come with the listing, so a hub of 40,000 blobs costs no ``stat`` per file)."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name in exclude:
+                continue
+            if entry.is_dir():  # a link to a folder is not followed, as with os.walk
+                if not entry.is_symlink():
+                    _walk(entry.path, f"{prefix}{entry.name}/", frozenset(), found)
+            else:
+                found.append(prefix + entry.name)
 
 
 def write_checksum_files(root: Path, exclude: Iterable[str] = layout.PRIVATE_NAMES, *,

@@ -29,8 +29,14 @@ class HistogramCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._old = self._load()
+        self._loaded: dict[str, Any] | None = None  # read on first use: a rebuild with no page to render never needs it
         self._used: dict[str, Any] = {}
+
+    @property
+    def _old(self) -> dict[str, Any]:
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded
 
     def _load(self) -> dict[str, Any]:
         try:

@@ -153,6 +153,47 @@ def test_missing_extra_truncated_and_mismatched_weight_files(tmp_path: Path) -> 
         validate_folder(folder)
 
 
+def _npy(header: str, data: bytes, version: int = 1) -> bytes:
+    """A .npy file with a hand-written header dict (padded as numpy pads, to a multiple of 64 bytes)."""
+    size = 2 if version == 1 else 4
+    body = header.encode("latin1")
+    pad = -(6 + 2 + size + len(body) + 1) % 64
+    return (b"\x93NUMPY" + bytes([version, 0]) + (len(body) + pad + 1).to_bytes(size, "little") + body
+            + b" " * pad + b"\n" + data)
+
+
+@pytest.mark.parametrize(("header", "version", "expected"), [
+    ("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }", 1, "ok"),  # numpy's own form
+    ("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }", 2, "ok"),  # a version 2 header
+    ("{'shape': (4, 3), 'fortran_order': False, 'descr': '<f4'}", 1, "ok"),  # other order: numpy's parser
+    ("{'descr': '<f4', 'fortran_order': True, 'shape': (4, 3), }", 1, "fortran"),
+    ("{'descr': '>f4', 'fortran_order': False, 'shape': (4, 3), }", 1, r"holds >f4\[4, 3\]"),
+    ("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }", 1, r"holds <f4\[3, 4\]"),
+    ("{'descr': '<f4', 'fortran_order': False, 'shape': (12,), }", 1, r"holds <f4\[12\]"),
+    ("{'descr': '|O', 'fortran_order': False, 'shape': (4, 3), }", 1, "object arrays are refused"),
+    ("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), 'x': __import__('os')}", 1, "not a valid .npy"),
+    ("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), } junk", 1, "not a valid .npy"),
+])
+def test_weight_headers_are_judged_as_numpy_judges_them(tmp_path: Path, header: str, version: int,
+                                                         expected: str) -> None:
+    """Headers in numpy's own form are read without evaluating them; any other form goes through
+    numpy's parser, with the same verdict and the same error messages."""
+    folder = tmp_path / "m"
+    info = _write(folder)
+    values = np.arange(12, dtype=np.float32).reshape(4, 3)
+    order = "F" if expected == "fortran" else "C"
+    (folder / "m-dense-0.npy").write_bytes(_npy(header, values.tobytes(order=order), version))
+    entry = info.weights["m-dense-0"]
+    if expected in ("ok", "fortran"):
+        offset, fortran = pretrained.read_header(folder / entry.file, entry)
+        assert offset % 64 == 0 and fortran is (expected == "fortran")
+        np.testing.assert_array_equal(pretrained.WeightReader(folder, entry, verify=False).load(), values)
+        return
+    with pytest.raises(errors.WeightFileError, match=expected) as caught:
+        pretrained.read_header(folder / entry.file, entry)
+    assert caught.value.path == folder / "m-dense-0.npy"
+
+
 def test_checksum_mismatch_is_detected_on_every_read_path(tmp_path: Path) -> None:
     folder = tmp_path / "m"
     info = _write(folder)

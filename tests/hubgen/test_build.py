@@ -190,6 +190,7 @@ def test_version_with_different_bytes_is_refused(hub_yaml, base_and_finetune, ar
     (lambda d: (d / "stray.npy").write_bytes(b"x"), BuildError, "not listed in params.json: stray.npy"),
     (lambda d: (d / "sub").mkdir(), BuildError, "is a subfolder; pretrained folders .* hold only files"),
     (lambda d: (d / ".DS_Store").write_bytes(b"x"), BuildError, "hidden file"),
+    (lambda d: os.mkfifo(d / "pipe"), BuildError, r"pipe is not a regular file"),
     (lambda d: (d / "mtr-head-0.npy").write_bytes((d / "mtr-head-0.npy").read_bytes()[:-4] + b"\0\0\0\1"),
      BuildError, "sha256 .* differs from .* in params.json"),
 ])
