@@ -6,7 +6,9 @@ Rows (issue 16):
 * rebuild with no change, against the cold build (target <= 0.02);
 * rebuild with 1 of the 10 models changed (published as a new version), against the cold build (target <= 0.12);
 * cold build of 10,000 tiny models (two weights of 16 and 4 values, a card), in milliseconds per model
-  against the issue's budget of 3 ms (target <= 1); for reference, ``cp -r`` of the same folders.
+  against the issue's budget of 3 ms (target <= 1); for reference, against the file system's own cost
+  of the same work: ``cp -r`` of the source folders plus ``cp -r`` of the hub the build made (the same
+  files and folders created).
 
 Cold builds and their peers are timed in turns; each cold build starts from an empty output folder
 (deleting the previous one also gives its memory back, as it would be on a machine building once).
@@ -154,16 +156,22 @@ def _tiny_rows(quick: bool) -> list[Row]:
     root = HERE / "_out" / "hubgen" / f"tiny-{n}"
     root.mkdir(parents=True, exist_ok=True)
     manifest = _make_tiny(root, n)
-    out, copy = root / "hub", root / "copy"
+    out, copy, hub_copy = root / "hub", root / "copy", root / "hub-copy"
     times = interleaved({"build": lambda: build_hub(manifest, out),
-                         "cp": lambda: subprocess.run(["cp", "-r", str(root / "src"), str(copy)], check=True)},
+                         "cp": lambda: subprocess.run(["cp", "-r", str(root / "src"), str(copy)], check=True),
+                         "cp hub": lambda: subprocess.run(["cp", "-r", str(out), str(hub_copy)], check=True)},
                         repeat=2, setup={"build": lambda: shutil.rmtree(out, ignore_errors=True),
-                                         "cp": lambda: shutil.rmtree(copy, ignore_errors=True)})
-    shutil.rmtree(copy, ignore_errors=True)
-    shutil.rmtree(out, ignore_errors=True)
+                                         "cp": lambda: shutil.rmtree(copy, ignore_errors=True),
+                                         "cp hub": lambda: shutil.rmtree(hub_copy, ignore_errors=True)})
+    for folder in (copy, out, hub_copy):
+        shutil.rmtree(folder, ignore_errors=True)
     per_model = min(times["build"]) / n * 1000
+    floor = (min(times["cp"]) + min(times["cp hub"])) / n * 1000
     return [
         Row(f"hubgen build of {n:,} tiny models, ms per model", per_model, "issue 16 budget", 3.0, unit="",
-            target=1.0, note=f"build {spread(times['build'])}; for reference cp -r of the sources takes "
-                             f"{min(times['cp']) / n * 1000:.2f} ms per model"),
+            target=1.0, note=f"build {spread(times['build'])}"),
+        Row("hubgen build of tiny models, ms per model", per_model, "cp -r sources + cp -r hub", floor, unit="",
+            target=None, note=f"the file system's own cost of reading the sources and creating the same files "
+                              f"and folders: cp -r of the sources {min(times['cp']) / n * 1000:.2f} ms, of the "
+                              f"built hub {min(times['cp hub']) / n * 1000:.2f} ms per model"),
     ]

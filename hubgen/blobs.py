@@ -111,6 +111,13 @@ class HashCache:
         self.put(path, st, 0, FileDigest(digest, st.st_size))
         return digest
 
+    def note(self, path: Path, data: bytes) -> None:
+        """Remember the digest of *data*, just written to the hub file *path*: the checksum files then
+        need not read it back."""
+        st = path.stat()
+        if st.st_size == len(data):
+            self.put(path, st, 0, FileDigest(hashlib.sha256(data).hexdigest(), st.st_size))
+
     def save(self) -> None:
         """Write the cache atomically if anything changed."""
         if self._dirty:

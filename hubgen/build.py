@@ -340,6 +340,7 @@ class _Builder:
         data = hubfiles.dumps(hubfiles.manifest_to_json(manifest))
         if write_if_changed(self.out / rel, data):
             self.written_manifests.append(self.out / rel)
+            self.store.cache.note(self.out / rel, data)
         self.refs[(manifest.name, manifest.version)] = hubfiles.VersionRef(manifest=rel, sha256=sha256_bytes(data),
                                                                            size=len(data))
 
@@ -369,7 +370,8 @@ class _Builder:
 
     def _render_site(self, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest]) -> None:
         """The catalogue is rendered after the manifests and before ``index.json``, so the index commits it too."""
-        site_render.render_site(self.out, index=index, manifests=manifests, only_changed=True)
+        site_render.render_site(self.out, index=index, manifests=manifests, only_changed=True,
+                                on_write=self.store.cache.note)
 
     def _roll_back(self) -> None:
         """After a failure, remove what this build added: nothing references it."""

@@ -40,11 +40,20 @@ def blob_file(hub: Path, sha256: str) -> Path:
     return path
 
 
+def _blob_bytes(hub: Path, sha256: str) -> bytes:
+    """A blob's bytes (read straight away: checking first would cost a ``stat`` per blob)."""
+    path = hub / hubfiles.blob_path(sha256)
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        raise BuildError(f"{path}: blob missing from the hub; run hubgen verify") from None
+
+
 def read_file_bytes(hub: Path, entry: hubfiles.FileEntry, where: str) -> bytes:
     """The whole bytes of a small manifest file (its parts concatenated), checked against its sha256."""
     if entry.size > MAX_TEXT_BYTES:
         raise BuildError(f"{where}: {entry.path} is {entry.size} bytes, too large to show on the site")
-    data = b"".join(blob_file(hub, blob.sha256).read_bytes() for blob in entry.blobs)
+    data = b"".join(_blob_bytes(hub, blob.sha256) for blob in entry.blobs)
     if sha256_bytes(data) != entry.sha256:
         raise BuildError(f"{where}: {entry.path} does not match its sha256 in the manifest; run hubgen verify")
     return data

@@ -29,6 +29,7 @@ import hashlib
 import importlib.resources
 import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -50,7 +51,8 @@ ASSETS = ("favicon.svg", "search.js", "site.css")
 
 
 def render_site(out_dir: str | Path, *, index: hubfiles.Index,
-                manifests: dict[tuple[str, str], hubfiles.Manifest], only_changed: bool = False) -> list[Path]:
+                manifests: dict[tuple[str, str], hubfiles.Manifest], only_changed: bool = False,
+                on_write: Callable[[Path, bytes], None] | None = None) -> list[Path]:
     """Write the catalogue site of the hub at *out_dir*; return the files that changed.
 
     Args:
@@ -59,6 +61,8 @@ def render_site(out_dir: str | Path, *, index: hubfiles.Index,
         manifests: every manifest of the hub by ``(name, version)``.
         only_changed: render only the pages whose inputs changed since the last render (see the
             module doc); by default every page is rendered (and written if its bytes differ).
+        on_write: called with the path and bytes of each file written (``hubgen build`` notes their
+            digests for ``SHA256SUMS``).
 
     Returns:
         The paths written (files whose bytes were already right are left alone).
@@ -76,8 +80,15 @@ def render_site(out_dir: str | Path, *, index: hubfiles.Index,
     stale = {rel for rel, mark in prints.items() if not only_changed or not record.current(out, rel, mark)}
     histograms = HistogramCache(out / layout.SITE_CACHE_FILE)
     pages = render_pages(out, index=index, manifests=manifests, histograms=histograms, only=stale) if stale else {}
+
+    def write(item: tuple[str, bytes]) -> bool:
+        wrote = write_if_changed(out / item[0], item[1])
+        if wrote and on_write is not None:
+            on_write(out / item[0], item[1])
+        return wrote
+
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="hubgen-page") as pool:  # file creation: kernel time
-        changed = list(pool.map(lambda item: write_if_changed(out / item[0], item[1]), sorted(pages.items())))
+        changed = list(pool.map(write, sorted(pages.items())))
     written = [out / rel for (rel, _), wrote in zip(sorted(pages.items()), changed) if wrote]
     if pages:
         histograms.save()
@@ -177,7 +188,7 @@ def _environment() -> jinja2.Environment:
                          "reinstall dchub (pip install --force-reinstall dchub)")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True)
+                             keep_trailing_newline=True, auto_reload=False)  # no stat per page
     env.filters["breakable"] = values.breakable
     return env
 
