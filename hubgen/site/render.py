@@ -178,7 +178,7 @@ class PageRecord:
 
     def save(self, pages: dict[str, str]) -> None:
         write_if_changed(self.path, json.dumps({"version": 1, "pages": dict(sorted(pages.items()))},
-                                               indent=0).encode("utf-8"))
+                                               separators=(",", ":")).encode("utf-8"))
 
 
 @functools.lru_cache(maxsize=1)
