@@ -51,9 +51,11 @@ class HistogramCache:
             try:
                 histogram = _decode(self._old[key])
             except (TypeError, KeyError, ValueError):
-                histogram = make()
-        else:
-            histogram = make()
+                pass
+            else:
+                self._used[key] = self._old[key]  # kept as it was read: it decodes to this histogram
+                return histogram
+        histogram = make()
         self._used[key] = None if histogram is None else dataclasses.asdict(histogram)
         return histogram
 
