@@ -85,6 +85,10 @@ class HashCache:
     def _key(st: os.stat_result, part_size: int) -> list[int]:
         return [st.st_size, st.st_mtime_ns, st.st_ino, part_size]
 
+    def knows(self, source: Path) -> bool:
+        """Whether *source* has an entry at all (current or not)."""
+        return str(source) in self._entries
+
     def get(self, source: Path, st: os.stat_result, part_size: int) -> FileDigest | None:
         """The cached digest of *source*, if its stat (and the part size) are unchanged."""
         entry = self._entries.get(str(source))
@@ -193,6 +197,8 @@ class BlobStore:
                                  sources))
 
     def _cached(self, source: Path) -> bool:
+        if not self.cache.knows(source):  # a first build: no stat needed to know
+            return False
         try:
             return self.cache.get(source, source.stat(), self.part_size) is not None
         except OSError:
@@ -235,16 +241,13 @@ class BlobStore:
         digest = FileDigest(whole, size, parts)
         if store:
             for blob, chunk in zip(digest.blobs, chunks):
-                if self.has(blob):
-                    self.stats.add(reused=blob.size)
-                else:
-                    self._put_small(blob, chunk)
+                self._put_small(blob, chunk)
         return digest
 
     def _put_small(self, blob: hubfiles.Part, data: memoryview) -> None:
-        """Publish a small new blob: as an unnamed file linked into place where the system has them
-        (no temp name to create and rename: most of a tiny model's build is creating names), else
-        through a named temp file."""
+        """Publish a small blob unless it is there: as an unnamed file linked into place where the system
+        has them (no temp name to create and rename: most of a tiny model's build is creating names),
+        else through a named temp file. No stat first: linking a blob that exists just fails."""
         created = publish_unnamed(os.path.join(self.root, hubfiles.blob_path(blob.sha256)), data,
                                   mode=0o666)  # under the umask, like cp
         if created is None:
