@@ -282,6 +282,8 @@ def _canonical_header(head: bytes, entry: WeightEntry) -> tuple[tuple[int, ...],
         return None
     start = 10 if head[6] == 1 else 12
     end = start + int.from_bytes(head[8:start], "little")
+    if end > len(head):  # a longer header than numpy writes for a plain array
+        return None
     match = _CANONICAL.fullmatch(head, start, end)
     if match is None or match[1].decode() != entry.dtype.str:
         return None

@@ -162,6 +162,11 @@ def _npy(header: str, data: bytes, version: int = 1) -> bytes:
             + b" " * pad + b"\n" + data)
 
 
+_PLAIN = "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }"
+#: A version 2 header whose first 4096 bytes end like a whole one (newline at byte 4095), junk after.
+_LONG = _PLAIN + " " * (4096 - 12 - len(_PLAIN) - 1) + "\n" + "x" * 1000
+
+
 @pytest.mark.parametrize(("header", "version", "expected"), [
     ("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }", 1, "ok"),  # numpy's own form
     ("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), }", 2, "ok"),  # a version 2 header
@@ -173,6 +178,7 @@ def _npy(header: str, data: bytes, version: int = 1) -> bytes:
     ("{'descr': '|O', 'fortran_order': False, 'shape': (4, 3), }", 1, "object arrays are refused"),
     ("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), 'x': __import__('os')}", 1, "not a valid .npy"),
     ("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 3), } junk", 1, "not a valid .npy"),
+    (_LONG, 2, "not a valid .npy"),  # longer than the first read, its start well-formed: numpy reads it all
 ])
 def test_weight_headers_are_judged_as_numpy_judges_them(tmp_path: Path, header: str, version: int,
                                                          expected: str) -> None:
