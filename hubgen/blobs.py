@@ -31,7 +31,7 @@ from typing import Any
 
 from dchub_client.format import hubfiles, layout
 from dchub_client.format.atomic import atomic_write_bytes, publish_unnamed
-from dchub_client.format.hashing import sha256_file
+from dchub_client.format.hashing import sha256_bytes, sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -115,12 +115,12 @@ class HashCache:
         self.put(path, st, 0, FileDigest(digest, st.st_size))
         return digest
 
-    def note(self, path: Path, data: bytes) -> None:
-        """Remember the digest of *data*, just written to the hub file *path*: the checksum files then
-        need not read it back."""
+    def note(self, path: Path, data: bytes, sha256: str | None = None) -> None:
+        """Remember the digest of *data* (*sha256*, if the caller has it), just written to the hub file
+        *path*: the checksum files then need not read it back."""
         st = path.stat()
         if st.st_size == len(data):
-            self.put(path, st, 0, FileDigest(hashlib.sha256(data).hexdigest(), st.st_size))
+            self.put(path, st, 0, FileDigest(sha256 or sha256_bytes(data), st.st_size))
 
     def save(self) -> None:
         """Write the cache atomically if anything changed."""

@@ -338,11 +338,11 @@ class _Builder:
     def _write_manifest(self, manifest: hubfiles.Manifest) -> None:
         rel = hubfiles.manifest_path(manifest.name, manifest.version)
         data = hubfiles.dumps(hubfiles.manifest_to_json(manifest))
+        digest = sha256_bytes(data)
         if write_if_changed(self.out / rel, data):
             self.written_manifests.append(self.out / rel)
-            self.store.cache.note(self.out / rel, data)
-        self.refs[(manifest.name, manifest.version)] = hubfiles.VersionRef(manifest=rel, sha256=sha256_bytes(data),
-                                                                           size=len(data))
+            self.store.cache.note(self.out / rel, data, digest)
+        self.refs[(manifest.name, manifest.version)] = hubfiles.VersionRef(manifest=rel, sha256=digest, size=len(data))
 
     def _index(self, manifests: dict[tuple[str, str], hubfiles.Manifest],
                sources: list[_Source]) -> hubfiles.Index:

@@ -36,7 +36,7 @@ def blob_file(hub: Path, sha256: str) -> Path:
     """Where a blob is on disk; :class:`BuildError` when the hub lacks it."""
     path = hub / hubfiles.blob_path(sha256)
     if not path.is_file():
-        raise BuildError(f"{path}: blob missing from the hub; run hubgen verify")
+        raise _missing(path)
     return path
 
 
@@ -46,7 +46,11 @@ def _blob_bytes(hub: Path, sha256: str) -> bytes:
     try:
         return path.read_bytes()
     except (FileNotFoundError, IsADirectoryError):
-        raise BuildError(f"{path}: blob missing from the hub; run hubgen verify") from None
+        raise _missing(path) from None
+
+
+def _missing(path: Path) -> BuildError:
+    return BuildError(f"{path}: blob missing from the hub; run hubgen verify")
 
 
 def read_file_bytes(hub: Path, entry: hubfiles.FileEntry, where: str) -> bytes:
