@@ -6,7 +6,9 @@ patch the environment or these attributes.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
+import sys
 from pathlib import Path
 
 #: Where models come from when no local path matches: one or more hub roots.
@@ -55,9 +57,7 @@ def cache_dir() -> Path:
     configured = os.environ.get("DEEPCHEM_HUB_CACHE")
     if configured:
         return Path(configured).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("dchub", appauthor=False))
+    return Path(_user_dir("cache"))
 
 
 def hub_is_set() -> bool:
@@ -70,9 +70,34 @@ def config_file() -> Path:
     configured = os.environ.get("DCHUB_CONFIG")
     if configured:
         return Path(configured).expanduser()
+    return Path(_user_dir("config")) / "config.toml"
+
+
+def _user_dir(kind: str) -> str:
+    """dchub's user ``cache`` or ``config`` folder, as ``platformdirs`` names it.
+
+    On Linux, when ``$XDG_<KIND>_HOME`` or ``$HOME`` is an absolute path, the XDG rule is applied
+    here (``$XDG_CACHE_HOME/dchub``, else ``$HOME/.cache/dchub``): importing ``platformdirs`` (and
+    the ``tempfile`` and ``shutil`` it imports) is ~10 ms of every command's start-up. Every other
+    case (other systems, Android, no usable home) is left to ``platformdirs``; a test holds the two
+    equal.
+    """
+    home = os.environ.get("HOME", "")
+    if sys.platform == "linux" and not _on_android():
+        xdg = os.environ.get(f"XDG_{kind.upper()}_HOME", "")
+        if posixpath.isabs(xdg):
+            return posixpath.join(xdg, "dchub")
+        if posixpath.isabs(home):
+            return posixpath.join(home.rstrip("/") or "/", f".{kind}", "dchub")
     import platformdirs
 
-    return Path(platformdirs.user_config_dir("dchub", appauthor=False)) / "config.toml"
+    return getattr(platformdirs, f"user_{kind}_dir")("dchub", appauthor=False)
+
+
+def _on_android() -> bool:
+    """Any sign of Android, where ``platformdirs`` may use Android's folders instead of XDG's."""
+    return hasattr(sys, "getandroidapilevel") or (os.environ.get("ANDROID_DATA") == "/data"
+                                                   and os.environ.get("ANDROID_ROOT") == "/system")
 
 
 def offline() -> bool:

@@ -21,7 +21,6 @@ import contextlib
 import logging
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -122,6 +121,8 @@ def _stderr_captured() -> Iterator[None]:
     except (OSError, ValueError):  # no usable stderr (closed, or not a real file): nothing to capture
         yield
         return
+    import tempfile  # here, not at the top: only framework loading needs it (start-up time)
+
     python_stderr = sys.stderr
     swap = _fileno(python_stderr) == 2
     with tempfile.TemporaryFile() as capture, open(saved, "w", closefd=True, encoding="utf-8",

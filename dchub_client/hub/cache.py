@@ -26,11 +26,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import stat
 import struct
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -40,7 +38,7 @@ from typing import BinaryIO, NamedTuple
 from dchub_client import constants
 from dchub_client.errors import CacheError, HubFormatError
 from dchub_client.format import hubfiles, jsonstrict, layout
-from dchub_client.format.atomic import make_temp_dir, publish_unnamed
+from dchub_client.format.atomic import make_temp_dir, make_temp_file, publish_unnamed, remove_tree
 from dchub_client.format.hashing import is_sha256, sha256_file
 
 try:
@@ -137,10 +135,10 @@ class Cache:
         target = self._blob_path(sha256)
         folder = os.path.dirname(target)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=folder)
+            fd, tmp = make_temp_file(folder, prefix=f".{sha256[:16]}.")
         except FileNotFoundError:  # the first blob of the cache
             os.makedirs(folder, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=folder)
+            fd, tmp = make_temp_file(folder, prefix=f".{sha256[:16]}.")
         try:
             with os.fdopen(fd, "w+b") as handle:
                 yield handle
@@ -230,7 +228,7 @@ class Cache:
             _write_new_file(tmp / MARKER, (manifest_sha256 + "\n").encode("ascii"))
             self._install_snapshot(tmp, target, manifest_sha256)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_tree(tmp)
         return target
 
     def _fill_snapshot(self, tmp: Path, files: list[tuple[str, str]], where: str) -> None:
@@ -253,7 +251,7 @@ class Cache:
             return
         if _marker(target) == manifest_sha256:
             return  # another process built the same snapshot first
-        trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        trash = make_temp_dir(target.parent, prefix=f".{target.name}.", suffix=".old")
         with contextlib.suppress(FileNotFoundError):
             os.rename(target, trash / "x")
         try:
@@ -262,7 +260,7 @@ class Cache:
             if _marker(target) != manifest_sha256:
                 raise CacheError(f"{target}: could not install the snapshot folder") from None
         finally:
-            shutil.rmtree(trash, ignore_errors=True)
+            remove_tree(trash)
 
     def snapshots(self, name: str | None = None) -> list[SnapshotInfo]:
         """Every complete snapshot (of model *name* only, if given), sorted by hub, name and version."""
@@ -282,9 +280,9 @@ class Cache:
         folder = self.snapshot(name, version, hub=hub)
         if not folder.is_dir():
             return False
-        trash = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".old", dir=folder.parent))
+        trash = make_temp_dir(folder.parent, prefix=f".{version}.", suffix=".old")
         os.rename(folder, trash / "x")
-        shutil.rmtree(trash, ignore_errors=True)
+        remove_tree(trash)
         for empty in (folder.parent, folder.parent.parent):
             with contextlib.suppress(OSError):
                 empty.rmdir()
@@ -358,7 +356,7 @@ class Cache:
                 _unlink(blob)
         for path in self._stale_temps():
             removed += 1
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else _unlink(path)
+            remove_tree(path) if path.is_dir() else _unlink(path)
         return removed, freed
 
     def _flatten_legacy_blobs(self) -> None:
@@ -444,6 +442,8 @@ def _link_or_copy(blob: str, dest: str) -> None:
             raise
         except OSError:
             pass
+    import shutil  # only where links fail (start-up time: see dchub_client.format.atomic)
+
     with open(blob, "rb") as source, _open_new(dest) as out:
         shutil.copyfileobj(source, out, 1 << 20)
 

@@ -1,6 +1,8 @@
 """The file of named hubs (dchub_client.hub.config) and the hubs it gives (dchub_client.hub.hubs)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dchub_client import constants
@@ -23,6 +25,30 @@ def test_the_default_location_follows_the_user_config_dir_and_dchub_config(tmp_p
     monkeypatch.setenv("DCHUB_CONFIG", str(tmp_path / "elsewhere.toml"))
     assert constants.config_file() == tmp_path / "elsewhere.toml"
     assert load_config().hubs == {} and load_config().search == ()  # no file: an empty config
+
+
+@pytest.mark.parametrize("xdg", [None, "", "  ", "relative/xdg", "/abs/xdg", "/abs/xdg/"])
+@pytest.mark.parametrize("home", [None, "/home/chemist", "/home/chemist/", "/", "relative-home"])
+@pytest.mark.parametrize("kind", ["cache", "config"])
+def test_user_folders_are_where_platformdirs_puts_them(kind, home, xdg, monkeypatch):
+    """dchub names its cache and config folders itself on Linux (start-up time): the same as platformdirs."""
+    import platformdirs
+
+    monkeypatch.delenv("DEEPCHEM_HUB_CACHE", raising=False)
+    monkeypatch.delenv("DCHUB_CONFIG", raising=False)
+    for var, value in (("HOME", home), (f"XDG_{kind.upper()}_HOME", xdg)):
+        if value is None:
+            monkeypatch.delenv(var, raising=False)
+        else:
+            monkeypatch.setenv(var, value)
+    try:
+        expected = Path(getattr(platformdirs, f"user_{kind}_dir")("dchub", appauthor=False))
+    except RuntimeError:  # no usable home at all: dchub says the same
+        with pytest.raises(RuntimeError, match="home directory"):
+            constants.cache_dir() if kind == "cache" else constants.config_file()
+        return
+    found = constants.cache_dir() if kind == "cache" else constants.config_file().parent
+    assert found == expected
 
 
 def test_a_config_round_trips_through_its_writer(tmp_path):

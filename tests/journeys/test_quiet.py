@@ -12,7 +12,8 @@ from tests.journeys._cli import BIN, ok, run
 
 HEAVY = ("numpy", "requests", "pooch", "urllib3", "yaml", "cryptography", "tqdm", "ssl", "http.client", "email",
          "urllib.request",
-         "dataclasses", "inspect")  # the pull path's records are NamedTuples: a dataclass costs ~1 ms to build
+         "dataclasses", "inspect",  # the pull path's records are NamedTuples: a dataclass costs ~1 ms to build
+         "platformdirs", "tempfile", "random")  # ~10 ms of start-up: dchub names its folders and temp files itself
 
 
 def test_versions():
