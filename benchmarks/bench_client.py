@@ -5,7 +5,8 @@ Rows (issue 16):
   (target >= 0.95), and for reference against ``curl | openssl dgst -sha256`` (what a verifying shell
   pipeline manages) and ``curl -o /dev/null`` (the socket alone);
 * the same pull through ``dchub pull`` in a new process (start-up included) against the API (target >= 0.8),
-  next to the ceiling of any Python program (the API plus a bare ``python -c pass``);
+  next to the ceiling of any Python program (the API plus a bare ``python -c pass``) and of one that
+  imports only the standard-library modules a pull cannot do without (the API plus importing those);
 * cold pull of a model of 500 weights of 8 KiB against fetching the same blobs with sequential
   ``pooch.retrieve`` (target: at least 4x faster, a time ratio <= 0.25);
 * warm load of the cached 256 MiB model (resolve + ``np.load``) against a raw ``np.load`` of the same
@@ -32,6 +33,8 @@ from _server import BenchServer
 HERE = Path(__file__).resolve().parent
 MIB = 1 << 20
 DCHUB = str(Path(sys.executable).with_name("dchub"))
+#: The standard library a pull cannot do without: its command line, logging, hashing, sockets, JSON, threads, paths.
+_PULL_STDLIB = "argparse, logging, hashlib, socket, selectors, json, threading, concurrent.futures, pathlib"
 
 
 def _model(folder: Path, n: int, elements: int, seed: int) -> None:
@@ -117,9 +120,12 @@ def _big_rows(hub: Path, url: str, work: Path, big_mib: int, repeat: int) -> lis
         "cli": lambda: subprocess.run([DCHUB, "pull", "-q", "big@1.0"], check=True, env=env,
                                       stdout=subprocess.DEVNULL),
         "python -c pass": lambda: subprocess.run([sys.executable, "-c", "pass"], check=True, env=env),
+        "python -c 'import stdlib'": lambda: subprocess.run([sys.executable, "-c", f"import {_PULL_STDLIB}"],
+                                                            check=True, env=env),
     }, repeat=repeat, setup={"api": lambda: _fresh_cache(work), "cli": lambda: _fresh_cache(work),
                              "curl -o FILE": lambda: out.unlink(missing_ok=True)})
     pass_s = min(times.pop("python -c pass"))
+    stdlib_s = min(times.pop("python -c 'import stdlib'"))
     mibs = {name: weight.size / MIB / min(t) for name, t in times.items()}
     what = f"cold pull, one {big_mib} MiB weight, loopback HTTP (API), MiB/s"
     note = f"API {spread(times['api'])}; curl -o FILE {spread(times['curl -o FILE'])}"
@@ -135,6 +141,10 @@ def _big_rows(hub: Path, url: str, work: Path, big_mib: int, repeat: int) -> lis
         Row("the API in a process that only starts Python, MiB/s", weight.size / MIB / (min(times["api"]) + pass_s),
             "the API", mibs["api"], unit="", target=None, higher_is_better=True,
             note=f"the ceiling of any Python CLI: the API + `python -c pass` ({pass_s * 1000:.0f} ms), for reference"),
+        Row("the API after importing the stdlib it needs, MiB/s", weight.size / MIB / (min(times["api"]) + stdlib_s),
+            "the API", mibs["api"], unit="", target=None, higher_is_better=True,
+            note=f"the ceiling of a Python CLI built on the standard library's {_PULL_STDLIB}: "
+                 f"the API + importing only those ({stdlib_s * 1000:.0f} ms), for reference"),
     ]
 
 

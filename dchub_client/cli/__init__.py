@@ -29,14 +29,24 @@ def _command(target: str) -> Callable[[argparse.Namespace], int | None]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``dchub`` with *argv* (default ``sys.argv[1:]``); return the exit code."""
-    argv = sys.argv[1:] if argv is None else argv
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    return _run(_command(args.run), args)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """The parsed command line, with logging set up as ``-v`` asks."""
     args = make_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="dchub: %(levelname)s: %(message)s", handlers=[quiet.StderrHandler()])
     quiet.set_verbose(args.verbose)
     quiet.silence_frameworks()
+    return args
+
+
+def _run(command: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """Run *command*; known errors become one line on stderr and exit code 1."""
     try:
-        return int(_command(args.run)(args) or 0)
+        return int(command(args) or 0)
     except (DchubError, OSError) as err:
         if constants.debug():
             raise
@@ -51,12 +61,20 @@ def main(argv: list[str] | None = None) -> int:
 def console() -> None:
     """The ``dchub`` console script: :func:`main`, then exit with its code.
 
-    Before exiting, every object is moved out of the garbage collector's sight (``gc.freeze``), so
-    the interpreter's last collections do not walk every module's objects only for the process to
-    end: about 15 ms of a short command such as a pull (``docs/benchmarks.md``). Only here, never in
-    :func:`main`, which may run inside a long-lived process.
+    The garbage collector is paused while the command line is parsed and the command's modules
+    are imported (everything they allocate lives until exit: collecting it is ~5-10 ms of a short
+    command such as a pull, ``docs/benchmarks.md``), then those objects are moved out of its sight
+    (``gc.freeze``) so the command's own collections, and the interpreter's last ones, do not walk
+    them again. Only here, never in :func:`main`, which may run inside a long-lived process.
     """
-    code = main()
+    gc.disable()
+    try:
+        args = _parse(sys.argv[1:])
+        command = _command(args.run)
+    finally:
+        gc.enable()
+    gc.freeze()
+    code = _run(command, args)
     gc.freeze()
     sys.exit(code)
 
