@@ -82,9 +82,9 @@ def _user_dir(kind: str) -> str:
     case (other systems, Android, no usable home) is left to ``platformdirs``; a test holds the two
     equal.
     """
-    home = os.environ.get("HOME", "")
     if sys.platform == "linux" and not _on_android():
         xdg = os.environ.get(f"XDG_{kind.upper()}_HOME", "")
+        home = os.environ.get("HOME", "")
         if posixpath.isabs(xdg):
             return posixpath.join(xdg, "dchub")
         if posixpath.isabs(home):

@@ -41,12 +41,7 @@ def test_user_folders_are_where_platformdirs_puts_them(kind, home, xdg, monkeypa
             monkeypatch.delenv(var, raising=False)
         else:
             monkeypatch.setenv(var, value)
-    try:
-        expected = Path(getattr(platformdirs, f"user_{kind}_dir")("dchub", appauthor=False))
-    except RuntimeError:  # no usable home at all: dchub says the same
-        with pytest.raises(RuntimeError, match="home directory"):
-            constants.cache_dir() if kind == "cache" else constants.config_file()
-        return
+    expected = Path(getattr(platformdirs, f"user_{kind}_dir")("dchub", appauthor=False))
     found = constants.cache_dir() if kind == "cache" else constants.config_file().parent
     assert found == expected
 
