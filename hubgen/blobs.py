@@ -63,18 +63,38 @@ class FileDigest:
 class HashCache:
     """``(path, size, mtime_ns, inode, part_size)`` → :class:`FileDigest`, stored as JSON."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
-        self._entries: dict[str, dict] = self._load()
+        self._entries: dict[str, dict] = self._load(path) if path is not None else {}
         self._dirty = False
 
-    def _load(self) -> dict[str, dict]:
+    @classmethod
+    def of(cls, entries: dict[str, dict]) -> HashCache:
+        """A cache held in memory only (a build worker's), starting with *entries* (see :meth:`entries`)."""
+        cache = cls(None)
+        cache._entries = dict(entries)
+        return cache
+
+    def entries(self, sources: Sequence[str] | None = None) -> dict[str, dict]:
+        """The raw entries (of *sources* only, when given), to hand to :meth:`of` or :meth:`update`."""
+        if sources is None:
+            return dict(self._entries)
+        return {s: self._entries[s] for s in sources if s in self._entries}
+
+    def update(self, entries: dict[str, dict]) -> None:
+        """Take over *entries* (a worker's :meth:`entries`): they are newer than this cache's."""
+        if entries:
+            self._entries.update(entries)
+            self._dirty = True
+
+    @staticmethod
+    def _load(path: Path) -> dict[str, dict]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as err:
-            logger.warning("%s: unreadable hash cache, starting afresh (%s)", self.path, err)
+            logger.warning("%s: unreadable hash cache, starting afresh (%s)", path, err)
             return {}
         if not isinstance(data, dict) or data.get("version") != _CACHE_VERSION:
             return {}
@@ -123,11 +143,15 @@ class HashCache:
             self.put(path, st, 0, FileDigest(sha256 or sha256_bytes(data), st.st_size))
 
     def save(self) -> None:
-        """Write the cache atomically if anything changed."""
-        if self._dirty:
+        """Write the cache atomically if anything changed (an in-memory cache is never written)."""
+        if self._dirty and self.path is not None:
             data = {"version": _CACHE_VERSION, "entries": dict(sorted(self._entries.items()))}
             atomic_write_bytes(self.path, json.dumps(data, separators=(",", ":")).encode())  # C encoder: fast
             self._dirty = False
+
+
+#: A worker's :class:`StoreStats`, as it crosses processes: bytes hashed, new, reused, and the new blobs.
+StoreTotals = tuple[int, int, int, list[str]]
 
 
 @dataclass
@@ -147,6 +171,19 @@ class StoreStats:
             self.bytes_reused += reused
             if blob is not None:
                 self.blobs_new.append(blob)
+
+    def totals(self) -> StoreTotals:
+        with self.lock:
+            return self.bytes_hashed, self.bytes_new, self.bytes_reused, list(self.blobs_new)
+
+    def absorb(self, totals: StoreTotals) -> None:
+        """Add another store's :meth:`totals` (a build worker's) to these."""
+        hashed, new, reused, blobs = totals
+        with self.lock:
+            self.bytes_hashed += hashed
+            self.bytes_new += new
+            self.bytes_reused += reused
+            self.blobs_new += blobs
 
 
 class BlobStore:

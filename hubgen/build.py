@@ -7,6 +7,7 @@ then ``SHA256SUMS`` and ``.nojekyll``. Published versions are never changed or r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -24,11 +25,12 @@ from dchub_client.format.card import read_folder_card
 from dchub_client.format.hashing import sha256_bytes
 from dchub_client.format.sums import write_checksum_files
 from hubgen import recipes
-from hubgen.blobs import BlobStore, FileDigest, HashCache
+from hubgen.blobs import BlobStore, FileDigest, HashCache, StoreTotals
 from hubgen.errors import BuildError, VersionConflictError
 from hubgen.manifest import HubSpec, ModelSpec, load_hub_manifest
 from hubgen.signing import DEFAULT_EXPIRES_DAYS, index_bytes, load_private_key
 from hubgen.site import render as site_render
+from hubgen.workers import Workers, pool_for
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ class _Source:
 def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int | None = None,
               rebuild: bool = False, progress: ProgressCallback | None = None,
               sign_keys: Sequence[str | Path] = (), expires_days: float = DEFAULT_EXPIRES_DAYS,
-              jobs: int = 1) -> BuildSummary:
+              jobs: int = 1, workers: int | None = None) -> BuildSummary:
     """Build (or update in place) the hub described by *manifest_path* into *out_dir*.
 
     Args:
@@ -80,6 +82,8 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
         part_size: largest blob in bytes (default: the manifest's ``part_size``, else 95 MiB).
         rebuild: run every model's recipe even when its folder exists.
         jobs: run stale recipes in this many worker processes (see :func:`hubgen.recipes.run_all`).
+        workers: publish new versions and render model pages in this many processes (1: all in this
+            one); by default one per core when there are many new versions (:mod:`hubgen.workers`).
         progress: called with ``(done_bytes, total_bytes)`` while files are read.
         sign_keys: private key files (``hubgen keygen``); each signs ``index.json``, which then
             carries ``expires`` (now + *expires_days*) and a ``version`` one above the previous.
@@ -109,8 +113,11 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
     with recipes.importable_from(spec.source.parent):
         recipes.run_all(recipes.stale(spec.models, rebuild=rebuild), jobs=jobs, root=spec.source.parent)
         sources = [_prepare(model) for model in spec.models]
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     store = BlobStore(out, part_size=part_size or spec.part_size, cache=HashCache(out / layout.BUILD_CACHE_FILE))
-    return _Builder(spec, out, old, store, progress, keys=keys, expires_days=expires_days).run(sources)
+    builder = _Builder(spec, out, old, store, progress, keys=keys, expires_days=expires_days, workers=workers)
+    return builder.run(sources)
 
 
 # --- gathering -----------------------------------------------------------------------------
@@ -219,21 +226,110 @@ def _member_files(model: ModelSpec, members_dir: Path, members: list[str], prefi
 # --- writing -------------------------------------------------------------------------------
 
 
+class _Publisher:
+    """Publishes new versions into a hub folder: their blobs, then their manifests (in this process or in a
+    worker, see :func:`_publish_in_worker`), and remembers what it wrote so that a failed build can undo it."""
+
+    def __init__(self, out: Path, store: BlobStore, tick: Callable[[int], None] | None = None) -> None:
+        self.out, self.store, self.tick = out, store, tick
+        self.written_manifests: list[Path] = []
+        self.refs: dict[tuple[str, str], hubfiles.VersionRef] = {}  # of the manifests written
+
+    def publish(self, sources: Sequence[_Source]) -> list[dict[str, FileDigest]]:
+        """Store the blobs of *sources* and write their manifests; return their files' digests, in order."""
+        digests = self.digests(sources, store=True)
+        with ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="hubgen-manifest") as pool:
+            list(pool.map(self._write_manifest, [_manifest(s, d) for s, d in zip(sources, digests)]))
+        return digests
+
+    def digests(self, sources: Sequence[_Source], *, store: bool) -> list[dict[str, FileDigest]]:
+        """The digests of every file of *sources* (hashed a few files at a time), checked against params.json."""
+        paths = [path for source in sources for _, path in source.files]
+        found = iter(self.store.digest_all(paths, store=store, progress=self.tick))
+        out = []
+        for source in sources:
+            digests = {rel: next(found) for rel, _ in source.files}
+            for entry in source.info.weights.values():
+                if digests[entry.file].sha256 != entry.sha256:
+                    raise BuildError(f"{source.spec.where}: {source.spec.path / entry.file}: sha256 "
+                                     f"{digests[entry.file].sha256} differs from {entry.sha256} in params.json; "
+                                     "the file was changed after the folder was written")
+            logger.info("%s: %d files", source.spec.ref, len(digests))
+            out.append(digests)
+        return out
+
+    def _write_manifest(self, manifest: hubfiles.Manifest) -> None:
+        rel = hubfiles.manifest_path(manifest.name, manifest.version)
+        data = hubfiles.dumps(hubfiles.manifest_to_json(manifest))
+        digest = sha256_bytes(data)
+        if write_if_changed(self.out / rel, data):
+            self.written_manifests.append(self.out / rel)
+            self.store.cache.note(self.out / rel, data, digest)
+        self.refs[(manifest.name, manifest.version)] = hubfiles.VersionRef(manifest=rel, sha256=digest, size=len(data))
+
+    def absorb(self, done: _Published) -> None:
+        """Take over what a worker published: its manifests' references, its hash cache entries, its counts."""
+        self.refs.update(done.refs)
+        self.written_manifests += done.written_manifests
+        self.store.cache.update(done.cache_entries)
+        self.store.stats.absorb(done.totals)
+
+    def roll_back(self) -> None:
+        """Remove what this publisher (and the workers it absorbed) added: nothing references it yet."""
+        for path in self.written_manifests:
+            path.unlink(missing_ok=True)
+        self.written_manifests.clear()
+        self.store.discard_new()
+
+
+def _manifest(source: _Source, digests: dict[str, FileDigest]) -> hubfiles.Manifest:
+    files = tuple(hubfiles.FileEntry(rel, d.sha256, d.size, d.parts) for rel, d in sorted(digests.items()))
+    return hubfiles.Manifest(name=source.spec.name, version=source.spec.version,
+                              class_name=source.info.class_name, framework=source.info.framework,
+                              files=files, card=dict(source.spec.card))
+
+
+@dataclass(frozen=True)
+class _Published:
+    """What a worker published (:func:`_publish_in_worker`), for the build's process to take over."""
+
+    digests: list[dict[str, FileDigest]]  # of each source, in order: the manifests follow from them
+    refs: dict[tuple[str, str], hubfiles.VersionRef]
+    written_manifests: list[Path]
+    cache_entries: dict[str, dict[str, Any]]
+    totals: StoreTotals
+
+
+def _publish_in_worker(out: Path, part_size: int, known: dict[str, dict[str, Any]],
+                       sources: Sequence[_Source]) -> _Published:
+    """Publish *sources* in a worker process; on failure, undo this chunk's writes and raise."""
+    cache = HashCache.of(known)
+    publisher = _Publisher(out, BlobStore(out, part_size=part_size, cache=cache))
+    try:
+        digests = publisher.publish(sources)
+    except BaseException:
+        publisher.roll_back()
+        raise
+    return _Published(digests, publisher.refs, publisher.written_manifests, cache.entries(),
+                      publisher.store.stats.totals())
+
+
 class _Builder:
     """Holds one build's state: writes blobs, manifests, site, index and sums in that order."""
 
     def __init__(self, spec: HubSpec, out: Path, old: hubfiles.Index | None, store: BlobStore,
                  progress: ProgressCallback | None, *, keys: Sequence[Any] = (),
-                 expires_days: float = DEFAULT_EXPIRES_DAYS) -> None:
+                 expires_days: float = DEFAULT_EXPIRES_DAYS, workers: int | None = None) -> None:
         self.spec, self.out, self.old, self.store = spec, out, old, store
         self.progress = progress
         self.done = 0
         self.total = 0
         self.newest = 0.0
-        self.written_manifests: list[Path] = []
-        self.refs: dict[tuple[str, str], hubfiles.VersionRef] = {}  # of the manifests this build wrote
+        self.publisher = _Publisher(out, store, self._tick)
         self.keys = list(keys)  # ed25519 private keys that sign index.json
         self.expires_days = expires_days
+        self.workers = workers
+        self.pool: Workers | None = None
 
     def run(self, sources: list[_Source]) -> BuildSummary:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -247,10 +343,12 @@ class _Builder:
             self._render_site(index, manifests)
             write_if_changed(self.out / layout.INDEX_FILE, self._index_bytes(index))
         except BaseException:
-            self._roll_back()
+            self.publisher.roll_back()
             self.store.cache.save()
             raise
         finally:
+            if self.pool is not None:
+                self.pool.close()
             self.store.clean_tmp()
         write_if_changed(self.out / layout.NOJEKYLL, b"")
         write_checksum_files(self.out, digest=self.store.cache.sha256)  # unchanged files are not read again
@@ -275,12 +373,26 @@ class _Builder:
         fresh = [s for s in sources if (s.spec.name, s.spec.version) not in manifests]
         for source in published:
             self._check_published(source, manifests[(source.spec.name, source.spec.version)])
-        for source, digests in zip(fresh, self._digests(fresh, store=True)):
-            manifest = self._manifest(source, digests)
+        self.pool = pool_for(len(fresh), self.workers)
+        for manifest in self._publish(fresh):
             manifests[(manifest.name, manifest.version)] = manifest
-        with ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="hubgen-manifest") as pool:
-            list(pool.map(self._write_manifest, [manifests[(s.spec.name, s.spec.version)] for s in fresh]))
         return manifests, len(fresh)
+
+    def _publish(self, fresh: list[_Source]) -> list[hubfiles.Manifest]:
+        """The new versions' blobs and manifests, written here or, for many versions, by the workers."""
+        if self.pool is None:
+            digests = self.publisher.publish(fresh)
+        else:
+            paths = [str(path) for source in fresh for _, path in source.files]
+            job = functools.partial(_publish_in_worker, self.out, self.store.part_size,
+                                    self.store.cache.entries(paths))
+
+            def done(chunk: Sequence[_Source], result: _Published) -> None:
+                self.publisher.absorb(result)
+                self._tick(sum(d.size for files in result.digests for d in files.values()))
+
+            digests = [d for result in self.pool.map_chunks(job, fresh, done=done) for d in result.digests]
+        return [_manifest(source, files) for source, files in zip(fresh, digests)]
 
     def _old_manifests(self) -> dict[tuple[str, str], hubfiles.Manifest]:
         result = {}
@@ -295,24 +407,8 @@ class _Builder:
                                      f"{err}") from err
         return result
 
-    def _digests(self, sources: list[_Source], *, store: bool) -> list[dict[str, FileDigest]]:
-        """The digests of every file of *sources* (hashed a few files at a time), checked against params.json."""
-        paths = [path for source in sources for _, path in source.files]
-        found = iter(self.store.digest_all(paths, store=store, progress=self._tick))
-        out = []
-        for source in sources:
-            digests = {rel: next(found) for rel, _ in source.files}
-            for entry in source.info.weights.values():
-                if digests[entry.file].sha256 != entry.sha256:
-                    raise BuildError(f"{source.spec.where}: {source.spec.path / entry.file}: sha256 "
-                                     f"{digests[entry.file].sha256} differs from {entry.sha256} in params.json; "
-                                     "the file was changed after the folder was written")
-            logger.info("%s: %d files", source.spec.ref, len(digests))
-            out.append(digests)
-        return out
-
     def _check_published(self, source: _Source, old: hubfiles.Manifest) -> None:
-        digests = self._digests([source], store=False)[0]
+        digests = self.publisher.digests([source], store=False)[0]
         now = {(rel, d.sha256, d.size) for rel, d in digests.items()}
         then = {(f.path, f.sha256, f.size) for f in old.files}
         if now != then:
@@ -329,21 +425,6 @@ class _Builder:
             logger.warning("%s: card changes are ignored for a published version; bump the version",
                            source.spec.ref)
 
-    def _manifest(self, source: _Source, digests: dict[str, FileDigest]) -> hubfiles.Manifest:
-        files = tuple(hubfiles.FileEntry(rel, d.sha256, d.size, d.parts) for rel, d in sorted(digests.items()))
-        return hubfiles.Manifest(name=source.spec.name, version=source.spec.version,
-                                  class_name=source.info.class_name, framework=source.info.framework,
-                                  files=files, card=dict(source.spec.card))
-
-    def _write_manifest(self, manifest: hubfiles.Manifest) -> None:
-        rel = hubfiles.manifest_path(manifest.name, manifest.version)
-        data = hubfiles.dumps(hubfiles.manifest_to_json(manifest))
-        digest = sha256_bytes(data)
-        if write_if_changed(self.out / rel, data):
-            self.written_manifests.append(self.out / rel)
-            self.store.cache.note(self.out / rel, data, digest)
-        self.refs[(manifest.name, manifest.version)] = hubfiles.VersionRef(manifest=rel, sha256=digest, size=len(data))
-
     def _index(self, manifests: dict[tuple[str, str], hubfiles.Manifest],
                sources: list[_Source]) -> hubfiles.Index:
         explicit = {s.spec.name: s.spec.version for s in sources if s.spec.latest}
@@ -358,8 +439,8 @@ class _Builder:
     def _ref(self, name: str, version: str) -> hubfiles.VersionRef:
         """Where a version's manifest is and its digest: published manifests are kept byte for byte, so
         the old index's reference stands; a new one's was noted when it was written."""
-        if (name, version) in self.refs:
-            return self.refs[(name, version)]
+        if (name, version) in self.publisher.refs:
+            return self.publisher.refs[(name, version)]
         return self.old.models[name].versions[version]  # type: ignore[union-attr]
 
     def _generated(self) -> str:
@@ -371,13 +452,7 @@ class _Builder:
     def _render_site(self, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest]) -> None:
         """The catalogue is rendered after the manifests and before ``index.json``, so the index commits it too."""
         site_render.render_site(self.out, index=index, manifests=manifests, only_changed=True,
-                                on_write=self.store.cache.note)
-
-    def _roll_back(self) -> None:
-        """After a failure, remove what this build added: nothing references it."""
-        for path in self.written_manifests:
-            path.unlink(missing_ok=True)
-        self.store.discard_new()
+                                on_write=self.store.cache.note, workers=self.pool)
 
     def _summary(self, index: hubfiles.Index, sources: list[_Source], new: int) -> BuildSummary:
         stats = self.store.stats

@@ -8,6 +8,7 @@ from hubgen.build import BuildSummary, build_hub
 from hubgen.cli._args import days
 from hubgen.cli._progress import ByteProgress
 from hubgen.signing import DEFAULT_EXPIRES_DAYS
+from hubgen.workers import MIN_VERSIONS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rebuild", action="store_true", help="run every model's recipe again")
     parser.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
                         help="run recipes in N worker processes (default: %(default)s, in this process)")
+    parser.add_argument("--workers", type=_jobs, default=None, metavar="N",
+                        help="publish new versions and render model pages in N processes (default: one per "
+                             f"core when {MIN_VERSIONS} or more versions are new; 1: in this process)")
     parser.add_argument("--sign-key", action="append", default=[], metavar="KEY",
                         help="private key file (hubgen keygen) that signs index.json; repeat to sign with "
                              "several keys (k of n; `hubgen rotate` changes keys)")
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = build_hub(args.manifest, args.out, part_size=args.part_size, rebuild=args.rebuild,
                             progress=progress, sign_keys=args.sign_key, expires_days=args.expires_days,
-                            jobs=args.jobs)
+                            jobs=args.jobs, workers=args.workers)
     finally:
         progress.close()
     print("\n".join(summary_lines(summary)))

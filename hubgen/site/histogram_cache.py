@@ -59,6 +59,14 @@ class HistogramCache:
         self._used[key] = None if histogram is None else dataclasses.asdict(histogram)
         return histogram
 
+    def used(self) -> dict[str, Any]:
+        """The entries this build used so far (a build worker hands them to :meth:`absorb`)."""
+        return dict(self._used)
+
+    def absorb(self, used: dict[str, Any]) -> None:
+        """Count *used* (another cache's :meth:`used`) as used by this build too."""
+        self._used.update(used)
+
     def save(self) -> None:
         """Keep the entries this build used (older ones are dropped)."""
         data = {"version": _VERSION, "histograms": self._used}

@@ -29,17 +29,23 @@ import hashlib
 import importlib.resources
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from dchub_client.errors import DchubError
 from dchub_client.format import hubfiles, layout
 from dchub_client.format.atomic import write_if_changed
 from hubgen.errors import BuildError
 from hubgen.site import values, views
 from hubgen.site.histogram_cache import HistogramCache
+from hubgen.workers import MIN_VERSIONS
+
+if TYPE_CHECKING:
+    from hubgen.workers import Workers
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +58,7 @@ ASSETS = ("favicon.svg", "search.js", "site.css")
 
 def render_site(out_dir: str | Path, *, index: hubfiles.Index,
                 manifests: dict[tuple[str, str], hubfiles.Manifest], only_changed: bool = False,
-                on_write: Callable[[Path, bytes], None] | None = None) -> list[Path]:
+                on_write: Callable[[Path, bytes], None] | None = None, workers: Workers | None = None) -> list[Path]:
     """Write the catalogue site of the hub at *out_dir*; return the files that changed.
 
     Args:
@@ -63,6 +69,8 @@ def render_site(out_dir: str | Path, *, index: hubfiles.Index,
             module doc); by default every page is rendered (and written if its bytes differ).
         on_write: called with the path and bytes of each file written (``hubgen build`` notes their
             digests for ``SHA256SUMS``).
+        workers: processes that render the model pages when there are many (:mod:`hubgen.workers`);
+            the home page is rendered here meanwhile.
 
     Returns:
         The paths written (files whose bytes were already right are left alone).
@@ -79,7 +87,7 @@ def render_site(out_dir: str | Path, *, index: hubfiles.Index,
     prints = fingerprints(index)
     stale = {rel for rel, mark in prints.items() if not only_changed or not record.current(out, rel, mark)}
     histograms = HistogramCache(out / layout.SITE_CACHE_FILE)
-    pages = render_pages(out, index=index, manifests=manifests, histograms=histograms, only=stale) if stale else {}
+    pages = _render_stale(out, index, manifests, histograms, stale, workers) if stale else {}
 
     def write(item: tuple[str, bytes]) -> bool:
         wrote = write_if_changed(out / item[0], item[1])
@@ -122,6 +130,55 @@ def render_pages(out_dir: Path, *, index: hubfiles.Index, manifests: dict[tuple[
 
 
 SITE_HOME = layout.SITE_INDEX
+
+
+def _render_stale(out: Path, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest],
+                  histograms: HistogramCache, stale: set[str], workers: Workers | None) -> dict[str, bytes]:
+    """:func:`render_pages` of *stale*; many model pages are rendered by *workers* while this process
+    renders the rest (the home page needs every model's row, which is cheap next to a model page)."""
+    names = [name for name in index.models if _model_href(name) in stale]
+    if workers is None or len(names) < MIN_VERSIONS:
+        return render_pages(out, index=index, manifests=manifests, histograms=histograms, only=stale)
+    rest = stale - {_model_href(name) for name in names}
+    job = functools.partial(_render_in_worker, out, hubfiles.dumps(hubfiles.index_to_json(index)))
+    pages: dict[str, bytes] = {}
+
+    def here() -> None:
+        if rest:
+            pages.update(render_pages(out, index=index, manifests=manifests, histograms=histograms, only=rest))
+
+    def done(_chunk: Sequence[str], result: tuple[dict[str, bytes], dict[str, Any]]) -> None:
+        pages.update(result[0])
+        histograms.absorb(result[1])
+
+    workers.map_chunks(job, names, done=done, meanwhile=here)
+    return pages
+
+
+def _render_in_worker(out: Path, index_json: bytes, names: Sequence[str]) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """In a build worker: the pages of the models *names* (with their drawings) and the histograms they used.
+
+    The manifests are read from the hub folder (they are written before the site is rendered)."""
+    index = _parse_index(index_json)
+    manifests = {}
+    for name in names:
+        for version, ref in index.models[name].versions.items():
+            path = out / ref.manifest
+            try:
+                manifests[(name, version)] = hubfiles.read_manifest(path.read_bytes(), ref, str(path), name=name,
+                                                                    version=version)
+            except (OSError, DchubError) as err:
+                raise BuildError(f"{path}: cannot read the manifest to render its page: {err}") from err
+    histograms = HistogramCache(out / layout.SITE_CACHE_FILE)
+    pages = render_pages(out, index=index, manifests=manifests, histograms=histograms,
+                         only={_model_href(name) for name in names})
+    return pages, histograms.used()
+
+
+@functools.lru_cache(maxsize=1)
+def _parse_index(data: bytes) -> hubfiles.Index:
+    """The index a worker renders from, parsed once per worker (it is the same for every chunk)."""
+    return hubfiles.parse_index(json.loads(data), layout.INDEX_FILE)
 
 
 def _model_href(name: str) -> str:

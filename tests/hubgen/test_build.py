@@ -338,7 +338,7 @@ def test_recipes_run_in_worker_processes_with_jobs(write_yaml, tmp_path, monkeyp
 def test_site_hook_is_called_before_the_index(hub_yaml, tmp_path, monkeypatch):
     seen = {}
 
-    def render_site(out_dir, *, index, manifests, only_changed=False, on_write=None):
+    def render_site(out_dir, *, index, manifests, only_changed=False, on_write=None, workers=None):
         seen["index_exists"] = (out_dir / "index.json").exists()
         seen["manifests"] = sorted(manifests)
         (out_dir / "index.html").write_text("<html></html>")
