@@ -81,6 +81,17 @@ class HashCache:
             return dict(self._entries)
         return {s: self._entries[s] for s in sources if s in self._entries}
 
+    def entries_under(self, folders: set[str]) -> dict[str, dict]:
+        """The raw entries of files in *folders* or (up to two levels) below them: a composite model's
+        ``members/<i>/`` files."""
+        def within(path: str) -> bool:
+            for _ in range(3):
+                path = os.path.dirname(path)
+                if path in folders:
+                    return True
+            return False
+        return {key: entry for key, entry in self._entries.items() if within(key)}
+
     def update(self, entries: dict[str, dict]) -> None:
         """Take over *entries* (a worker's :meth:`entries`): they are newer than this cache's."""
         if entries:

@@ -45,6 +45,8 @@ _WRITERS = 4
 #: ``progress(done_bytes, total_bytes)``, called as files are read.
 ProgressCallback = Callable[[int, int], None]
 
+_Manifests = dict[tuple[str, str], hubfiles.Manifest]  # every manifest of the hub, by (name, version)
+
 
 @dataclass(frozen=True)
 class BuildSummary:
@@ -107,17 +109,20 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
         raise ValueError(f"part_size must be positive, got {part_size}")
     if expires_days <= 0:
         raise ValueError(f"expires_days must be positive, got {expires_days}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     keys = [load_private_key(k) for k in sign_keys]
     out = Path(out_dir)
     old = _existing_index(out, spec)
+    published = {(name, v) for name, model in (old.models.items() if old else ()) for v in model.versions}
+    pool = pool_for(sum((m.name, m.version) not in published for m in spec.models), workers)
     with recipes.importable_from(spec.source.parent):
         recipes.run_all(recipes.stale(spec.models, rebuild=rebuild), jobs=jobs, root=spec.source.parent)
-        sources = [_prepare(model) for model in spec.models]
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
+        # with workers, each new version's folder is checked by the worker that publishes it
+        prepared = [_prepare(m) if pool is None or (m.name, m.version) in published else None for m in spec.models]
     store = BlobStore(out, part_size=part_size or spec.part_size, cache=HashCache(out / layout.BUILD_CACHE_FILE))
-    builder = _Builder(spec, out, old, store, progress, keys=keys, expires_days=expires_days, workers=workers)
-    return builder.run(sources)
+    builder = _Builder(spec, out, old, store, progress, keys=keys, expires_days=expires_days, pool=pool)
+    return builder.run(prepared)
 
 
 # --- gathering -----------------------------------------------------------------------------
@@ -223,6 +228,21 @@ def _member_files(model: ModelSpec, members_dir: Path, members: list[str], prefi
     return files
 
 
+def _folder_bytes(folder: Path) -> int:
+    """The bytes of the files in *folder* and its sub-folders (what its publication will hash)."""
+    total = 0
+    try:
+        with os.scandir(folder) as listing:
+            for entry in listing:
+                if entry.is_dir(follow_symlinks=False):
+                    total += _folder_bytes(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+    except OSError:  # a missing folder: its worker reports it
+        pass
+    return total
+
+
 # --- writing -------------------------------------------------------------------------------
 
 
@@ -293,25 +313,30 @@ def _manifest(source: _Source, digests: dict[str, FileDigest]) -> hubfiles.Manif
 class _Published:
     """What a worker published (:func:`_publish_in_worker`), for the build's process to take over."""
 
-    digests: list[dict[str, FileDigest]]  # of each source, in order: the manifests follow from them
+    sources: list[_Source]  # the checked folders, in order
+    digests: list[dict[str, FileDigest]]  # of each source's files: the manifests follow from them
     refs: dict[tuple[str, str], hubfiles.VersionRef]
     written_manifests: list[Path]
     cache_entries: dict[str, dict[str, Any]]
     totals: StoreTotals
+    newest: float  # the latest modification time of the sources' files
 
 
 def _publish_in_worker(out: Path, part_size: int, known: dict[str, dict[str, Any]],
-                       sources: Sequence[_Source]) -> _Published:
-    """Publish *sources* in a worker process; on failure, undo this chunk's writes and raise."""
+                       models: Sequence[ModelSpec]) -> _Published:
+    """Check and publish the folders of *models* in a worker process; on failure, undo this chunk's writes
+    and raise."""
     cache = HashCache.of(known)
     publisher = _Publisher(out, BlobStore(out, part_size=part_size, cache=cache))
     try:
+        sources = [_prepare(model) for model in models]
         digests = publisher.publish(sources)
+        newest = max((path.stat().st_mtime for s in sources for _, path in s.files), default=0.0)
     except BaseException:
         publisher.roll_back()
         raise
-    return _Published(digests, publisher.refs, publisher.written_manifests, cache.entries(),
-                      publisher.store.stats.totals())
+    return _Published(sources, digests, publisher.refs, publisher.written_manifests, cache.entries(),
+                      publisher.store.stats.totals(), newest)
 
 
 class _Builder:
@@ -319,27 +344,27 @@ class _Builder:
 
     def __init__(self, spec: HubSpec, out: Path, old: hubfiles.Index | None, store: BlobStore,
                  progress: ProgressCallback | None, *, keys: Sequence[Any] = (),
-                 expires_days: float = DEFAULT_EXPIRES_DAYS, workers: int | None = None) -> None:
+                 expires_days: float = DEFAULT_EXPIRES_DAYS, pool: Workers | None = None) -> None:
         self.spec, self.out, self.old, self.store = spec, out, old, store
         self.progress = progress
         self.done = 0
-        self.total = 0
+        self.total = 0  # the bytes progress counts to
+        self.bytes_total = 0  # of every source folder (known once the workers have checked theirs)
         self.newest = 0.0
         self.publisher = _Publisher(out, store, self._tick)
         self.keys = list(keys)  # ed25519 private keys that sign index.json
         self.expires_days = expires_days
-        self.workers = workers
-        self.pool: Workers | None = None
+        self.pool = pool  # worker processes publishing new versions and rendering pages, if any
 
-    def run(self, sources: list[_Source]) -> BuildSummary:
+    def run(self, prepared: list[_Source | None]) -> BuildSummary:
+        """Build from the checked folders of the manifest's models (None: checked by the worker that publishes
+        it)."""
         self.out.mkdir(parents=True, exist_ok=True)
         self.store.clean_tmp()
-        stats = [path.stat() for s in sources for _, path in s.files]
-        self.total = sum(st.st_size for st in stats)
-        self.newest = max((st.st_mtime for st in stats), default=0.0)  # for the index's "generated"
+        self._measure(prepared)
         try:
-            manifests, new = self._write_versions(sources)
-            index = self._index(manifests, sources)
+            sources, manifests, new = self._write_versions(prepared)
+            index = self._index(manifests)
             self._render_site(index, manifests)
             write_if_changed(self.out / layout.INDEX_FILE, self._index_bytes(index))
         except BaseException:
@@ -361,38 +386,57 @@ class _Builder:
         old = jsonstrict.loads(path.read_bytes(), str(path)) if self.old is not None else None
         return index_bytes(hubfiles.index_to_json(index), old, keys=self.keys, expires_days=self.expires_days)
 
+    def _measure(self, prepared: list[_Source | None]) -> None:
+        """The bytes to hash (for progress) and the newest file (for the index's ``generated``), of the folders
+        checked here; the workers report the newest of theirs, and their sizes are only listed for progress."""
+        stats = [path.stat() for s in prepared if s is not None for _, path in s.files]
+        self.total = self.bytes_total = sum(st.st_size for st in stats)
+        self.newest = max((st.st_mtime for st in stats), default=0.0)
+        if self.progress is not None:
+            self.total += sum(_folder_bytes(m.path) for m, s in zip(self.spec.models, prepared) if s is None)
+
     def _tick(self, n: int) -> None:
         self.done += n
         if self.progress:
             self.progress(self.done, self.total)
 
-    def _write_versions(self, sources: list[_Source]) -> tuple[dict[tuple[str, str], hubfiles.Manifest], int]:
-        """Check published versions first (nothing is written if one conflicts), then add new ones."""
+    def _write_versions(self, prepared: list[_Source | None]) -> tuple[list[_Source], _Manifests, int]:
+        """Check published versions first (nothing is written if one conflicts), then add new ones; return every
+        source (in the manifest's order), every manifest, and how many versions are new."""
         manifests = self._old_manifests()
-        published = [s for s in sources if (s.spec.name, s.spec.version) in manifests]
-        fresh = [s for s in sources if (s.spec.name, s.spec.version) not in manifests]
-        for source in published:
-            self._check_published(source, manifests[(source.spec.name, source.spec.version)])
-        self.pool = pool_for(len(fresh), self.workers)
-        for manifest in self._publish(fresh):
+        keys = [(m.name, m.version) for m in self.spec.models]
+        for key, source in zip(keys, prepared):
+            if key in manifests:
+                self._check_published(source, manifests[key])  # type: ignore[arg-type]  # prepared: published
+        fresh = [i for i, key in enumerate(keys) if key not in manifests]
+        sources = list(prepared)
+        for i, (source, manifest) in zip(fresh, self._publish([prepared[i] or self.spec.models[i] for i in fresh])):
+            sources[i] = source
             manifests[(manifest.name, manifest.version)] = manifest
-        return manifests, len(fresh)
+        return sources, manifests, len(fresh)  # type: ignore[return-value]  # every source is checked now
 
-    def _publish(self, fresh: list[_Source]) -> list[hubfiles.Manifest]:
-        """The new versions' blobs and manifests, written here or, for many versions, by the workers."""
+    def _publish(self, fresh: list[Any]) -> list[tuple[_Source, hubfiles.Manifest]]:
+        """The new versions' blobs and manifests, written here (*fresh*: checked sources) or by the workers
+        (*fresh*: the models whose folders they check)."""
         if self.pool is None:
+            sources = fresh
             digests = self.publisher.publish(fresh)
         else:
-            paths = [str(path) for source in fresh for _, path in source.files]
+            folders = {str(model.path) for model in fresh}
             job = functools.partial(_publish_in_worker, self.out, self.store.part_size,
-                                    self.store.cache.entries(paths))
+                                    self.store.cache.entries_under(folders))
 
-            def done(chunk: Sequence[_Source], result: _Published) -> None:
+            def done(_chunk: Sequence[ModelSpec], result: _Published) -> None:
                 self.publisher.absorb(result)
-                self._tick(sum(d.size for files in result.digests for d in files.values()))
+                self.newest = max(self.newest, result.newest)
+                size = sum(d.size for files in result.digests for d in files.values())
+                self.bytes_total += size
+                self._tick(size)
 
-            digests = [d for result in self.pool.map_chunks(job, fresh, done=done) for d in result.digests]
-        return [_manifest(source, files) for source, files in zip(fresh, digests)]
+            results = self.pool.map_chunks(job, fresh, done=done)
+            sources = [s for result in results for s in result.sources]
+            digests = [d for result in results for d in result.digests]
+        return [(source, _manifest(source, files)) for source, files in zip(sources, digests)]
 
     def _old_manifests(self) -> dict[tuple[str, str], hubfiles.Manifest]:
         result = {}
@@ -425,9 +469,8 @@ class _Builder:
             logger.warning("%s: card changes are ignored for a published version; bump the version",
                            source.spec.ref)
 
-    def _index(self, manifests: dict[tuple[str, str], hubfiles.Manifest],
-               sources: list[_Source]) -> hubfiles.Index:
-        explicit = {s.spec.name: s.spec.version for s in sources if s.spec.latest}
+    def _index(self, manifests: _Manifests) -> hubfiles.Index:
+        explicit = {m.name: m.version for m in self.spec.models if m.latest}
         versions: dict[str, dict[str, hubfiles.VersionRef]] = {}
         for name, version in sorted(manifests):
             versions.setdefault(name, {})[version] = self._ref(name, version)
@@ -458,7 +501,7 @@ class _Builder:
         stats = self.store.stats
         return BuildSummary(out_dir=self.out, models=len(index.models),
                             versions=sum(len(m.versions) for m in index.models.values()), versions_new=new,
-                            files=sum(len(s.files) for s in sources), bytes_total=self.total,
+                            files=sum(len(s.files) for s in sources), bytes_total=self.bytes_total,
                             bytes_new=stats.bytes_new, bytes_reused=stats.bytes_reused,
                             bytes_hashed=stats.bytes_hashed)
 

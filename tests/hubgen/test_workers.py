@@ -45,7 +45,7 @@ def _hub_yaml(root: Path, lines: list[str]) -> Path:
 
 
 def test_workers_build_the_same_hub_as_one_process(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)  # "generated" comes from the newest source file
     manifest = _hub_yaml(tmp_path, _models(tmp_path, 24, shared=6))
     one = build_hub(manifest, tmp_path / "one", workers=1)
     two = build_hub(manifest, tmp_path / "two", workers=2)
@@ -79,6 +79,24 @@ def test_a_failing_worker_leaves_the_published_hub_as_it_was(tmp_path):
     assert type(err.value.__cause__).__name__ == "_RemoteTraceback"  # raised in a worker, reported here
     assert _tree(out) == before  # no new blob, manifest or page of the chunks that did finish
     assert not (out / layout.BUILD_TMP_DIR).exists()
+
+
+def test_progress_counts_every_byte_the_workers_hash(tmp_path):
+    manifest = _hub_yaml(tmp_path, _models(tmp_path, 12))
+    seen: list[tuple[int, int]] = []
+    summary = build_hub(manifest, tmp_path / "hub", workers=2, progress=lambda done, total: seen.append((done, total)))
+    assert len(seen) >= 2 and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert seen[-1] == (summary.bytes_total, summary.bytes_total) and summary.bytes_total > 0
+
+
+def test_a_missing_folder_is_reported_by_its_worker(tmp_path):
+    lines = _models(tmp_path, 10)
+    manifest = _hub_yaml(tmp_path, [*lines, "  - {name: ghost, version: '1.0', path: nowhere}\n"])
+    with pytest.raises(BuildError, match=r"hub_manifest\.yaml:\d+: models\[10\] \(ghost@1\.0\): pretrained folder "
+                                         r".*nowhere does not exist"):
+        build_hub(manifest, tmp_path / "hub", workers=2)
+    assert not (tmp_path / "hub/index.json").exists()
+    assert not [p for p in (tmp_path / "hub").rglob("*") if p.is_file() and p.name not in layout.PRIVATE_NAMES]
 
 
 def test_model_pages_rendered_by_workers_are_those_rendered_here(tmp_path, monkeypatch):
