@@ -31,9 +31,10 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: The fewest new versions (or model pages) for which a build starts worker processes: each worker
-#: costs ~0.3 s of start-up (importing hubgen), a tiny model ~2-4 ms of interpreter time.
-MIN_VERSIONS = 400
+#: The fewest new versions (or model pages) for which a build starts worker processes. Each worker
+#: costs ~0.3 s of CPU to start (importing hubgen); a tiny model is ~3-5 ms of work. On 2 cores,
+#: workers break even at about 1,000 tiny models and save ~20% at 10,000 (``docs/benchmarks.md``).
+MIN_VERSIONS = 1000
 #: Chunks per worker: a few, so a slow chunk does not leave a core idle and progress moves.
 CHUNKS_PER_WORKER = 4
 
