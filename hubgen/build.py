@@ -121,7 +121,8 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
         # with workers, each new version's folder is checked by the worker that publishes it
         prepared = [_prepare(m) if pool is None or (m.name, m.version) in published else None for m in spec.models]
     store = BlobStore(out, part_size=part_size or spec.part_size, cache=HashCache(out / layout.BUILD_CACHE_FILE))
-    builder = _Builder(spec, out, old, store, progress, keys=keys, expires_days=expires_days, pool=pool)
+    builder = _Builder(spec, out, old, store, progress, keys=keys, expires_days=expires_days, pool=pool,
+                       workers=workers)
     return builder.run(prepared)
 
 
@@ -344,7 +345,8 @@ class _Builder:
 
     def __init__(self, spec: HubSpec, out: Path, old: hubfiles.Index | None, store: BlobStore,
                  progress: ProgressCallback | None, *, keys: Sequence[Any] = (),
-                 expires_days: float = DEFAULT_EXPIRES_DAYS, pool: Workers | None = None) -> None:
+                 expires_days: float = DEFAULT_EXPIRES_DAYS, pool: Workers | None = None,
+                 workers: int | None = None) -> None:
         self.spec, self.out, self.old, self.store = spec, out, old, store
         self.progress = progress
         self.done = 0
@@ -355,6 +357,7 @@ class _Builder:
         self.keys = list(keys)  # ed25519 private keys that sign index.json
         self.expires_days = expires_days
         self.pool = pool  # worker processes publishing new versions and rendering pages, if any
+        self.workers = workers  # as build_hub was asked
 
     def run(self, prepared: list[_Source | None]) -> BuildSummary:
         """Build from the checked folders of the manifest's models (None: checked by the worker that publishes
@@ -493,7 +496,12 @@ class _Builder:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
     def _render_site(self, index: hubfiles.Index, manifests: dict[tuple[str, str], hubfiles.Manifest]) -> None:
-        """The catalogue is rendered after the manifests and before ``index.json``, so the index commits it too."""
+        """The catalogue is rendered after the manifests and before ``index.json``, so the index commits it too.
+
+        Many stale model pages are rendered by workers even when few versions are new (a rebuild after
+        the templates changed): the pool only starts its processes if the site uses it."""
+        if self.pool is None:
+            self.pool = pool_for(len(index.models), self.workers)
         site_render.render_site(self.out, index=index, manifests=manifests, only_changed=True,
                                 on_write=self.store.cache.note, workers=self.pool)
 

@@ -113,6 +113,24 @@ def test_model_pages_rendered_by_workers_are_those_rendered_here(tmp_path, monke
     assert _tree(tmp_path / "hub") == here
 
 
+def test_a_large_rebuild_of_pages_only_uses_workers_by_default(tmp_path, monkeypatch):
+    """Few new versions, every page stale (the templates changed): the pages still go to the workers."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    manifest = _hub_yaml(tmp_path, _models(tmp_path, 6))
+    build_hub(manifest, tmp_path / "hub", workers=1)
+    here = _tree(tmp_path / "hub")
+    (tmp_path / "hub" / layout.SITE_PAGES_FILE).unlink()
+    monkeypatch.setattr(workers, "MIN_VERSIONS", 4)
+    monkeypatch.setattr(render, "MIN_VERSIONS", 4)
+    monkeypatch.setattr(workers, "cores", lambda: 2)
+    used = []
+    real = workers.Workers.map_chunks
+    monkeypatch.setattr(workers.Workers, "map_chunks", lambda self, *a, **k: used.append(a[1]) or real(self, *a, **k))
+    build_hub(manifest, tmp_path / "hub")  # no new version: no workers for publishing, but 6 stale pages
+    assert [sorted(names) for names in used] == [[f"model-{i:02d}" for i in range(6)]]
+    assert _tree(tmp_path / "hub") == here
+
+
 SCRIPT = """
 from hubgen.build import build_hub
 print("script ran")
