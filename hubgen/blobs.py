@@ -75,11 +75,9 @@ class HashCache:
         cache._entries = dict(entries)
         return cache
 
-    def entries(self, sources: Sequence[str] | None = None) -> dict[str, dict]:
-        """The raw entries (of *sources* only, when given), to hand to :meth:`of` or :meth:`update`."""
-        if sources is None:
-            return dict(self._entries)
-        return {s: self._entries[s] for s in sources if s in self._entries}
+    def entries(self) -> dict[str, dict]:
+        """The raw entries, to hand to :meth:`update` (a worker's) or :meth:`of`."""
+        return dict(self._entries)
 
     def entries_under(self, folders: set[str]) -> dict[str, dict]:
         """The raw entries of files in *folders* or (up to two levels) below them: a composite model's

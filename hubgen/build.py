@@ -29,6 +29,7 @@ from hubgen.blobs import BlobStore, FileDigest, HashCache, StoreTotals
 from hubgen.errors import BuildError, VersionConflictError
 from hubgen.manifest import HubSpec, ModelSpec, load_hub_manifest
 from hubgen.signing import DEFAULT_EXPIRES_DAYS, index_bytes, load_private_key
+from hubgen.site import reader
 from hubgen.site import render as site_render
 from hubgen.workers import Workers, pool_for
 
@@ -413,19 +414,21 @@ class _Builder:
                 self._check_published(source, manifests[key])  # type: ignore[arg-type]  # prepared: published
         fresh = [i for i, key in enumerate(keys) if key not in manifests]
         sources = list(prepared)
-        for i, (source, manifest) in zip(fresh, self._publish([prepared[i] or self.spec.models[i] for i in fresh])):
+        published = self._publish([self.spec.models[i] for i in fresh], [prepared[i] for i in fresh])
+        for i, (source, manifest) in zip(fresh, published):
             sources[i] = source
             manifests[(manifest.name, manifest.version)] = manifest
         return sources, manifests, len(fresh)  # type: ignore[return-value]  # every source is checked now
 
-    def _publish(self, fresh: list[Any]) -> list[tuple[_Source, hubfiles.Manifest]]:
-        """The new versions' blobs and manifests, written here (*fresh*: checked sources) or by the workers
-        (*fresh*: the models whose folders they check)."""
+    def _publish(self, models: list[ModelSpec],
+                 prepared: list[_Source | None]) -> list[tuple[_Source, hubfiles.Manifest]]:
+        """The new versions' blobs and manifests, written here (from their checked folders, *prepared*) or by
+        the workers (which check the folders of *models* themselves)."""
         if self.pool is None:
-            sources = fresh
-            digests = self.publisher.publish(fresh)
+            sources: list[_Source] = prepared  # type: ignore[assignment]  # checked here when there are no workers
+            digests = self.publisher.publish(sources)
         else:
-            folders = {str(model.path) for model in fresh}
+            folders = {str(model.path) for model in models}
             job = functools.partial(_publish_in_worker, self.out, self.store.part_size,
                                     self.store.cache.entries_under(folders))
 
@@ -436,23 +439,13 @@ class _Builder:
                 self.bytes_total += size
                 self._tick(size)
 
-            results = self.pool.map_chunks(job, fresh, done=done)
+            results = self.pool.map_chunks(job, models, done=done)
             sources = [s for result in results for s in result.sources]
             digests = [d for result in results for d in result.digests]
         return [(source, _manifest(source, files)) for source, files in zip(sources, digests)]
 
-    def _old_manifests(self) -> dict[tuple[str, str], hubfiles.Manifest]:
-        result = {}
-        for name, model in (self.old.models.items() if self.old else ()):
-            for version, ref in model.versions.items():
-                path = self.out / ref.manifest
-                try:
-                    result[(name, version)] = hubfiles.read_manifest(path.read_bytes(), ref, str(path), name=name,
-                                                                      version=version)
-                except (OSError, DchubError) as err:
-                    raise BuildError(f"cannot read a published manifest; the hub is damaged (run hubgen verify): "
-                                     f"{err}") from err
-        return result
+    def _old_manifests(self) -> _Manifests:
+        return reader.read_manifests(self.out, self.old) if self.old else {}
 
     def _check_published(self, source: _Source, old: hubfiles.Manifest) -> None:
         digests = self.publisher.digests([source], store=False)[0]

@@ -1,4 +1,5 @@
-"""Read a built hub's files back for the site: ``params.json`` and weight samples from ``.npy`` blobs.
+"""Read a built hub's files back: its manifests (for the build and the site), ``params.json`` and weight
+samples from ``.npy`` blobs (for the site).
 
 The site reads only the built hub (``docs/format.md`` §2): a file is either one blob or, when it was
 larger than the part limit, several blobs to be concatenated. Weights are never loaded whole: a
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,27 @@ MAX_TEXT_BYTES = 64 << 20
 
 #: ``read(start, stop)``: elements ``start:stop`` of a weight, flattened in storage order.
 RangeReader = Callable[[int, int], np.ndarray]
+
+
+def read_manifests(hub: Path, index: hubfiles.Index,
+                   names: Iterable[str] | None = None) -> dict[tuple[str, str], hubfiles.Manifest]:
+    """The manifests *index* lists (of the models *names* only, when given), read from the hub folder *hub*
+    and checked against the index by :func:`hubfiles.read_manifest`.
+
+    Raises:
+        BuildError: a manifest is missing, unreadable or not what the index records.
+    """
+    result = {}
+    for name in index.models if names is None else names:
+        for version, ref in index.models[name].versions.items():
+            path = hub / ref.manifest
+            try:
+                result[(name, version)] = hubfiles.read_manifest(path.read_bytes(), ref, str(path), name=name,
+                                                                  version=version)
+            except (OSError, DchubError) as err:
+                raise BuildError(f"cannot read a published manifest; the hub is damaged (run hubgen verify "
+                                 f"{hub}): {err}") from err
+    return result
 
 
 def blob_file(hub: Path, sha256: str) -> Path:

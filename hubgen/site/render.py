@@ -36,11 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from dchub_client.errors import DchubError
 from dchub_client.format import hubfiles, layout
 from dchub_client.format.atomic import write_if_changed
 from hubgen.errors import BuildError
-from hubgen.site import values, views
+from hubgen.site import reader, values, views
 from hubgen.site.histogram_cache import HistogramCache
 from hubgen.workers import MIN_VERSIONS
 
@@ -160,15 +159,7 @@ def _render_in_worker(out: Path, index_json: bytes, names: Sequence[str]) -> tup
 
     The manifests are read from the hub folder (they are written before the site is rendered)."""
     index = _parse_index(index_json)
-    manifests = {}
-    for name in names:
-        for version, ref in index.models[name].versions.items():
-            path = out / ref.manifest
-            try:
-                manifests[(name, version)] = hubfiles.read_manifest(path.read_bytes(), ref, str(path), name=name,
-                                                                    version=version)
-            except (OSError, DchubError) as err:
-                raise BuildError(f"{path}: cannot read the manifest to render its page: {err}") from err
+    manifests = reader.read_manifests(out, index, names)
     histograms = HistogramCache(out / layout.SITE_CACHE_FILE)
     pages = render_pages(out, index=index, manifests=manifests, histograms=histograms,
                          only={_model_href(name) for name in names})

@@ -347,3 +347,15 @@ def test_site_hook_is_called_before_the_index(hub_yaml, tmp_path, monkeypatch):
     build_hub(hub_yaml, tmp_path / "hub")
     assert seen == {"index_exists": False, "manifests": [("esol", "1.0.0"), ("esol", "1.1.0"), ("esol-ft", "0.1")]}
     assert "index.html" in (tmp_path / "hub/SHA256SUMS").read_text()
+
+
+def test_damaged_published_manifest_stops_the_build(hub_yaml, tmp_path):
+    out = tmp_path / "hub"
+    build_hub(hub_yaml, out)
+    manifest = out / hubfiles.manifest_path("esol", "1.0.0")
+    manifest.write_bytes(manifest.read_bytes().replace(b'"esol"', b'"eso1"'))
+    before = _tree(out)
+    with pytest.raises(BuildError, match=r"cannot read a published manifest; the hub is damaged \(run hubgen verify "
+                                         r".*esol/1\.0\.0/manifest\.json"):
+        build_hub(hub_yaml, out)
+    assert _tree(out) == before
