@@ -23,11 +23,9 @@ from dchub_client.humanize import human_size
 
 
 def run_ls(args: argparse.Namespace) -> int:
-    import shutil  # here, not at the top: a pull does not need it (start-up time)
-
     cache, config = Cache(), load_config()
     order = [hub_for_alias(args.hub, cache, config)] if args.hub else hubs.search_order(config)
-    width = shutil.get_terminal_size().columns
+    width = constants.terminal_columns()
     failed = sum(_ls_hub(hub, cache, refresh=args.refresh, width=width) for hub in order)
     return 1 if failed else 0
 

@@ -412,11 +412,10 @@ def fetch_files(cache: Cache, mirrors: Sequence[Mirror], entries: Sequence[FileE
     the file) once the downloads under way have finished, so what did arrive stays cached for the
     next attempt; files not yet started are then not started.
     """
-    missing = _missing(cache, entries)
-    if not missing:
+    if all(cache.has_blob(e.sha256) for e in entries):  # stops at the first missing one
         return
     with cache.locked(_lock_key(entries)):
-        missing = _missing(cache, missing)  # another process may have fetched them while we waited
+        missing = _missing(cache, entries)  # under the lock: another process may have fetched some meanwhile
         if not missing:
             return
         bar = _progress_bar(sum(e.size for e in missing), label) if progress else None

@@ -77,15 +77,15 @@ def load_model_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, vers
                   offline: bool = False) -> Manifest:
     """The verified manifest of a model version (from the cache when present)."""
     source = f"{name}@{version} manifest ({ref.manifest})"
-    if not cache.has_blob(ref.sha256):
-        if offline:
-            raise OfflineError(f"offline mode and {name}@{version} is not in the cache "
-                               f"({cache.root}); run `dchub pull {name}@{version}` while online")
-        data = try_mirrors(mirrors, source, lambda m: _manifest_attempt(m, ref))
-        with cache.blob_writer(ref.sha256) as handle:
-            handle.write(data)
-    data = cache.blob(ref.sha256).read_bytes()
-    return hubfiles.read_manifest(data, ref, source, name=name, version=version)
+    if cache.has_blob(ref.sha256):
+        return hubfiles.read_manifest(cache.blob(ref.sha256).read_bytes(), ref, source, name=name, version=version)
+    if offline:
+        raise OfflineError(f"offline mode and {name}@{version} is not in the cache "
+                           f"({cache.root}); run `dchub pull {name}@{version}` while online")
+    data, manifest = try_mirrors(mirrors, source, lambda m: _manifest_attempt(m, ref, name, version))
+    with cache.blob_writer(ref.sha256) as handle:  # verified above: parsed once, cached for next time
+        handle.write(data)
+    return manifest
 
 
 def latest_manifests(cache: Cache, mirrors: Sequence[Mirror], index: Index, *,
@@ -130,13 +130,15 @@ def _latest_manifest(cache: Cache, mirrors: Sequence[Mirror], entry: ModelEntry,
     return load_model_manifest(cache, mirrors, entry.name, entry.latest, ref, offline=offline)
 
 
-def _manifest_attempt(mirror: Mirror, ref: VersionRef) -> bytes:
+def _manifest_attempt(mirror: Mirror, ref: VersionRef, name: str, version: str) -> tuple[bytes, Manifest]:
+    """A manifest's bytes from *mirror* and what they say, checked (malformed or for another model
+    version: a :class:`HubFormatError`, and the next mirror is tried)."""
     data = mirror.read_bytes(ref.manifest, max(ref.size, 1))
     try:
-        hubfiles.read_manifest(data, ref, mirror.locate(ref.manifest))  # malformed: try the next mirror
+        manifest = hubfiles.read_manifest(data, ref, mirror.locate(ref.manifest), name=name, version=version)
     except ManifestMismatchError as err:  # other bytes than the index's: this mirror is wrong, try the next
         raise BadResponseError(str(err)) from err
-    return data
+    return data, manifest
 
 
 def lookup(cache: Cache, hub: Hub, name: str, version: str | None, *, refresh: bool = False,

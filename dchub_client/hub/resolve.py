@@ -484,8 +484,10 @@ def _reverify(cache: Cache, model: HubModel) -> None:
 
 
 def _require_online_or_cached(cache: Cache, model: HubModel, offline: bool) -> None:
+    if not offline:
+        return  # the fetch looks for what is missing (a stat per file: not twice)
     missing = [f.path for f in model.manifest.files if not cache.has_blob(f.sha256)]
-    if offline and missing:
+    if missing:
         raise OfflineError(f"offline mode and {model.hub}:{model.name}@{model.version} is not fully cached in "
                            f"{cache.root} (missing {', '.join(missing[:5])}); run "
                            f"`dchub pull {model.name}@{model.version}` while online")

@@ -2,6 +2,7 @@
 the dchub command starting without numpy, requests or pooch for what does not need them."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -13,7 +14,8 @@ from tests.journeys._cli import BIN, ok, run
 HEAVY = ("numpy", "requests", "pooch", "urllib3", "yaml", "cryptography", "tqdm", "ssl", "http.client", "email",
          "urllib.request",
          "dataclasses", "inspect",  # the pull path's records are NamedTuples: a dataclass costs ~1 ms to build
-         "platformdirs", "tempfile", "random")  # ~10 ms of start-up: dchub names its folders and temp files itself
+         "platformdirs", "tempfile", "random",  # ~10 ms of start-up: dchub names its folders and temp files itself
+         "shutil", "bz2", "lzma")  # ~2 ms: argparse's formatter asks shutil for the terminal's width (dchub does not)
 
 
 def test_versions():
@@ -96,3 +98,18 @@ def test_parallel_recipes_that_import_torch_leave_no_logging_errors(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "running recipe torch_recipes:make" in done.stderr  # hubgen's own lines still show
     assert "Logging error" not in done.stderr and "TorchDynamo" not in done.stderr, done.stderr
+
+
+def test_a_command_ends_with_its_output_written_or_says_it_was_not(tmp_path):
+    """The hub client's commands end without the interpreter's teardown; what they print is written first,
+    and output that cannot be written (a full disk) makes the exit code 120, as Python's own exit does."""
+    listing = tmp_path / "listing.txt"
+    with listing.open("w") as out:
+        assert subprocess.run([str(BIN / "dchub"), "cache", "ls"], stdout=out, timeout=120).returncode == 0
+    assert listing.read_text().startswith("cache: ") and "NAME" in listing.read_text()
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # written at exit, then
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([str(BIN / "dchub"), "cache", "ls"], stdout=full, stderr=subprocess.PIPE, text=True,
+                              env=buffered, timeout=120)
+    assert done.returncode == 120
+    assert done.stderr == "dchub: error: could not write the output: [Errno 28] No space left on device\n"
