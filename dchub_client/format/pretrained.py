@@ -13,7 +13,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -469,10 +469,12 @@ def write_pretrained(folder: str | os.PathLike[str], *, class_name: str, framewo
 
 
 def _write_weights(folder: Path, weights: Iterable[tuple[str, str, np.ndarray]]) -> dict[str, WeightEntry]:
-    """Write every weight; writing and hashing run concurrently (both release the GIL) over the same memory.
+    """Write every weight while helper threads hash it (hashlib and ``os.write`` release the GIL).
 
-    The largest arrays go first, so their write and their hash (the longest jobs) overlap from the start
-    while smaller ones fill the gaps.
+    The writes go one after the other on this thread: two large writes at once gain nothing (they
+    share the page cache's bandwidth), and on ext4 one of them now and then stalls for 100-200 ms.
+    The hashes start at once, largest first, so the longest job (the largest weight's sha256) runs
+    from the start; a failed write cancels the hashes not yet begun.
     """
     prepared: dict[str, tuple[str, np.ndarray, bytes, memoryview]] = {}
     for name, key, array in weights:
@@ -480,18 +482,18 @@ def _write_weights(folder: Path, weights: Iterable[tuple[str, str, np.ndarray]])
             raise InvalidWeightNameError(f"duplicate weight name {name!r}")
         array, header, data = _prepare(name, array)
         prepared[name] = (key, array, header, data)
-    jobs: dict[str, tuple[Future[None], Future[str]]] = {}
-    with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) + 1)) as pool:
-        for name in sorted(prepared, key=lambda n: -len(prepared[n][3])):
-            _, _, header, data = prepared[name]
-            jobs[name] = (pool.submit(_write_bytes, folder / (name + _NPY_SUFFIX), header, data),
-                          pool.submit(_hash_bytes, header, data))
-        entries = {}
-        for name, (key, array, _, _) in prepared.items():
-            written, digest = jobs[name]
-            written.result()
-            entries[name] = _entry(name, key, array, digest.result())
-        return entries
+    order = sorted(prepared, key=lambda n: -len(prepared[n][3]))
+    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        digests = {name: pool.submit(_hash_bytes, prepared[name][2], prepared[name][3]) for name in order}
+        try:
+            for name in order:
+                _, _, header, data = prepared[name]
+                _write_bytes(folder / (name + _NPY_SUFFIX), header, data)
+        except BaseException:
+            for future in digests.values():
+                future.cancel()
+            raise
+        return {name: _entry(name, key, array, digests[name].result()) for name, (key, array, _, _) in prepared.items()}
 
 
 def _checked_subfolder(relpath: str) -> str:

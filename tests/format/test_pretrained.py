@@ -69,6 +69,28 @@ def test_existing_folder_is_refused_unless_overwrite_and_never_half_replaced(tmp
     assert _params(tmp_path / "m")["parameters"] == {"n_tasks": 2}
 
 
+def test_a_full_disk_while_writing_weights_keeps_the_old_folder(tmp_path: Path, monkeypatch) -> None:
+    """The weights are written one after the other while their hashes run on helper threads; a write that
+    fails (here the second, as on a full disk) stops the save with the system's error, the hashes not yet
+    started are dropped, and the folder being replaced is untouched."""
+    _write(tmp_path / "m")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
+    real, written = pretrained._write_bytes, []
+
+    def fail_second(path: Path, header: bytes, data: memoryview) -> None:
+        if written:
+            raise OSError(28, "No space left on device", str(path))
+        written.append(path.name)
+        real(path, header, data)
+
+    monkeypatch.setattr(pretrained, "_write_bytes", fail_second)
+    with pytest.raises(OSError, match="No space left on device"):
+        _write(tmp_path / "m", overwrite=True)
+    assert written == ["m-dense-0.npy"], "the largest weight is written first"
+    assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m"], "no temp folder is left behind"
+
+
 @pytest.mark.parametrize("name", ["a/b", "a\\b", "..", ".hidden", "", "x" * 201, "a b", "CON", "é"])
 def test_weight_names_must_be_portable_file_names(tmp_path: Path, name: str) -> None:
     with pytest.raises(errors.InvalidWeightNameError):
