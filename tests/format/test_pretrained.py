@@ -70,9 +70,9 @@ def test_existing_folder_is_refused_unless_overwrite_and_never_half_replaced(tmp
 
 
 def test_a_full_disk_while_writing_weights_keeps_the_old_folder(tmp_path: Path, monkeypatch) -> None:
-    """The weights are written one after the other while their hashes run on helper threads; a write that
-    fails (here the second, as on a full disk) stops the save with the system's error, the hashes not yet
-    started are dropped, and the folder being replaced is untouched."""
+    """The weights are written one after the other (largest first) while their hashes run on helper threads;
+    a write that fails (here the second, as on a full disk) stops the save with the system's error, no later
+    weight is written, and the folder being replaced is untouched."""
     _write(tmp_path / "m")
     before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
     real, written = pretrained._write_bytes, []
@@ -86,7 +86,7 @@ def test_a_full_disk_while_writing_weights_keeps_the_old_folder(tmp_path: Path, 
     monkeypatch.setattr(pretrained, "_write_bytes", fail_second)
     with pytest.raises(OSError, match="No space left on device"):
         _write(tmp_path / "m", overwrite=True)
-    assert written == ["m-dense-0.npy"], "the largest weight is written first"
+    assert written == ["m-dense-0.npy"], "one of the two largest (48 bytes, the first given) is written first"
     assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["m"], "no temp folder is left behind"
 
