@@ -14,6 +14,10 @@ TensorFlow's native absl lines ("oneDNN custom operations are on", "Could not fi
   captured is written out after all, so nothing that explains a failure is hidden.
 
 Nothing is silenced when ``DCHUB_DEBUG=1`` or after :func:`set_verbose` (the CLIs' ``-v``).
+
+A reader that stops reading (``dchub ls | head -1``) is not an error either: :func:`reader_gone` tells
+that ``BrokenPipeError`` from a broken connection, and :func:`discard_stdout` lets the command end
+quietly, as ``click`` and Python's own documentation do (exit code 1, nothing printed).
 """
 from __future__ import annotations
 
@@ -169,6 +173,32 @@ class _StandIn:
         self.target.flush()
 
 
+def reader_gone(err: BaseException) -> bool:
+    """Whether *err* is standard output's reader having gone away (``dchub ls | head -1``), not a
+    broken connection to a mirror: a ``BrokenPipeError`` while stdout is a pipe or socket with no reader."""
+    if not isinstance(err, BrokenPipeError) or (fd := _fileno(sys.stdout)) is None:
+        return False
+    import select  # here, not at the top: only this rare path needs it
+
+    if not hasattr(select, "poll"):  # Windows: no poll, and stdout is what a CLI writes to
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def discard_stdout() -> None:
+    """Send what is still to be written to standard output to the null device (its reader went away):
+    Python flushes stdout at exit, and the buffered rest would fail again there."""
+    if (fd := _fileno(sys.stdout)) is None:
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def _fileno(stream: Any) -> int | None:
     try:
         return int(stream.fileno())
@@ -176,4 +206,5 @@ def _fileno(stream: Any) -> int | None:
         return None
 
 
-__all__ = ["FRAMEWORK_LOGGERS", "StderrHandler", "enabled", "frameworks_quiet", "set_verbose", "silence_frameworks"]
+__all__ = ["FRAMEWORK_LOGGERS", "StderrHandler", "discard_stdout", "enabled", "frameworks_quiet", "reader_gone",
+           "set_verbose", "silence_frameworks"]

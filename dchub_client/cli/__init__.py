@@ -1,11 +1,11 @@
 """The ``dchub`` command: browse hubs, pull models, predict, manage the cache, name hubs, make offline mirrors.
 
 Known errors print one line (``dchub: error: ...``) and exit 1; ``DCHUB_DEBUG=1`` shows the
-traceback. Framework logging is silenced unless ``-v`` or ``DCHUB_DEBUG=1``. The parser
-(:mod:`._parser`) knows every command; only the module of the command that runs is imported, and
-the command modules import only the standard library and dchub's hub client at start-up (no numpy,
-requests or pooch until a command needs them), so ``--version``, an offline ``ls`` and a no-op
-``pull`` start fast.
+traceback. A reader that stopped reading (``dchub ls | head -1``) ends the command quietly, exit 1.
+Framework logging is silenced unless ``-v`` or ``DCHUB_DEBUG=1``. The parser (:mod:`._parser`)
+knows every command; only the module of the command that runs is imported, and the command modules
+import only the standard library and dchub's hub client at start-up (no numpy, requests or pooch
+until a command needs them), so ``--version``, an offline ``ls`` and a no-op ``pull`` start fast.
 """
 from __future__ import annotations
 
@@ -47,10 +47,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def _run(command: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
-    """Run *command*; known errors become one line on stderr and exit code 1."""
+    """Run *command*; known errors become one line on stderr and exit code 1 (a closed output: exit 1, silently)."""
     try:
         return int(command(args) or 0)
     except (DchubError, OSError) as err:
+        if quiet.reader_gone(err):
+            quiet.discard_stdout()
+            return 1
         if constants.debug():
             raise
         message = str(err).replace("\n", "\n  ") if isinstance(err, DchubError) else f"{type(err).__name__}: {err}"
@@ -77,10 +80,33 @@ def console() -> None:
     finally:
         gc.enable()
     gc.freeze()
-    code = _run(command, args)
+    code = _end_output(_run(command, args))
     if args.run.partition(":")[0] in _QUICK_EXIT:
         _quick_exit(code)
     sys.exit(code)
+
+
+def _end_output(code: int) -> int:
+    """Flush stdout and stderr; the exit code once they are written.
+
+    Output that cannot be written makes it 120, as Python's own exit does, with one line saying why; a
+    reader that went away (``dchub ls | head -1``) makes it 1, silently, as when the command itself found
+    it gone. Either way what could not be written is dropped, so the interpreter's exit does not fail
+    on it again.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError) as err:
+            gone = quiet.reader_gone(err)
+            code = code or (1 if gone else 120)
+            if stream is sys.stdout:
+                if not gone:
+                    with contextlib.suppress(OSError, ValueError):
+                        print(f"dchub: error: could not write the output: {err}", file=sys.stderr, flush=True)
+                with contextlib.suppress(OSError):
+                    quiet.discard_stdout()
+    return code
 
 
 #: The command modules that run the hub client alone (the standard library and dchub's code): what
@@ -92,21 +118,11 @@ _QUICK_EXIT = frozenset({"models", "hub", "cache", "mirror"})
 def _quick_exit(code: int) -> NoReturn:
     """End the process with *code* without the interpreter's teardown (as mypy ends its runs).
 
-    Logging is shut down (its handlers flushed and closed) and stdout and stderr are flushed, as
-    at a normal exit. Output that cannot be written makes the exit code 120, as Python's own exit
-    does, with one line saying why (none for a reader that went away: ``dchub ls | head``).
-    Skipped is freeing every module and object one by one, ~4 ms of a pull, work the operating
-    system does at once.
+    Logging is shut down (its handlers flushed and closed); stdout and stderr were flushed
+    (:func:`_end_output`). Skipped is freeing every module and object one by one, ~4 ms of a pull,
+    work the operating system does at once.
     """
     logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError) as err:
-            code = code or 120
-            if stream is sys.stdout and not isinstance(err, BrokenPipeError):
-                with contextlib.suppress(OSError, ValueError):
-                    print(f"dchub: error: could not write the output: {err}", file=sys.stderr, flush=True)
     os._exit(code)
 
 

@@ -2,7 +2,8 @@
 
 To add a command, write ``hubgen/cli/<name>.py`` with ``register(subparsers)`` that adds a parser
 whose default ``func(args) -> int`` runs it, and append its module name to :data:`COMMANDS`.
-Known errors become one-line messages and exit code 1 (``DCHUB_DEBUG=1`` shows the traceback).
+Known errors become one-line messages and exit code 1 (``DCHUB_DEBUG=1`` shows the traceback); a reader
+that stopped reading (``hubgen verify _hub | head -1``) ends the command quietly, exit 1.
 """
 from __future__ import annotations
 
@@ -40,11 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     quiet.set_verbose(args.verbose)
     quiet.silence_frameworks()  # recipes import DeepChem/TensorFlow: their chatter only with -v or DCHUB_DEBUG
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, where a reader that went away is recognised (not at the interpreter's exit)
+        return code
     except (HubgenError, DchubError) as err:
         if constants.debug():
             raise
         print(f"hubgen: error: {err}", file=sys.stderr)
+        return 1
+    except BrokenPipeError as err:  # `hubgen verify _hub | head -1`: the reader went away, not an error
+        if not quiet.reader_gone(err):
+            raise
+        quiet.discard_stdout()
         return 1
     except KeyboardInterrupt:
         print("hubgen: interrupted", file=sys.stderr)

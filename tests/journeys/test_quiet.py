@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from dchub_client import __version__
+from dchub_client import __version__, quiet
 from tests._support.folders import make_folder
 from tests._support.hubs import build_hub
 from tests.journeys._cli import BIN, ok, run
@@ -113,3 +113,38 @@ def test_a_command_ends_with_its_output_written_or_says_it_was_not(tmp_path):
                               env=buffered, timeout=120)
     assert done.returncode == 120
     assert done.stderr == "dchub: error: could not write the output: [Errno 28] No space left on device\n"
+
+
+def test_a_reader_that_stops_reading_ends_a_command_quietly(tmp_path):
+    """``dchub ls | head -1``: the reader goes away before the command has written everything. The command
+    ends with exit code 1 and prints nothing (no "BrokenPipeError", no traceback), whether Python buffers
+    stdout or not (PYTHONUNBUFFERED, as in containers and CI)."""
+    hub = build_hub(tmp_path, {("m", "1"): make_folder(tmp_path / "src", seed=1)})
+    commands = [("dchub", "ls"), ("dchub", "info", "m"), ("dchub", "cache", "ls"), ("hubgen", "verify", str(hub))]
+    for unbuffered in ("1", None):
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+        env.update({"DEEPCHEM_MODEL_HUB": str(hub), **({"PYTHONUNBUFFERED": unbuffered} if unbuffered else {})})
+        for command in commands:
+            read_end, write_end = os.pipe()
+            os.close(read_end)  # the reader is gone before the first line is written
+            try:
+                done = subprocess.run([str(BIN / command[0]), *command[1:]], stdout=write_end, stderr=subprocess.PIPE,
+                                      text=True, env=env, timeout=120)
+            finally:
+                os.close(write_end)
+            assert (done.returncode, done.stderr) == (1, ""), (command, unbuffered, done.stderr)
+    assert "m" in ok("ls", env={"DEEPCHEM_MODEL_HUB": str(hub)})  # with a reader: the listing, exit 0
+
+
+def test_a_broken_connection_is_not_a_reader_gone(monkeypatch):
+    """Only a BrokenPipeError while stdout's reader is gone ends a command quietly; the same error from a
+    mirror's connection, with stdout still read, is reported."""
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "w") as stdout:
+        monkeypatch.setattr(sys, "stdout", stdout)
+        assert not quiet.reader_gone(BrokenPipeError(32, "Broken pipe"))  # the reader is there
+        assert not quiet.reader_gone(ConnectionResetError(104, "Connection reset by peer"))
+        os.close(read_end)
+        assert quiet.reader_gone(BrokenPipeError(32, "Broken pipe"))
+        assert not quiet.reader_gone(OSError(28, "No space left on device"))
+        monkeypatch.undo()
