@@ -17,7 +17,8 @@ Nothing is silenced when ``DCHUB_DEBUG=1`` or after :func:`set_verbose` (the CLI
 
 A reader that stops reading (``dchub ls | head -1``) is not an error either: :func:`reader_gone` tells
 that ``BrokenPipeError`` from a broken connection, and :func:`discard_stdout` lets the command end
-quietly, as ``click`` and Python's own documentation do (exit code 1, nothing printed).
+quietly, as ``click`` and Python's own documentation do (exit code 1, nothing printed);
+:func:`end_output` flushes a command's output where such failures can still be told apart.
 """
 from __future__ import annotations
 
@@ -173,6 +174,29 @@ class _StandIn:
         self.target.flush()
 
 
+def end_output(code: int, prog: str) -> int:
+    """Flush stdout and stderr at the end of command *prog*; the exit code once they are written.
+
+    Output that cannot be written makes it 120, as Python's own exit does, with one line saying why; a
+    reader that went away (``dchub ls | head -1``) makes it 1, silently, as when the command itself found
+    it gone. Either way what could not be written is dropped, so the interpreter's exit does not fail
+    on it again.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError) as err:
+            gone = reader_gone(err)
+            code = code or (1 if gone else 120)
+            if stream is sys.stdout:
+                if not gone:
+                    with contextlib.suppress(OSError, ValueError):
+                        print(f"{prog}: error: could not write the output: {err}", file=sys.stderr, flush=True)
+                with contextlib.suppress(OSError):
+                    discard_stdout()
+    return code
+
+
 def reader_gone(err: BaseException) -> bool:
     """Whether *err* is standard output's reader having gone away (``dchub ls | head -1``), not a
     broken connection to a mirror: a ``BrokenPipeError`` while stdout is a pipe or socket with no reader."""
@@ -206,5 +230,5 @@ def _fileno(stream: Any) -> int | None:
         return None
 
 
-__all__ = ["FRAMEWORK_LOGGERS", "StderrHandler", "discard_stdout", "enabled", "frameworks_quiet", "reader_gone",
-           "set_verbose", "silence_frameworks"]
+__all__ = ["FRAMEWORK_LOGGERS", "StderrHandler", "discard_stdout", "enabled", "end_output", "frameworks_quiet",
+           "reader_gone", "set_verbose", "silence_frameworks"]

@@ -10,7 +10,6 @@ until a command needs them), so ``--version``, an offline ``ls`` and a no-op ``p
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import importlib
 import logging
@@ -80,33 +79,10 @@ def console() -> None:
     finally:
         gc.enable()
     gc.freeze()
-    code = _end_output(_run(command, args))
+    code = quiet.end_output(_run(command, args), "dchub")
     if args.run.partition(":")[0] in _QUICK_EXIT:
         _quick_exit(code)
     sys.exit(code)
-
-
-def _end_output(code: int) -> int:
-    """Flush stdout and stderr; the exit code once they are written.
-
-    Output that cannot be written makes it 120, as Python's own exit does, with one line saying why; a
-    reader that went away (``dchub ls | head -1``) makes it 1, silently, as when the command itself found
-    it gone. Either way what could not be written is dropped, so the interpreter's exit does not fail
-    on it again.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError) as err:
-            gone = quiet.reader_gone(err)
-            code = code or (1 if gone else 120)
-            if stream is sys.stdout:
-                if not gone:
-                    with contextlib.suppress(OSError, ValueError):
-                        print(f"dchub: error: could not write the output: {err}", file=sys.stderr, flush=True)
-                with contextlib.suppress(OSError):
-                    quiet.discard_stdout()
-    return code
 
 
 #: The command modules that run the hub client alone (the standard library and dchub's code): what

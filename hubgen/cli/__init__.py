@@ -42,18 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     quiet.silence_frameworks()  # recipes import DeepChem/TensorFlow: their chatter only with -v or DCHUB_DEBUG
     try:
         code = int(args.func(args) or 0)
-        sys.stdout.flush()  # here, where a reader that went away is recognised (not at the interpreter's exit)
-        return code
-    except (HubgenError, DchubError) as err:
+    except (HubgenError, DchubError, OSError) as err:
+        if quiet.reader_gone(err):  # `hubgen verify _hub | head -1`: the reader went away, not an error
+            quiet.discard_stdout()
+            return 1
         if constants.debug():
             raise
-        print(f"hubgen: error: {err}", file=sys.stderr)
-        return 1
-    except BrokenPipeError as err:  # `hubgen verify _hub | head -1`: the reader went away, not an error
-        if not quiet.reader_gone(err):
-            raise
-        quiet.discard_stdout()
+        message = err if isinstance(err, (HubgenError, DchubError)) else f"{type(err).__name__}: {err}"
+        print(f"hubgen: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("hubgen: interrupted", file=sys.stderr)
         return 130
+    return quiet.end_output(code, "hubgen")

@@ -102,17 +102,20 @@ def test_parallel_recipes_that_import_torch_leave_no_logging_errors(tmp_path):
 
 def test_a_command_ends_with_its_output_written_or_says_it_was_not(tmp_path):
     """The hub client's commands end without the interpreter's teardown; what they print is written first,
-    and output that cannot be written (a full disk) makes the exit code 120, as Python's own exit does."""
+    and output that cannot be written (a full disk) makes the exit code 120, as Python's own exit does, with
+    one line saying so (hubgen's too: no traceback)."""
     listing = tmp_path / "listing.txt"
     with listing.open("w") as out:
         assert subprocess.run([str(BIN / "dchub"), "cache", "ls"], stdout=out, timeout=120).returncode == 0
     assert listing.read_text().startswith("cache: ") and "NAME" in listing.read_text()
+    hub = build_hub(tmp_path, {("m", "1"): make_folder(tmp_path / "src", seed=1)})
     buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # written at exit, then
-    with open("/dev/full", "w") as full:
-        done = subprocess.run([str(BIN / "dchub"), "cache", "ls"], stdout=full, stderr=subprocess.PIPE, text=True,
-                              env=buffered, timeout=120)
-    assert done.returncode == 120
-    assert done.stderr == "dchub: error: could not write the output: [Errno 28] No space left on device\n"
+    for command in (("dchub", "cache", "ls"), ("hubgen", "verify", str(hub))):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([str(BIN / command[0]), *command[1:]], stdout=full, stderr=subprocess.PIPE,
+                                  text=True, env=buffered, timeout=120)
+        assert (done.returncode, done.stderr) == (
+            120, f"{command[0]}: error: could not write the output: [Errno 28] No space left on device\n")
 
 
 def test_a_reader_that_stops_reading_ends_a_command_quietly(tmp_path):
