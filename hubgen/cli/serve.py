@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
-from hubgen.serve import make_server
+from dchub_client.format import layout
+from hubgen.serve import HubServer, make_server
+
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,8 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``hubgen serve`` until interrupted; print the URL to browse."""
     server = make_server(args.directory, port=args.port, base=args.base)
-    print(f"Serving {server.root} at {server.url}index.html (Ctrl+C to stop)\n"
-          f"Load its models with: export DEEPCHEM_MODEL_HUB={server.url}", flush=True)
+    print(_banner(server), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -29,3 +32,18 @@ def run(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _banner(server: HubServer) -> str:
+    """What is served where, and how to load from it; a warning when the folder is nothing dchub can load."""
+    root, url = server.root, server.url
+    load = f"Load its models with: export DEEPCHEM_MODEL_HUB={url}"
+    if (root / layout.INDEX_FILE).is_file():
+        page = url + layout.SITE_INDEX if (root / layout.SITE_INDEX).is_file() else url
+        return f"Serving {root} at {page} (Ctrl+C to stop)\n{load}"
+    if any(root.glob(f"*/{layout.PARAMS_FILE}")):
+        return f"Serving the plain folder of models {root} at {url} (no catalogue; Ctrl+C to stop)\n{load} (by name)"
+    logger.warning("%s holds no %s, so it is not a hub (`hubgen build hub_manifest.yaml --out DIR` makes one), and "
+                   "no <name>/%s, so it is not a plain folder of models either: dchub cannot load models from it",
+                   root, layout.INDEX_FILE, layout.PARAMS_FILE)
+    return f"Serving {root} at {url} (Ctrl+C to stop)"

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from hubgen.cli.serve import _banner
 from hubgen.errors import HubgenError
 from hubgen.serve import make_server, normalize_base
+from tests._support.folders import make_folder
 from tests.hubgen.site.support import build_site_hub
 
 
@@ -97,3 +99,30 @@ def test_bad_arguments(tmp_path: Path) -> None:
             make_server(tmp_path, port=blocker.server_address[1])
     finally:
         blocker.server_close()
+
+
+def test_the_banner_says_what_the_folder_is(hub: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A hub: its catalogue page and the line to load from it. A plain folder of models: no catalogue, load by
+    name. Anything else (a typo'd folder, the recipes' build folder's parent): a warning that dchub cannot load
+    from it, rather than a promise of an index.html that is not there."""
+    plain = tmp_path / "plain"
+    make_folder(plain / "m", seed=1)
+    other = tmp_path / "other"
+    (other / "notes").mkdir(parents=True)
+    banners = {}
+    for name, folder in (("hub", hub), ("plain", plain), ("other", other)):
+        server = make_server(folder, port=0)
+        try:
+            caplog.clear()
+            banners[name] = (_banner(server), caplog.text, server.url)
+        finally:
+            server.server_close()
+    text, log, url = banners["hub"]
+    assert text == f"Serving {hub} at {url}index.html (Ctrl+C to stop)\nLoad its models with: export DEEPCHEM_MODEL_HUB={url}"
+    assert log == ""
+    text, log, url = banners["plain"]
+    assert "plain folder of models" in text and "index.html" not in text and f"DEEPCHEM_MODEL_HUB={url} (by name)" in text
+    assert log == ""
+    text, log, url = banners["other"]
+    assert text == f"Serving {other} at {url} (Ctrl+C to stop)"
+    assert f"{other} holds no index.json, so it is not a hub" in log and "dchub cannot load models from it" in log
