@@ -8,10 +8,10 @@ TensorFlow's native absl lines ("oneDNN custom operations are on", "Could not fi
 
 * :func:`silence_frameworks` (the ``dchub`` and ``hubgen`` commands): their Python loggers at
   ERROR and their Python warnings ignored for the whole process, ``TF_CPP_MIN_LOG_LEVEL=3`` unless set.
-* :func:`frameworks_quiet` (``load_pipeline``, ``Pipeline.predict``, recipes): the same loggers at
-  ERROR while inside, RDKit's log blocked, and with ``native=True`` the process's stderr (file
-  descriptor 2) captured while inside, so native lines are not shown; if the block raises, what was
-  captured is written out after all, so nothing that explains a failure is hidden.
+* :func:`frameworks_quiet` (``from_pretrained``, ``load_pipeline``, ``Pipeline.predict``, recipes):
+  the same loggers at ERROR while inside, RDKit's log blocked, and with ``native=True`` the process's
+  stderr (file descriptor 2) captured while inside, so native lines are not shown; if the block raises,
+  what was captured is written out after all, so nothing that explains a failure is hidden.
 
 Nothing is silenced when ``DCHUB_DEBUG=1`` or after :func:`set_verbose` (the CLIs' ``-v``).
 

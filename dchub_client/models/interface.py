@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from dchub_client import quiet
 from dchub_client.errors import (
     ModelClassMismatchError,
     ParameterEncodingError,
@@ -248,7 +249,9 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
         **overrides: constructor arguments to change (e.g. ``model_dir=``, ``batch_size=``).
 
     Returns:
-        The model, with every weight set to the stored values.
+        The model, with every weight set to the stored values. Loading prints nothing: what DeepChem,
+        TensorFlow and RDKit print meanwhile is silenced (shown with ``DCHUB_DEBUG=1``, and shown
+        anyway when the load fails), as in :func:`dchub_client.load_pipeline`.
 
     Raises:
         PretrainedFormatError: the folder is malformed (the message names the file and problem).
@@ -263,7 +266,8 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
     folder, verified = locate(name_or_path, refresh=refresh)
     info = pretrained.read_params(folder)
     check = (not verified) if verify is None else verify
-    return build_from_folder(folder, info, verify=check, expected_class=expected_class, **overrides)
+    with quiet.frameworks_quiet(native=True):  # as load_pipeline: the frameworks' chatter only when asked for
+        return build_from_folder(folder, info, verify=check, expected_class=expected_class, **overrides)
 
 
 def locate(name_or_path: str | os.PathLike[str], *, refresh: bool = False) -> tuple[Path, bool]:

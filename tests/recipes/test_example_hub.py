@@ -281,18 +281,21 @@ def test_whole_build_takes_minutes_not_hours(built_hub):
 _LOAD_AND_PREDICT = """
 import dchub_client
 for name in ("esol-graphconv", "esol-mtr"):
+    print(name, type(dchub_client.from_pretrained(name)).__name__)
     print(name, dchub_client.load_pipeline(name).predict(["CCO", "c1ccccc1O"]).shape)
 """
 
 
 def test_loading_and_predicting_print_nothing_unless_asked(built_hub, tmp_path):
-    """DeepChem's, TensorFlow's (Python and native) and RDKit's chatter is silenced (issue 13 item 8)."""
+    """DeepChem's, TensorFlow's (Python and native) and RDKit's chatter is silenced (issue 13 item 8), by
+    from_pretrained too (it imports DeepChem first here: "Skipped loading some Jax models" was its line)."""
     env = {**os.environ, "DEEPCHEM_MODEL_HUB": built_hub.url, "DEEPCHEM_HUB_CACHE": str(tmp_path / "cache")}
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user runs it
     quiet = subprocess.run([sys.executable, "-c", _LOAD_AND_PREDICT], env=env, capture_output=True, text=True,
                            timeout=600)
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stdout.count("(2, 1") == 2 and quiet.stderr == ""
+    assert "esol-graphconv GraphConvModel" in quiet.stdout and "esol-mtr MultitaskRegressor" in quiet.stdout
     loud = subprocess.run([sys.executable, "-c", _LOAD_AND_PREDICT], env={**env, "DCHUB_DEBUG": "1"},
                           capture_output=True, text=True, timeout=600)
     assert loud.returncode == 0 and "Skipped loading" in loud.stderr
