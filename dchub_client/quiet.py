@@ -16,9 +16,9 @@ TensorFlow's native absl lines ("oneDNN custom operations are on", "Could not fi
 Nothing is silenced when ``DCHUB_DEBUG=1`` or after :func:`set_verbose` (the CLIs' ``-v``).
 
 A reader that stops reading (``dchub ls | head -1``) is not an error either: :func:`reader_gone` tells
-that ``BrokenPipeError`` from a broken connection, and :func:`discard_stdout` lets the command end
-quietly, as ``click`` and Python's own documentation do (exit code 1, nothing printed);
-:func:`end_output` flushes a command's output where such failures can still be told apart.
+its ``BrokenPipeError`` apart from a broken connection's, and :func:`discard_stdout` lets the command
+end quietly, as ``click`` and Python's own documentation do (exit code 1, nothing printed);
+:func:`end_output` flushes a command's output while such failures can still be told apart.
 """
 from __future__ import annotations
 
