@@ -63,8 +63,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,%d}$" % (MAX_NAME_LENGTH - 1
 #: A path inside a manifest or the hub: at most this long, each component at most MAX_COMPONENT_BYTES (UTF-8).
 MAX_PATH_LENGTH = 1024
 MAX_COMPONENT_BYTES = 255
-#: Control characters (NUL, newline, DEL, ...) and lone surrogates: never in a path.
-_FORBIDDEN_CHARS = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+#: Control characters (NUL, newline, DEL, ...): never in a path (nor lone surrogates: :func:`_forbidden_chars`).
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f]")
 
 
 # --- names and paths ---------------------------------------------------------------------
@@ -93,13 +93,30 @@ def validate_relpath(value: object, source: str | None = None) -> str:
             or re.match(r"^[A-Za-z]:", value):
         raise HubFormatError(f"invalid path {value!r}: must be relative, '/'-separated, without '..', '.' "
                              "or empty components", source=source)
-    if _FORBIDDEN_CHARS.search(value):
+    if _forbidden_chars(value):
         raise HubFormatError(f"invalid path {value!r}: control characters (NUL, newline, ...) or lone "
                              "surrogates are not allowed", source=source)
     if any(len(p.encode("utf-8")) > MAX_COMPONENT_BYTES for p in parts):
         raise HubFormatError(f"invalid path {value[:80]!r}...: a component is longer than "
                              f"{MAX_COMPONENT_BYTES} bytes", source=source)
     return value
+
+
+def _forbidden_chars(value: str) -> bool:
+    """Whether *value* holds a control character or a lone surrogate (no file name can hold one as UTF-8).
+
+    Surrogates are found by encoding, not by a character class: a regular expression with the
+    surrogate range takes ~0.9 ms to compile, at every start of ``dchub`` (0.1 ms without it).
+    """
+    if _CONTROL_CHARS.search(value):
+        return True
+    if value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def blob_path(sha256: str) -> str:

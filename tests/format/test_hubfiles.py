@@ -113,6 +113,11 @@ def test_names_paths_and_blob_path():
     for bad in ["a//b", "a/./b", "a\\b", "C:x"]:
         with pytest.raises(HubFormatError):
             hf.validate_relpath(bad)
+    for bad in ["a\nb", "a\x00b", "a\x1fb", "w\x7f.npy", "a\ud800b", "d\u00e9/\udfff.npy", "\udc80"]:
+        with pytest.raises(HubFormatError, match="control characters .* or lone surrogates"):
+            hf.validate_relpath(bad)
+    for good in ["donn\u00e9es/poids.npy", "\u6a21\u578b/w.npy", "emoji-\U0001f9ea.npy", "a\u0080b"]:
+        assert hf.validate_relpath(good) == good
 
 
 def test_strict_json_and_canonical_dumps():
