@@ -368,7 +368,7 @@ class _Builder:
         self._measure(prepared)
         try:
             sources, manifests, new = self._write_versions(prepared)
-            index = self._index(manifests)
+            index = self._dated(self._index(manifests))
             self._render_site(index, manifests)
             write_if_changed(self.out / layout.INDEX_FILE, self._index_bytes(index))
         except BaseException:
@@ -481,6 +481,19 @@ class _Builder:
         if (name, version) in self.publisher.refs:
             return self.publisher.refs[(name, version)]
         return self.old.models[name].versions[version]  # type: ignore[union-attr]
+
+    def _dated(self, index: hubfiles.Index) -> hubfiles.Index:
+        """*index*, keeping the old index's ``generated`` when nothing else changed: an input's mtime that
+        moved alone (the YAML file of a fresh clone, an editor's save) is no change to the hub, and a
+        no-op build changes nothing (index, catalogue). ``SOURCE_DATE_EPOCH``, when set, always wins."""
+        old = self.old
+        if old is None or old.generated is None or old.generated == index.generated \
+                or constants.source_date_epoch() is not None:
+            return index
+        content = (index.name, index.title, index.description, tuple(index.mirrors), index.models)
+        if content != (old.name, old.title, old.description, tuple(old.mirrors), old.models):
+            return index
+        return index._replace(generated=old.generated)
 
     def _generated(self) -> str:
         epoch = constants.source_date_epoch()

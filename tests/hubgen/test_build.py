@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,26 @@ def test_deterministic_and_source_date_epoch(hub_yaml, tmp_path, monkeypatch):
     build_hub(hub_yaml, tmp_path / "c", part_size=1000)
     build_hub(hub_yaml, tmp_path / "d", part_size=1000)
     assert _tree(tmp_path / "c") == _tree(tmp_path / "d")  # without it: the newest input's mtime
+
+
+def test_a_touched_yaml_file_changes_nothing_and_a_real_change_moves_the_date(hub_yaml, tmp_path, monkeypatch):
+    """``generated`` is the newest input's mtime, but an mtime that moved alone (a fresh clone, an editor's save
+    of the same text) is no change: the rebuild leaves every file as it was, the date and version included."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    out = tmp_path / "hub"
+    build_hub(hub_yaml, out)
+    before, first = _tree(out), _index(out)
+    later = hub_yaml.stat().st_mtime + 3600
+    hub_yaml.write_text(hub_yaml.read_text())
+    os.utime(hub_yaml, (later, later))
+    build_hub(hub_yaml, out)
+    assert _tree(out) == before  # index.json, the catalogue, the sums
+    hub_yaml.write_text(hub_yaml.read_text().replace("title: Test hub", "title: Test hub, renamed"))
+    os.utime(hub_yaml, (later, later))
+    build_hub(hub_yaml, out)
+    renamed = _index(out)
+    assert renamed.title == "Test hub, renamed" and renamed.version == first.version + 1
+    assert renamed.generated == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(later))) != first.generated
 
 
 def test_rebuild_writes_and_hashes_nothing(hub_yaml, base_and_finetune, tmp_path, monkeypatch):
