@@ -14,11 +14,6 @@ TensorFlow's native absl lines ("oneDNN custom operations are on", "Could not fi
   what was captured is written out after all, so nothing that explains a failure is hidden.
 
 Nothing is silenced when ``DCHUB_DEBUG=1`` or after :func:`set_verbose` (the CLIs' ``-v``).
-
-A reader that stops reading (``dchub ls | head -1``) is not an error either: :func:`reader_gone` tells
-its ``BrokenPipeError`` apart from a broken connection's, and :func:`discard_stdout` lets the command
-end quietly, as ``click`` and Python's own documentation do (exit code 1, nothing printed);
-:func:`end_output` flushes a command's output while such failures can still be told apart.
 """
 from __future__ import annotations
 
@@ -174,55 +169,6 @@ class _StandIn:
         self.target.flush()
 
 
-def end_output(code: int, prog: str) -> int:
-    """Flush stdout and stderr at the end of command *prog*; the exit code once they are written.
-
-    Output that cannot be written makes it 120, as Python's own exit does, with one line saying why; a
-    reader that went away (``dchub ls | head -1``) makes it 1, silently, as when the command itself found
-    it gone. Either way what could not be written is dropped, so the interpreter's exit does not fail
-    on it again.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError) as err:
-            gone = reader_gone(err)
-            code = code or (1 if gone else 120)
-            if stream is sys.stdout:
-                if not gone:
-                    with contextlib.suppress(OSError, ValueError):
-                        print(f"{prog}: error: could not write the output: {err}", file=sys.stderr, flush=True)
-                with contextlib.suppress(OSError):
-                    discard_stdout()
-    return code
-
-
-def reader_gone(err: BaseException) -> bool:
-    """Whether *err* is standard output's reader having gone away (``dchub ls | head -1``), not a
-    broken connection to a mirror: a ``BrokenPipeError`` while stdout is a pipe or socket with no reader."""
-    if not isinstance(err, BrokenPipeError) or (fd := _fileno(sys.stdout)) is None:
-        return False
-    import select  # here, not at the top: only this rare path needs it
-
-    if not hasattr(select, "poll"):  # Windows: no poll, and stdout is what a CLI writes to
-        return True
-    poller = select.poll()
-    poller.register(fd, select.POLLOUT)
-    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
-
-
-def discard_stdout() -> None:
-    """Send what is still to be written to standard output to the null device (its reader went away):
-    Python flushes stdout at exit, and the buffered rest would fail again there."""
-    if (fd := _fileno(sys.stdout)) is None:
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-    finally:
-        os.close(devnull)
-
-
 def _fileno(stream: Any) -> int | None:
     try:
         return int(stream.fileno())
@@ -230,5 +176,4 @@ def _fileno(stream: Any) -> int | None:
         return None
 
 
-__all__ = ["FRAMEWORK_LOGGERS", "StderrHandler", "discard_stdout", "enabled", "end_output", "frameworks_quiet",
-           "reader_gone", "set_verbose", "silence_frameworks"]
+__all__ = ["FRAMEWORK_LOGGERS", "StderrHandler", "enabled", "frameworks_quiet", "set_verbose", "silence_frameworks"]

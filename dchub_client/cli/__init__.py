@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from dchub_client import constants, quiet
+from dchub_client.cli import terminal
 from dchub_client.cli._parser import make_parser
 from dchub_client.errors import DchubError
 
@@ -50,8 +51,7 @@ def _run(command: Callable[[argparse.Namespace], int | None], args: argparse.Nam
     try:
         return int(command(args) or 0)
     except (DchubError, OSError) as err:
-        if quiet.reader_gone(err):
-            quiet.discard_stdout()
+        if terminal.output_closed(err):
             return 1
         if constants.debug():
             raise
@@ -79,7 +79,7 @@ def console() -> None:
     finally:
         gc.enable()
     gc.freeze()
-    code = quiet.end_output(_run(command, args), "dchub")
+    code = terminal.end_output(_run(command, args), "dchub")
     if args.run.partition(":")[0] in _QUICK_EXIT:
         _quick_exit(code)
     sys.exit(code)
@@ -95,7 +95,7 @@ def _quick_exit(code: int) -> NoReturn:
     """End the process with *code* without the interpreter's teardown (as mypy ends its runs).
 
     Logging is shut down (its handlers flushed and closed); stdout and stderr were flushed
-    (:func:`dchub_client.quiet.end_output`). Skipped is freeing every module and object one by one, ~4 ms of a pull,
+    (:func:`.terminal.end_output`). Skipped is freeing every module and object one by one, ~4 ms of a pull,
     work the operating system does at once.
     """
     logging.shutdown()

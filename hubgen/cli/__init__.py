@@ -13,6 +13,7 @@ import logging
 import sys
 
 from dchub_client import __version__, constants, quiet
+from dchub_client.cli import terminal
 from dchub_client.errors import DchubError
 from hubgen.errors import HubgenError
 
@@ -43,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = int(args.func(args) or 0)
     except (HubgenError, DchubError, OSError) as err:
-        if quiet.reader_gone(err):  # `hubgen verify _hub | head -1`: the reader went away, not an error
-            quiet.discard_stdout()
+        if terminal.output_closed(err):  # `hubgen verify _hub | head -1`: the reader went away, not an error
             return 1
         if constants.debug():
             raise
@@ -54,4 +54,4 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hubgen: interrupted", file=sys.stderr)
         return 130
-    return quiet.end_output(code, "hubgen")
+    return terminal.end_output(code, "hubgen")

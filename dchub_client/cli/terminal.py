@@ -1,0 +1,82 @@
+"""How the ``dchub`` and ``hubgen`` commands end their output: the terminal is the CLIs' own.
+
+A reader that stops reading (``dchub ls | head -1``) is not an error: :func:`output_closed` tells its
+``BrokenPipeError`` apart from a broken connection's and drops the rest of the output, so the command
+ends quietly with exit code 1 (as ``click`` and Python's documentation do). Output that cannot be
+written (a full disk) is one line and exit code 120, as Python's own exit gives. :func:`end_output`
+flushes a command's output while the two can still be told apart.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any
+
+#: The exit code of output that could not be written, as Python's own exit gives.
+EXIT_UNWRITTEN = 120
+
+
+def output_closed(err: BaseException) -> bool:
+    """Whether *err* is standard output's reader having gone away; if so, the rest of the output is dropped.
+
+    Only a ``BrokenPipeError`` while stdout is a pipe or socket with no reader counts: the same error from a
+    mirror's connection, with stdout still read, is an error to report.
+    """
+    if not isinstance(err, BrokenPipeError) or (fd := _fileno(sys.stdout)) is None or not _reader_gone(fd):
+        return False
+    _discard(fd)
+    return True
+
+
+def end_output(code: int, prog: str) -> int:
+    """Flush stdout and stderr at the end of command *prog*; the exit code once they are written.
+
+    A reader that went away makes it 1, silently; output that cannot be written makes it
+    :data:`EXIT_UNWRITTEN`, with one line saying why. Either way what could not be written is dropped,
+    so the interpreter's exit does not fail on it again.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError) as err:
+            if output_closed(err):
+                code = code or 1
+                continue
+            code = code or EXIT_UNWRITTEN
+            if stream is sys.stdout:
+                with contextlib.suppress(OSError, ValueError):
+                    print(f"{prog}: error: could not write the output: {err}", file=sys.stderr, flush=True)
+                if (fd := _fileno(sys.stdout)) is not None:
+                    _discard(fd)
+    return code
+
+
+def _reader_gone(fd: int) -> bool:
+    import select  # here, not at the top: only this rare path needs it
+
+    if not hasattr(select, "poll"):  # Windows: no poll; a BrokenPipeError is then stdout's, as a CLI writes there
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _discard(fd: int) -> None:
+    """Point *fd* at the null device: Python flushes stdout at exit, and the buffered rest would fail again."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+
+
+def _fileno(stream: Any) -> int | None:
+    try:
+        return int(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+__all__ = ["EXIT_UNWRITTEN", "end_output", "output_closed"]
