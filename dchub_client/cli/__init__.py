@@ -10,6 +10,7 @@ until a command needs them), so ``--version``, an offline ``ls`` and a no-op ``p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import logging
@@ -18,8 +19,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from dchub_client import constants, quiet
-from dchub_client.cli import terminal
+from dchub_client import constants, quiet, terminal
 from dchub_client.cli._parser import make_parser
 from dchub_client.errors import DchubError
 
@@ -79,7 +79,10 @@ def console() -> None:
     finally:
         gc.enable()
     gc.freeze()
-    code = terminal.end_output(_run(command, args), "dchub")
+    code, problem = terminal.end_output(_run(command, args))
+    if problem is not None:
+        with contextlib.suppress(OSError, ValueError):  # stderr may be gone too
+            print(f"dchub: error: {problem}", file=sys.stderr, flush=True)
     if args.run.partition(":")[0] in _QUICK_EXIT:
         _quick_exit(code)
     sys.exit(code)
@@ -95,7 +98,7 @@ def _quick_exit(code: int) -> NoReturn:
     """End the process with *code* without the interpreter's teardown (as mypy ends its runs).
 
     Logging is shut down (its handlers flushed and closed); stdout and stderr were flushed
-    (:func:`.terminal.end_output`). Skipped is freeing every module and object one by one, ~4 ms of a pull,
+    (:func:`dchub_client.terminal.end_output`). Skipped is freeing every module and object one by one, ~4 ms of a pull,
     work the operating system does at once.
     """
     logging.shutdown()

@@ -8,12 +8,12 @@ that stopped reading (``hubgen verify _hub | head -1``) ends the command quietly
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
 
-from dchub_client import __version__, constants, quiet
-from dchub_client.cli import terminal
+from dchub_client import __version__, constants, quiet, terminal
 from dchub_client.errors import DchubError
 from hubgen.errors import HubgenError
 
@@ -54,4 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hubgen: interrupted", file=sys.stderr)
         return 130
-    return terminal.end_output(code, "hubgen")
+    code, problem = terminal.end_output(code)
+    if problem is not None:
+        with contextlib.suppress(OSError, ValueError):  # stderr may be gone too
+            print(f"hubgen: error: {problem}", file=sys.stderr, flush=True)
+    return code

@@ -6,8 +6,7 @@ import os
 import subprocess
 import sys
 
-from dchub_client import __version__
-from dchub_client.cli import terminal
+from dchub_client import __version__, terminal
 from tests._support.folders import make_folder
 from tests._support.hubs import build_hub
 from tests.journeys._cli import BIN, ok, run

@@ -1,10 +1,10 @@
-"""How the ``dchub`` and ``hubgen`` commands end their output: the terminal is the CLIs' own.
+"""How the ``dchub`` and ``hubgen`` commands end their output (the decisions; the CLIs print).
 
 A reader that stops reading (``dchub ls | head -1``) is not an error: :func:`output_closed` tells its
 ``BrokenPipeError`` apart from a broken connection's and drops the rest of the output, so the command
 ends quietly with exit code 1 (as ``click`` and Python's documentation do). Output that cannot be
-written (a full disk) is one line and exit code 120, as Python's own exit gives. :func:`end_output`
-flushes a command's output while the two can still be told apart.
+written (a full disk) is exit code 120, as Python's own exit gives, and one line the CLI prints.
+:func:`end_output` flushes a command's output while the two can still be told apart.
 """
 from __future__ import annotations
 
@@ -29,13 +29,15 @@ def output_closed(err: BaseException) -> bool:
     return True
 
 
-def end_output(code: int, prog: str) -> int:
-    """Flush stdout and stderr at the end of command *prog*; the exit code once they are written.
+def end_output(code: int) -> tuple[int, str | None]:
+    """Flush stdout and stderr at the end of a command: its exit code once they are written, and the line
+    to print on stderr when they could not be (None otherwise).
 
-    A reader that went away makes it 1, silently; output that cannot be written makes it
-    :data:`EXIT_UNWRITTEN`, with one line saying why. Either way what could not be written is dropped,
-    so the interpreter's exit does not fail on it again.
+    A reader that went away makes the code 1, silently; output that cannot be written makes it
+    :data:`EXIT_UNWRITTEN`. Either way what could not be written is dropped, so the interpreter's exit
+    does not fail on it again.
     """
+    problem = None
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -45,11 +47,10 @@ def end_output(code: int, prog: str) -> int:
                 continue
             code = code or EXIT_UNWRITTEN
             if stream is sys.stdout:
-                with contextlib.suppress(OSError, ValueError):
-                    print(f"{prog}: error: could not write the output: {err}", file=sys.stderr, flush=True)
+                problem = f"could not write the output: {err}"
                 if (fd := _fileno(sys.stdout)) is not None:
                     _discard(fd)
-    return code
+    return code, problem
 
 
 def _reader_gone(fd: int) -> bool:
