@@ -28,7 +28,7 @@ from hubgen import recipes
 from hubgen.blobs import BlobStore, FileDigest, HashCache, StoreTotals
 from hubgen.errors import BuildError, VersionConflictError
 from hubgen.manifest import HubSpec, ModelSpec, load_hub_manifest
-from hubgen.signing import DEFAULT_EXPIRES_DAYS, index_bytes, load_private_key
+from hubgen.signing import DEFAULT_EXPIRES_DAYS, MAX_EXPIRES_DAYS, check_not_retired, index_bytes, load_private_key
 from hubgen.site import reader
 from hubgen.site import render as site_render
 from hubgen.workers import Workers, pool_for
@@ -99,7 +99,8 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
         ManifestError: the YAML is invalid (the message gives line and key).
         BuildError: a folder is missing or invalid, a recipe failed, or *out_dir* is not a hub.
         VersionConflictError: a published version would change; bump the version.
-        SigningError: a signing key is unreadable or not ed25519.
+        SigningError: a signing key is unreadable or not ed25519, or a key rotation of the hub in *out_dir*
+            retired it (nothing is written then).
 
     Example:
         >>> build_hub("hub_manifest.yaml", "public/")  # doctest: +SKIP
@@ -108,13 +109,17 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
     spec = load_hub_manifest(manifest_path)
     if part_size is not None and part_size < 1:
         raise ValueError(f"part_size must be positive, got {part_size}")
-    if expires_days <= 0:
-        raise ValueError(f"expires_days must be positive, got {expires_days}")
+    if not 0 < expires_days <= MAX_EXPIRES_DAYS:
+        raise ValueError(f"expires_days must be more than 0 and at most {MAX_EXPIRES_DAYS}, got {expires_days}")
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    keys = [load_private_key(k) for k in sign_keys]
+    named = [(str(k), load_private_key(k)) for k in sign_keys]
+    keys = [key for _, key in named]
     out = Path(out_dir)
     old = _existing_index(out, spec)
+    if old is not None and named:  # before anything is written: a retired key would sign an index clients refuse
+        path = out / layout.INDEX_FILE
+        check_not_retired(jsonstrict.loads(path.read_bytes(), str(path)), named, path)
     published = {(name, v) for name, model in (old.models.items() if old else ()) for v in model.versions}
     pool = pool_for(sum((m.name, m.version) not in published for m in spec.models), workers)
     with recipes.importable_from(spec.source.parent):

@@ -15,8 +15,12 @@ API:
     add_signatures(obj, keys) -> dict                (obj with these keys' signatures added: k of n, one at a time)
     rotation_record(hub, version, new_keys, *, threshold, signers) -> dict
     index_bytes(new, old, *, keys, expires_days, now=None) -> bytes
+    check_not_retired(obj, keys, source)             (refuses keys a key rotation of the hub retired)
     sign_hub(folder, keys, *, expires_days, add=False, check=True) -> SignSummary        (``hubgen sign``)
     rotate_hub(folder, old_keys, new_keys, *, threshold=1, ...) -> SignSummary          (``hubgen rotate``)
+
+Where a function takes keys, each may be a loaded private key or the path of its file (then
+messages name the file).
 """
 from __future__ import annotations
 
@@ -41,10 +45,15 @@ from hubgen.verify import verify_hub
 if TYPE_CHECKING:  # cryptography is imported lazily
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    #: A private key, or the path of its file (``hubgen keygen``).
+    KeyLike = Ed25519PrivateKey | str | os.PathLike[str]
+
 logger = logging.getLogger(__name__)
 
 #: Default lifetime of a signed index; re-sign (rebuild with --sign-key) before it runs out.
 DEFAULT_EXPIRES_DAYS = 30
+#: The longest lifetime of a signed index (100 years).
+MAX_EXPIRES_DAYS = 36500
 _UNSIGNED_KEYS = ("version", "expires", trust.SIGNATURES_KEY)
 
 
@@ -189,8 +198,8 @@ def index_bytes(new: dict[str, Any], old: dict[str, Any] | None, *, keys: Sequen
         body[trust.ROTATIONS_KEY] = old[trust.ROTATIONS_KEY]
     if old is not None and not keys and _content(old) == body:
         return hubfiles.index_dumps(old)
-    if expires_days <= 0:
-        raise SigningError(f"expires_days must be positive, got {expires_days}")
+    if not 0 < expires_days <= MAX_EXPIRES_DAYS:
+        raise SigningError(f"expires_days must be more than 0 and at most {MAX_EXPIRES_DAYS}, got {expires_days}")
     previous = old.get("version") if old is not None else None
     out = dict(body, version=(previous if isinstance(previous, int) else 0) + 1)
     if not keys:
@@ -232,7 +241,7 @@ class SignSummary:
     checked: int = 0
 
 
-def sign_hub(folder: str | os.PathLike[str], keys: Sequence[Ed25519PrivateKey], *,
+def sign_hub(folder: str | os.PathLike[str], keys: Sequence[KeyLike], *,
              expires_days: float = DEFAULT_EXPIRES_DAYS, add: bool = False, check: bool = True,
              progress: Callable[[int], None] | None = None, now: datetime.datetime | None = None) -> SignSummary:
     """Sign the index of an existing hub folder (``hubgen sign DIR``), e.g. a ``dchub mirror`` copy.
@@ -243,21 +252,25 @@ def sign_hub(folder: str | os.PathLike[str], keys: Sequence[Ed25519PrivateKey], 
     keys held by different people sign in turn). The checksum files (``SHA256SUMS``, ``registry.txt``) are rewritten.
 
     Raises:
-        SigningError: no keys, no index, a damaged folder, or (with *add*) an unsigned index.
+        SigningError: no keys, no index, a key a rotation of this hub retired, a damaged folder, or (with
+            *add*) an unsigned index. Nothing is written then.
     """
     if not keys:
         raise SigningError("no signing key given (--sign-key)")
+    named = _named_keys(keys)
     root, obj = _read_hub(folder)
+    check_not_retired(obj, named, root / layout.INDEX_FILE)
     checked = _check_whole(root, progress) if check else 0
+    loaded = [key for _, key in named]
     if add:
-        data = hubfiles.index_dumps(add_signatures(obj, keys))
+        data = hubfiles.index_dumps(add_signatures(obj, loaded))
     else:
-        data = index_bytes(_content(obj), obj, keys=keys, expires_days=expires_days, now=now)
+        data = index_bytes(_content(obj), obj, keys=loaded, expires_days=expires_days, now=now)
     return _write_index(root, data, checked)
 
 
-def rotate_hub(folder: str | os.PathLike[str], old_keys: Sequence[Ed25519PrivateKey],
-               new_keys: Sequence[Ed25519PrivateKey], *, threshold: int = 1,
+def rotate_hub(folder: str | os.PathLike[str], old_keys: Sequence[KeyLike],
+               new_keys: Sequence[KeyLike], *, threshold: int = 1,
                expires_days: float = DEFAULT_EXPIRES_DAYS, check: bool = True,
                progress: Callable[[int], None] | None = None, now: datetime.datetime | None = None) -> SignSummary:
     """Move a hub to new keys (``hubgen rotate DIR``): append a key-rotation record signed by *old_keys*
@@ -267,19 +280,89 @@ def rotate_hub(folder: str | os.PathLike[str], old_keys: Sequence[Ed25519Private
     keys can be retired once every mirror serves the rotated index.
 
     Raises:
-        SigningError: no keys, or *old_keys* are not the keys the hub currently uses.
+        SigningError: no keys, an unsigned hub (sign it first), *old_keys* are not the keys the hub
+            currently uses, or *new_keys* and *threshold* are the current ones (a rotation changing nothing).
     """
     if not old_keys or not new_keys:
         raise SigningError("a rotation needs the current keys (--sign-key) and the new keys (--new-key)")
+    old, new = _named_keys(old_keys), _named_keys(new_keys)
     root, obj = _read_hub(folder)
     chain = list(obj.get(trust.ROTATIONS_KEY, []))
-    _check_current_keys(obj, old_keys, root)
+    _check_rotation(obj, old, new, threshold, root)
     checked = _check_whole(root, progress) if check else 0
     version = max((r.get("version", 0) for r in chain if isinstance(r, dict)), default=0) + 1
-    chain.append(rotation_record(obj["name"], version, new_keys, threshold=threshold, signers=old_keys))
+    chain.append(rotation_record(obj["name"], version, [k for _, k in new], threshold=threshold,
+                                 signers=[k for _, k in old]))
     body = dict(_content(obj), **{trust.ROTATIONS_KEY: chain})
-    data = index_bytes(body, obj, keys=new_keys, expires_days=expires_days, now=now)
+    data = index_bytes(body, obj, keys=[k for _, k in new], expires_days=expires_days, now=now)
     return _write_index(root, data, checked)
+
+
+def _named_keys(keys: Sequence[KeyLike]) -> list[tuple[str, Ed25519PrivateKey]]:
+    """Each key with what messages call it: its file, or ``key <id>`` for a key given loaded."""
+    named = []
+    for key in keys:
+        if isinstance(key, (str, os.PathLike)):
+            named.append((str(key), load_private_key(key)))
+        else:
+            named.append((f"key {trust.keyid(_public_raw(key))[:16]}", key))
+    return named
+
+
+def check_not_retired(obj: dict[str, Any], keys: Sequence[tuple[str, Ed25519PrivateKey]],
+                      source: str | os.PathLike[str]) -> None:
+    """Refuse to sign the index *obj* with a key one of its key rotations retired.
+
+    Clients that followed the rotation trust only the keys it named: an index signed by a retired key
+    is one they refuse. A key the chain never named (an operator signing a mirror copy for clients
+    configured with that key) is not refused.
+
+    Args:
+        obj: the hub's current ``index.json``, parsed.
+        keys: ``(name, private key)``: the name (a file) is what the message shows.
+        source: the index's path, for messages.
+
+    Raises:
+        SigningError: a key was retired; the message names it, the rotation, the current keys and what to do.
+    """
+    try:
+        records = trust.parse_rotations(obj, obj.get("name"), str(source))
+    except DchubError as err:
+        raise SigningError(str(err)) from err
+    retired = _retired_by(records)
+    for name, key in keys:
+        rotation = retired.get(trust.keyid(_public_raw(key)))
+        if rotation is None:
+            continue
+        current = records[-1].keyset
+        now = (f"key {_fingerprints(current.keyids)}" if len(current.keyids) == 1 else
+               f"{current.threshold} of the keys {_fingerprints(current.keyids)}")
+        since = f" (since key rotation {current.version})" if current.version != rotation else ""
+        raise SigningError(
+            f"{name}: this key was retired by key rotation {rotation} of hub {obj.get('name')!r} ({source}), so "
+            f"clients that followed the rotation would refuse what it signs; the hub is now signed by {now}{since}: "
+            f"sign with {'that key' if len(current.keyids) == 1 else 'those keys'} (the --new-key given to "
+            "`hubgen rotate`) instead; nothing was changed")
+
+
+def _retired_by(records: Sequence[Any]) -> dict[str, int]:
+    """``keyid -> the rotation that retired it`` for every key the chain moved away from and never back to:
+    the keys of each set a rotation replaced, and the old keys that signed a rotation."""
+    retired: dict[str, int] = {}
+    previous: set[str] = set()
+    for record in records:
+        new = set(record.keyset.keyids)
+        old = previous | ({kid for kid, _ in record.signatures} - new)
+        for kid in old - new:
+            retired[kid] = record.version
+        for kid in new:
+            retired.pop(kid, None)
+        previous = new
+    return retired
+
+
+def _fingerprints(keyids: Sequence[str]) -> str:
+    return ", ".join(k[:16] for k in sorted(keyids))
 
 
 def _read_hub(folder: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
@@ -304,26 +387,37 @@ def _check_whole(root: Path, progress: Callable[[int], None] | None) -> int:
     return report.checked
 
 
-def _check_current_keys(obj: dict[str, Any], old_keys: Sequence[Ed25519PrivateKey], root: Path) -> None:
+def _check_rotation(obj: dict[str, Any], old: Sequence[tuple[str, Ed25519PrivateKey]],
+                    new: Sequence[tuple[str, Ed25519PrivateKey]], threshold: int, root: Path) -> None:
     """The rotation's signers must be the hub's current keys: the last rotation's set (its threshold of
-    them), or, before any rotation, keys whose signatures the index carries."""
+    them), or, before any rotation, keys whose signatures the index carries; and the rotation must change
+    something (other keys, or another threshold)."""
     index_path = root / layout.INDEX_FILE
-    given = {trust.keyid(_public_raw(k)) for k in old_keys}
+    given = {trust.keyid(_public_raw(k)) for _, k in old}
     try:
         records = trust.parse_rotations(obj, obj["name"], str(index_path))
         signed = {kid for kid, _ in trust.parse_signatures(obj, str(index_path))}
     except DchubError as err:
         raise SigningError(str(err)) from err
     if records:
-        current = records[-1].keyset
-        if len(given & set(current.keyids)) < current.threshold:
-            raise SigningError(f"{index_path}: the hub's current keys (rotation {current.version}) are "
-                               f"{', '.join(k[:16] for k in current.keyids)}, {current.threshold} of which must "
+        current, current_threshold = set(records[-1].keyset.keyids), records[-1].keyset.threshold
+        if len(given & current) < current_threshold:
+            raise SigningError(f"{index_path}: the hub's current keys (rotation {records[-1].version}) are "
+                               f"{_fingerprints(sorted(current))}, {current_threshold} of which must "
                                "sign a rotation; --sign-key gave too few of them")
+    elif not signed:
+        raise SigningError(f"{index_path}: the hub is not signed yet, so there are no keys to rotate from: sign it "
+                           f"first with `hubgen sign {root} --sign-key {new[0][0]}` (clients then trust that key); "
+                           "`hubgen rotate` later moves a signed hub to new keys")
     elif not given & signed:
         raise SigningError(f"{index_path}: none of the --sign-key keys signed the current index (it is signed by "
-                           f"{', '.join(k[:16] for k in sorted(signed)) or 'no key'}); a rotation must be signed "
-                           "by the keys clients trust now")
+                           f"{_fingerprints(sorted(signed))}); a rotation must be signed by the keys clients trust now")
+    else:
+        current, current_threshold = signed, 1 if len(signed) == 1 else None
+    if {trust.keyid(_public_raw(k)) for _, k in new} == current and threshold == current_threshold:
+        raise SigningError(f"{index_path}: --new-key gives the hub's current keys ({_fingerprints(sorted(current))}, "
+                           f"threshold {threshold}): a rotation to them changes nothing; create a new key "
+                           "pair with `hubgen keygen --name NEW` and pass it as --new-key")
 
 
 def _write_index(root: Path, data: bytes, checked: int) -> SignSummary:
@@ -337,5 +431,6 @@ def _write_index(root: Path, data: bytes, checked: int) -> SignSummary:
                        rotation=max((r["version"] for r in records), default=0), checked=checked)
 
 
-__all__ = ["DEFAULT_EXPIRES_DAYS", "SignSummary", "add_signatures", "generate_keypair", "index_bytes",
-           "load_private_key", "public_key_text", "rotate_hub", "rotation_record", "sign_hub", "sign_index"]
+__all__ = ["DEFAULT_EXPIRES_DAYS", "MAX_EXPIRES_DAYS", "SignSummary", "add_signatures", "check_not_retired",
+           "generate_keypair", "index_bytes", "load_private_key", "public_key_text", "rotate_hub", "rotation_record",
+           "sign_hub", "sign_index"]

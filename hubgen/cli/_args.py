@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import argparse
 
+from hubgen.signing import MAX_EXPIRES_DAYS
+
 
 def days(text: str) -> float:
-    """A lifetime in days: a number between 0 and 36500 (exclusive)."""
+    """A lifetime in days: a number more than 0 and at most :data:`~hubgen.signing.MAX_EXPIRES_DAYS` (fractions
+    allowed: 0.5 is twelve hours)."""
     try:
         value = float(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from err
-    if not 0 < value < 36500:
-        raise argparse.ArgumentTypeError("must be between 0 and 36500 days")
+    if not 0 < value <= MAX_EXPIRES_DAYS:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_EXPIRES_DAYS} days, got {text!r}")
     return value
 
 

@@ -6,7 +6,7 @@ import argparse
 from hubgen.cli._args import days, positive_int
 from hubgen.cli._progress import ByteProgress
 from hubgen.cli.sign import summary_line
-from hubgen.signing import DEFAULT_EXPIRES_DAYS, load_private_key, rotate_hub
+from hubgen.signing import DEFAULT_EXPIRES_DAYS, rotate_hub
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,12 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``hubgen rotate``; print what was signed."""
-    old = [load_private_key(path) for path in args.sign_key]
-    new = [load_private_key(path) for path in args.new_key]
     progress = ByteProgress("verifying")
     try:
-        summary = rotate_hub(args.folder, old, new, threshold=args.threshold, expires_days=args.expires_days,
-                             check=args.check, progress=progress.add)
+        summary = rotate_hub(args.folder, args.sign_key, args.new_key, threshold=args.threshold,
+                             expires_days=args.expires_days, check=args.check, progress=progress.add)
     finally:
         progress.close()
     print(summary_line(summary))

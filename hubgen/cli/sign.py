@@ -5,7 +5,7 @@ import argparse
 
 from hubgen.cli._args import days
 from hubgen.cli._progress import ByteProgress
-from hubgen.signing import DEFAULT_EXPIRES_DAYS, SignSummary, load_private_key, sign_hub
+from hubgen.signing import DEFAULT_EXPIRES_DAYS, SignSummary, sign_hub
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,10 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``hubgen sign``; print what was signed."""
-    keys = [load_private_key(path) for path in args.sign_key]
     progress = ByteProgress("verifying")
     try:
-        summary = sign_hub(args.folder, keys, expires_days=args.expires_days, add=args.add, check=args.check,
+        summary = sign_hub(args.folder, args.sign_key, expires_days=args.expires_days, add=args.add, check=args.check,
                            progress=progress.add)
     finally:
         progress.close()
