@@ -21,6 +21,9 @@ from hubgen.errors import HubgenError
 COMMANDS: tuple[str, ...] = ("hubgen.cli.build", "hubgen.cli.verify", "hubgen.cli.publish", "hubgen.cli.serve",
                              "hubgen.cli.keygen", "hubgen.cli.sign", "hubgen.cli.rotate")
 
+#: Libraries hubgen uses whose INFO logging is chatter (shown with -v or DCHUB_DEBUG=1).
+_QUIET_LIBRARIES = ("boto3", "botocore", "s3transfer")
+
 
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser with every command of :data:`COMMANDS` registered."""
@@ -41,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(message)s", handlers=[quiet.StderrHandler()])
     quiet.set_verbose(args.verbose)
     quiet.silence_frameworks()  # recipes import DeepChem/TensorFlow: their chatter only with -v or DCHUB_DEBUG
+    if quiet.enabled():  # boto3 logs "Found credentials in environment variables." at INFO on every publish
+        for name in _QUIET_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         code = int(args.func(args) or 0)
     except (HubgenError, DchubError, OSError) as err:

@@ -221,14 +221,23 @@ def _index_problems(local: hubfiles.Index, remote: bytes, where: str) -> list[st
 
 
 def plan_lines(plan: PublishPlan) -> list[str]:
-    """Counts and bytes per kind, for ``--dry-run`` and the summary."""
-    lines = []
+    """Counts and bytes per kind, for ``--dry-run`` and the summary: a table whose columns line up whatever
+    the lengths of the labels, counts and sizes."""
+    rows: list[tuple[str, int, str, int | None, str]] = []
     for kind in ORDER:
         send, kept = plan.send[kind], plan.kept[kind]
         if send or kept:
-            lines.append(f"{_LABELS[kind]:22} {len(send):5} to send ({human_size(sum(f.size for f in send))}), "
-                         f"{len(kept)} unchanged ({human_size(sum(f.size for f in kept))})")
-    lines.append(f"{'total':22} {plan.files_to_send:5} to send ({human_size(plan.bytes_to_send)})")
+            rows.append((_LABELS[kind], len(send), f"({human_size(sum(f.size for f in send))})",
+                         len(kept), f"({human_size(sum(f.size for f in kept))})"))
+    rows.append(("total", plan.files_to_send, f"({human_size(plan.bytes_to_send)})", None, ""))
+    label_w, send_w, size_w = (max(len(str(row[i])) for row in rows) for i in range(3))
+    kept_w = max((len(str(row[3])) for row in rows if row[3] is not None), default=0)
+    lines = []
+    for label, n_send, send_size, n_kept, kept_size in rows:
+        line = f"{label:<{label_w}}  {n_send:>{send_w}} to send {send_size:<{size_w}}"
+        if n_kept is not None:
+            line += f"  {n_kept:>{kept_w}} unchanged {kept_size}"
+        lines.append(line.rstrip())
     return lines
 
 

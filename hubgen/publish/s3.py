@@ -6,8 +6,9 @@ single-part upload; when it is not, the ``x-amz-meta-sha256`` metadata every upl
 decides). Blobs go up in parallel; every object gets a ``Content-Type`` and ``Cache-Control``.
 
 Readers fetch anonymously. After publishing, an anonymous GET of ``index.json`` checks that they
-can; ``public_read`` first adds a bucket-policy statement granting ``s3:GetObject`` on the prefix.
-Credentials come from boto3's usual chain.
+can, from the endpoint the uploads went to (``--endpoint-url``, else boto3's own: ``AWS_ENDPOINT_URL``,
+its config file, else AWS) or ``public_url``; ``public_read`` first adds a bucket-policy statement
+granting ``s3:GetObject`` on the prefix. Credentials come from boto3's usual chain.
 """
 from __future__ import annotations
 
@@ -74,8 +75,9 @@ class S3Target:
         if self._public_url:
             return self._public_url if self._public_url.endswith("/") else self._public_url + "/"
         tail = f"{self.prefix}/" if self.prefix else ""
-        if self.endpoint_url:
-            return f"{self.endpoint_url.rstrip('/')}/{self.bucket}/{tail}"
+        endpoint = self.endpoint_url or self._client.meta.endpoint_url  # boto3's own: AWS_ENDPOINT_URL, config...
+        if self.endpoint_url or not _is_aws(endpoint):  # the host the uploads went to, never another
+            return f"{endpoint.rstrip('/')}/{self.bucket}/{tail}"
         region = self._region()
         if "." in self.bucket:  # virtual-hosted URLs break TLS for dotted bucket names
             return f"https://s3.{region}.amazonaws.com/{self.bucket}/{tail}"
@@ -204,6 +206,11 @@ class S3Target:
             return (f"{url} serves another index.json than the one just published (a CDN cache?); readers may "
                     "see the old hub until it expires")
         reason = f"HTTP {status}" if status is not None else reason
+        if self.public_read:
+            return (f"{url}: an anonymous GET failed ({reason}) although the bucket policy now grants public "
+                    f"s3:GetObject on s3://{self.bucket}/{self.key('*')}, so readers cannot fetch this hub: check "
+                    f"that Block Public Access allows public policies ({_unblock_command(self.bucket)}) and that "
+                    "the URL is where readers reach the bucket; behind a CDN or another host, pass --public-url")
         return (f"{url}: an anonymous GET failed ({reason}), so readers cannot fetch this hub. New buckets refuse "
                 f"anonymous reads: run again with --public-read to add a bucket policy granting s3:GetObject on "
                 f"s3://{self.bucket}/{self.key('*')} (Block Public Access must allow public policies: "
@@ -237,6 +244,12 @@ def _make_client(endpoint_url: str | None) -> Any:
     except ImportError as err:
         raise PublishError("publishing to S3 needs boto3: pip install 'dchub[publish]'") from err
     return boto3.client("s3", endpoint_url=endpoint_url)
+
+
+def _is_aws(endpoint: str) -> bool:
+    """Whether *endpoint* is one of AWS's own S3 hosts (where buckets also have virtual-hosted URLs)."""
+    host = urllib.parse.urlparse(endpoint).hostname or ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
 
 
 def _md5(item: HubFile) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from hubgen.errors import PublishError, TargetError
 from hubgen.publish import publish
 from hubgen.verify import verify_hub
 from tests.hubgen.publish.support import (
+    PYTHON,
     REPO,
     blob_keys,
     build,
@@ -206,8 +208,9 @@ def test_dry_run_changes_nothing(s3, moto_endpoint, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0 and "dry run" in out
     n_blobs = len([p for p in (hub / "blobs").rglob("*") if p.is_file()])
-    assert f"blobs                  {n_blobs:5} to send" in out
-    assert "index.json                 1 to send" in out
+    assert f"blobs {n_blobs} to send" in " ".join(out.split())
+    assert "index.json 1 to send" in " ".join(out.split())
+    _plan_columns(out)
     assert _versions(client, bucket) == {}
 
 
@@ -219,6 +222,59 @@ def test_cli_exit_code_says_whether_readers_can_fetch(s3, moto_endpoint, tmp_pat
     assert "anonymous GET failed (HTTP 403)" in capsys.readouterr().out
     assert main(target + ["--public-read"]) == 0
     assert f"readers fetch the hub anonymously from {_url(moto_endpoint, bucket)}" in capsys.readouterr().out
+
+
+#: ``hubgen ARGS`` in a child process that records every host it resolves or connects to (in the JSON file argv[1]).
+_RECORDING_HUBGEN = """
+import json, sys
+hosts = set()
+def record(event, args):
+    if event == "socket.getaddrinfo":
+        hosts.add(str(args[0]))
+    elif event == "socket.connect" and isinstance(args[1], tuple):
+        hosts.add(str(args[1][0]))
+sys.addaudithook(record)
+from hubgen.cli import main
+try:
+    code = main(sys.argv[2:])
+finally:
+    with open(sys.argv[1], "w") as handle:
+        json.dump(sorted(hosts), handle)
+sys.exit(code)
+"""
+
+
+def _plan_columns(out: str) -> None:
+    """The plan table's columns line up: every "to send" (and every "unchanged") at one position."""
+    rows = [line for line in out.splitlines() if " to send " in line]
+    assert len(rows) >= 5 and len({row.index(" to send ") for row in rows}) == 1, out
+    kept = [row for row in rows if " unchanged " in row]
+    assert len(kept) == len(rows) - 1 and len({row.index(" unchanged ") for row in kept}) == 1, out
+
+
+def test_publish_to_boto3s_endpoint_checks_that_endpoint_and_says_so_quietly(s3, moto_endpoint, tmp_path,
+                                                                            dead_url):
+    """``AWS_ENDPOINT_URL`` (boto3's own setting, no --endpoint-url): the uploads and the anonymous check go there
+    and nowhere else; no boto3 chatter on stderr; the plan's columns line up."""
+    client, bucket = s3
+    hub = build(tmp_path)
+    hosts = tmp_path / "hosts.json"
+    command = [PYTHON, "-c", _RECORDING_HUBGEN, str(hosts), "publish", str(hub), "--to", f"s3://{bucket}/{PREFIX}",
+               "--public-read"]
+    env = dict(os.environ, AWS_ENDPOINT_URL=moto_endpoint)
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"readers fetch the hub anonymously from {_url(moto_endpoint, bucket)}" in done.stdout
+    assert json.loads(hosts.read_text()) == ["127.0.0.1"]
+    assert "credentials" not in done.stderr.lower(), done.stderr
+    _plan_columns(done.stdout)
+
+    dead = subprocess.run(command + ["--public-url", dead_url], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert dead.returncode == 1, dead.stdout + dead.stderr
+    assert "an anonymous GET failed" in dead.stdout and "although the bucket policy now grants" in dead.stdout
+    assert "--public-read" not in dead.stdout  # it was given: advising it again would send the user in a circle
+    assert json.loads(hosts.read_text()) == ["127.0.0.1"]
 
 
 def test_refuses_a_bucket_holding_another_hub_or_more_versions(s3, moto_endpoint, tmp_path):
