@@ -2,8 +2,9 @@
 
 Serving under a sub-path (``--base /myhub/``) mimics a GitHub Pages project site, so relative
 links are exercised as they will be in production. Like a static host: folders serve their
-``index.html`` (never a listing), anything outside the base path is 404, and hubgen's private
-files are not served.
+``index.html`` (never a listing), anything outside the base path is 404, and neither hubgen's
+private files nor any hidden file or folder (``.git/config`` of a gh-pages clone, ``.env``) is
+served: a hub holds none but ``.nojekyll``, and the client fetches none.
 """
 from __future__ import annotations
 
@@ -109,7 +110,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     @staticmethod
     def _private(rel: str) -> bool:
-        return rel.split("/", 1)[0] in layout.PRIVATE_NAMES
+        """hubgen's private files, and every hidden file or folder but the hub's ``.nojekyll``."""
+        if rel == layout.NOJEKYLL:
+            return False
+        return rel.split("/", 1)[0] in layout.PRIVATE_NAMES or any(part.startswith(".") for part in rel.split("/"))
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         logger.info("%s %s", self.address_string(), format % args)

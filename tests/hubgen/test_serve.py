@@ -1,7 +1,10 @@
 """``hubgen serve``: a real subprocess on a free loopback port, fetched over HTTP."""
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -40,20 +43,27 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_site_hub(tmp_path_factory.mktemp("serve"))
 
 
-@pytest.fixture(scope="module")
-def served(hub: Path) -> Iterator[str]:
-    """``hubgen serve HUB --port 0 --base /myhub/`` in a subprocess; yields the hub's URL."""
+@contextlib.contextmanager
+def _serve(folder: Path, base: str = "/myhub/") -> Iterator[str]:
+    """``hubgen serve FOLDER --port 0 --base BASE`` in a subprocess; yields the hub's URL."""
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from hubgen.cli import main; sys.exit(main())",
-                             "serve", str(hub), "--port", "0", "--base", "/myhub/"],
+                             "serve", str(folder), "--port", "0", "--base", base],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
-        match = re.search(r"at (http://127\.0\.0\.1:\d+/myhub/)index\.html", line)
+        match = re.search(rf"at (http://127\.0\.0\.1:\d+{re.escape(base)})index\.html", line)
         assert match, f"unexpected first line {line!r}; stderr: {proc.stderr.read() if proc.poll() else ''}"
         yield match.group(1)
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def served(hub: Path) -> Iterator[str]:
+    """``hubgen serve HUB --port 0 --base /myhub/`` in a subprocess; yields the hub's URL."""
+    with _serve(hub) as url:
+        yield url
 
 
 def test_serves_the_site_under_the_base_path(served: str, hub: Path) -> None:
@@ -76,6 +86,26 @@ def test_redirects_the_bare_base_and_hides_the_rest(served: str) -> None:
     assert _get(served + "%2Ehubgen-cache.json")[0] == 404
     assert _get(served + "../index.html")[0] == 404
     assert _get(served + "no-such-page.html")[0] == 404
+
+
+def test_hidden_files_of_a_gh_pages_clone_are_not_served(hub: Path, tmp_path: Path) -> None:
+    """A clone of the gh-pages branch served as is: its ``.git`` (remote URLs, maybe a token) and any other
+    hidden file are 404; the hub itself (``.nojekyll`` included) is served and the client pulls from it."""
+    clone = tmp_path / "gh-pages"
+    shutil.copytree(hub, clone, ignore=shutil.ignore_patterns(".hubgen*"))
+    subprocess.run(["git", "init", "-q", str(clone)], check=True)
+    (clone / ".env").write_text("TOKEN=secret\n")
+    (clone / "models" / ".notes").write_text("draft\n")
+    with _serve(clone, "/") as url:
+        for hidden in (".git/config", ".git/HEAD", ".git/", ".env", "%2Egit/config", "models/.notes",
+                       "models/%2enotes", "models/../.git/config"):
+            assert _get(url + hidden)[0] == 404, hidden
+        assert _get(url + ".nojekyll")[0] == 200
+        assert _get(url + "index.json")[1] == (clone / "index.json").read_bytes()
+        env = dict(os.environ, DEEPCHEM_MODEL_HUB=url)
+        pulled = subprocess.run([str(Path(sys.executable).parent / "dchub"), "pull", "-q", "esol-mtr"], env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert pulled.returncode == 0, pulled.stdout + pulled.stderr
 
 
 def test_binds_loopback_only(hub: Path) -> None:
