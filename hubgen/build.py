@@ -40,6 +40,9 @@ _OWN_NAMES = frozenset({layout.INDEX_FILE, layout.SUMS_FILE, layout.REGISTRY_FIL
                         layout.BLOBS_DIR, layout.MODELS_DIR, layout.SITE_INDEX, layout.SITE_ASSETS_DIR,
                         *layout.PRIVATE_NAMES})
 
+#: Files the client's cache writes into a snapshot folder: skipped, never published (no manifest may list them).
+_CLIENT_MARKERS = layout.RESERVED_NAMES
+
 #: Threads writing manifests (creating a file is mostly the kernel's time: a second core helps).
 _WRITERS = 4
 
@@ -181,7 +184,9 @@ def _folder_files(model: ModelSpec, folder: Path, info: pretrained.PretrainedInf
     """The files of a pretrained folder as ``(relative path, path)``, a composite's member folders included.
 
     The only sub-folders allowed are the ``members/<i>`` that ``params.json`` lists (each a complete,
-    checked pretrained folder); anything else that is not a plain, visible file is refused.
+    checked pretrained folder); anything else that is not a plain, visible file is refused, but for the
+    client's marker of a cache snapshot (a folder ``dchub pull`` printed is a pretrained folder too),
+    which is left out: it is the cache's, not the model's.
     """
     members = _member_folders(model, folder, info)
     files = []
@@ -189,6 +194,8 @@ def _folder_files(model: ModelSpec, folder: Path, info: pretrained.PretrainedInf
         entries = sorted(listing, key=lambda e: e.name)
     for entry in entries:
         path = folder / entry.name
+        if not prefix and entry.name in _CLIENT_MARKERS:
+            continue
         if entry.name.startswith("."):
             raise BuildError(f"{model.where}: hidden file {path} in the pretrained folder; remove it")
         if entry.is_dir() and entry.name == layout.MEMBERS_DIR and members:
@@ -243,7 +250,7 @@ def _folder_bytes(folder: Path) -> int:
             for entry in listing:
                 if entry.is_dir(follow_symlinks=False):
                     total += _folder_bytes(Path(entry.path))
-                elif entry.is_file(follow_symlinks=False):
+                elif entry.is_file(follow_symlinks=False) and entry.name not in _CLIENT_MARKERS:
                     total += entry.stat(follow_symlinks=False).st_size
     except OSError:  # a missing folder: its worker reports it
         pass

@@ -380,3 +380,44 @@ def test_damaged_published_manifest_stops_the_build(hub_yaml, tmp_path):
                                          r".*esol/1\.0\.0/manifest\.json"):
         build_hub(hub_yaml, out)
     assert _tree(out) == before
+
+
+def test_a_cache_snapshot_folder_is_a_build_input(tmp_path):
+    """The folder ``dchub pull`` prints is a pretrained folder: ``hubgen build`` takes it as is (the cache's own
+    marker left in place and unpublished), and the model loads from the new hub; other hidden files are refused."""
+    from tests._support.folders import load_weights, make_folder
+    from tests._support.hubs import build_hub as build_test_hub
+
+    source = make_folder(tmp_path / "src" / "esol-mtr", seed=3, n_weights=3, size=500)
+    first = build_test_hub(tmp_path, {("esol-mtr", "1.0.0"): source}, out="first")
+    bin_dir = Path(sys.executable).parent
+
+    def pull(hub: Path, cache: Path, spec: str) -> Path:
+        env = dict(os.environ, DEEPCHEM_MODEL_HUB=str(hub), DEEPCHEM_HUB_CACHE=str(cache))
+        done = subprocess.run([str(bin_dir / "dchub"), "pull", "-q", spec], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return Path(done.stdout.strip().splitlines()[-1])
+
+    snapshot = pull(first, tmp_path / "cache", "esol-mtr@1.0.0")
+    assert (snapshot / layout.SNAPSHOT_MARKER).is_file()
+    marker = (snapshot / layout.SNAPSHOT_MARKER).read_bytes()
+    yaml = tmp_path / "lab.yaml"
+    yaml.write_text(f"name: lab\nmodels:\n  - name: esol-mtr\n    version: '2.0'\n    path: {snapshot}\n")
+    done = subprocess.run([str(bin_dir / "hubgen"), "build", str(yaml), "--out", str(tmp_path / "lab")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (snapshot / layout.SNAPSHOT_MARKER).read_bytes() == marker  # the cache is untouched
+    files = {f.path for f in _manifest(tmp_path / "lab", "esol-mtr", "2.0").files}
+    assert files == {p.name for p in source.iterdir()}  # the marker is not published
+
+    again = pull(tmp_path / "lab", tmp_path / "cache2", "esol-mtr@2.0")
+    loaded, original = load_weights(again), load_weights(source)
+    assert loaded.keys() == original.keys() and all((loaded[k] == original[k]).all() for k in loaded)
+
+    copy = tmp_path / "copy"
+    shutil.copytree(snapshot, copy)
+    (copy / ".DS_Store").write_bytes(b"x")
+    yaml.write_text(f"name: lab\nmodels:\n  - name: esol-mtr\n    version: '2.1'\n    path: {copy}\n")
+    with pytest.raises(BuildError, match=r"hidden file .*\.DS_Store"):
+        build_hub(yaml, tmp_path / "lab")
