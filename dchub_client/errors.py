@@ -283,6 +283,25 @@ class TrustError(HubError, PermissionError):
     """The hub index failed a signature, rollback or expiry check."""
 
 
+class StaleIndexError(TrustError):
+    """A mirror serves an index older than one already accepted (a rollback) or past its expiry (a frozen
+    or lagging mirror): refused like any untrusted index, though usually a mirror behind, not an attack."""
+
+
+class OtherHubError(TrustError):
+    """A mirror configured for one hub serves the index of another.
+
+    Attributes:
+        found: the hub name the index declares.
+        expected: the hub name the mirror is configured for.
+    """
+
+    def __init__(self, message: str, *, found: str, expected: str) -> None:
+        self.found = found
+        self.expected = expected
+        super().__init__(message)
+
+
 class ConfigError(HubError, ValueError):
     """The hub configuration file (``dchub hub add``; ``DCHUB_CONFIG``) is malformed or names an unknown hub.
 

@@ -3,29 +3,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dchub_client.errors import ConfigError
-from dchub_client.hub import hubs
+from dchub_client import constants
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.config import load_config
 from dchub_client.hub.hubs import Hub
-from dchub_client.hub.resolve import ModelRef, hub_for_alias
+from dchub_client.hub.resolve import ModelRef, Resolver
 
 
-def hub_of(ref: ModelRef, cache: Cache, *, what: str) -> Hub:
-    """The one hub a command about *ref* works on: its ``hub:`` prefix, else the only searched hub.
+def hub_of(ref: ModelRef, cache: Cache, *, refresh: bool = False) -> Hub:
+    """The one hub a command about *ref* works on: its ``hub:`` prefix, else the searched hub that
+    holds the name (as ``dchub pull`` decides).
 
     Raises:
-        ConfigError: a bare name while the config searches several hubs (*what* says for what).
+        AmbiguousModelError: several searched hubs hold a bare name.
+        ModelNotFoundError: none does.
     """
-    config = load_config()
-    if ref.hub is not None:
-        return hub_for_alias(ref.hub, cache, config)
-    order = hubs.search_order(config)
-    if len(order) != 1:
-        names = ", ".join(h.alias for h in order)
-        raise ConfigError(f"{what} works on one hub and several are searched ({names}); name it: HUB:{ref}",
-                          path=config.path)
-    return order[0]
+    resolver = Resolver(cache, load_config(), refresh=refresh, offline=constants.offline())
+    return resolver.hub_holding(ref)
 
 
 def fit_table(header: Sequence[str], rows: Sequence[Sequence[object]], width: int) -> str:

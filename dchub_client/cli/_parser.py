@@ -129,6 +129,9 @@ def _hub(sub: argparse._SubParsersAction) -> None:
                      help="make it the default hub: bare names resolve in it (DEEPCHEM_MODEL_HUB, when set, "
                           "still gives its mirrors)")
     add.add_argument("--replace", action="store_true", help="replace a hub of the same name")
+    add.add_argument("--no-check", action="store_true",
+                     help="do not fetch and check its index now (by default each mirror that answers must serve "
+                          "hub NAME, signed by the keys given)")
     add.set_defaults(run="hub:run_add")
     hsub.add_parser("ls", help="list the hubs, their mirrors and keys, and what is cached").set_defaults(
         run="hub:run_ls")

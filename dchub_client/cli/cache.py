@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from dchub_client.cli._common import table
-from dchub_client.errors import ModelNotFoundError
+from dchub_client.errors import AmbiguousModelError, ModelNotFoundError
 from dchub_client.hub import catalog, plain
 from dchub_client.hub.cache import Cache, SnapshotInfo
 from dchub_client.hub.lookup import not_found
@@ -65,6 +65,10 @@ def run_rm(args: argparse.Namespace) -> int:
                 and ref.hub in (None, s.hub)]
         if not hits:
             raise _not_cached(spec, [f"{s.name}@{s.version}" for s in snaps] + [s.name for s in snaps])
+        if len(hubs := sorted({s.hub for s in hits})) > 1:
+            choices = "\n".join(f"  - {hub}:{spec}" for hub in hubs)
+            raise AmbiguousModelError(f"{spec!r} is cached from more than one hub; name the hub (or several):\n"
+                                      f"{choices}", hubs=hubs)
         for s in hits:
             cache.remove_snapshot(s.name, s.version, hub=s.hub)
             print(f"removed {_hub_column(s)}:{s.name}@{s.version}")

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import re
 
 from dchub_client import constants
 from dchub_client.cli._common import table
-from dchub_client.errors import ConfigError, HubFormatError
+from dchub_client.errors import ConfigError, HubFormatError, MirrorError, NotAHubError, OtherHubError, TrustError
 from dchub_client.hub import catalog, hubs, trust
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.config import (
     DEFAULT_ALIAS,
+    HubConfig,
     HubEntry,
     add_hub,
     dumps_config,
@@ -19,7 +23,9 @@ from dchub_client.hub.config import (
     save_config,
 )
 from dchub_client.hub.hubs import Hub
-from dchub_client.hub.roots import normalize_root
+from dchub_client.hub.roots import normalize_root, root_kind
+
+log = logging.getLogger(__name__)
 
 
 def run_add(args: argparse.Namespace) -> int:
@@ -27,17 +33,64 @@ def run_add(args: argparse.Namespace) -> int:
     keys = [_key_text(entry) for entry in args.key]
     if args.threshold is not None and not 1 <= args.threshold <= max(len(keys), 1):
         raise ConfigError(f"--threshold must be from 1 to the number of --key options ({len(keys)})")
-    try:
-        mirrors = tuple(normalize_root(m) for m in args.mirrors)
-    except HubFormatError as err:
-        raise ConfigError(str(err)) from err
+    mirrors = tuple(_mirror(m) for m in args.mirrors)
     entry = HubEntry(args.name, mirrors, tuple(keys), args.threshold, args.default)
-    save_config(add_hub(config, entry, replace_existing=args.replace))
+    updated = add_hub(config, entry, replace_existing=args.replace)
+    checked = None if args.no_check else _check_hub(updated, args.name)
+    save_config(updated)
     signed = f"its index must be signed by {args.threshold or 1} of {len(keys)} key(s)" if keys else \
         "its index is not signature-checked (add --key PUBKEY)"
     print(f"added hub {args.name!r} to {config.path}: {len(mirrors)} mirror(s); {signed}")
+    if checked is not None:
+        print(f"checked: {checked}")
     print(f"load its models as {args.name}:NAME[@VERSION]" + ("; bare names resolve in it" if args.default else ""))
     return 0
+
+
+def _mirror(text: str) -> str:
+    """A mirror given to ``dchub hub add``, normalized. A local folder that is not there is kept with a
+    warning (a disk not mounted now), unless it reads as a server without its scheme (``HOST:PORT``)."""
+    try:
+        root = normalize_root(text, source="dchub hub add")
+    except HubFormatError as err:
+        raise ConfigError(str(err)) from err
+    if root_kind(root) == "local" and not os.path.isdir(root):
+        if re.fullmatch(r"[\w.-]+:\d+(/.*)?", text.strip()):
+            raise ConfigError(f"mirror {text!r}: there is no folder {root}; a web server is given by its URL: "
+                              f"http://{text.strip()}")
+        log.warning("mirror %s: there is no folder %s now (a disk not mounted?); it is added all the same", text, root)
+    return root
+
+
+def _check_hub(config: HubConfig, name: str) -> str | None:
+    """Fetch the new hub's index from each mirror and check it as every later command will (the name it
+    declares, its signatures). Mirrors that do not answer (a server down, a disk not mounted) are
+    passed over with a warning; None when offline or when none answered.
+
+    Raises:
+        ConfigError: a mirror serves another hub, no hub, or an index that fails its checks.
+    """
+    hub = hubs.named_hub(name, config)
+    if constants.offline() or hub is None:
+        return None
+    cache, index = Cache(), None
+    for mirror in hub.mirrors:
+        if mirror.kind == "local" and not os.path.isdir(mirror.root):
+            continue  # warned about already
+        try:
+            index = catalog.load_index(cache, hub.with_mirrors([mirror]), refresh=True)
+        except OtherHubError as err:
+            raise ConfigError(f"{mirror.root} serves hub {err.found!r}, not {name!r}; a hub is added under the "
+                              f"name its index declares: `dchub hub add {err.found} ...` (nothing was added)") from err
+        except (TrustError, HubFormatError, NotAHubError) as err:
+            raise ConfigError(f"{err}\n(nothing was added; --no-check adds it without this check)") from err
+        except MirrorError as err:
+            log.warning("could not check mirror %s now: %s", mirror.root, "; ".join(err.failures.values()))
+    if index is None:
+        log.warning("no mirror of hub %r answered; it is added unchecked", name)
+        return None
+    signed = "signed by the keys given" if hub.key_entries else "signatures not checked (no --key)"
+    return f"hub {index.name!r}, {len(index.models)} model(s), {signed}"
 
 
 def _key_text(entry: str) -> str:

@@ -13,7 +13,7 @@ from dchub_client.humanize import human_size
 
 def run(args: argparse.Namespace) -> int:
     cache = Cache()
-    chosen = {hub_of(parse_model_ref(spec), cache, what="dchub mirror") for spec in args.specs}
+    chosen = {hub_of(parse_model_ref(spec), cache) for spec in args.specs}
     if len(chosen) != 1:
         raise ConfigError("dchub mirror copies from one hub at a time; the models named come from "
                           + ", ".join(sorted(h.alias for h in chosen)))

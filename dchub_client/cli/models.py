@@ -126,7 +126,7 @@ def _error(message: str, level: str = "error") -> None:
 
 def run_info(args: argparse.Namespace) -> int:
     cache, ref = Cache(), parse_model_ref(args.spec)
-    hub = hub_of(ref, cache, what="dchub info")
+    hub = hub_of(ref, cache, refresh=args.refresh)
     plain_local = _plain_local(hub)
     for mirror in plain_local:
         folder = mirror.path / ref.name  # type: ignore[operator]

@@ -15,6 +15,21 @@ def is_sha256(value: object) -> bool:
     return isinstance(value, str) and len(value) == 64 and set(value) <= _HEX
 
 
+def shown_pair(actual: str, expected: str, width: int = 12) -> tuple[str, str]:
+    """Two digests shortened for a message, but never past where they differ.
+
+    ``width`` characters each, or up to the first differing character when that comes later (a digest
+    changed near its end is shown whole), so a reader can always see the two are different.
+
+    Example:
+        >>> shown_pair("ab" * 32, "ab" * 31 + "ac")[1][-3:]
+        'bac'
+    """
+    same = next((i for i, (a, b) in enumerate(zip(actual, expected)) if a != b), min(len(actual), len(expected)))
+    keep = max(width, same + 1)
+    return tuple(d if len(d) <= keep else d[:keep] + "…" for d in (actual, expected))  # type: ignore[return-value]
+
+
 def sha256_bytes(data: bytes | memoryview) -> str:
     """Hex sha256 of an in-memory buffer."""
     return hashlib.sha256(data).hexdigest()

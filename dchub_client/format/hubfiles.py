@@ -55,7 +55,7 @@ from typing import Any, NamedTuple
 
 from dchub_client.errors import HubFormatError, ManifestMismatchError
 from dchub_client.format import jsonstrict, layout
-from dchub_client.format.hashing import is_sha256, sha256_bytes
+from dchub_client.format.hashing import is_sha256, sha256_bytes, shown_pair
 
 #: Model names and versions: URL- and file-name-safe, at most this long.
 MAX_NAME_LENGTH = 100
@@ -412,9 +412,10 @@ def read_manifest(data: bytes, ref: VersionRef, source: str, *, name: str | None
     """
     actual = sha256_bytes(data)
     if actual != ref.sha256 or len(data) != ref.size:
+        got, says = shown_pair(actual, ref.sha256)
         raise ManifestMismatchError(
-            f"sha256 mismatch with {layout.INDEX_FILE}: got {actual[:12]}… ({len(data)} bytes), "
-            f"the index says {ref.sha256[:12]}… ({ref.size} bytes)", source=source)
+            f"sha256 mismatch with {layout.INDEX_FILE}: got {got} ({len(data)} bytes), "
+            f"the index says {says} ({ref.size} bytes)", source=source)
     return parse_manifest(jsonstrict.loads(data, source), source, name=name, version=version)
 
 

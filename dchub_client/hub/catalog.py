@@ -259,12 +259,15 @@ def _recheck(cache: Cache, hub: Hub, name: str, *, offline: bool) -> _Cached | N
 
 def _fetch(cache: Cache, hub: Hub, mirrors: Sequence[Mirror], cached: _Cached | None, missing: list[str]) -> Index:
     """Fetch the index from the first of *mirrors* that serves an acceptable one; cache it."""
+    notes: dict[str, str] = {}
+
     def attempt(mirror: Mirror) -> tuple[Index, bool]:
         try:
             data = mirror.read_bytes(layout.INDEX_FILE, MAX_METADATA_BYTES)
         except failure_types() as err:
             if is_missing(err):
                 missing.append(mirror.root)
+                notes[mirror.root] = _status_note(err)
             raise
         if cached is not None and sha256_bytes(data) == cached.sha256:
             _check_identity(cache, hub, cached.index, mirror.locate(layout.INDEX_FILE), mirror.root)
@@ -280,17 +283,27 @@ def _fetch(cache: Cache, hub: Hub, mirrors: Sequence[Mirror], cached: _Cached | 
         index, _ = try_mirrors(mirrors, layout.INDEX_FILE, attempt)
     except MirrorError as err:
         if missing and set(missing) == {m.root for m in mirrors}:
-            raise not_a_hub(missing) from err
+            raise not_a_hub([root + notes.get(root, "") for root in missing], hub) from err
         raise
     return index
 
 
-def not_a_hub(roots: Sequence[str]) -> NotAHubError:
-    """The error for roots that hold no ``index.json``, saying what was expected there."""
+def _status_note(err: BaseException) -> str:
+    """`` (HTTP 403: ...)`` for an answer that may not mean "missing", else nothing."""
+    if getattr(err, "status", None) == 403:
+        return (" (HTTP 403 Forbidden: what S3 answers for a missing file, and for every file of a bucket "
+                "that does not allow public reads)")
+    return ""
+
+
+def not_a_hub(roots: Sequence[str], hub: Hub | None = None) -> NotAHubError:
+    """The error for roots that hold no ``index.json``, saying what was expected there and where the
+    roots were configured (*hub*: ``DEEPCHEM_MODEL_HUB``, or a named hub's mirrors)."""
+    where = "in DEEPCHEM_MODEL_HUB" if hub is None or hub.is_default else f"as a mirror of {hub.label} ({hub.source})"
     return NotAHubError(
         f"no {layout.INDEX_FILE} at {', '.join(roots)}: not a dchub hub root. A hub root is the folder "
         f"`hubgen build --out DIR` wrote (it holds {layout.INDEX_FILE}, {layout.MODELS_DIR}/ and "
-        f"{layout.BLOBS_DIR}/); give its URL or path in DEEPCHEM_MODEL_HUB (the URL `hubgen serve` prints). "
+        f"{layout.BLOBS_DIR}/); give its URL or path {where} (the URL `hubgen serve` prints). "
         f"A root of plain model folders holds <name>/{layout.PARAMS_FILE} instead, and is read model by model")
 
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from dchub_client import constants
 from dchub_client.errors import BadResponseError, ChecksumError, MirrorError
-from dchub_client.format.hashing import CHUNK_SIZE, sha256_bytes
+from dchub_client.format.hashing import CHUNK_SIZE, sha256_bytes, shown_pair
 from dchub_client.format.hubfiles import FileEntry, Part, blob_path
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.mirrors import Mirror, describe, failure_types, try_mirrors
@@ -245,7 +245,8 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
 
 
 def _mismatch(actual: str, expected: str) -> str:
-    return f"sha256 mismatch (got {actual[:12]}…, expected {expected[:12]}…)"
+    got, wanted = shown_pair(actual, expected)
+    return f"sha256 mismatch (got {got}, expected {wanted})"
 
 
 def _stream(mirror: Mirror, part: Part, sink: _BlobSink) -> None:

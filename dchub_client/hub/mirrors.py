@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from dchub_client import constants
-from dchub_client.errors import BadResponseError, HubFormatError, MirrorDownError, MirrorError, TrustError
+from dchub_client.errors import (
+    BadResponseError,
+    HubFormatError,
+    MirrorDownError,
+    MirrorError,
+    StaleIndexError,
+    TrustError,
+)
 from dchub_client.format import layout
 from dchub_client.format.hashing import CHUNK_SIZE
 from dchub_client.hub import health
@@ -191,6 +198,7 @@ def try_mirrors(mirrors: Iterable[Mirror], what: str, attempt: Callable[[Mirror]
             continue
         if mirror.root in down:
             record.mark_up(mirror.root)
+        _warn_refused(what, mirror, failures, errors)
         return result
     for kind in (HubFormatError, TrustError):  # every mirror answered, and every answer was refused
         if errors and all(isinstance(e, kind) for e in errors):
@@ -198,6 +206,15 @@ def try_mirrors(mirrors: Iterable[Mirror], what: str, attempt: Callable[[Mirror]
     if not failures:
         raise MirrorError(what, {"(none)": "no mirror configured; set DEEPCHEM_MODEL_HUB"})
     raise MirrorError(what, {m.root: failures[m.root] for m in mirrors if m.root in failures}) from errors[-1]
+
+
+def _warn_refused(what: str, used: Mirror, failures: dict[str, str], errors: list[BaseException]) -> None:
+    """Say which mirrors were passed over because what they served was refused (forged, tampered or
+    malformed: worth knowing even though another mirror served it); plain failures and mirrors that are
+    only behind (a stale index) stay at INFO."""
+    for (root, why), err in zip(failures.items(), errors):
+        if isinstance(err, (TrustError, HubFormatError)) and not isinstance(err, StaleIndexError):
+            log.warning("%s: refused what %s served (%s); used %s", what, root, why, used.root)
 
 
 def _failed(record: health.MirrorHealth, mirror: Mirror, what: str, err: BaseException) -> None:

@@ -217,6 +217,27 @@ class Resolver:
             return self.in_hub(order[0], ref)
         return self._listed(order, ref)
 
+    def hub_holding(self, ref: ModelRef) -> Hub:
+        """The one hub *ref* is about: its ``hub:`` prefix, the only searched hub, or the one searched hub
+        that holds the name (reads only indexes; offline, the cached ones).
+
+        Raises:
+            AmbiguousModelError: several searched hubs hold the name.
+            ModelNotFoundError: none does.
+        """
+        if ref.hub is not None:
+            return hub_for_alias(ref.hub, self.cache, self.config)
+        order = hubs.search_order(self.config)
+        if len(order) == 1:
+            return order[0]
+        holders = self._offline_holders(order, ref) if self.offline else self._holders(order, ref)
+        if len(holders) > 1:
+            raise _ambiguous(ref, holders, self.config)
+        if not holders:
+            searched = ", ".join(h.alias for h in order)
+            raise ModelNotFoundError(f"no model named {ref.name!r} in the searched hubs ({searched})")
+        return holders[0][0]
+
     # --- one hub -------------------------------------------------------------------------------
 
     def in_hub(self, hub: Hub, ref: ModelRef) -> ResolvedFolder:
@@ -334,6 +355,13 @@ class Resolver:
 
     def _listed(self, order: Sequence[Hub], ref: ModelRef) -> ResolvedFolder:
         """A bare name with a search list of several hubs: it must be in exactly one of them."""
+        if (found := self._the_holder(ref, self._holders(order, ref))) is not None:
+            return found
+        searched = ", ".join(h.alias for h in order)
+        raise ModelNotFoundError(f"no model named {str(ref)!r} in the searched hubs ({searched})")
+
+    def _holders(self, order: Sequence[Hub], ref: ModelRef) -> list[tuple[Hub, str]]:
+        """The searched hubs that hold *ref*'s name, each with how (every index must be readable)."""
         holders: list[tuple[Hub, str]] = []
         for hub in order:
             try:
@@ -344,27 +372,34 @@ class Resolver:
                                   err.failures) from err
             if where is not None:
                 holders.append((hub, where))
-        if (found := self._the_holder(ref, holders)) is not None:
-            return found
-        searched = ", ".join(h.alias for h in order)
-        raise ModelNotFoundError(f"no model named {str(ref)!r} in the searched hubs ({searched})")
+        return holders
 
     def _holds(self, hub: Hub, ref: ModelRef) -> str | None:
-        """How *hub* holds *ref* (``"hub 'x', 1.0"``, ``"plain folder ROOT"``), or None; reads only indexes."""
+        """How *hub* holds *ref*'s name (``"hub 'x', 1.0"``, ``"plain folder ROOT"``), or None; reads only
+        indexes. A hub that has the name but not the version asked for still holds it: which hub a bare
+        name means never depends on the version (a hub cannot take over a name by publishing a version)."""
         for mirror in _plain_local(hub):
-            if ref.version is None and (mirror.path / ref.name / layout.PARAMS_FILE).is_file():  # type: ignore[operator]
+            if (mirror.path / ref.name / layout.PARAMS_FILE).is_file():  # type: ignore[operator]
                 return f"plain folder {mirror.root}"
         indexed = [m for m in hub.mirrors if m not in _plain_local(hub)]
         if not indexed:
             return None
         index = catalog.load_index(self.cache, hub.with_mirrors(indexed), refresh=self.refresh, offline=self.offline)
         entry = index.models.get(ref.name)
-        if entry is None or (ref.version is not None and ref.version not in entry.versions):
+        if entry is None:
             return None
+        if ref.version is not None and ref.version not in entry.versions:
+            return f"hub {index.name!r}, which has no {ref.version}: {', '.join(entry.versions)}"
         return f"hub {index.name!r}, {ref.version or entry.latest}"
 
     def _offline(self, order: Sequence[Hub], ref: ModelRef) -> ResolvedFolder:
         """Offline, a bare name: in the searched hubs whose index is known here, else in any cached hub."""
+        if (found := self._the_holder(ref, self._offline_holders(order, ref))) is not None:
+            return found
+        return self._cached_anywhere(order, ref)
+
+    def _offline_holders(self, order: Sequence[Hub], ref: ModelRef) -> list[tuple[Hub, str]]:
+        """:meth:`_holders` from what the cache knows; hubs it knows nothing about are passed over."""
         holders: list[tuple[Hub, str]] = []
         for hub in order:
             try:
@@ -373,9 +408,7 @@ class Resolver:
                 continue  # nothing known here about this hub: the cache may still hold the model
             if where is not None:
                 holders.append((hub, where))
-        if (found := self._the_holder(ref, holders)) is not None:
-            return found
-        return self._cached_anywhere(order, ref)
+        return holders
 
     def _the_holder(self, ref: ModelRef, holders: list[tuple[Hub, str]]) -> ResolvedFolder | None:
         """*ref* from the one hub holding it; None when none does; ambiguous when several do."""

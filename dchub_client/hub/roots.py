@@ -28,11 +28,11 @@ ROOT_FILES = (layout.INDEX_FILE, layout.SITE_INDEX)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def root_kind(root: str) -> str:
+def root_kind(root: str, source: str = "DEEPCHEM_MODEL_HUB") -> str:
     """``"http"`` for an ``http(s)://`` root, ``"local"`` for a ``file://`` URL or a path.
 
     Raises:
-        HubFormatError: another scheme (``ftp://``, ``s3://`` ...).
+        HubFormatError: another scheme (``ftp://``, ``s3://`` ...), naming *source* (where the root was given).
     """
     scheme = urllib.parse.urlsplit(root.strip()).scheme.lower()
     if scheme in _DEFAULT_PORTS:
@@ -42,18 +42,18 @@ def root_kind(root: str) -> str:
     hint = " (an S3 bucket is read over HTTPS: https://BUCKET.s3.REGION.amazonaws.com/PREFIX/)" \
         if scheme == "s3" else ""
     raise HubFormatError(f"unsupported mirror {root!r}: use http(s)://, file:// or a local path{hint}",
-                         source="DEEPCHEM_MODEL_HUB")
+                         source=source)
 
 
-def normalize_root(root: str) -> str:
+def normalize_root(root: str, source: str = "DEEPCHEM_MODEL_HUB") -> str:
     """The canonical spelling of a hub root (see the module docstring).
 
     Raises:
-        HubFormatError: an unsupported scheme, or an http(s) URL without a host.
+        HubFormatError: an unsupported scheme, or an http(s) URL without a host (naming *source*).
     """
     text = root.strip()
-    if root_kind(text) == "http":
-        return _normalize_url(text)
+    if root_kind(text, source) == "http":
+        return _normalize_url(text, source)
     if urllib.parse.urlsplit(text).scheme.lower() == "file":
         text = _file_url_path(text)
     return _normalize_path(text)
@@ -69,17 +69,17 @@ def _file_url_path(url: str) -> str:
     return urllib.parse.unquote(path)
 
 
-def _normalize_url(url: str) -> str:
+def _normalize_url(url: str, source: str) -> str:
     parts = urllib.parse.urlsplit(url)
     scheme = parts.scheme.lower()
     if not parts.hostname:
-        raise HubFormatError(f"invalid mirror URL {url!r}: no host", source="DEEPCHEM_MODEL_HUB")
+        raise HubFormatError(f"invalid mirror URL {url!r}: no host", source=source)
     host = parts.hostname.lower()  # urlsplit lower-cases it already; be explicit
     host = f"[{host}]" if ":" in host else host
     try:
         port = parts.port
     except ValueError as err:
-        raise HubFormatError(f"invalid mirror URL {url!r}: {err}", source="DEEPCHEM_MODEL_HUB") from err
+        raise HubFormatError(f"invalid mirror URL {url!r}: {err}", source=source) from err
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     if parts.username is not None:
         userinfo = parts.netloc.rpartition("@")[0]

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from dchub_client import constants
-from dchub_client.errors import TrustError
+from dchub_client.errors import OtherHubError, StaleIndexError, TrustError
 from dchub_client.format import hubfiles, layout
 from dchub_client.format.atomic import atomic_write_bytes
 
@@ -218,8 +218,14 @@ def parse_key_entries(text: str, source: str, base: Path | None = None) -> Itera
             path = base / path
         if path.is_file():
             yield parse_public_key(_read_key_file(path), str(path))
-        else:
-            yield parse_public_key(entry, f"{source} (entry {entry[:12]}…: not a file, so read as a base64 key)")
+            continue
+        try:
+            key = parse_public_key(entry, source)
+        except TrustError as err:
+            why = str(err).removeprefix(f"{source}: ")
+            raise TrustError(f"{source}: {entry!r} is neither a key file (there is no file {path.absolute()}) "
+                             f"nor a base64 ed25519 public key ({why})") from None
+        yield key
 
 
 def _read_key_file(path: Path) -> str:
@@ -495,8 +501,9 @@ def check_index(obj: dict[str, Any], index: hubfiles.Index, source: str, *, stor
         TrustError: which check failed and what to do.
     """
     if expected_hub is not None and index.name != expected_hub:
-        raise TrustError(f"{source}: this index is of hub {index.name!r}, but the mirror is configured for hub "
-                         f"{expected_hub!r}; refusing it (a mirror serving another hub)")
+        raise OtherHubError(f"{source}: this index is of hub {index.name!r}, but the mirror is configured for hub "
+                            f"{expected_hub!r}; refusing it (a mirror serving another hub)",
+                            found=index.name, expected=expected_hub)
     if keys is None:
         keys, threshold = trusted_keys(), key_threshold() if threshold is None else threshold
     if not keys:
@@ -512,9 +519,9 @@ def check_index(obj: dict[str, Any], index: hubfiles.Index, source: str, *, stor
     _check_expiry(index.expires, source, allow_expired, now)
     highest = store.highest(index.name) if store is not None else None
     if highest is not None and index.version < highest:
-        raise TrustError(f"{source}: index version {index.version} of hub {index.name!r} is older than version "
-                         f"{highest} already seen (a rollback: this mirror serves an outdated or replayed index); "
-                         "try another mirror")
+        raise StaleIndexError(f"{source}: index version {index.version} of hub {index.name!r} is older than version "
+                              f"{highest} already seen (a rollback: this mirror serves an outdated or replayed "
+                              "index); try another mirror")
     return Verdict(index.name, index.version, current, configured, signed_by)
 
 
@@ -526,9 +533,9 @@ def _check_expiry(expires: str, source: str, allow_expired: bool, now: datetime.
         log.warning("%s: the hub index expired at %s; using it anyway (DEEPCHEM_HUB_ALLOW_EXPIRED, offline)",
                     source, expires)
         return
-    raise TrustError(f"{source}: the hub index expired at {expires} (a frozen or stale mirror, or a hub that "
-                     "was not re-signed); refusing it. Refresh it from an up-to-date mirror"
-                     " (offline, DEEPCHEM_HUB_ALLOW_EXPIRED=1 accepts a cached copy knowingly)")
+    raise StaleIndexError(f"{source}: the hub index expired at {expires} (a frozen or stale mirror, or a hub that "
+                          "was not re-signed); refusing it. Refresh it from an up-to-date mirror (to use the "
+                          "cached copy knowingly: DEEPCHEM_HUB_OFFLINE=1 DEEPCHEM_HUB_ALLOW_EXPIRED=1)")
 
 
 def notice_unchecked_signatures() -> None:

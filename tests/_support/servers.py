@@ -2,8 +2,8 @@
 
 ``faults`` maps a path prefix to one of:
 
-``404``, ``500``
-    that status.
+``403``, ``404``, ``500``
+    that status (403: what S3 answers for any file of a private bucket).
 ``corrupt``
     the first byte flipped.
 ``slow``
@@ -52,7 +52,8 @@ BOMB_SIZE = 256 << 20
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder; ``server.faults`` maps a path prefix to ``404``, ``500``, ``corrupt``, ``slow`` or ``hang``."""
+    """Serves a folder; ``server.faults`` maps a path prefix to ``403``, ``404``, ``500``, ``corrupt``, ``slow`` or
+    ``hang``."""
 
     def log_message(self, *args: object) -> None:
         pass
@@ -70,7 +71,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         if fault == "hang":  # accept the request, answer nothing until the client has given up
             time.sleep(1.5)
             return
-        if fault in ("404", "500"):
+        if fault in ("403", "404", "500"):
             self.send_error(int(fault))
             return
         if fault is None:
@@ -150,7 +151,7 @@ def gzip_bomb() -> bytes:
 class _FaultyHandler(_Handler):
     def do_GET(self) -> None:
         fault = self._fault()
-        if fault is None or fault in ("corrupt", "slow", "hang", "404", "500"):
+        if fault is None or fault in ("corrupt", "slow", "hang", "403", "404", "500"):
             self.server.hits[self.path.lstrip("/")] -= 1  # type: ignore[attr-defined]  # counted again below
             self.close_connection = True
             super().do_GET()

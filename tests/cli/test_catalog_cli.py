@@ -111,11 +111,31 @@ def test_ls_of_an_http_root_without_an_index_is_an_error(tmp_path, serve, monkey
     assert main(["pull", "-q", "m"]) == 0  # the plain layout still loads by name
 
 
-def test_hub_add_ls_search_rm(card_hub, tmp_path, keys, monkeypatch, capsys):
+def test_a_private_bucket_is_told_from_a_missing_hub(card_hub, tmp_path, monkeypatch, capsys):
+    _, server = card_hub
+    server.faults[""] = "403"  # a private S3 prefix answers 403 for every key
+    assert main(["ls"]) == 1
+    err = capsys.readouterr().err
+    assert f"no index.json at {server.url} (HTTP 403 Forbidden: " in err and "does not allow public reads" in err
+    assert "give its URL or path in DEEPCHEM_MODEL_HUB" in err
+    monkeypatch.setenv("DCHUB_CONFIG", str(tmp_path / "dchub.toml"))
+    assert main(["hub", "add", "lab", server.url, "--no-check"]) == 0
+    assert main(["ls", "lab"]) == 1
+    err = capsys.readouterr().err
+    assert "(HTTP 403 Forbidden: " in err and f"give its URL or path as a mirror of hub 'lab' ({tmp_path / 'dchub.toml'} [hubs.lab])" in err
+
+
+def test_hub_add_ls_search_rm(card_hub, tmp_path, keys, monkeypatch, capsys, caplog):
     _, server = card_hub
     config = tmp_path / "cfg" / "dchub.toml"
     monkeypatch.setenv("DCHUB_CONFIG", str(config))
-    assert main(["hub", "add", "acme", server.url + "index.html", "/mnt/acme/", "--key", str(keys["old"][1])]) == 0
+    add = ["hub", "add", "acme", server.url + "index.html", "/mnt/acme/", "--key", str(keys["old"][1])]
+    assert main(add) == 1  # the server holds hub 'test-hub': said at once, not at the next use
+    err = capsys.readouterr().err
+    assert f"{server.url} serves hub 'test-hub', not 'acme'" in err and "`dchub hub add test-hub ...`" in err
+    assert "mirror /mnt/acme/: there is no folder /mnt/acme now (a disk not mounted?)" in caplog.text
+    assert not config.exists()
+    assert main([*add, "--no-check"]) == 0
     assert "added hub 'acme'" in capsys.readouterr().out
     entry = load_config().hubs["acme"]
     assert entry.mirrors == (server.url, "/mnt/acme") and len(entry.keys) == 1
@@ -123,7 +143,7 @@ def test_hub_add_ls_search_rm(card_hub, tmp_path, keys, monkeypatch, capsys):
     assert main(["hub", "add", "acme", server.url]) == 1
     assert "already configured" in capsys.readouterr().err
     assert main(["hub", "add", "bad", server.url, "--key", "not-a-key"]) == 1
-    assert "not a PEM or base64" in capsys.readouterr().err
+    assert "--key: 'not-a-key' is neither a key file (there is no file /" in capsys.readouterr().err
     assert main(["hub", "add", "two", server.url, "--threshold", "2", "--key", str(keys["old"][1])]) == 1
     assert main(["hub", "search", "default", "acme"]) == 0
     assert "bare names resolve in: default, acme (a name in more than one is an error)" in capsys.readouterr().out

@@ -132,3 +132,17 @@ def test_latest_version():
     assert hf.latest_version(["1.9", "1.10", "1.2"]) == "1.10"
     assert hf.latest_version(["1.0.0", "1.0.0rc1"]) == "1.0.0"
     assert hf.latest_version(["beta", "alpha"]) == "beta"
+
+
+def test_a_digest_mismatch_shows_where_the_digests_differ():
+    from dchub_client.errors import ManifestMismatchError
+    from dchub_client.format.hashing import sha256_bytes, shown_pair
+
+    data = b'{"format": "dchub-manifest"}'
+    actual = sha256_bytes(data)
+    near = actual[:-1] + ("0" if actual[-1] != "0" else "1")  # differs in the last hex digit only
+    with pytest.raises(ManifestMismatchError) as info:
+        hf.read_manifest(data, hf.VersionRef("models/m/1/manifest.json", near, len(data)), "m/manifest.json")
+    assert f"got {actual} (" in str(info.value) and f"the index says {near} (" in str(info.value)
+    assert shown_pair("a" * 64, "b" * 64) == ("a" * 12 + "…", "b" * 12 + "…")  # short when they differ early
+    assert shown_pair("ab" * 32, "ab" * 10 + "ac" + "ab" * 21) == ("ab" * 11 + "…", "ab" * 10 + "ac…")

@@ -203,7 +203,8 @@ def test_trusted_keys_from_pub_files_and_the_config_file(signed, keys, monkeypat
 
 def test_a_bad_trusted_key_entry_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("DEEPCHEM_HUB_TRUSTED_KEYS", "no-such-file.pub")
-    with pytest.raises(TrustError, match="DEEPCHEM_HUB_TRUSTED_KEYS.*not a PEM or base64"):
+    with pytest.raises(TrustError, match="DEEPCHEM_HUB_TRUSTED_KEYS: 'no-such-file.pub' is neither a key file "
+                                         r"\(there is no file /.*/no-such-file.pub\) nor a base64"):
         trust.trusted_keys()
     monkeypatch.setenv("DEEPCHEM_HUB_TRUSTED_KEYS", "AAAA")
     with pytest.raises(TrustError, match="32 bytes"):
@@ -246,6 +247,33 @@ def test_rollback_mirror_is_skipped_when_another_serves_the_current_index(tmp_pa
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", f"{stale.url} {fresh.url}")
     resolve_pretrained("esol-mtr", refresh=True)  # the cached index is the same hub's: refresh to ask the mirrors
     assert stale.hits["index.json"] == 1 and fresh.hits["index.json"] == 2
+
+
+def test_a_mirror_serving_a_forged_index_is_named_in_a_warning(signed, tmp_path, sources, keys, serve, monkeypatch,
+                                                                caplog):
+    hub, good = signed
+    forged = serve(_signed_hub(tmp_path, sources, keys, names=("old",), out="forged"))  # a key nobody trusts
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", f"{forged.url} {good.url}")
+    with caplog.at_level(logging.INFO, logger="dchub_client"):
+        resolve_pretrained("esol-gc")  # served by the good mirror
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and warned[0].startswith(f"index.json: refused what {forged.url} served (")
+    assert "signed only by keys you do not trust" in warned[0] and warned[0].endswith(f"; used {good.url}")
+
+
+def test_a_mirror_that_is_only_behind_is_not_a_warning(tmp_path, sources, keys, serve, monkeypatch, caplog):
+    old_hub = _signed_hub(tmp_path, sources, keys, out="old")
+    new_hub = _signed_hub(tmp_path, sources, keys, out="new")
+    _signed_hub(tmp_path, sources, keys, out="new")
+    monkeypatch.setenv("DEEPCHEM_HUB_TRUSTED_KEYS", _pub(keys, "new"))
+    stale, fresh = serve(old_hub), serve(new_hub)
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", fresh.url)
+    resolve_pretrained("esol-gc")
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", f"{stale.url} {fresh.url}")
+    with caplog.at_level(logging.INFO, logger="dchub_client"):
+        resolve_pretrained("esol-mtr", refresh=True)
+    assert stale.hits["index.json"] == 1
+    assert [r.levelno for r in caplog.records if "older than version" in r.getMessage()] == [logging.INFO]
 
 
 def _expired_hub(tmp_path, sources, keys) -> Path:

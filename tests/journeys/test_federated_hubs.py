@@ -24,7 +24,12 @@ def test_two_hubs_with_a_colliding_name(tmp_path: Path, keys, serve, monkeypatch
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", dc_server.url)
     monkeypatch.setenv("DEEPCHEM_HUB_TRUSTED_KEYS", str(keys["old"][1]))  # the default hub's key
 
-    ok("hub", "add", "acme", acme_server.url, "--key", str(keys["new"][1]))
+    typo = run("hub", "add", "acme", acme_server.url.replace("http://", ""), "--key", str(keys["new"][1]))
+    assert typo.returncode == 1 and f"a web server is given by its URL: {acme_server.url}" in typo.stderr
+    scheme = run("hub", "add", "acme", acme_server.url.replace("http", "htp"))
+    assert scheme.returncode == 1 and "dchub: error: dchub hub add: unsupported mirror 'htp://" in scheme.stderr
+    added = ok("hub", "add", "acme", acme_server.url, "--key", str(keys["new"][1]))
+    assert "checked: hub 'acme', 1 model(s), signed by the keys given" in added  # fetched and verified at once
     acme_path = ok("pull", "-q", "acme:tox21-gc@2.0.0").strip()
     assert acme_path.endswith("/acme/tox21-gc/2.0.0")
     assert ok("pull", "-q", "tox21-gc").strip().endswith("/deepchem/tox21-gc/1.0")  # the default hub
@@ -37,13 +42,25 @@ def test_two_hubs_with_a_colliding_name(tmp_path: Path, keys, serve, monkeypatch
     assert "acme:tox21-gc (hub 'acme', 2.0.0)" in clash.stderr
     assert ok("path", "acme:tox21-gc").strip() == acme_path  # naming the hub settles it
     assert ok("pull", "-q", "esol").strip().endswith("/deepchem/esol/1.0")  # in one hub only: fine
+    assert "esol" in ok("info", "esol")  # info and mirror decide which hub as pull does
+    assert "acme:tox21-gc (hub 'acme', 2.0.0)" in run("info", "tox21-gc").stderr
+    pinned = run("pull", "-q", "tox21-gc@2.0.0")  # only acme has 2.0.0, but a version never picks the hub
+    assert pinned.returncode == 1
+    assert "default:tox21-gc@2.0.0 (hub 'deepchem', which has no 2.0.0: 1.0)" in pinned.stderr
 
-    ok("hub", "add", "acme", dc_server.url, "--key", str(keys["old"][1]), "--replace")  # a mirror of another hub
+    other = ("hub", "add", "acme", dc_server.url, "--key", str(keys["old"][1]), "--replace")  # another hub's mirror
+    said = run(*other)
+    assert said.returncode == 1 and f"{dc_server.url} serves hub 'deepchem', not 'acme'" in said.stderr
+    assert ok("path", "acme:tox21-gc").strip() == acme_path  # nothing was changed
+    ok(*other, "--no-check")  # added anyway: every use refuses it
     wrong = run("pull", "-q", "acme:tox21-gc", "--refresh")
     assert wrong.returncode == 1
     assert "this index is of hub 'deepchem', but the mirror is configured for hub 'acme'" in wrong.stderr
 
-    ok("hub", "add", "acme", acme_server.url, "--key", str(keys["old"][1]), "--replace")  # the wrong key
+    wrong_key = ("hub", "add", "acme", acme_server.url, "--key", str(keys["old"][1]), "--replace")
+    said = run(*wrong_key)
+    assert said.returncode == 1 and "signed only by keys you do not trust" in said.stderr
+    ok(*wrong_key, "--no-check")
     refused = run("pull", "-q", "acme:tox21-gc", "--refresh")
     assert refused.returncode == 1 and "signed only by keys you do not trust" in refused.stderr
 
@@ -51,3 +68,8 @@ def test_two_hubs_with_a_colliding_name(tmp_path: Path, keys, serve, monkeypatch
     assert "acme     acme" in listing and "default  deepchem" in listing
     ok("hub", "rm", "acme")
     assert ok("pull", "-q", "tox21-gc").strip().endswith("/deepchem/tox21-gc/1.0")  # search list lost acme
+    both = run("cache", "rm", "tox21-gc")  # cached from both hubs: which one?
+    assert both.returncode == 1 and "acme:tox21-gc" in both.stderr and "deepchem:tox21-gc" in both.stderr
+    assert Path(acme_path).is_dir()
+    assert "removed acme:tox21-gc@2.0.0" in ok("cache", "rm", "acme:tox21-gc")
+    assert not Path(acme_path).exists() and ok("path", "tox21-gc").strip().endswith("/deepchem/tox21-gc/1.0")
