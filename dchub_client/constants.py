@@ -52,6 +52,11 @@ def hub_roots() -> list[str]:
     return [part for part in re.split(r"[\s,]+", hub_setting()) if part]
 
 
+def cache_setting() -> str | None:
+    """``DEEPCHEM_HUB_CACHE`` as set (None when unset or empty)."""
+    return os.environ.get("DEEPCHEM_HUB_CACHE") or None
+
+
 def cache_dir() -> Path:
     """The client cache: ``DEEPCHEM_HUB_CACHE`` or the user cache directory."""
     configured = os.environ.get("DEEPCHEM_HUB_CACHE")

@@ -25,8 +25,19 @@ from dchub_client.humanize import human_size
 def run_ls(args: argparse.Namespace) -> int:
     cache, config = Cache(), load_config()
     order = [hub_for_alias(args.hub, cache, config)] if args.hub else hubs.search_order(config)
+    others = [] if args.hub else [name for name in config.hubs if name not in {h.alias for h in order}]
     width = constants.terminal_columns()
-    failed = sum(_ls_hub(hub, cache, refresh=args.refresh, width=width) for hub in order)
+    try:
+        failed = sum(_ls_hub(hub, cache, refresh=args.refresh, width=width) for hub in order)
+    except DchubError as err:
+        if not others:
+            raise
+        _error(str(err))
+        failed = 1
+    if failed and others:  # a newcomer's named hub is not where a bare `dchub ls` looks
+        searched = ", ".join(h.alias for h in order)
+        print(f"dchub: hint: `dchub ls` lists the hubs bare names resolve in ({searched}); list your other hubs "
+              f"by name: {', '.join(f'`dchub ls {n}`' for n in others)}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -142,7 +153,8 @@ def run_info(args: argparse.Namespace) -> int:
     mirrors, no_fetch = hub.reachable(offline)
     manifest = load_model_manifest(cache, mirrors, ref.name, version, vref, offline=no_fetch)
     print(f"{ref.name}@{version}  ({manifest.class_name}, {manifest.framework}, {human_size(manifest.size)})")
-    print(f"hub: {index.name!r}, {hub.label}; mirrors: {' '.join(m.root for m in hub.mirrors) or 'none'}")
+    where = f"the default hub, from {hub.source}" if hub.is_default else f"configured in {hub.source}"
+    print(f"hub: {index.name!r} ({where}); mirrors: {' '.join(m.root for m in hub.mirrors) or 'none'}")
     print(_trust_line(cache, hub, index))
     print("\n".join(_cards.card_lines(manifest.card)))
     entry = index.models[ref.name]

@@ -78,6 +78,10 @@ class Cache:
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root) if root is not None else constants.cache_dir()
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            setting = "" if root is not None else " (DEEPCHEM_HUB_CACHE)" if constants.cache_setting() else \
+                " (the default cache folder)"
+            raise CacheError(f"{self.root}: the cache{setting} must be a folder, and this is a file")
 
     # --- blobs ----------------------------------------------------------------------------
 

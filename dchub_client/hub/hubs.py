@@ -136,8 +136,12 @@ def require_hub(alias: str, config: HubConfig | None = None) -> Hub:
     config = config if config is not None else load_config()
     hub = named_hub(alias, config)
     if hub is None:
-        known = ", ".join([DEFAULT_ALIAS, *config.hubs])
-        raise ConfigError(f"no hub named {alias!r} is configured (known: {known}); add it with "
+        import difflib  # only on the error path
+
+        names = [DEFAULT_ALIAS, *config.hubs]
+        close = difflib.get_close_matches(alias, names, n=1, cutoff=0.6)
+        fix = f"did you mean {close[0]!r}? Or add" if close else "add"
+        raise ConfigError(f"no hub named {alias!r} is configured (known: {', '.join(names)}); {fix} it with "
                           f"`dchub hub add {alias} MIRROR_URL`", path=config.path)
     return hub
 

@@ -64,7 +64,7 @@ def test_info_writes_metrics_and_data_as_text_and_fills_stored(card_hub, capsys)
     stored = {line.split()[0]: " ".join(line.split()[3:5]) for line in files}
     assert stored == {"README.md": "1 blob", "params.json": "1 blob", "toy-dense.0-0.npy": "3 parts",
                       "toy-dense.1-0.npy": "3 parts"}  # 12 KB weights in 4 KiB parts
-    assert "hub: 'test-hub', the default hub, from DEEPCHEM_MODEL_HUB" in out
+    assert "hub: 'test-hub' (the default hub, from DEEPCHEM_MODEL_HUB)" in out
     assert "signature: not signed: no trusted keys are configured for this hub" in out
     assert "cached: no" in out
 
@@ -120,9 +120,23 @@ def test_a_private_bucket_is_told_from_a_missing_hub(card_hub, tmp_path, monkeyp
     assert "give its URL or path in DEEPCHEM_MODEL_HUB" in err
     monkeypatch.setenv("DCHUB_CONFIG", str(tmp_path / "dchub.toml"))
     assert main(["hub", "add", "lab", server.url, "--no-check"]) == 0
+    assert main(["ls"]) == 1
+    assert "dchub: hint: `dchub ls` lists the hubs bare names resolve in (default); list your other hubs by " \
+           "name: `dchub ls lab`" in capsys.readouterr().err
     assert main(["ls", "lab"]) == 1
     err = capsys.readouterr().err
     assert "(HTTP 403 Forbidden: " in err and f"give its URL or path as a mirror of hub 'lab' ({tmp_path / 'dchub.toml'} [hubs.lab])" in err
+
+
+def test_a_cache_path_that_is_a_file_is_said_so(card_hub, tmp_path, monkeypatch, capsys):
+    (tmp_path / "cache-file").write_text("not a folder")
+    monkeypatch.setenv("DEEPCHEM_HUB_CACHE", str(tmp_path / "cache-file"))
+    for command in (["pull", "-q", "pic50"], ["ls"], ["cache", "ls"]):
+        assert main(command) == 1
+        err = capsys.readouterr().err
+        assert err == f"dchub: error: {tmp_path / 'cache-file'}: the cache (DEEPCHEM_HUB_CACHE) must be a folder, " \
+                      "and this is a file\n"
+    assert (tmp_path / "cache-file").read_text() == "not a folder"
 
 
 def test_hub_add_ls_search_rm(card_hub, tmp_path, keys, monkeypatch, capsys, caplog):

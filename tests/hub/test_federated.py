@@ -72,8 +72,11 @@ def test_hub_name_picks_the_hub_and_each_hub_has_its_own_cache(hubs, isolated_en
     assert sorted(p.name for p in (isolated_environment / "snapshots").iterdir()) == ["acme", "deepchem"]
     with pytest.raises(ModelNotFoundError, match="no model named 'esol' in hub 'acme'"):
         resolve_pretrained("acme:esol")
-    with pytest.raises(ConfigError, match="no hub named 'nope' is configured .*dchub hub add nope"):
+    with pytest.raises(ConfigError, match="no hub named 'nope' is configured .*; add it with .*dchub hub add nope"):
         resolve_pretrained("nope:tox21-gc")
+    with pytest.raises(ConfigError, match=r"no hub named 'acm' is configured \(known: default, acme\); did you mean "
+                                          "'acme'\\? Or add it with"):
+        resolve_pretrained("acm:tox21-gc")
 
 
 def test_a_name_in_two_searched_hubs_is_an_error_naming_them(hubs):

@@ -34,6 +34,7 @@ def test_two_hubs_with_a_colliding_name(tmp_path: Path, keys, serve, monkeypatch
     assert acme_path.endswith("/acme/tox21-gc/2.0.0")
     assert ok("pull", "-q", "tox21-gc").strip().endswith("/deepchem/tox21-gc/1.0")  # the default hub
     assert "tox21-gc  2.0.0" in ok("ls", "acme")
+    assert "\nhub: 'acme' (configured in " in ok("info", "acme:tox21-gc")
 
     ok("hub", "search", "default", "acme")
     clash = run("pull", "-q", "tox21-gc")
