@@ -31,6 +31,7 @@ from hubgen.manifest import HubSpec, ModelSpec, load_hub_manifest
 from hubgen.signing import DEFAULT_EXPIRES_DAYS, MAX_EXPIRES_DAYS, check_not_retired, index_bytes, load_private_key
 from hubgen.site import reader
 from hubgen.site import render as site_render
+from hubgen.words import counted
 from hubgen.workers import Workers, pool_for
 
 logger = logging.getLogger(__name__)
@@ -288,7 +289,7 @@ class _Publisher:
                     raise BuildError(f"{source.spec.where}: {source.spec.path / entry.file}: sha256 "
                                      f"{digests[entry.file].sha256} differs from {entry.sha256} in params.json; "
                                      "the file was changed after the folder was written")
-            logger.info("%s: %d files", source.spec.ref, len(digests))
+            logger.info("%s: %s", source.spec.ref, counted(len(digests), "file"))
             out.append(digests)
         return out
 
@@ -470,8 +471,8 @@ class _Builder:
                 f"({', '.join(changed[:5])}); published versions never change: bump the version")
         missing = [b for f in old.files for b in f.blobs if not self.store.has(b)]
         if missing:
-            raise BuildError(f"{self.out}: {len(missing)} blob(s) of the published {source.spec.ref} are missing "
-                             f"(first: {hubfiles.blob_path(missing[0].sha256)}); run hubgen verify")
+            raise BuildError(f"{self.out}: {counted(len(missing), 'blob')} of the published {source.spec.ref} "
+                             f"missing (first: {hubfiles.blob_path(missing[0].sha256)}); run hubgen verify")
         self.store.stats.add(reused=sum(f.size for f in old.files))
         if dict(source.spec.card) != old.card:
             logger.warning("%s: card changes are ignored for a published version; bump the version",

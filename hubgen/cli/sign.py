@@ -6,6 +6,7 @@ import argparse
 from hubgen.cli._args import days
 from hubgen.cli._progress import ByteProgress
 from hubgen.signing import DEFAULT_EXPIRES_DAYS, SignSummary, sign_hub
+from hubgen.words import counted
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
 def summary_line(summary: SignSummary) -> str:
     """One line: which index, version, expiry, the signing keys (and the key rotation it ends on)."""
-    checked = f"{summary.checked} files checked, " if summary.checked else ""
+    checked = f"{counted(summary.checked, 'file')} checked, " if summary.checked else ""
     rotation = f", key rotation {summary.rotation}" if summary.rotation else ""
     return (f"signed {summary.path}: {checked}version {summary.version}, expires {summary.expires}, "
             f"signatures by {', '.join(k[:16] for k in summary.keyids)}{rotation}")

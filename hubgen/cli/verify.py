@@ -7,6 +7,7 @@ from dchub_client.hub import trust
 from hubgen.cli._args import positive_int
 from hubgen.cli._progress import ByteProgress
 from hubgen.verify import SignatureStatus, VerifyReport, parse_trusted_keys, verify_hub
+from hubgen.words import counted
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"CORRUPT  {path}: {reason}")
     if report.signature is not None:
         print(_signature_line(report.signature))
-    print(f"{report.location}: {_state(report)} ({report.checked} files, {report.bytes_checked} blob bytes checked)")
+    checked = f"{counted(report.checked, 'file')}, {counted(report.bytes_checked, 'blob byte')} checked"
+    print(f"{report.location}: {_state(report)} ({checked})")
     return 0 if report.ok else 1
 
 

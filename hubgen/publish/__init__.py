@@ -25,6 +25,7 @@ from hubgen.publish.plan import (
     plan_lines,
     scan_hub,
 )
+from hubgen.words import counted
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def publish(hub_dir: str | Path, target: str | Target, *, dry_run: bool = False,
         return PublishSummary(target=where, plan=plan, dry_run=True, notes=notes)
     for kind in ORDER:
         if plan.send[kind]:
-            logger.info("%s: sending %d %s file(s)", tgt.description, len(plan.send[kind]), kind)
+            logger.info("%s: sending %s", tgt.description, counted(len(plan.send[kind]), f"{kind} file"))
             tgt.send(kind, plan.send[kind])
     notes += tgt.finish(hub, plan)
     return PublishSummary(target=where, plan=plan, dry_run=False, notes=notes,

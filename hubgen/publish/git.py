@@ -22,6 +22,7 @@ from dchub_client import constants
 from dchub_client.format import layout
 from hubgen.errors import PublishError, TargetError
 from hubgen.publish.plan import BLOB, HubFile, LocalHub, PublishPlan
+from hubgen.words import counted
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,8 @@ class GitTarget:
                 return [f"{self.description}: branch {self.branch} already holds this hub; nothing committed"]
             commit = self._commit(self._write_tree(), hub)
             self._move_branch(commit)
-            return [f"{self.description}: committed {commit[:12]} on {self.branch} ({len(self._added)} files); "
+            files = counted(len(self._added), "file")
+            return [f"{self.description}: committed {commit[:12]} on {self.branch} ({files}); "
                     "for GitHub Pages, serve this branch from its root"]
         finally:
             shutil.rmtree(self._scratch, ignore_errors=True)

@@ -37,3 +37,11 @@ def test_console_script_and_default_manifest(hub_yaml, tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "hub/index.json").is_file()
     assert COMMANDS[:2] == ("hubgen.cli.build", "hubgen.cli.verify")
+
+
+def test_counts_are_pluralized_in_hubgens_messages():
+    from hubgen.words import counted
+
+    assert (counted(1, "file"), counted(2, "file"), counted(0, "blob"), counted(1, "blob byte")) == \
+        ("1 file", "2 files", "0 blobs", "1 blob byte")
+    assert counted(2, "index", "indexes") == "2 indexes"
