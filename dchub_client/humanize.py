@@ -17,3 +17,13 @@ def human_size(n: float) -> str:
             return f"{value:.0f} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """*n* and *noun*, plural unless *n* is 1 (*plural* defaults to *noun* + ``s``).
+
+    Example:
+        >>> counted(1, "key"), counted(3, "file"), counted(0, "blob")
+        ('1 key', '3 files', '0 blobs')
+    """
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

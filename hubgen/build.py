@@ -24,6 +24,7 @@ from dchub_client.format.atomic import write_if_changed
 from dchub_client.format.card import read_folder_card
 from dchub_client.format.hashing import sha256_bytes
 from dchub_client.format.sums import write_checksum_files
+from dchub_client.humanize import counted
 from hubgen import recipes
 from hubgen.blobs import BlobStore, FileDigest, HashCache, StoreTotals
 from hubgen.errors import BuildError, VersionConflictError
@@ -31,7 +32,6 @@ from hubgen.manifest import HubSpec, ModelSpec, load_hub_manifest
 from hubgen.signing import DEFAULT_EXPIRES_DAYS, MAX_EXPIRES_DAYS, check_not_retired, index_bytes, load_private_key
 from hubgen.site import reader
 from hubgen.site import render as site_render
-from hubgen.words import counted
 from hubgen.workers import Workers, pool_for
 
 logger = logging.getLogger(__name__)

@@ -189,7 +189,7 @@ def _read_index(reader: _Reader, report: VerifyReport) -> tuple[dict[str, Any], 
         obj = jsonstrict.loads(data, layout.INDEX_FILE)
         index = hubfiles.parse_index(obj, layout.INDEX_FILE)
     except DchubError as err:
-        report.corrupt.append((layout.INDEX_FILE, str(err)))
+        report.corrupt.append((layout.INDEX_FILE, _reason(err, layout.INDEX_FILE)))
         return None
     report.checked += 1
     return obj, index
@@ -227,6 +227,11 @@ def parse_trusted_keys(entries: Sequence[str]) -> tuple[trust.PublicKey, ...]:
     return tuple(key for entry in entries for key in trust.parse_key_entries(entry, "--trusted-key"))
 
 
+def _reason(err: Exception, path: str) -> str:
+    """What is wrong with *path*, without the path the error already starts with (the report names it)."""
+    return str(err).removeprefix(f"{path}: ")
+
+
 def _read_manifest(reader: _Reader, report: VerifyReport, name: str, version: str,
                    ref: hubfiles.VersionRef) -> hubfiles.Manifest | None:
     try:
@@ -237,7 +242,7 @@ def _read_manifest(reader: _Reader, report: VerifyReport, name: str, version: st
     try:
         manifest = hubfiles.read_manifest(data, ref, ref.manifest, name=name, version=version)
     except DchubError as err:
-        report.corrupt.append((ref.manifest, str(err)))
+        report.corrupt.append((ref.manifest, _reason(err, ref.manifest)))
         return None
     report.checked += 1
     return manifest

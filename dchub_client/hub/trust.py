@@ -48,6 +48,7 @@ from dchub_client import constants
 from dchub_client.errors import OtherHubError, StaleIndexError, TrustError
 from dchub_client.format import hubfiles, layout
 from dchub_client.format.atomic import atomic_write_bytes
+from dchub_client.humanize import counted
 
 log = logging.getLogger(__name__)
 
@@ -403,8 +404,8 @@ def follow_rotations(obj: dict[str, Any], hub: str, current: KeySet, source: str
         if len(_valid_signers(record.signatures, record.keyset, record.data)) < record.keyset.threshold:
             raise TrustError(f"{source}: key rotation {record.version} of hub {hub!r} is not signed by "
                              f"{record.keyset.threshold} of its own new keys; refusing the index")
-        log.info("%s: hub %r moved to key set %d (%d keys, threshold %d)", source, hub, record.version,
-                 len(record.keyset.keys), record.keyset.threshold)
+        log.info("%s: hub %r moved to key set %d (%s, threshold %d)", source, hub, record.version,
+                 counted(len(record.keyset.keys), "key"), record.keyset.threshold)
         current = record.keyset
     return current
 

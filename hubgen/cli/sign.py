@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 
+from dchub_client.humanize import counted
 from hubgen.cli._args import days
 from hubgen.cli._progress import ByteProgress
 from hubgen.signing import DEFAULT_EXPIRES_DAYS, SignSummary, sign_hub
-from hubgen.words import counted
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 
 from dchub_client.hub import trust
+from dchub_client.humanize import counted
 from hubgen.cli._args import positive_int
 from hubgen.cli._progress import ByteProgress
 from hubgen.verify import SignatureStatus, VerifyReport, parse_trusted_keys, verify_hub
-from hubgen.words import counted
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from dchub_client.humanize import counted
 from hubgen.errors import PublishError
 from hubgen.publish.plan import (
     ORDER,
@@ -25,7 +26,6 @@ from hubgen.publish.plan import (
     plan_lines,
     scan_hub,
 )
-from hubgen.words import counted
 
 logger = logging.getLogger(__name__)
 

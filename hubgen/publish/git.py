@@ -20,9 +20,9 @@ from pathlib import Path
 
 from dchub_client import constants
 from dchub_client.format import layout
+from dchub_client.humanize import counted
 from hubgen.errors import PublishError, TargetError
 from hubgen.publish.plan import BLOB, HubFile, LocalHub, PublishPlan
-from hubgen.words import counted
 
 logger = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ def test_console_script_and_default_manifest(hub_yaml, tmp_path):
 
 
 def test_counts_are_pluralized_in_hubgens_messages():
-    from hubgen.words import counted
+    from dchub_client.humanize import counted
 
     assert (counted(1, "file"), counted(2, "file"), counted(0, "blob"), counted(1, "blob byte")) == \
         ("1 file", "2 files", "0 blobs", "1 blob byte")

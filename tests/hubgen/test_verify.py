@@ -64,6 +64,7 @@ def test_damage_is_reported(hub, served, where, capsys):
     assert main(["verify", location]) == 1
     out = capsys.readouterr().out
     assert f"MISSING  {missing}" in out and f"CORRUPT  {corrupt}" in out and "DAMAGED: 1 missing, 2 corrupt" in out
+    assert f"CORRUPT  {manifest}: sha256 mismatch with index.json: got " in out  # the path once, then the problem
 
 
 def test_parts_that_join_wrongly_are_reported(hub):
