@@ -57,6 +57,8 @@ def _run(command: Callable[[argparse.Namespace], int | None], args: argparse.Nam
             raise
         message = str(err).replace("\n", "\n  ") if isinstance(err, DchubError) else f"{type(err).__name__}: {err}"
         print(f"dchub: error: {message}", file=sys.stderr)
+        for note in getattr(err, "__notes__", ()):
+            print(f"dchub: hint: {note}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("dchub: interrupted", file=sys.stderr)

@@ -281,6 +281,11 @@ def _fetch(cache: Cache, hub: Hub, mirrors: Sequence[Mirror], cached: _Cached | 
 
     try:
         index, _ = try_mirrors(mirrors, layout.INDEX_FILE, attempt)
+    except TrustError as err:  # every mirror served an index that was refused
+        if cached is not None:
+            err.add_note("the copy of this hub's index cached earlier is still trusted: models already in the "
+                         "cache load offline (DEEPCHEM_HUB_OFFLINE=1) while the mirrors are looked into")
+        raise
     except MirrorError as err:
         if missing and set(missing) == {m.root for m in mirrors}:
             raise not_a_hub([root + notes.get(root, "") for root in missing], hub) from err

@@ -261,6 +261,20 @@ def test_a_mirror_serving_a_forged_index_is_named_in_a_warning(signed, tmp_path,
     assert "signed only by keys you do not trust" in warned[0] and warned[0].endswith(f"; used {good.url}")
 
 
+def test_a_forged_index_stops_a_pull_and_says_that_cached_models_load_offline(signed, tmp_path, sources, keys,
+                                                                               isolated_environment):
+    from tests.journeys._cli import ok, run
+
+    hub, _ = signed
+    folder = ok("pull", "-q", "esol-gc").strip()
+    _signed_hub(tmp_path, sources, keys, names=("old",))  # the mirror now serves an index by a key nobody trusts
+    forged = run("pull", "-q", "esol-gc", "--refresh")
+    assert forged.returncode == 1 and "signed only by keys you do not trust" in forged.stderr
+    assert "dchub: hint: the copy of this hub's index cached earlier is still trusted: models already in the cache " \
+           "load offline (DEEPCHEM_HUB_OFFLINE=1)" in forged.stderr
+    assert ok("path", "esol-gc", env={"DEEPCHEM_HUB_OFFLINE": "1"}).strip() == folder
+
+
 def test_a_mirror_that_is_only_behind_is_not_a_warning(tmp_path, sources, keys, serve, monkeypatch, caplog):
     old_hub = _signed_hub(tmp_path, sources, keys, out="old")
     new_hub = _signed_hub(tmp_path, sources, keys, out="new")
