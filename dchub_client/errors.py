@@ -5,6 +5,9 @@ catch either. Messages name the file, weight, class or mirror concerned and say 
 """
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from pathlib import Path
 
 
@@ -182,6 +185,20 @@ class InvalidMoleculeError(DchubError, ValueError):
 
 class InvalidMoleculeWarning(UserWarning):
     """Some molecules of a ``Pipeline.predict`` batch could not be featurized; their rows are NaN."""
+
+
+class CachedIndexWarning(RuntimeWarning):
+    """A hub's index could not be refreshed from any mirror; the copy cached earlier is used."""
+
+
+def warn_caller(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` attributed to the first caller outside dchub, so the warning points at the user's
+    line (and its once-per-location filtering is per user call site), however deep inside it was found."""
+    package = os.path.dirname(__file__) + os.sep
+    frame, level = sys._getframe(1), 2  # stacklevel 2: warn_caller's caller
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 class ModelClassMismatchError(DchubError, TypeError):

@@ -92,6 +92,29 @@ def _rdkit_blocked() -> Iterator[None]:
         del blocker  # BlockLogs restores the previous state when it is deleted
 
 
+class CliFormatter(logging.Formatter):
+    """``PROG: level: message`` (``dchub: warning: ...``), the level in lower case as in ``PROG: error:``."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__()
+        self.prog = prog
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{self.prog}: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def warnings_to_log(logger: logging.Logger) -> None:
+    """Show every warning that is not filtered out as one log record of *logger* (``dchub: warning:
+    MESSAGE``) instead of Python's ``FILE:LINE: Category: MESSAGE`` and a source line."""
+    import warnings
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        logger.warning("%s", message)
+
+    warnings.showwarning = show
+
+
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A logging handler writing to whatever ``sys.stderr`` is when a record is emitted (as
     :data:`logging.lastResort` does), so the CLIs' own messages still show while native output is captured."""

@@ -39,8 +39,10 @@ def main(argv: list[str] | None = None) -> int:
 def _parse(argv: list[str]) -> argparse.Namespace:
     """The parsed command line, with logging set up as ``-v`` asks."""
     args = make_parser(argv).parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="dchub: %(levelname)s: %(message)s", handlers=[quiet.StderrHandler()])
+    handler = quiet.StderrHandler()
+    handler.setFormatter(quiet.CliFormatter("dchub"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
+    quiet.warnings_to_log(logging.getLogger("dchub_client"))
     quiet.set_verbose(args.verbose)
     quiet.silence_frameworks()
     return args

@@ -34,13 +34,20 @@ import hashlib
 import logging
 import os
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from dchub_client import constants
-from dchub_client.errors import HubFormatError, MirrorError, NotAHubError, OfflineError, TrustError
+from dchub_client.errors import (
+    CachedIndexWarning,
+    HubFormatError,
+    MirrorError,
+    NotAHubError,
+    OfflineError,
+    TrustError,
+    warn_caller,
+)
 from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.atomic import atomic_write_bytes
 from dchub_client.format.hashing import sha256_bytes
@@ -142,10 +149,8 @@ def load_index(cache: Cache, hub: Hub, *, refresh: bool = False, offline: bool =
             raise refused[0] from err
         if cached is None:
             raise
-        message = (f"could not refresh the index of hub {cached.index.name!r} ({err}); using the cached copy "
-                   f"from {cached.age / 60:.0f} min ago")
-        log.warning(message)
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        warn_caller(f"could not refresh the index of hub {cached.index.name!r} ({err}); using the cached copy "
+                    f"from {cached.age / 60:.0f} min ago", CachedIndexWarning)
         return cached.index
 
 

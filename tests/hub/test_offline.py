@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from dchub_client.errors import MirrorError, OfflineError
+from dchub_client.errors import CachedIndexWarning, MirrorError, OfflineError
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.resolve import resolve_pretrained
 from tests._support.folders import validate_folder
@@ -38,8 +38,9 @@ def test_unreachable_network_falls_back_to_cache_with_warning(toy_hub, serve, mo
     pulled = resolve_pretrained("esol-gc@1.0.0")
     server.close()
     monkeypatch.setenv("DEEPCHEM_HUB_INDEX_TTL", "0")  # the cached index is stale: a refresh is tried
-    with pytest.warns(RuntimeWarning, match="using the cached copy"):
+    with pytest.warns(CachedIndexWarning, match="using the cached copy") as caught:
         assert resolve_pretrained("esol-gc@1.0.0") == pulled
+    assert [w.filename for w in caught] == [__file__]  # points at the caller's line, not inside dchub
     with pytest.warns(RuntimeWarning), pytest.raises(MirrorError, match="connection error"):
         resolve_pretrained("esol-mtr")  # not cached: the real failure surfaces
 

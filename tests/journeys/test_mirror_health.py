@@ -19,6 +19,7 @@ from dchub_client.hub import http
 from tests._support.folders import make_folder, validate_folder
 from tests._support.hubs import build_hub
 from tests._support.servers import HubServer
+from tests.journeys._cli import ok, run
 
 CONNECT = 1.5
 TIMEOUT = 3.0
@@ -90,7 +91,7 @@ def test_the_skip_line_prints_above_the_progress_bar_not_into_it(good, silent, t
     assert pull.returncode == 0, pull.stderr
     assert "100%" in pull.stderr  # the bar was drawn
     lines = [line for line in pull.stderr.split("\n") if "skipping mirror" in line]
-    assert len(lines) == 1 and lines[0].lstrip("\r ").startswith("dchub: WARNING: skipping mirror"), pull.stderr
+    assert len(lines) == 1 and lines[0].lstrip("\r ").startswith("dchub: warning: skipping mirror"), pull.stderr
 
 
 @pytest.mark.parametrize("fault", ["drip-headers", "continue-forever"])
@@ -110,3 +111,17 @@ def test_a_mirror_that_never_finishes_its_headers(hub, good, base, serve, tmp_pa
 
 def teardown_module() -> None:
     http.close_connections()
+
+
+def test_a_hub_that_cannot_be_refreshed_is_one_warning_line(toy_hub, serve, tmp_path):
+    """The cached index is used when no mirror answers: said once, as dchub says things (it was said
+    twice, the second time as Python's 'FILE:LINE: RuntimeWarning' with a source line)."""
+    server = serve(toy_hub)
+    env = {"DEEPCHEM_MODEL_HUB": server.url, "DEEPCHEM_HUB_CACHE": str(tmp_path / "cache")}
+    ok("pull", "-q", "esol-gc", env=env)
+    server.close()
+    done = run("path", "esol-gc", env={**env, "DEEPCHEM_HUB_INDEX_TTL": "0"})
+    assert done.returncode == 0
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("dchub: warning: could not refresh the index of hub "), done.stderr
+    assert lines[1].strip().startswith(f"- {server.url}: ") and lines[-1].endswith("min ago")
