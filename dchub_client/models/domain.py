@@ -139,9 +139,9 @@ def max_tanimoto(queries: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 def _fingerprint(featurizer: Any, smiles: list[str], bits: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(bool fingerprints, ok mask)``; rows of molecules that failed are all False."""
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem, rdBase
 
-    RDLogger.DisableLog("rdApp.*")
+    blocker = rdBase.BlockLogs()  # restores the caller's log settings when deleted (EnableLog would not)
     try:
         mols = [Chem.MolFromSmiles(s) if isinstance(s, str) and s.strip() else None for s in smiles]
         parsed = [i for i, m in enumerate(mols) if m is not None]
@@ -149,7 +149,7 @@ def _fingerprint(featurizer: Any, smiles: list[str], bits: int | None = None) ->
         for i, features in zip(parsed, featurizer.featurize([mols[i] for i in parsed]) if parsed else ()):
             raw[i] = features
     finally:
-        RDLogger.EnableLog("rdApp.*")
+        del blocker
     ok = np.array([isinstance(f, np.ndarray) and f.ndim == 1 and f.size > 0 for f in raw], dtype=bool)
     width = bits or next((f.size for f, good in zip(raw, ok) if good), 0)
     out = np.zeros((len(smiles), width), dtype=bool)

@@ -139,6 +139,27 @@ def test_domain_flags_far_molecules_and_keeps_training_ones(classifier_folder):
     assert np.load(folder / "pipeline-domain.fingerprints.npy").shape == (N_TRAIN, 256)  # packed bits
 
 
+@pytest.mark.parametrize("user_setting", ["disabled", "enabled"])
+def test_the_domain_leaves_rdkit_logging_as_the_user_set_it(classifier_folder, user_setting):
+    from rdkit import RDLogger, rdBase
+
+    folder, smiles = classifier_folder
+    before = rdBase.LogStatus()
+    try:
+        (RDLogger.DisableLog if user_setting == "disabled" else RDLogger.EnableLog)("rdApp.*")
+        chosen = rdBase.LogStatus()
+        dchub_client.load_pipeline(folder).domain([smiles[0], "C1CC("])
+        import deepchem as dc
+
+        dchub_client.ApplicabilityDomain.from_smiles(dc.feat.CircularFingerprint(radius=2, size=64), smiles[:3],
+                                                     threshold=0.3)
+        assert rdBase.LogStatus() == chosen  # (EnableLog after the work turned a user's silence back off)
+    finally:
+        for line in before.splitlines():
+            name, state = line.split(":")
+            (RDLogger.EnableLog if state == "enabled" else RDLogger.DisableLog)(name)
+
+
 def _edit(folder: Path, edit) -> None:
     path = folder / "params.json"
     data = json.loads(path.read_text())
