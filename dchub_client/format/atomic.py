@@ -174,9 +174,9 @@ def atomic_folder(target: str | os.PathLike[str], *, overwrite: bool = False) ->
     moved aside, the new one renamed in, and the old one removed, so *target* is always
     either the old or the new folder, never a mix.
     """
-    target = Path(target)
+    target = Path(os.path.abspath(target))  # "." and "out/.." get a name and a parent
     _refuse_non_empty(target, overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     tmp = make_temp_dir(target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         yield tmp
@@ -233,8 +233,24 @@ def remove_tree(path: str | os.PathLike[str]) -> None:
 def _refuse_non_empty(target: Path, overwrite: bool) -> None:
     if target.exists() and not target.is_dir():
         raise FileExistsError(f"{target}: exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise FileExistsError(f"{target}: folder exists and is not empty; pass overwrite=True to replace it")
+    if target.is_dir() and any(target.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{target}: folder exists and is not empty; pass overwrite=True to replace it")
+        here = Path(os.getcwd())
+        if target == here or target in here.parents:
+            raise FileExistsError(f"{target}: refusing to replace the current working folder (or one that holds "
+                                  "it); write to a new folder instead")
+
+
+def _make_parent(target: Path) -> None:
+    """Create *target*'s parent folders, saying which part of the path is a file when one is."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        blocker = next((p for p in [target.parent, *target.parent.parents] if p.exists() and not p.is_dir()), None)
+        if blocker is None:
+            raise
+        raise FileExistsError(f"{target}: cannot create it: {blocker} is a file, not a folder") from err
 
 
 def _swap_in(tmp: Path, target: Path, overwrite: bool) -> None:
@@ -250,11 +266,12 @@ def _swap_in(tmp: Path, target: Path, overwrite: bool) -> None:
         os.replace(tmp, target)
         return
     old = make_temp_dir(target.parent, prefix=f".{target.name}.", suffix=".old")
-    os.replace(target, old / "x")
     try:
-        os.replace(tmp, target)
-    except BaseException:
-        os.replace(old / "x", target)
-        raise
+        os.replace(target, old / "x")
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            os.replace(old / "x", target)
+            raise
     finally:
         remove_tree(old)

@@ -123,6 +123,10 @@ def read_params(folder: str | os.PathLike[str]) -> PretrainedInfo:
         UnsupportedFormatVersionError: it was written by an unknown major version.
         PretrainedFormatError: any field is missing or malformed (the message names it).
     """
+    if Path(folder).is_file():
+        hint = f" ({Path(folder).parent})" if Path(folder).name == layout.PARAMS_FILE else ""
+        raise MissingParamsError(f"a file, not a folder: give the pretrained folder that holds "
+                                 f"{layout.PARAMS_FILE}{hint}", path=folder)
     path = Path(folder) / layout.PARAMS_FILE
     if not path.is_file():
         raise MissingParamsError("no params.json: not a dchub pretrained folder", path=path)
@@ -455,6 +459,8 @@ def write_pretrained(folder: str | os.PathLike[str], *, class_name: str, framewo
     Returns:
         The :class:`PretrainedInfo` that was written.
     """
+    if overwrite:
+        _refuse_foreign_folder(Path(folder))
     with atomic_folder(folder, overwrite=overwrite) as tmp:
         entries = _write_weights(tmp, weights)
         for fname, data in (files or {}).items():
@@ -466,6 +472,18 @@ def write_pretrained(folder: str | os.PathLike[str], *, class_name: str, framewo
         text = json.dumps(info.to_json(), indent=1, sort_keys=False, allow_nan=False, ensure_ascii=False)
         (tmp / layout.PARAMS_FILE).write_text(text + "\n", encoding="utf-8")
     return info
+
+
+def _refuse_foreign_folder(folder: Path) -> None:
+    """``overwrite`` replaces a pretrained folder, never a folder of other things (it is removed whole)."""
+    if not folder.is_dir() or (folder / layout.PARAMS_FILE).is_file():
+        return
+    others = sorted(p.name for p in folder.iterdir())
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        raise FileExistsError(f"{folder}: not a pretrained folder (no {layout.PARAMS_FILE}; it holds {shown}); "
+                              "overwrite=True replaces a pretrained folder only, as it removes what is there. "
+                              "Save into a new or empty folder")
 
 
 def _write_weights(folder: Path, weights: Iterable[tuple[str, str, np.ndarray]]) -> dict[str, WeightEntry]:

@@ -69,6 +69,35 @@ def test_existing_folder_is_refused_unless_overwrite_and_never_half_replaced(tmp
     assert _params(tmp_path / "m")["parameters"] == {"n_tasks": 2}
 
 
+def test_overwrite_replaces_a_pretrained_folder_only(tmp_path: Path, monkeypatch) -> None:
+    notes = tmp_path / "project"
+    notes.mkdir()
+    (notes / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match=r"project: not a pretrained folder \(no params.json; it holds notes.txt"):
+        _write(notes, overwrite=True)
+    assert (notes / "notes.txt").read_text() == "mine" and [p.name for p in notes.iterdir()] == ["notes.txt"]
+    _write(tmp_path / "m")
+    monkeypatch.chdir(tmp_path / "m")  # a save over the folder one is in (was: EBUSY, and a '..x.old' left)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for target in (".", tmp_path / "m", tmp_path):
+        with pytest.raises(FileExistsError, match="refusing to replace the current working folder|not a pretrained"):
+            _write(Path(target), overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and (tmp_path / "m" / "params.json").is_file()
+    assert not list((tmp_path / "m").glob(".*")), "no temp folder is left behind"
+
+
+def test_a_path_through_a_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(FileExistsError, match=f"{tmp_path}/afile/sub: cannot create it: {tmp_path}/afile is a file"):
+        _write(tmp_path / "afile" / "sub")
+    _write(tmp_path / "m")
+    with pytest.raises(errors.MissingParamsError, match=rf"m/params.json: a file, not a folder: give the pretrained "
+                                                         rf"folder that holds params.json \({tmp_path}/m\)"):
+        pretrained.read_params(tmp_path / "m" / "params.json")
+    with pytest.raises(errors.MissingParamsError, match="afile: a file, not a folder"):
+        pretrained.read_params(tmp_path / "afile")
+
+
 def test_a_full_disk_while_writing_weights_keeps_the_old_folder(tmp_path: Path, monkeypatch) -> None:
     """The weights are written one after the other (largest first) while their hashes run on helper threads;
     a write that fails (here the second, as on a full disk) stops the save with the system's error, no later

@@ -252,3 +252,27 @@ def test_parameters_the_constructor_does_not_take_name_the_file(tmp_path: Path) 
     (folder / "params.json").write_text(json.dumps(params))
     with pytest.raises(errors.PretrainedFormatError, match=r"params.json: cannot build Affine .*colour"):
         dchub_client.from_pretrained(folder)
+
+
+def test_a_model_created_before_the_import_is_saved_the_way_the_error_says(tmp_path: Path) -> None:
+    code = f"""
+import deepchem as dc, numpy as np
+old = dc.models.MultitaskRegressor(1, 64, layer_sizes=[16])  # before dchub_client: arguments not recorded
+import dchub_client
+try:
+    dchub_client.to_pretrained(old, {str(tmp_path / 'm')!r})
+except dchub_client.errors.UnsupportedModelError as err:
+    print(err)
+new = dc.models.MultitaskRegressor(1, 64, layer_sizes=[16])  # what the message says to do
+for name, value in dchub_client.get_weights(old).items():
+    new.set_weight(name, value)
+dchub_client.to_pretrained(new, {str(tmp_path / 'm')!r})
+x = np.random.default_rng(0).random((3, 64)).astype(np.float32)
+back = dchub_client.from_pretrained({str(tmp_path / 'm')!r})
+print(np.array_equal(back.predict_on_batch(x), old.predict_on_batch(x)))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    message, same = out.stdout.strip().splitlines()[-2:]
+    assert "were not recorded: import dchub_client before creating the model" in message
+    assert "copy the weights over" in message and same == "True"

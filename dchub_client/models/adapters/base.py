@@ -66,7 +66,10 @@ class Adapter(abc.ABC):
         if args is None:
             raise UnsupportedModelError(
                 f"the constructor arguments of this {type(model).__name__} were not recorded: import "
-                "dchub_client before creating the model (or register its class with dchub_client.register_class)")
+                "dchub_client before creating the model (or register its class with dchub_client.register_class "
+                "first). A model created earlier can still be saved: create a new one with the same arguments "
+                "now, copy the weights over (new.set_weight(name, value) for each of old.get_weights().items()), "
+                "and save the new one")
         return {k: v for k, v in args.items() if k != "model_dir"}
 
     def build(self, cls: type, parameters: dict[str, Any]) -> Any:
