@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -14,17 +15,21 @@ from dchub_client.format.hubfiles import Index, Manifest
 from dchub_client.hub import catalog, hubs, plain
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.catalog import load_index
-from dchub_client.hub.config import load_config
+from dchub_client.hub.config import HubConfig, load_config
 from dchub_client.hub.hubs import Hub
 from dchub_client.hub.lookup import find_model, latest_manifests, load_model_manifest, not_found
 from dchub_client.hub.mirrors import Mirror
 from dchub_client.hub.resolve import hub_for_alias, parse_model_ref, resolve_pretrained
 from dchub_client.humanize import human_size
 
+log = logging.getLogger(__name__)
+
 
 def run_ls(args: argparse.Namespace) -> int:
     cache, config = Cache(), load_config()
     order = [hub_for_alias(args.hub, cache, config)] if args.hub else hubs.search_order(config)
+    if not args.hub and constants.offline():
+        order = _offline_order(order, cache, config)
     others = [] if args.hub else [name for name in config.hubs if name not in {h.alias for h in order}]
     width = constants.terminal_columns()
     try:
@@ -39,6 +44,19 @@ def run_ls(args: argparse.Namespace) -> int:
         print(f"dchub: hint: `dchub ls` lists the hubs bare names resolve in ({searched}); list your other hubs "
               f"by name: {', '.join(f'`dchub ls {n}`' for n in others)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _offline_order(order: list[Hub], cache: Cache, config: HubConfig) -> list[Hub]:
+    """Offline, the searched hubs; when none of them was ever fetched here, the hubs the cache holds
+    (as ``from_pretrained`` then loads from them), said in a warning."""
+    if any(catalog.identity(cache, h) in catalog.cached_hub_names(cache) for h in order):
+        return order
+    cached = catalog.cached_hub_names(cache)
+    if cached:
+        searched = "; ".join(h.label for h in order)
+        log.warning("offline: %s was never fetched into this cache; listing the hub(s) it holds: %s",
+                    searched, ", ".join(cached))
+    return [hub_for_alias(name, cache, config) for name in cached] or order
 
 
 def _ls_hub(hub: Hub, cache: Cache, *, refresh: bool, width: int) -> int:

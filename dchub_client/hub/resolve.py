@@ -219,7 +219,8 @@ class Resolver:
 
     def hub_holding(self, ref: ModelRef) -> Hub:
         """The one hub *ref* is about: its ``hub:`` prefix, the only searched hub, or the one searched hub
-        that holds the name (reads only indexes; offline, the cached ones).
+        that holds the name (reads only indexes). Offline, when no searched hub is known here, the hub
+        cached here that holds it (as a load then does).
 
         Raises:
             AmbiguousModelError: several searched hubs hold the name.
@@ -228,15 +229,22 @@ class Resolver:
         if ref.hub is not None:
             return hub_for_alias(ref.hub, self.cache, self.config)
         order = hubs.search_order(self.config)
-        if len(order) == 1:
+        cached_names = catalog.cached_hub_names(self.cache) if self.offline else []
+        known = [h for h in order if catalog.identity(self.cache, h) in cached_names]
+        if len(order) == 1 and (not self.offline or known):
             return order[0]
         holders = self._offline_holders(order, ref) if self.offline else self._holders(order, ref)
+        if not holders and self.offline and not known:
+            cached = [hub_for_alias(n, self.cache, self.config) for n in cached_names]
+            holders = self._offline_holders(cached, ref)
         if len(holders) > 1:
             raise _ambiguous(ref, holders, self.config)
-        if not holders:
-            searched = ", ".join(h.alias for h in order)
-            raise ModelNotFoundError(f"no model named {ref.name!r} in the searched hubs ({searched})")
-        return holders[0][0]
+        if holders:
+            return holders[0][0]
+        if len(order) == 1:
+            return order[0]  # its own error (offline, never fetched) says what to do
+        searched = ", ".join(h.alias for h in order)
+        raise ModelNotFoundError(f"no model named {ref.name!r} in the searched hubs ({searched})")
 
     # --- one hub -------------------------------------------------------------------------------
 
@@ -382,8 +390,8 @@ class Resolver:
             if (mirror.path / ref.name / layout.PARAMS_FILE).is_file():  # type: ignore[operator]
                 return f"plain folder {mirror.root}"
         indexed = [m for m in hub.mirrors if m not in _plain_local(hub)]
-        if not indexed:
-            return None
+        if not indexed and hub.mirrors:
+            return None  # plain folders only (a hub without mirrors is one known from the cache)
         index = catalog.load_index(self.cache, hub.with_mirrors(indexed), refresh=self.refresh, offline=self.offline)
         entry = index.models.get(ref.name)
         if entry is None:

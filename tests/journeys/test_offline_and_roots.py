@@ -44,6 +44,23 @@ def test_a_model_pulled_once_loads_offline_whatever_deepchem_model_hub_says(hub,
     assert "run `dchub pull esol` once while online" in missing.stderr  # true: it was never pulled
 
 
+def test_offline_ls_and_info_show_what_the_cache_holds_whatever_deepchem_model_hub_says(hub, serve):
+    """Offline, ``ls`` and ``info`` read what ``path`` and ``from_pretrained`` load: a hub cached here, when
+    the searched hub was never fetched (``DEEPCHEM_MODEL_HUB`` unset, or naming somewhere else)."""
+    server = serve(hub)
+    ok("pull", "-q", "nci-tpsa-mtr", env={"DEEPCHEM_MODEL_HUB": server.url})
+    server.close()
+    for spelling in (None, "/nonexistent/hub"):
+        env = {"DEEPCHEM_HUB_OFFLINE": "1", "DEEPCHEM_MODEL_HUB": spelling}
+        listed = run("ls", env=env)
+        assert listed.returncode == 0 and "nci-tpsa-mtr  1.1.0" in listed.stdout, listed.stderr
+        assert "was never fetched into this cache; listing the hub(s) it holds: test-hub" in listed.stderr
+        info = run("info", "nci-tpsa-mtr", env=env)
+        assert info.returncode == 0 and info.stdout.startswith("nci-tpsa-mtr@1.1.0"), info.stderr
+    never = run("path", "esol", env={"DEEPCHEM_HUB_OFFLINE": "1", "DEEPCHEM_MODEL_HUB": None})
+    assert "the default hub, from the built-in default, DEEPCHEM_MODEL_HUB unset" in never.stderr
+
+
 def test_offline_a_bare_name_gives_the_newest_cached_version(hub, serve):
     server = serve(hub)
     pulled = ok("pull", "-q", "nci-tpsa-mtr@1.0.0", env={"DEEPCHEM_MODEL_HUB": server.url}).strip()
