@@ -154,6 +154,8 @@ def _error(message: str, level: str = "error") -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    if Path(args.spec).expanduser().is_dir():  # a pretrained folder, as `dchub predict FOLDER` takes (a path wins)
+        return _info_plain(Path(args.spec).expanduser())
     cache, ref = Cache(), parse_model_ref(args.spec)
     hub = hub_of(ref, cache, refresh=args.refresh)
     plain_local = _plain_local(hub)

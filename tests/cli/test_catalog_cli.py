@@ -78,6 +78,9 @@ def test_info_on_a_plain_folder_describes_it(tmp_path, monkeypatch, capsys):
     assert "rmse (pIC50): 0.4123" in out and "mirror" not in out
     assert main(["info", "pic5"]) == 1
     assert "did you mean 'pic50'" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    assert main(["info", "./plain/pic50"]) == 0  # a folder, as `dchub predict FOLDER` takes
+    assert capsys.readouterr().out.startswith("pic50  (tests.Toy, numpy,")
 
 
 def test_cache_prune_keeps_what_an_offline_ls_shows(card_hub, monkeypatch, capsys):
