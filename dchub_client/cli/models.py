@@ -12,7 +12,7 @@ from dchub_client.cli._common import fit_table, hub_of, table
 from dchub_client.errors import DchubError, NotAHubError, OfflineError
 from dchub_client.format import hubfiles, layout
 from dchub_client.format.hubfiles import Index, Manifest
-from dchub_client.hub import catalog, hubs, plain
+from dchub_client.hub import catalog, hubs, plain, trust
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.catalog import load_index
 from dchub_client.hub.config import HubConfig, load_config
@@ -191,8 +191,13 @@ def run_info(args: argparse.Namespace) -> int:
 def _trust_line(cache: Cache, hub: Hub, index: Index) -> str:
     signed = (catalog.cached_header(cache, index.name) or {}).get("signed")
     what = f"index version {index.version}" + (f", expires {index.expires}" if index.expires else "")
-    if hub.keys():
-        return f"signature: verified with the hub's trusted keys ({what})"
+    policy = hub.policy()
+    if policy.keys:
+        current = trust.TrustStore(cache.root).keyset(index.name, trust.KeySet(policy.keys, policy.threshold))
+        rotated = "" if not current.version else (
+            f"; the hub has rotated its keys since those you configured: now {current.threshold} of "
+            f"{', '.join(k[:16] for k in current.keyids)} (key rotation {current.version})")
+        return f"signature: verified with the hub's trusted keys ({what}){rotated}"
     state = "signed, but its signatures were not checked" if signed else "not signed"
     return (f"signature: {state}: no trusted keys are configured for this hub (set DEEPCHEM_HUB_TRUSTED_KEYS, or "
             f"`dchub hub add NAME MIRROR --key PUBKEY`)")

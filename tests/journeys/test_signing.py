@@ -63,6 +63,9 @@ def test_k_of_n_and_a_rotation_followed_by_a_client(tmp_path, serve):
                    "--new-key", keys["d"][0], "--new-key", keys["e"][0], "--threshold", "2"))
     assert "key rotation 1" in out and "version 2" in out
     _ok(_run("dchub", "pull", "-q", "tox-mtr", env=client))  # same configuration: now trusts d and e, 2 of them
+    info = _ok(_run("dchub", "info", "tox-mtr", env=client))
+    rotated = "; the hub has rotated its keys since those you configured: now 2 of "
+    assert rotated in info and "(key rotation 1)" in info
 
     _ok(_run("hubgen", "build", str(_manifest(tmp_path)), "--out", str(hub), "--sign-key", keys["d"][0]))
     _refused(_run("dchub", "pull", "-q", "esol-gc", env=client), "but 2 are required")
