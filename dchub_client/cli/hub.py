@@ -13,7 +13,6 @@ from dchub_client.hub import catalog, hubs, trust
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.config import (
     DEFAULT_ALIAS,
-    HubConfig,
     HubEntry,
     add_hub,
     dumps_config,
@@ -36,7 +35,7 @@ def run_add(args: argparse.Namespace) -> int:
     mirrors = tuple(_mirror(m) for m in args.mirrors)
     entry = HubEntry(args.name, mirrors, tuple(keys), args.threshold, args.default)
     updated = add_hub(config, entry, replace_existing=args.replace)
-    checked = None if args.no_check else _check_hub(updated, args.name)
+    checked = None if args.no_check else _check_hub(hubs.entry_hub(entry, updated))
     save_config(updated)
     signed = f"its index must be signed by {args.threshold or 1} of {len(keys)} key(s)" if keys else \
         "its index is not signature-checked (add --key PUBKEY)"
@@ -62,7 +61,7 @@ def _mirror(text: str) -> str:
     return root
 
 
-def _check_hub(config: HubConfig, name: str) -> str | None:
+def _check_hub(hub: Hub) -> str | None:
     """Fetch the new hub's index from each mirror and check it as every later command will (the name it
     declares, its signatures). Mirrors that do not answer (a server down, a disk not mounted) are
     passed over with a warning; None when offline or when none answered.
@@ -70,10 +69,9 @@ def _check_hub(config: HubConfig, name: str) -> str | None:
     Raises:
         ConfigError: a mirror serves another hub, no hub, or an index that fails its checks.
     """
-    hub = hubs.named_hub(name, config)
-    if constants.offline() or hub is None:
+    if constants.offline():
         return None
-    cache, index = Cache(), None
+    cache, index, name = Cache(), None, hub.alias
     for mirror in hub.mirrors:
         if mirror.kind == "local" and not os.path.isdir(mirror.root):
             continue  # warned about already

@@ -111,6 +111,11 @@ def named_hub(alias: str, config: HubConfig | None = None) -> Hub | None:
         return None
     if entry.default:
         return default_hub(config)
+    return entry_hub(entry, config)
+
+
+def entry_hub(entry: HubEntry, config: HubConfig) -> Hub:
+    """The hub a config entry declares, with its own mirrors (for a ``default = true`` entry too)."""
     return Hub(entry.name, entry.name, tuple(parse_mirrors(entry.mirrors)), entry.keys, entry.threshold,
                _source(config, entry), frozenset(config.hubs) - {entry.name})
 
@@ -156,4 +161,5 @@ def _source(config: HubConfig, entry: HubEntry) -> str:
     return f"{config.path} [hubs.{entry.name}]"
 
 
-__all__ = ["Hub", "configured_names", "default_hub", "key_text", "named_hub", "require_hub", "search_order"]
+__all__ = ["Hub", "configured_names", "default_hub", "entry_hub", "key_text", "named_hub", "require_hub",
+           "search_order"]
