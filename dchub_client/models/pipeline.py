@@ -12,7 +12,9 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 import os
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,6 +55,8 @@ class Pipeline:
             when the folder does not state it, None when it cannot be.
         applicability: the training set's fingerprints and the similarity threshold that
             :meth:`domain` checks against (None when the folder stores none).
+        name: what :func:`load_pipeline` loaded, for messages and ``repr``: ``name@version`` for a
+            model of a hub, the folder's name for a folder ("" when built by hand).
     """
 
     model: Any
@@ -62,12 +66,27 @@ class Pipeline:
     path: Path | None = None
     outputs: OutputContract | None = None
     applicability: ApplicabilityDomain | None = None
+    name: str = ""
 
     def __post_init__(self) -> None:
         if self.outputs is None:
             object.__setattr__(self, "outputs", output_contracts.infer(self.model))
 
-    def predict(self, smiles: Sequence[str], *, errors: Errors = "warn", as_frame: bool = False) -> Any:
+    def __repr__(self) -> str:
+        """One line: ``<Pipeline esol-mtr@1.0.0: MultitaskRegressor, 1 task (log solubility), featurizer
+        CircularFingerprint, domain>`` (the card, the weights and the fingerprints are attributes)."""
+        parts = [type(self.model).__name__]
+        if self.outputs is not None:
+            names = [t.name for t in self.outputs.tasks]
+            shown = ", ".join(names[:3]) + (f", ... {names[-1]}" if len(names) > 3 else "")
+            parts.append(f"{self.outputs.kind}, {len(names)} task{'s' * (len(names) != 1)} ({shown})")
+        parts.append(f"featurizer {type(self.featurizer).__name__}" if self.featurizer is not None
+                     else "no featurizer")
+        if self.applicability is not None:
+            parts.append(f"domain: Tanimoto >= {self.applicability.threshold:g}")
+        return f"<Pipeline {self.name or '(unnamed)'}: {'; '.join(parts)}>"
+
+    def predict(self, smiles: Sequence[str | None], *, errors: Errors = "warn", as_frame: bool = False) -> Any:
         """Predict for SMILES strings, in the training data's units.
 
         Returns ``(n_molecules, n_tasks)`` values for a regressor and ``(n_molecules, n_tasks,
@@ -76,9 +95,11 @@ class Pipeline:
         its unit; a classifier's column is the probability of the last class), and, when the
         pipeline has an applicability domain, ``domain similarity`` and ``in domain`` columns.
 
-        Molecules that cannot be parsed or featurized give NaN rows and one
-        :class:`InvalidMoleculeWarning` naming them and their positions, or (``errors="raise"``)
-        an :class:`InvalidMoleculeError` listing them; the rest of the batch is predicted.
+        Molecules that cannot be parsed or featurized, and missing ones (``None`` or NaN, what a
+        pandas column gives for an empty cell), give NaN rows and one :class:`InvalidMoleculeWarning`
+        naming them and their 0-based positions (its ``failures`` attribute lists ``(position,
+        smiles, reason)``), or (``errors="raise"``) an :class:`InvalidMoleculeError` listing them;
+        the rest of the batch is predicted. Other items that are not strings raise ``TypeError``.
 
         Example:
             >>> pipe.predict(["CCO", "c1ccccc1O"], as_frame=True)  # doctest: +SKIP
@@ -172,24 +193,46 @@ def _label_columns(model: Any, outputs: OutputContract | None) -> int:
 DOMAIN_COLUMNS = ("domain similarity", "in domain")
 
 
-def _smiles_list(smiles: Sequence[str]) -> list[str]:
+def _smiles_list(smiles: Sequence[str | None]) -> list[str | None]:
+    """The items as a list, missing ones (None, NaN, ``pandas.NA``) as None."""
     if isinstance(smiles, str):
         raise TypeError("predict expects a sequence of SMILES strings, not one string; wrap it in a list")
-    items = list(smiles)
-    bad = [i for i, s in enumerate(items) if not isinstance(s, str)]
+    items = [None if _missing(s) else s for s in smiles]
+    bad = [i for i, s in enumerate(items) if s is not None and not isinstance(s, str)]
     if bad:
-        raise TypeError(f"predict expects SMILES strings; item {bad[0]} is a {type(items[bad[0]]).__name__}")
+        raise TypeError(f"predict expects SMILES strings (or None for a missing one); item {bad[0]} is a "
+                        f"{type(items[bad[0]]).__name__}")
     return items
 
 
-def _featurize(featurizer: Any, smiles: list[str]) -> tuple[Any, list[int], list[tuple[int, str, str]]]:
+def _missing(item: Any) -> bool:
+    if item is None or (isinstance(item, (float, np.floating)) and math.isnan(item)):
+        return True
+    pandas = sys.modules.get("pandas")  # pandas.NA, in a string column; never imported for this check
+    return pandas is not None and item is getattr(pandas, "NA", None)
+
+
+def _parse(smiles: str | None) -> tuple[Any, str]:
+    """``(molecule or None, why not)``."""
+    from rdkit import Chem
+
+    if smiles is None:
+        return None, "no SMILES"
+    if not smiles.strip():
+        return None, "empty SMILES"
+    mol = Chem.MolFromSmiles(smiles)
+    return mol, "" if mol is not None else "invalid SMILES"
+
+
+def _featurize(featurizer: Any, smiles: list[str | None]) -> tuple[Any, list[int], list[tuple[int, Any, str]]]:
     """Featurize the parsable molecules; return (features of the good ones, their positions, failures)."""
-    from rdkit import Chem, rdBase
+    from rdkit import rdBase
 
     blocker = rdBase.BlockLogs()  # parse errors are reported per molecule; featurizers' deprecation noise dropped
     try:
-        mols = [Chem.MolFromSmiles(s) if s.strip() else None for s in smiles]
-        failures = [(i, s, "invalid SMILES") for i, (s, m) in enumerate(zip(smiles, mols)) if m is None]
+        parses = [_parse(s) for s in smiles]
+        mols = [m for m, _ in parses]
+        failures = [(i, s, why) for i, (s, (m, why)) in enumerate(zip(smiles, parses)) if m is None]
         parsed = [i for i, m in enumerate(mols) if m is not None]
         if not parsed:
             return None, [], failures
@@ -211,13 +254,15 @@ def _stack(items: list[Any]) -> np.ndarray:
     return out
 
 
-def _report(failures: list[tuple[int, str, str]], n: int, errors: Errors) -> None:
+def _report(failures: list[tuple[int, Any, str]], n: int, errors: Errors) -> None:
     if errors == "raise":
         raise InvalidMoleculeError(failures)
     shown = ", ".join(f"#{i} {s!r} ({why})" for i, s, why in failures[:10])
     more = f" and {len(failures) - 10} more" if len(failures) > 10 else ""
-    warnings.warn(f"{len(failures)} of {n} molecules could not be featurized; their predictions are NaN: "
-                  f"{shown}{more}", InvalidMoleculeWarning, stacklevel=3)
+    warning = InvalidMoleculeWarning(f"{len(failures)} of {n} molecules could not be featurized; their predictions "
+                                     f"are NaN: {shown}{more}")
+    warning.failures = list(failures)  # type: ignore[attr-defined]  # (position, smiles, reason), for callers
+    warnings.warn(warning, stacklevel=3)
 
 
 def _float_dtype(predictions: np.ndarray) -> np.dtype:
@@ -252,4 +297,12 @@ def load_pipeline(name_or_path: str | os.PathLike[str], *, verify: bool | None =
         stored = pipeline_codec.decode_pipeline(folder, info, verify=check)
         model = interface.build_from_folder(folder, info, verify=check, **overrides)
     return Pipeline(model=model, featurizer=stored.featurizer, transformers=stored.transformers, card=card,
-                    path=folder, outputs=stored.outputs, applicability=stored.domain)
+                    path=folder, outputs=stored.outputs, applicability=stored.domain, name=_name(folder))
+
+
+def _name(folder: Path) -> str:
+    """``name@version`` of a hub model's snapshot folder (``<name>/<version>/`` holding the cache's marker),
+    else the folder's own name."""
+    if (folder / layout.SNAPSHOT_MARKER).is_file():
+        return f"{folder.parent.name}@{folder.name}"
+    return folder.resolve().name

@@ -1,6 +1,8 @@
 """Pipelines in a pretrained folder: featurizer, transformers and card travel with the weights."""
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import sys
 from pathlib import Path
@@ -85,6 +87,30 @@ def test_invalid_smiles_warn_or_raise(folder, trained):
         assert np.isnan(pipe.predict(["((", "]]"])).all()
     with pytest.raises(TypeError, match="not one string"):
         pipe.predict("CCO")
+
+
+def test_missing_smiles_of_a_pandas_column_are_invalid_rows(folder, trained):
+    """An empty cell of a CSV read with pandas is NaN (None in a string column): a NaN row, not a TypeError."""
+    import pandas as pd
+
+    smiles = trained[3]
+    table = pd.read_csv(io.StringIO(f"name,smiles\na,{smiles[0]}\nb,\nc,{smiles[1]}\n"))
+    column = [*table["smiles"], None, pd.NA]
+    pipe = dchub_client.load_pipeline(folder)
+    with pytest.warns(InvalidMoleculeWarning, match=r"3 of 5 .*#1 None \(no SMILES\), #3 None") as caught:
+        out = pipe.predict(column)
+    assert caught[0].message.failures == [(1, None, "no SMILES"), (3, None, "no SMILES"), (4, None, "no SMILES")]
+    assert np.isnan(out[[1, 3, 4]]).all() and np.isfinite(out[[0, 2]]).all()
+    np.testing.assert_array_equal(out[[0, 2]], pipe.predict([smiles[0], smiles[1]]))
+    with pytest.raises(TypeError, match="item 1 is a int"):
+        pipe.predict([smiles[0], 3])
+
+
+def test_repr_is_one_line(folder):
+    pipe = dchub_client.load_pipeline(folder)
+    text = repr(pipe)
+    assert text == "<Pipeline mtr: MultitaskRegressor; regression, 1 task (task 0); featurizer CircularFingerprint>"
+    assert repr(dataclasses.replace(pipe, name="")).startswith("<Pipeline (unnamed): MultitaskRegressor;")
 
 
 def test_featurizer_off_the_allowlist_is_never_built(folder):
