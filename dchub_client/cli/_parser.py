@@ -99,15 +99,20 @@ def _predict(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="predict molecules' properties with a model of the hub (or a folder)",
                        description="Load a pipeline (featurizer, model, transformers) and predict for SMILES; "
                                    "prints each task's value with its unit and whether the molecule is inside "
-                                   "the model's applicability domain.")
+                                   "the model's applicability domain. Every input molecule gives one output row, "
+                                   "in order, after the input's own columns (a CSV's columns; a SMILES file's "
+                                   "name; an SD file's title, SMILES and data fields); one that cannot be "
+                                   "predicted has empty predictions and is named, by line or record, in a warning.")
     p.add_argument("spec", metavar="NAME[@VERSION]|FOLDER", help="a model of the hub, or a pretrained folder")
     p.add_argument("smiles", nargs="*", metavar="SMILES", help="molecules to predict")
     p.add_argument("-i", "--input", type=Path, metavar="FILE",
-                   help="read molecules from a .smi file (SMILES first on each line) or a .csv file")
+                   help="read molecules from a SMILES file (.smi, .smiles, .txt: SMILES first on each line, then "
+                        "a name), a table (.csv, .tsv) or an SD file (.sdf, .sd), each also gzipped (.sdf.gz)")
     p.add_argument("--smiles-column", default=SMILES_COLUMN, metavar="NAME",
-                   help=f"the column of a CSV input that holds SMILES (default: {SMILES_COLUMN})")
-    p.add_argument("-o", "--output", default="table", metavar="table|csv|FILE.csv",
-                   help="print a table (default) or CSV, or write CSV to FILE.csv")
+                   help=f"the column of a CSV or TSV input that holds SMILES (default: {SMILES_COLUMN})")
+    p.add_argument("-o", "--output", default="table", metavar="OUT",
+                   help="table (default; one block per molecule when a row would not fit the terminal), csv or "
+                        "tsv (printed), or FILE.csv or FILE.tsv (written; its folder is made)")
     p.add_argument("--refresh", action="store_true", help="fetch a new hub index")
     p.set_defaults(run="predict:run_predict")
 

@@ -194,7 +194,8 @@ def test_finetuned_model_shares_its_frozen_layers_with_the_base(built_hub):
 
 def test_dchub_predict_prints_values_units_and_the_domain(built_hub, tmp_path):
     env = {"DEEPCHEM_MODEL_HUB": built_hub.url, "DEEPCHEM_HUB_CACHE": str(tmp_path / "cache"),
-           "PYTHONPATH": str(ROOT), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+           "PYTHONPATH": str(ROOT), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "COLUMNS": "300"}  # wide enough for one row per molecule (narrower: one block per molecule)
     dchub = [str(Path(sys.executable).with_name("dchub"))]  # the console script, as a user runs it
 
     def run(*args: str) -> subprocess.CompletedProcess:
@@ -214,13 +215,14 @@ def test_dchub_predict_prints_values_units_and_the_domain(built_hub, tmp_path):
     assert "could not be featurized" in table.stderr and "'C1CC('" in table.stderr
     (tmp_path / "in.smi").write_text("CCO ethanol\n# a comment\nc1ccccc1O phenol\n")
     (tmp_path / "in.csv").write_text("name,SMILES\nethanol,CCO\nphenol,c1ccccc1O\n")
-    for source in ("in.smi", "in.csv"):
+    for source, leading in (("in.smi", "smiles,name,"), ("in.csv", "name,SMILES,")):  # the input's columns first
         result = run("predict", "tox21-mtc", "--input", source, "--output", "csv")
         assert result.returncode == 0, result.stderr
         header, *body = result.stdout.splitlines()
-        assert header.startswith("smiles,NR-AR (P(active)),") and header.endswith(",domain similarity,in domain")
-        assert [row.split(",")[0] for row in body] == ["CCO", "c1ccccc1O"]
-        assert len(header.split(",")) == 1 + 12 + 2
+        assert header.startswith(f"{leading}NR-AR (P(active)),") and header.endswith(",domain similarity,in domain")
+        assert [row.split(",")[:2] for row in body] in ([["CCO", "ethanol"], ["c1ccccc1O", "phenol"]],
+                                                        [["ethanol", "CCO"], ["phenol", "c1ccccc1O"]])
+        assert len(header.split(",")) == 2 + 12 + 2
     written = run("predict", "esol-rf", "CCO", "--output", "out.csv")
     assert written.returncode == 0 and (tmp_path / "out.csv").read_text().startswith("smiles,log solubility")
     missing = run("predict", "esol-rf", "--input", "nope.smi")

@@ -1,0 +1,209 @@
+"""``dchub predict`` as a chemist runs it: real molecule files in, one output row per record, values that
+read back as the model's, tables that fit the terminal. The ``dchub`` console script in a subprocess, on
+small pipelines trained here on ESOL and NCI molecules and served from a hub folder built by hubgen."""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dchub_client
+from tests._support.hubs import build_hub
+from tests._support.molecules import nci_sdf
+from tests.journeys._cli import run
+from tests.models.test_pipeline_outputs import _fingerprint_model
+
+ESOL = Path(__file__).resolve().parents[1] / "data" / "esol_sample.csv"
+TASKS = ("NR-AR", "NR-AR-LBD", "NR-AhR", "NR-Aromatase", "NR-ER", "NR-ER-LBD", "NR-PPAR-gamma", "SR-ARE",
+         "SR-ATAD5", "SR-HSE", "SR-MMP", "SR-p53")
+SOLUBILITY = "log solubility (log10(mol/L))"
+
+
+def _esol() -> tuple[list[str], np.ndarray]:
+    with ESOL.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [r["smiles"] for r in rows], np.array([[float(r["measured_log_solubility"])] for r in rows], np.float32)
+
+
+def _regressor(folder: Path) -> Path:
+    """A MultitaskRegressor on ESOL's ECFP4 with normalized labels, its units and applicability domain."""
+    import deepchem as dc
+
+    smiles, y = _esol()
+    featurizer = dc.feat.CircularFingerprint(radius=2, size=256)
+    dataset = dc.data.NumpyDataset(featurizer.featurize(smiles), y)
+    normalize = dc.trans.NormalizationTransformer(transform_y=True, dataset=dataset)
+    model = dc.models.MultitaskRegressor(1, 256, layer_sizes=[16])
+    model.fit(normalize.transform(dataset), nb_epoch=5)
+    domain = dchub_client.ApplicabilityDomain.from_smiles(dc.feat.CircularFingerprint(radius=2, size=2048), smiles,
+                                                          threshold=0.3)
+    return dchub_client.to_pretrained(model, folder, featurizer=featurizer, transformers=[normalize], domain=domain,
+                                      outputs=dchub_client.OutputContract.regression(["log solubility"],
+                                                                                     unit="log10(mol/L)"))
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory) -> Path:
+    """A hub folder holding ``esol-test`` (a regressor) and ``tox-test`` (a 12-task classifier), 1.0.0 each."""
+    tmp = tmp_path_factory.mktemp("predict-hub")
+    model, featurizer = _fingerprint_model("classifier", 12)
+    classifier = dchub_client.to_pretrained(model, tmp / "src" / "tox", featurizer=featurizer,
+                                            outputs=dchub_client.OutputContract.classification(TASKS))
+    return build_hub(tmp, {("esol-test", "1.0.0"): _regressor(tmp / "src" / "esol"),
+                           ("tox-test", "1.0.0"): classifier})
+
+
+@pytest.fixture()
+def predict(hub):
+    """``dchub predict ARGS`` against the hub; the finished process."""
+    def call(*args: str, columns: int | None = None):
+        return run("predict", *args, env={"DEEPCHEM_MODEL_HUB": str(hub), "TF_USE_LEGACY_KERAS": "1",
+                                          "COLUMNS": None if columns is None else str(columns)})
+    return call
+
+
+@pytest.fixture()
+def esol_pipeline(hub, monkeypatch):
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", str(hub))
+    return dchub_client.load_pipeline("esol-test")
+
+
+def _rows(text: str, delimiter: str = ",") -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+
+
+def _expected(pipeline, smiles: list[str | None]) -> list[str]:
+    """The pipeline's own predictions, as float32 text ("" for none)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = pipeline.predict(smiles)[:, 0]
+    return ["" if np.isnan(v) else str(np.float32(v)) for v in values]
+
+
+def _sdf_records(n: int) -> tuple[str, list[str]]:
+    """The first *n* records of RDKit's NCI sample, record 2 renamed, record 3 broken (an atom count of 'xx')."""
+    records = nci_sdf().read_text().split("$$$$\n")[:n]
+    lines = records[1].split("\n")
+    records[1] = "\n".join(["dinitro two", *lines[1:]])
+    lines = records[2].split("\n")
+    records[2] = "\n".join(["broken three", *lines[1:3], lines[3][:3] + "xx" + lines[3][5:], *lines[4:]])
+    return "$$$$\n".join(records) + "$$$$\n", records
+
+
+def test_sd_files_plain_and_gzipped_give_one_row_per_record(predict, esol_pipeline, tmp_path):
+    from rdkit import Chem
+
+    text, _ = _sdf_records(12)
+    (tmp_path / "mols.sdf").write_text(text)
+    with gzip.open(tmp_path / "mols.sdf.gz", "wt") as handle:
+        handle.write(text)
+    expected_smiles = [Chem.MolToSmiles(m) if m is not None else ""
+                       for m in Chem.SDMolSupplier(str(tmp_path / "mols.sdf"))]
+    assert expected_smiles[2] == "" and all(expected_smiles[:2] + expected_smiles[3:])  # RDKit agrees: 3 is broken
+    done = predict("esol-test", "-i", str(tmp_path / "mols.sdf.gz"), "-o", str(tmp_path / "out.csv"))
+    assert done.returncode == 0, done.stderr
+    rows = _rows((tmp_path / "out.csv").read_text())
+    assert [r["smiles"] for r in rows] == expected_smiles
+    assert [r["name"] for r in rows][:3] == ["", "dinitro two", "broken three"]
+    assert rows[0]["AMW"] == "122.12344"  # the records' data fields come along
+    assert [r[SOLUBILITY] for r in rows] == _expected(esol_pipeline, [s or None for s in expected_smiles])
+    assert rows[2][SOLUBILITY] == "" and "1 of 12 molecules" in done.stderr
+    assert "record 3 named 'broken three' (RDKit cannot read this record)" in done.stderr
+    assert "wrote 12 predictions" in done.stderr
+    plain = predict("esol-test", "-i", str(tmp_path / "mols.sdf"), "-o", "csv")
+    assert plain.returncode == 0 and plain.stdout == (tmp_path / "out.csv").read_text()
+
+
+def test_unknown_input_suffix_is_refused_naming_the_accepted_ones(predict, tmp_path):
+    (tmp_path / "mols.mol2").write_text("@<TRIPOS>MOLECULE\n")
+    done = predict("esol-test", "-i", str(tmp_path / "mols.mol2"))
+    assert done.returncode == 1 and "mols.mol2" in done.stderr
+    assert ".smi" in done.stderr and ".csv" in done.stderr and ".sdf" in done.stderr and "gz" in done.stderr
+
+
+def test_every_csv_row_gives_a_row_with_its_columns(predict, esol_pipeline, tmp_path):
+    (tmp_path / "bad.csv").write_text('name,smiles,y\na,CCO,1\nb,c1ccccc1,2,EXTRA\nc,,3\nd,"C(C)O",4\ne\n')
+    done = predict("esol-test", "-i", str(tmp_path / "bad.csv"), "-o", str(tmp_path / "out.csv"))
+    assert done.returncode == 0, done.stderr
+    rows = _rows((tmp_path / "out.csv").read_text())
+    assert [(r["name"], r["smiles"], r["y"]) for r in rows] == [
+        ("a", "CCO", "1"), ("b", "c1ccccc1", "2"), ("c", "", "3"), ("d", "C(C)O", "4"), ("e", "", "")]
+    assert [r[SOLUBILITY] for r in rows] == _expected(esol_pipeline, ["CCO", "c1ccccc1", None, "C(C)O", None])
+    assert "wrote 5 predictions" in done.stderr
+    assert "2 of 5 molecules" in done.stderr and "line 4 (no SMILES in this row), line 6 (" in done.stderr
+    assert "more fields than the header's 3" in done.stderr and "line 3 (4)" in done.stderr
+    with gzip.open(tmp_path / "bad.tsv.gz", "wt") as handle:  # the same table, gzipped TSV
+        handle.write((tmp_path / "bad.csv").read_text().replace(",", "\t").replace('"', ""))
+    zipped = predict("esol-test", "-i", str(tmp_path / "bad.tsv.gz"), "-o", "csv")
+    assert zipped.returncode == 0, zipped.stderr
+    assert zipped.stdout == (tmp_path / "out.csv").read_text()
+
+
+def test_smi_header_names_and_line_numbers(predict, tmp_path):
+    (tmp_path / "in.smi").write_text("SMILES Name\nCCO ethanol\n# a comment\n\nC1CC( broken ring\nc1ccccc1O phenol\n")
+    done = predict("esol-test", "-i", str(tmp_path / "in.smi"), "-o", "tsv")
+    assert done.returncode == 0, done.stderr
+    rows = _rows(done.stdout, "\t")
+    assert [(r["smiles"], r["name"]) for r in rows] == [("CCO", "ethanol"), ("C1CC(", "broken ring"),
+                                                        ("c1ccccc1O", "phenol")]
+    assert "1 of 3 molecules" in done.stderr and "line 5 'C1CC(' (invalid SMILES)" in done.stderr
+    assert rows[1][SOLUBILITY] == "" and rows[0][SOLUBILITY] and rows[2][SOLUBILITY]
+
+
+def test_csv_values_read_back_as_the_models(predict, esol_pipeline):
+    done = predict("esol-test", "--input", str(ESOL), "--output", "csv")
+    assert done.returncode == 0, done.stderr
+    rows = _rows(done.stdout)
+    smiles = _esol()[0]
+    values = esol_pipeline.predict(smiles)[:, 0]
+    assert [np.float32(r[SOLUBILITY]) for r in rows] == [np.float32(v) for v in values]  # every digit kept
+    similarity = esol_pipeline.domain(smiles).similarity
+    assert [np.float32(r["domain similarity"]) for r in rows] == [np.float32(v) for v in similarity]
+    assert max(len(r[SOLUBILITY]) for r in rows) <= 12  # and readable: no float64 noise
+    assert list(rows[0])[:3] == ["compound", "smiles", "measured_log_solubility"]
+    assert [r["smiles"] for r in rows] == smiles and rows[0]["compound"] == "Fenfuram"
+
+
+def test_output_is_checked_before_the_model_is_loaded(predict, tmp_path):
+    """'no-such-model' is never looked up: the --output mistake is the error."""
+    wrong_suffix = predict("no-such-model", "CCO", "-o", str(tmp_path / "out.json"))
+    assert wrong_suffix.returncode == 1 and "--output" in wrong_suffix.stderr and "no-such-model" not in \
+        wrong_suffix.stderr
+    (tmp_path / "afile").write_text("")
+    under_a_file = predict("no-such-model", "CCO", "-o", str(tmp_path / "afile" / "out.csv"))
+    assert under_a_file.returncode == 1 and "afile is a file" in under_a_file.stderr
+    (tmp_path / "done.csv").mkdir()
+    folder = predict("no-such-model", "CCO", "-o", str(tmp_path / "done.csv"))
+    assert folder.returncode == 1 and "is a folder" in folder.stderr
+
+
+def test_a_wide_table_becomes_one_block_per_molecule_on_a_narrow_terminal(predict):
+    molecules = ("CCO", "c1ccccc1O", "C1CC(")
+    narrow = predict("tox-test", *molecules, columns=80)
+    assert narrow.returncode == 0, narrow.stderr
+    lines = narrow.stdout.splitlines()
+    assert max(len(line) for line in lines[1:]) <= 80
+    blocks = "\n".join(lines[1:]).split("\n\n")
+    assert [b.splitlines()[0] for b in blocks] == list(molecules)
+    ethanol = blocks[0].splitlines()[1:]
+    assert [line.split()[0] for line in ethanol] == list(TASKS)
+    assert all(line.split()[2] == "P(active)" and 0 <= float(line.split()[1]) <= 1 for line in ethanol)
+    assert blocks[2].splitlines()[1:] == ["  no prediction: invalid SMILES"]
+    wide = predict("tox-test", *molecules, columns=400)
+    assert wide.returncode == 0, wide.stderr
+    header, rule, *rows = wide.stdout.splitlines()[1:]
+    assert header.split("  ")[0] == "SMILES" and "SR-p53 (P(active))" in header
+    assert [row.split()[0] for row in rows] == list(molecules) and rows[2].split()[1] == "invalid"
+    for row, block in zip(rows[:2], blocks[:2]):  # the same numbers in both forms
+        assert row.split()[1:] == [line.split()[1] for line in block.splitlines()[1:]]
+
+
+def test_a_hub_pipelines_repr_is_one_line(esol_pipeline):
+    assert repr(esol_pipeline) == ("<Pipeline esol-test@1.0.0: MultitaskRegressor; regression, 1 task "
+                                   "(log solubility); featurizer CircularFingerprint; domain: Tanimoto >= 0.3>")
