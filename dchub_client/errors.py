@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 class DchubError(Exception):
@@ -184,14 +186,22 @@ class InvalidMoleculeError(DchubError, ValueError):
 
 
 class InvalidMoleculeWarning(UserWarning):
-    """Some molecules of a ``Pipeline.predict`` batch could not be featurized; their rows are NaN."""
+    """Some molecules of a ``Pipeline.predict`` batch could not be featurized; their rows are NaN.
+
+    Attributes:
+        failures: ``(position, smiles, reason)`` for each of them.
+    """
+
+    def __init__(self, message: str, failures: Sequence[tuple[int, Any, str]] = ()) -> None:
+        super().__init__(message)
+        self.failures = list(failures)
 
 
 class CachedIndexWarning(RuntimeWarning):
     """A hub's index could not be refreshed from any mirror; the copy cached earlier is used."""
 
 
-def warn_caller(message: str, category: type[Warning]) -> None:
+def warn_caller(message: str | Warning, category: type[Warning]) -> None:
     """``warnings.warn`` attributed to the first caller outside dchub, so the warning points at the user's
     line (and its once-per-location filtering is per user call site), however deep inside it was found."""
     package = os.path.dirname(__file__) + os.sep

@@ -15,7 +15,6 @@ import logging
 import math
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from dchub_client.errors import (
     InvalidMoleculeError,
     InvalidMoleculeWarning,
     PretrainedFormatError,
+    warn_caller,
 )
 from dchub_client.format import layout, pretrained
 from dchub_client.format.card import Card, read_folder_card
@@ -259,10 +259,8 @@ def _report(failures: list[tuple[int, Any, str]], n: int, errors: Errors) -> Non
         raise InvalidMoleculeError(failures)
     shown = ", ".join(f"#{i} {s!r} ({why})" for i, s, why in failures[:10])
     more = f" and {len(failures) - 10} more" if len(failures) > 10 else ""
-    warning = InvalidMoleculeWarning(f"{len(failures)} of {n} molecules could not be featurized; their predictions "
-                                     f"are NaN: {shown}{more}")
-    warning.failures = list(failures)  # type: ignore[attr-defined]  # (position, smiles, reason), for callers
-    warnings.warn(warning, stacklevel=3)
+    warn_caller(InvalidMoleculeWarning(f"{len(failures)} of {n} molecules could not be featurized; their "
+                                       f"predictions are NaN: {shown}{more}", failures), InvalidMoleculeWarning)
 
 
 def _float_dtype(predictions: np.ndarray) -> np.dtype:

@@ -100,6 +100,7 @@ def test_missing_smiles_of_a_pandas_column_are_invalid_rows(folder, trained):
     with pytest.warns(InvalidMoleculeWarning, match=r"3 of 5 .*#1 None \(no SMILES\), #3 None") as caught:
         out = pipe.predict(column)
     assert caught[0].message.failures == [(1, None, "no SMILES"), (3, None, "no SMILES"), (4, None, "no SMILES")]
+    assert caught[0].filename == __file__  # the warning points at the caller's line, not inside dchub
     assert np.isnan(out[[1, 3, 4]]).all() and np.isfinite(out[[0, 2]]).all()
     np.testing.assert_array_equal(out[[0, 2]], pipe.predict([smiles[0], smiles[1]]))
     with pytest.raises(TypeError, match="item 1 is a int"):
