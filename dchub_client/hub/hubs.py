@@ -92,7 +92,8 @@ def default_hub(config: HubConfig | None = None) -> Hub:
     config = config if config is not None else load_config()
     pinned = config.default
     if constants.hub_is_set() or pinned is None:
-        source = "DEEPCHEM_MODEL_HUB" if constants.hub_is_set() else "the built-in default, DEEPCHEM_MODEL_HUB unset"
+        unset = "the built-in default (DEEPCHEM_MODEL_HUB is unset)"
+        source = "DEEPCHEM_MODEL_HUB" if constants.hub_is_set() else unset
         roots = constants.hub_roots()
     else:
         roots, source = list(pinned.mirrors), _source(config, pinned)
