@@ -105,6 +105,8 @@ def _predict(pipeline: Any, smiles: list[str | None]) -> tuple[Any, list[tuple[i
     for warning in caught:
         if issubclass(warning.category, InvalidMoleculeWarning):
             failures.extend(getattr(warning.message, "failures", []))
+        else:  # not ours to read: shown as any other warning is
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     return frame, sorted(failures)
 
 

@@ -207,3 +207,21 @@ def test_a_wide_table_becomes_one_block_per_molecule_on_a_narrow_terminal(predic
 def test_a_hub_pipelines_repr_is_one_line(esol_pipeline):
     assert repr(esol_pipeline) == ("<Pipeline esol-test@1.0.0: MultitaskRegressor; regression, 1 task "
                                    "(log solubility); featurizer CircularFingerprint; domain: Tanimoto >= 0.3>")
+
+
+def test_other_warnings_raised_while_predicting_are_not_swallowed():
+    import warnings
+
+    from dchub_client.cli import predict as predict_cli
+    from dchub_client.errors import InvalidMoleculeWarning
+
+    class Noisy:
+        def predict(self, smiles, as_frame):
+            warnings.warn(InvalidMoleculeWarning("1 of 2 ...", [(1, "C1CC(", "invalid SMILES")]))
+            warnings.warn("the model's own warning", UserWarning)
+            return "frame"
+
+    with pytest.warns(UserWarning, match="the model's own warning") as caught:
+        frame, failures = predict_cli._predict(Noisy(), ["CCO", "C1CC("])
+    assert frame == "frame" and failures == [(1, "C1CC(", "invalid SMILES")]
+    assert not [w for w in caught if issubclass(w.category, InvalidMoleculeWarning)]  # read, not shown
