@@ -49,9 +49,9 @@ def run_ls(args: argparse.Namespace) -> int:
 def _offline_order(order: list[Hub], cache: Cache, config: HubConfig) -> list[Hub]:
     """Offline, the searched hubs; when none of them was ever fetched here, the hubs the cache holds
     (as ``from_pretrained`` then loads from them), said in a warning."""
-    if any(catalog.identity(cache, h) in catalog.cached_hub_names(cache) for h in order):
-        return order
     cached = catalog.cached_hub_names(cache)
+    if any(catalog.identity(cache, h) in cached for h in order):
+        return order
     if cached:
         searched = "; ".join(h.label for h in order)
         log.warning("offline: %s was never fetched into this cache; listing the hub(s) it holds: %s",
