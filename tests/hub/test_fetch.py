@@ -18,7 +18,7 @@ import pytest
 from dchub_client.errors import MirrorError
 from dchub_client.format import hubfiles, jsonstrict
 from dchub_client.format.hashing import CHUNK_SIZE
-from dchub_client.hub import fetch
+from dchub_client.hub import fetch, http
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.resolve import download, resolve_pretrained
 from tests._support.folders import make_folder
@@ -256,6 +256,9 @@ def test_download_threads_follow_how_near_the_mirror_is(tmp_path, monkeypatch):
     from dchub_client.hub.mirrors import parse_mirror
 
     monkeypatch.delenv("DEEPCHEM_HUB_WORKERS", raising=False)
+    # What this process learnt of earlier servers is keyed by host and port, and the system may hand
+    # this test's servers a port an earlier test's server had: start from nothing known.
+    monkeypatch.setattr(http, "_WAITED", {})
     cpus = min(8, os.cpu_count() or 1)
     assert fetch.download_threads([parse_mirror(str(tmp_path))]) == cpus  # a folder: no round trip to hide
     far, near = _LateServer(0.05), _LateServer(0.0)
