@@ -5,10 +5,13 @@ the manifest:
 
 * A small file (at most :data:`SMALL_BLOB_BYTES`) is received whole into memory, hashed there and
   written to the cache in one go (:meth:`Cache.put_blob`): no temp-file dance per file.
-* A larger one streams into the blob's temp file. The fetching thread receives into a ring of
-  buffers (one copy out of the socket) and writes each at its offset; a helper thread hashes it
-  meanwhile (:class:`_Pipeline`; hashlib and ``pwrite`` release the GIL), so the two threads carry
-  about the same load and the hash is overlapped with the network.
+* A larger one streams into the blob's temp file, hashed meanwhile by a helper thread
+  (:class:`_Pipeline`; hashlib and the system calls release the GIL), so the hash is overlapped
+  with the network. From a plain HTTP connection on Linux the kernel puts the bytes into the file
+  (``splice``, :meth:`~dchub_client.hub.http1.Connection.splice_into`) and the helper reads them
+  back from there to hash them: the bytes are copied into the page cache and out of it once, and
+  what is hashed is what the file holds. Otherwise the fetching thread receives into a ring of
+  buffers (one copy out of the socket) and writes each at its offset while the helper hashes it.
 
 A file stored in parts is fetched part by part into one temp file while the sha256 of the *whole
 file* is computed in order. When it matches, every part is right too, so each byte is hashed once.
@@ -46,7 +49,7 @@ from dchub_client.hub.cache import Cache
 from dchub_client.hub.mirrors import Mirror, describe, failure_types, try_mirrors
 
 if TYPE_CHECKING:
-    from dchub_client.hub.http import ReadInto
+    from dchub_client.hub.http import ReadInto, SpliceInto
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,8 @@ THREADED_HASH_BYTES = SMALL_BLOB_BYTES + 1
 #: receiving and the hashing thread, enough of them to keep both busy.
 _BUFFER_SIZE = 512 << 10
 _BUFFERS = 8
+#: Bytes put into the file by the kernel per step of a spliced body (each step is then hashed from the file).
+_SPLICE_STEP = 1 << 20
 
 
 class _Pipeline:
@@ -67,6 +72,8 @@ class _Pipeline:
 
     The fetching thread takes a free buffer (:meth:`buffer`), fills it and hands it over
     (:meth:`submit`, which writes it at its offset of *fd*); the helper hashes it and frees it.
+    Bytes put into *fd* otherwise (spliced by the kernel) are announced with :meth:`written`; the
+    helper reads them back from the file to hash them.
     :meth:`checkpoint` marks a point of the stream without waiting; :meth:`restart` rewinds the
     hash to a checkpoint (after a failed attempt); :meth:`digest` waits for the queued buffers;
     :meth:`close` stops the thread.
@@ -76,10 +83,11 @@ class _Pipeline:
         self.fd = fd
         self._digest = hashlib.sha256()
         self._error: BaseException | None = None
+        self._reread: memoryview | None = None  # the helper's buffer for bytes hashed from the file
         self._free: queue.SimpleQueue[memoryview] = queue.SimpleQueue()
         for _ in range(_BUFFERS):
             self._free.put(memoryview(bytearray(_BUFFER_SIZE)))
-        self._todo: queue.Queue[tuple[memoryview, int, int] | list[Any] | None] = queue.Queue()
+        self._todo: queue.Queue[tuple[memoryview | None, int, int] | list[Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="dchub-hash", daemon=True)
         self._thread.start()
 
@@ -94,14 +102,30 @@ class _Pipeline:
                 self._todo.task_done()
         self._todo.task_done()
 
-    def _absorb(self, view: memoryview, n: int, offset: int) -> None:
+    def _absorb(self, view: memoryview | None, n: int, offset: int) -> None:
         try:
             if self._error is None:
-                self._digest.update(view[:n])
-        except BaseException as err:  # e.g. a full disk: raised on the fetching thread
+                if view is None:
+                    self._hash_from_file(n, offset)
+                else:
+                    self._digest.update(view[:n])
+        except BaseException as err:  # e.g. a read error: raised on the fetching thread
             self._error = err
         finally:
-            self._free.put(view)
+            if view is not None:
+                self._free.put(view)
+
+    def _hash_from_file(self, n: int, offset: int) -> None:
+        """Hash *n* bytes of the file from *offset* (just put there by the kernel: read from the page cache)."""
+        if self._reread is None:
+            self._reread = memoryview(bytearray(_SPLICE_STEP))
+        end = offset + n
+        while offset < end:
+            got = os.preadv(self.fd, [self._reread[:min(len(self._reread), end - offset)]], offset)
+            if not got:
+                raise OSError(f"the temp file ends at byte {offset}, before the {n} bytes just written to it")
+            self._digest.update(self._reread[:got])
+            offset += got
 
     def buffer(self) -> memoryview:
         """A free buffer to receive into (waits while all are queued)."""
@@ -120,6 +144,10 @@ class _Pipeline:
         *view* is freed afterwards. Writing here and hashing there splits the work about evenly."""
         _pwrite_all(self.fd, view[:n], offset)
         self._todo.put((view, n, offset))
+
+    def written(self, n: int, offset: int) -> None:
+        """*n* bytes were put at *offset* of the file by someone else: have them hashed from there."""
+        self._todo.put((None, n, offset))
 
     def checkpoint(self) -> list[Any]:
         """A handle on the hash state after everything submitted so far (filled in by the helper)."""
@@ -175,6 +203,19 @@ class _BlobSink:
                 self.pipeline.release(view)
                 return
             self._take(view, n)
+
+    def consume_file(self, splice_into: SpliceInto) -> None:
+        """Let the source put the body into the file itself (``splice_into(fd, offset, count)`` until
+        it returns 0), each step hashed from the file; never past the expected size."""
+        fd = self.pipeline.fd
+        while self.written < self.size:
+            n = splice_into(fd, self.offset + self.written, min(_SPLICE_STEP, self.size - self.written))
+            if not n:
+                return
+            self.pipeline.written(n, self.offset + self.written)
+            self.written += n
+            if self.progress is not None:
+                self.progress.update(n)
 
     def write(self, data: Any) -> int:
         """Take bytes pushed by a source that cannot ``readinto`` (copied into a buffer)."""

@@ -10,7 +10,10 @@ downloader=HTTPDownloader())`` works, and every http(s) fetch of a mirror goes t
   threads (each connection used by one thread at a time), so a model of 500 small files costs a
   handful of TCP handshakes, not 500. A pooled connection the server has closed is replaced.
 * A body is read straight into the caller's buffers (``output.consume(readinto)``), so each byte is
-  copied once out of the socket and can be hashed and written from there.
+  copied once out of the socket and can be hashed and written from there. An output that writes to
+  a file (``output.consume_file(splice_into)``) gets the body put into the file by the kernel where
+  the connection allows (:meth:`~dchub_client.hub.http1.Response.splice_into`), and reads it back
+  from there to hash it.
 * Every request has deadlines counted from the moment it is sent: the answer must start within the
   connect timeout, the headers must be complete within the read timeout, and the whole body must
   arrive within the *budget* (``timeout + size / min_rate`` for a file of known size, the read
@@ -44,6 +47,8 @@ from dchub_client.hub.http1 import Clock, ClosedBeforeAnswer, Connection, Respon
 
 #: ``readinto(buffer) -> bytes read`` (0 at the end of the body).
 ReadInto = Callable[[memoryview], int]
+#: ``splice_into(fd, offset, count) -> bytes written`` at *offset* of file *fd* (0 at the end of the body).
+SpliceInto = Callable[[int, int, int], int]
 
 USER_AGENT = f"dchub-client/{__version__}"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -330,7 +335,10 @@ class _Exchange:
             self.clock.in_body = True
             body = _Body(response, limit)
             consume = getattr(output, "consume", None)
-            if consume is not None:
+            consume_file = getattr(output, "consume_file", None)
+            if consume_file is not None and response.can_splice:
+                consume_file(body.splice_into)
+            elif consume is not None:
                 consume(body.readinto)
             else:
                 _copy(body.readinto, output)
@@ -412,6 +420,15 @@ class _Body:
             raise BadResponseError(f"sent more than the {self.limit} bytes expected")
         return n
 
+    def splice_into(self, fd: int, offset: int, count: int) -> int:
+        """Like :meth:`readinto`, into file *fd* at *offset*: never past *limit* (a longer
+        ``Content-Length`` was refused before the body)."""
+        if self.limit is not None:
+            count = min(count, self.limit - self.got)
+        n = self.response.splice_into(fd, offset, count)
+        self.got += n
+        return n
+
     def check_complete(self) -> None:
         """Raise when the connection closed before the announced ``Content-Length``."""
         if self.announced is not None and self.got < self.announced:
@@ -425,4 +442,4 @@ def _copy(readinto: ReadInto, output: Any) -> None:
         output.write(view[:n])
 
 
-__all__ = ["HTTPDownloader", "ReadInto", "USER_AGENT", "close_connections", "round_trip"]
+__all__ = ["HTTPDownloader", "ReadInto", "SpliceInto", "USER_AGENT", "close_connections", "round_trip"]

@@ -12,7 +12,9 @@ request of this module, measured in ``docs/benchmarks.md``):
   and headers (interim ``1xx`` answers skipped) into a :class:`Response`, whose
   :meth:`Response.readinto` streams the body, framed by ``Content-Length``, chunked encoding or the
   end of the connection, into the caller's buffer (received there directly once the bytes read
-  with the headers are used up);
+  with the headers are used up), or, for a ``Content-Length`` body on a plain TCP connection on
+  Linux, straight into a file with :meth:`Response.splice_into` (``splice(2)``: socket to pipe to
+  file in the kernel, never copied through Python);
 * every read waits at most as long as the request's :class:`Clock` allows.
 
 Against hostile servers: a head of at most :data:`MAX_HEAD` bytes and :data:`MAX_HEADERS` header
@@ -22,7 +24,9 @@ lines, chunk-size lines of at most 4 KiB, and precise errors for anything malfor
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
+import os
 import socket
 import time
 from collections.abc import Iterable
@@ -42,6 +46,11 @@ MAX_HEADERS = 100
 _MAX_LINE = 4096
 #: Bytes asked of the socket at a time while reading a head or framing lines.
 _RECV = 64 << 10
+#: Whether bodies may be spliced into files (Linux): see :meth:`Connection.splice_into`.
+_CAN_SPLICE = hasattr(os, "splice")
+#: The pipe a spliced body passes through holds this much (the most an unprivileged process may ask
+#: for by default: ``/proc/sys/fs/pipe-max-size``); a smaller default pipe only means more calls.
+PIPE_BYTES = 1 << 20
 
 
 class ClosedBeforeAnswer(ConnectionResetError):
@@ -154,6 +163,8 @@ class Connection:
         self._view = memoryview(self._buf)
         self._start = self._end = 0
         self.clock: Clock | None = None
+        self._pipe: tuple[int, int] | None = None  # (read end, write end) of the splice pipe, made on first use
+        self._splice = _CAN_SPLICE and type(sock) is socket.socket  # not through TLS
 
     @classmethod
     def open(cls, host: str, port: int, *, timeout: float, tls_host: str | None = None,
@@ -190,6 +201,10 @@ class Connection:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+        if self._pipe is not None:
+            for end in self._pipe:
+                os.close(end)
+            self._pipe = None
 
     def idle_broken(self) -> bool:
         """For an idle connection: True when it is readable (closed by the server, or holding bytes
@@ -297,6 +312,89 @@ class Connection:
             return n
         return self._recv_into(view)
 
+    @property
+    def can_splice(self) -> bool:
+        """Whether :meth:`splice_into` moves bytes in the kernel here (a plain TCP socket, on Linux)."""
+        return self._splice
+
+    def splice_into(self, fd: int, offset: int, count: int) -> int:
+        """Write up to *count* body bytes at *offset* of file *fd*; return how many (0: the connection closed).
+
+        Bytes received with the headers are written first. The rest go socket → pipe → file inside
+        the kernel (``splice(2)``): nothing is copied through Python, and the only copy is the one
+        into the page cache. Where a file system or socket refuses splicing, the bytes go through a
+        buffer instead (:meth:`readinto`, then ``pwrite``), on this connection from then on.
+        """
+        buffered = self._end - self._start
+        if buffered or not self._splice:
+            view = self._view[self._start:self._end] if buffered else memoryview(bytearray(min(count, PIPE_BYTES)))
+            n = min(len(view), count) if buffered else self.readinto(view)
+            _pwrite_all(fd, view[:n], offset)
+            if buffered:
+                self._start += n
+            return n
+        read_end, write_end = self._pipe or self._make_pipe()
+        n = self._splice_from_socket(write_end, min(count, PIPE_BYTES))
+        try:
+            moved = 0
+            while moved < n:
+                moved += os.splice(read_end, fd, n - moved, offset_dst=offset + moved)
+        except OSError as err:
+            if err.errno != errno.EINVAL or moved:
+                raise
+            self._splice = False  # this file system cannot take spliced bytes: read what the pipe holds
+            _pwrite_all(fd, _read_exactly(read_end, n), offset)
+        return n
+
+    def _make_pipe(self) -> tuple[int, int]:
+        import fcntl  # only when a body is spliced
+
+        read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        with contextlib.suppress(OSError):  # above the system's limit: the default size works too
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        self._pipe = (read_end, write_end)
+        return self._pipe
+
+    def _splice_from_socket(self, pipe: int, count: int) -> int:
+        """Move up to *count* bytes from the socket into the (empty) *pipe*, waiting within the clock's deadlines."""
+        clock = self.clock
+        assert clock is not None
+        self.sock.settimeout(clock.wait())  # non-blocking underneath: the wait is done here
+        while True:
+            try:
+                n = os.splice(self.sock.fileno(), pipe, count, flags=os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK)
+            except BlockingIOError:
+                if not _readable(self.sock, clock.wait()):
+                    raise clock.timed_out() from None
+                continue
+            if n:
+                clock.received()
+            return n
+
+
+def _readable(sock: socket.socket, timeout: float) -> bool:
+    """Wait up to *timeout* seconds for *sock* to have bytes (or an end) to read."""
+    import select  # only when a body is spliced
+
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        n = os.pwrite(fd, data, offset)
+        data, offset = data[n:], offset + n
+
+
+def _read_exactly(fd: int, n: int) -> memoryview:
+    """The next *n* bytes of a pipe that holds them."""
+    buffer = memoryview(bytearray(n))
+    got = 0
+    while got < n:
+        got += os.readv(fd, [buffer[got:]])
+    return buffer
+
 
 def authority_of(host: str, port: int, default_port: int) -> str:
     """``host[:port]`` for a Host header or a CONNECT target (IPv6 literals bracketed)."""
@@ -399,6 +497,24 @@ class Response:
             return n
         n = self.conn.readinto(view)
         self.done = n == 0
+        return n
+
+    @property
+    def can_splice(self) -> bool:
+        """Whether :meth:`splice_into` can take this body: framed by ``Content-Length`` on a plain connection."""
+        return self.length is not None and self.conn.can_splice
+
+    def splice_into(self, fd: int, offset: int, count: int) -> int:
+        """Like :meth:`readinto`, but into file *fd* at *offset* (see :meth:`Connection.splice_into`);
+        for a body :attr:`can_splice` allows."""
+        if self.done or not count:
+            return 0
+        n = self.conn.splice_into(fd, offset, min(count, self._left))
+        if not n:  # closed before the announced length: the caller reports it as truncated
+            self.done = self.will_close = True
+            return 0
+        self._left -= n
+        self.done = self._left == 0
         return n
 
     def _read_chunked(self, view: memoryview) -> int:

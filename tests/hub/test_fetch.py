@@ -8,6 +8,7 @@ only blobs named by their own sha256, no temp files, and no client thread is lef
 """
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from dchub_client.errors import MirrorError
 from dchub_client.format import hubfiles, jsonstrict
 from dchub_client.format.hashing import CHUNK_SIZE
-from dchub_client.hub import fetch, http
+from dchub_client.hub import fetch, http, http1
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.resolve import download, resolve_pretrained
 from tests._support.folders import make_folder
@@ -220,6 +221,74 @@ def test_large_blob_fault_on_the_only_mirror_fails_and_leaves_no_thread(large, s
         resolve_pretrained("big@1.0")
     assert list(info.value.failures) == [bad.url]
     _assert_no_new_threads(before, [bad])
+    _assert_nothing_cached(isolated_environment, large)
+
+
+@pytest.fixture
+def splices(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ``os.splice`` calls made ("socket" into a pipe, "file" out of it); the real calls run."""
+    calls: list[str] = []
+    real = os.splice
+
+    def spy(src: int, dst: int, count: int, **kwargs: object) -> int:
+        calls.append("file" if "offset_dst" in kwargs else "socket")
+        return real(src, dst, count, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "splice", spy)
+    return calls
+
+
+@pytest.mark.skipif(not hasattr(os, "splice"), reason="splice(2) is Linux's")
+def test_large_blob_goes_from_the_socket_into_the_cache_file_by_splice(large, serve, monkeypatch,  # noqa: F811
+                                                                        isolated_environment, splices):
+    (server,) = _mirrors(serve, monkeypatch, large, {})
+    _assert_weight_right(download("big@1.0"), large)
+    assert server.hits[large.blob()] == 1
+    # the body went socket -> pipe -> file in the kernel, at most a pipe's worth per step
+    assert splices.count("file") >= large.entry.size // http1.PIPE_BYTES and "socket" in splices
+    _assert_cache_trusted(isolated_environment)
+
+
+@pytest.mark.skipif(not hasattr(os, "splice"), reason="splice(2) is Linux's")
+def test_a_file_system_that_refuses_splice_gets_the_bytes_through_a_buffer(large, serve, monkeypatch,  # noqa: F811
+                                                                           isolated_environment):
+    import errno
+
+    calls: list[str] = []
+    real = os.splice
+
+    def refusing(src: int, dst: int, count: int, **kwargs: object) -> int:
+        calls.append("file" if "offset_dst" in kwargs else "socket")
+        if "offset_dst" in kwargs:  # as a file system without splice_write answers
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(src, dst, count, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "splice", refusing)
+    _mirrors(serve, monkeypatch, large, {})
+    _assert_weight_right(download("big@1.0"), large)  # what was already in the pipe was not lost
+    assert calls[:2] == ["socket", "file"] and calls.count("file") == 1  # tried once, then buffered
+    _assert_cache_trusted(isolated_environment)
+
+
+@pytest.mark.parametrize("fault,answer", [
+    ("stall", "timeout: no data for"),
+    ("drip", "too slow"),
+    ("short-length", "truncated"),
+    ("long-length", "announces .* more than the"),
+])
+def test_large_blob_that_stops_or_drips_fails_in_time_and_caches_nothing(large, serve, monkeypatch,  # noqa: F811
+                                                                          isolated_environment, fault, answer):
+    """The spliced body keeps every deadline of a buffered one."""
+    import time
+
+    monkeypatch.setenv("DEEPCHEM_HUB_TIMEOUT", "1")
+    monkeypatch.setenv("DEEPCHEM_HUB_MIN_RATE", str(8 << 20))  # ~8.4 MB: a budget of about 2 s
+    (bad,) = _mirrors(serve, monkeypatch, large, {large.blob(): fault})
+    start = time.monotonic()
+    with pytest.raises(MirrorError, match=answer) as info:
+        resolve_pretrained("big@1.0")
+    assert time.monotonic() - start < 5
+    assert list(info.value.failures) == [bad.url]
     _assert_nothing_cached(isolated_environment, large)
 
 
