@@ -180,7 +180,7 @@ def _warm_rows(hub: Path, work: Path, big_mib: int) -> list[Row]:
     folder = download("big@1.0")
     weight = next(folder.glob("*.npy"))
     times = interleaved({"ours": lambda: np.load(download("big@1.0") / weight.name),
-                         "np.load": lambda: np.load(weight)}, repeat=15)
+                         "np.load": lambda: np.load(weight)}, repeat=25)
     return [Row(f"warm load of the cached {big_mib} MiB model (resolve + np.load)", min(times["ours"]),
                 "raw np.load", min(times["np.load"]), target=1.05,
                 note=f"ours {spread(times['ours'])}, np.load {spread(times['np.load'])}")]
