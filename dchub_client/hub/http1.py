@@ -334,7 +334,13 @@ class Connection:
                 self._start += n
             return n
         read_end, write_end = self._pipe or self._make_pipe()
-        n = self._splice_from_socket(write_end, min(count, PIPE_BYTES))
+        try:
+            n = self._splice_from_socket(write_end, min(count, PIPE_BYTES))
+        except OSError as err:
+            if err.errno != errno.EINVAL:
+                raise
+            self._splice = False  # this socket cannot be spliced from: buffered from now on
+            return self.splice_into(fd, offset, count)
         try:
             moved = 0
             while moved < n:
