@@ -53,6 +53,17 @@ def end_output(code: int) -> tuple[int, str | None]:
     return code, problem
 
 
+def shows_progress(quiet: bool) -> bool:
+    """Whether a command draws a progress bar: not when asked to be quiet (``-q``), nor when stderr is not
+    a terminal, where a log file or a pipe would get every redraw (as pip and wget decide)."""
+    if quiet:
+        return False
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced by an object without one, or closed
+        return False
+
+
 def _reader_gone(fd: int) -> bool:
     import select  # here, not at the top: only this rare path needs it
 
@@ -80,4 +91,4 @@ def _fileno(stream: Any) -> int | None:
         return None
 
 
-__all__ = ["EXIT_UNWRITTEN", "end_output", "output_closed"]
+__all__ = ["EXIT_UNWRITTEN", "end_output", "output_closed", "shows_progress"]

@@ -37,11 +37,21 @@ def make_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse's parser with :class:`_Formatter` (its sub-parsers too: argparse makes them of this class)."""
+    """argparse's parser with :class:`_Formatter` (its sub-parsers too: argparse makes them of this class),
+    taking options only as spelled: an abbreviation would let ``--smiles CCO`` mean ``--smiles-column CCO``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+
+class _Misplaced(argparse.Action):
+    """An option people try that does not exist: refused with what to write instead (its ``help``)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        parser.error(f"there is no {option_string} option: {self.const}")
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -83,7 +93,8 @@ def _pull(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", metavar="[HUB:]NAME[@VERSION]")
     p.add_argument("--refresh", action="store_true", help="fetch a new index")
     p.add_argument("--verify", action="store_true", help="re-hash cached files first")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar (there is none either when stderr is not a terminal)")
     p.set_defaults(run="models:run_pull")
 
 
@@ -105,6 +116,8 @@ def _predict(sub: argparse._SubParsersAction) -> None:
                                    "predicted has empty predictions and is named, by line or record, in a warning.")
     p.add_argument("spec", metavar="NAME[@VERSION]|FOLDER", help="a model of the hub, or a pretrained folder")
     p.add_argument("smiles", nargs="*", metavar="SMILES", help="molecules to predict")
+    p.add_argument("--smiles", action=_Misplaced, nargs="*", help=argparse.SUPPRESS,
+                   const="SMILES go after the model, as arguments: dchub predict MODEL CCO 'c1ccccc1O'")
     p.add_argument("-i", "--input", type=Path, metavar="FILE",
                    help="read molecules from a SMILES file (.smi, .smiles, .txt: SMILES first on each line, then "
                         "a name), a table (.csv, .tsv) or an SD file (.sdf, .sd), each also gzipped (.sdf.gz)")
@@ -169,7 +182,8 @@ def _mirror(sub: argparse._SubParsersAction) -> None:
     p.add_argument("specs", nargs="+", metavar="[HUB:]NAME[@VERSION]")
     p.add_argument("--to", required=True, metavar="DIR", help="the hub folder to create or extend")
     p.add_argument("--all-versions", action="store_true", help="every version of NAME, not only the latest")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar (there is none either when stderr is not a terminal)")
     p.set_defaults(run="mirror:run")
 
 

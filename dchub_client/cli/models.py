@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from dchub_client import constants
+from dchub_client import constants, terminal
 from dchub_client.cli import _cards
 from dchub_client.cli._common import fit_table, hub_of, table
 from dchub_client.errors import DchubError, NotAHubError, OfflineError
@@ -228,7 +228,8 @@ def _info_plain(folder: Path) -> int:
 
 
 def run_pull(args: argparse.Namespace) -> int:
-    resolved = resolve_pretrained(args.spec, refresh=args.refresh, verify=args.verify, progress=not args.quiet)
+    resolved = resolve_pretrained(args.spec, refresh=args.refresh, verify=args.verify,
+                                  progress=terminal.shows_progress(args.quiet))
     print(resolved.path)
     return 0
 

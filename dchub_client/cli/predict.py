@@ -26,6 +26,7 @@ from typing import Any
 from dchub_client import constants
 from dchub_client.cli._common import table
 from dchub_client.cli._molecule_files import InputFileError, Molecules, from_arguments, read_molecules
+from dchub_client.cli._parser import SMILES_COLUMN
 from dchub_client.errors import InvalidMoleculeWarning
 from dchub_client.format.atomic import atomic_write_bytes
 
@@ -91,6 +92,9 @@ def _molecules(args: argparse.Namespace) -> Molecules:
         raise InputFileError("give SMILES as arguments or --input FILE, not both")
     if args.input:
         return read_molecules(args.input, args.smiles_column)
+    if args.smiles_column != SMILES_COLUMN:
+        raise InputFileError(f"--smiles-column names the column of an --input table that holds SMILES; without "
+                             f"--input, give SMILES as arguments: dchub predict {args.spec} CCO")
     if not args.smiles:
         raise InputFileError("no molecules: give SMILES as arguments or --input FILE")
     return from_arguments(args.smiles)

@@ -36,6 +36,7 @@ import hashlib
 import logging
 import os
 import queue
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -545,4 +546,16 @@ def _progress_bar(total: int, label: str) -> Any:
     except ImportError:  # progress bars are a nicety
         return None
     return _LockedBar(tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label or None,
-                           leave=True, dynamic_ncols=True))
+                           leave=True, **_bar_width()))
+
+
+def _bar_width() -> dict[str, Any]:
+    """The terminal's width as it changes; 80 columns and 24 lines where stderr's terminal reports no size
+    (a new pseudo-terminal says 0 x 0 until it is sized, and tqdm would hide its bar below line 0)."""
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (AttributeError, ValueError, OSError):  # not a terminal (a notebook, a file)
+        return {"ncols": 80}
+    if size.columns > 0 and size.lines > 0:
+        return {"dynamic_ncols": True}
+    return {"ncols": size.columns or 80, "nrows": size.lines or 24}

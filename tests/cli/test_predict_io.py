@@ -127,6 +127,20 @@ def test_unknown_input_suffix_is_refused_naming_the_accepted_ones(predict, tmp_p
     assert ".smi" in done.stderr and ".csv" in done.stderr and ".sdf" in done.stderr and "gz" in done.stderr
 
 
+def test_smiles_given_as_an_option_are_refused_saying_where_they_go(predict):
+    """``--smiles CCO`` once passed as an abbreviation of ``--smiles-column`` and failed with "no molecules"."""
+    for args, exit_code, said in [
+        (("--smiles", "CCO"), 2, "there is no --smiles option: SMILES go after the model, as arguments"),
+        (("--smiles-col", "CCO"), 2, "unrecognized arguments: --smiles-col"),  # no abbreviations at all
+        (("--smiles-column", "CCO"), 1, "without --input, give SMILES as arguments: dchub predict esol-test CCO"),
+    ]:
+        done = predict("esol-test", *args)
+        assert done.returncode == exit_code and said in done.stderr, (args, done.stderr)
+        assert done.stdout == "" and "Traceback" not in done.stderr
+    done = predict("esol-test", "CCO", "--smiles-column", "smiles")  # the default, spelled out: harmless
+    assert done.returncode == 0 and "CCO" in done.stdout, done.stderr
+
+
 def test_every_csv_row_gives_a_row_with_its_columns(predict, esol_pipeline, tmp_path):
     (tmp_path / "bad.csv").write_text('name,smiles,y\na,CCO,1\nb,c1ccccc1,2,EXTRA\nc,,3\nd,"C(C)O",4\ne\n')
     done = predict("esol-test", "-i", str(tmp_path / "bad.csv"), "-o", str(tmp_path / "out.csv"))

@@ -2,6 +2,7 @@
 the dchub command starting without numpy, requests or pooch for what does not need them."""
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import sys
 from dchub_client import __version__, terminal
 from tests._support.folders import make_folder
 from tests._support.hubs import build_hub
-from tests.journeys._cli import BIN, ok, run
+from tests.journeys._cli import BIN, ok, run, run_on_terminal
 
 HEAVY = ("numpy", "requests", "pooch", "urllib3", "yaml", "cryptography", "tqdm", "ssl", "http.client", "email",
          "urllib.request",
@@ -62,6 +63,22 @@ def _loaded(*args: str) -> list[str]:
                           timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stderr.strip().splitlines()[-1].split()[1:]
+
+
+def test_a_progress_bar_is_drawn_on_a_terminal_only(tmp_path, serve):
+    """pip and wget draw no bar into a log file or a pipe; neither does dchub (``-q`` silences it on a terminal)."""
+    hub = build_hub(tmp_path, {("m", "1"): make_folder(tmp_path / "src", seed=1, n_weights=3, size=50_000)})
+    url = serve(hub).url
+    unsized = functools.partial(run_on_terminal, columns=0)  # a new pseudo-terminal: tqdm alone would draw nothing
+    cases = {"terminal": (run_on_terminal, ()), "terminal reporting no size": (unsized, ()),
+             "terminal, -q": (run_on_terminal, ("-q",)), "pipe": (run, ())}
+    for i, (case, (runner, quiet)) in enumerate(cases.items()):
+        env = {"DEEPCHEM_MODEL_HUB": url, "DEEPCHEM_HUB_CACHE": str(tmp_path / f"c{i}")}
+        done = runner("pull", *quiet, "m", env=env)
+        assert done.returncode == 0 and done.stdout.strip().endswith("m/1"), (case, done.stdout, done.stderr)
+        drawn = "m@1" in done.stderr and "100%" in done.stderr
+        assert drawn == (case.startswith("terminal") and "-q" not in case), (case, done.stderr)
+        assert drawn or done.stderr == "", (case, done.stderr)
 
 
 def test_the_command_imports_only_what_it_needs(tmp_path, serve, monkeypatch):
