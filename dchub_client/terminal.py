@@ -13,6 +13,8 @@ import os
 import sys
 from typing import Any
 
+from dchub_client import constants
+
 #: The exit code of output that could not be written, as Python's own exit gives.
 EXIT_UNWRITTEN = 120
 
@@ -53,15 +55,25 @@ def end_output(code: int) -> tuple[int, str | None]:
     return code, problem
 
 
+def table_width() -> int | None:
+    """The width a table is cut to: the terminal's (``COLUMNS`` first); None when stdout is a file or a
+    pipe and ``COLUMNS`` is unset, so ``dchub ls > models.txt`` keeps every description whole."""
+    if os.environ.get("COLUMNS") or _is_terminal(sys.stdout):
+        return constants.terminal_columns()
+    return None
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced by an object without one, or closed
+        return False
+
+
 def shows_progress(quiet: bool) -> bool:
     """Whether a command draws a progress bar: not when asked to be quiet (``-q``), nor when stderr is not
     a terminal, where a log file or a pipe would get every redraw (as pip and wget decide)."""
-    if quiet:
-        return False
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):  # replaced by an object without one, or closed
-        return False
+    return not quiet and _is_terminal(sys.stderr)
 
 
 def _reader_gone(fd: int) -> bool:
@@ -91,4 +103,4 @@ def _fileno(stream: Any) -> int | None:
         return None
 
 
-__all__ = ["EXIT_UNWRITTEN", "end_output", "output_closed", "shows_progress"]
+__all__ = ["EXIT_UNWRITTEN", "end_output", "output_closed", "shows_progress", "table_width"]

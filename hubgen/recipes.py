@@ -85,6 +85,8 @@ def run(model: ModelSpec) -> None:
         raise RecipeError(f"{model.where}: recipe {model.recipe!r} failed: {err}") from err
     except Exception as err:  # a recipe is user code: any failure stops the build, with its cause
         raise RecipeError(f"{model.where}: recipe {model.recipe!r} failed: {type(err).__name__}: {err}") from err
+    # the recipe saved into a hidden temp folder (its own log lines name that one): say where it ended up
+    logger.info("%s: recipe done: %s", model.ref, model.path)
 
 
 #: Environment of a worker process: one thread per math library (the pool provides the parallelism).

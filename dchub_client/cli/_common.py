@@ -22,12 +22,14 @@ def hub_of(ref: ModelRef, cache: Cache, *, refresh: bool = False) -> Hub:
     return resolver.hub_holding(ref)
 
 
-def fit_table(header: Sequence[str], rows: Sequence[Sequence[object]], width: int) -> str:
-    """:func:`table` with the last column's cells cut (ending in ``…``) so lines fit *width*.
+def fit_table(header: Sequence[str], rows: Sequence[Sequence[object]], width: int | None) -> str:
+    """:func:`table` with the last column's cells cut (ending in ``…``) so lines fit *width* (None: uncut).
 
     The last column keeps at least 12 characters however narrow the terminal is.
     """
     cells = [[" ".join(str(c).split()) for c in row] for row in rows]
+    if width is None:
+        return table(header, cells)
     fixed = sum(max(len(str(r[i])) for r in [header, *cells]) + 2 for i in range(len(header) - 1))
     room = max(width - fixed, 12)
     for row in cells:

@@ -31,7 +31,7 @@ def run_ls(args: argparse.Namespace) -> int:
     if not args.hub and constants.offline():
         order = _offline_order(order, cache, config)
     others = [] if args.hub else [name for name in config.hubs if name not in {h.alias for h in order}]
-    width = constants.terminal_columns()
+    width = terminal.table_width()
     try:
         failed = sum(_ls_hub(hub, cache, refresh=args.refresh, width=width) for hub in order)
     except DchubError as err:
@@ -59,7 +59,7 @@ def _offline_order(order: list[Hub], cache: Cache, config: HubConfig) -> list[Hu
     return [hub_for_alias(name, cache, config) for name in cached] or order
 
 
-def _ls_hub(hub: Hub, cache: Cache, *, refresh: bool, width: int) -> int:
+def _ls_hub(hub: Hub, cache: Cache, *, refresh: bool, width: int | None) -> int:
     """List one hub's plain folders and index; return 1 when nothing at all could be listed."""
     plain_local = _plain_local(hub)
     indexed = [m for m in hub.mirrors if m not in plain_local]
@@ -80,7 +80,7 @@ def _ls_hub(hub: Hub, cache: Cache, *, refresh: bool, width: int) -> int:
     return 1
 
 
-def _ls_index(hub: Hub, cache: Cache, *, refresh: bool, width: int) -> None:
+def _ls_index(hub: Hub, cache: Cache, *, refresh: bool, width: int | None) -> None:
     """The hub's models with the details of their latest manifest (fetched in parallel, cached)."""
     offline = constants.offline()
     index = load_index(cache, hub, refresh=refresh, offline=offline)
@@ -109,7 +109,7 @@ def _hub_row(name: str, latest: str, manifest: Manifest | None) -> tuple[str, ..
             _cards.one_line(card.get("description") or card.get("title")))
 
 
-def _ls_plain(mirror: Mirror, width: int) -> int:
+def _ls_plain(mirror: Mirror, width: int | None) -> int:
     """The models of a plain-layout folder (class and framework from each ``params.json``)."""
     root = mirror.path
     assert root is not None

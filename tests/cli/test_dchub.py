@@ -216,6 +216,10 @@ def test_ls_truncates_the_description_to_the_terminal(card_hub, serve, monkeypat
     monkeypatch.setenv("COLUMNS", "400")
     assert main(["ls"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].endswith(LONG.strip())
+    monkeypatch.delenv("COLUMNS")  # stdout is not a terminal here (as in `dchub ls > models.txt`): nothing is cut
+    assert main(["ls"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].endswith(LONG.strip()) and max(len(line) for line in lines) > 100
 
 
 class _SlowManifests(_Handler):

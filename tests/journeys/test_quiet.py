@@ -114,6 +114,8 @@ def test_parallel_recipes_that_import_torch_leave_no_logging_errors(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "running recipe torch_recipes:make" in done.stderr  # hubgen's own lines still show
+    for i in range(2):  # and name the folder each recipe's model ended up in, not only its temp folder
+        assert f"m{i}@1: recipe done: {tmp_path / 'made' / f'm{i}'}" in done.stderr, done.stderr
     assert "Logging error" not in done.stderr and "TorchDynamo" not in done.stderr, done.stderr
 
 
