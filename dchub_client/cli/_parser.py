@@ -44,6 +44,16 @@ class _Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", _Formatter)
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self.set_defaults(parsed_by=self)  # the innermost (sub-)parser that ran sets it last
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        """argparse's, but an unknown argument is reported with the usage of the command it was given to
+        (``dchub pull --qu x``: ``dchub pull``'s usage, which lists ``-q``), not ``dchub``'s."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            getattr(parsed, "parsed_by", self).error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
 
 
 class _Misplaced(argparse.Action):
