@@ -221,6 +221,14 @@ def _bypassed(host: str, no_proxy: str) -> bool:
 MAX_REDIRECTS = 5
 
 
+def columns_chosen() -> bool:
+    """Whether ``COLUMNS`` sets a width (a positive number), which then holds even where output is not a terminal."""
+    try:
+        return int(os.environ.get("COLUMNS", "0")) > 0
+    except ValueError:
+        return False
+
+
 def terminal_columns() -> int:
     """The terminal's width as :func:`shutil.get_terminal_size` finds it (``COLUMNS``, else stdout's
     terminal, else 80), without importing :mod:`shutil` (~2 ms of a command's start-up)."""

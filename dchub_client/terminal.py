@@ -58,7 +58,7 @@ def end_output(code: int) -> tuple[int, str | None]:
 def table_width() -> int | None:
     """The width a table is cut to: the terminal's (``COLUMNS`` first); None when stdout is a file or a
     pipe and ``COLUMNS`` is unset, so ``dchub ls > models.txt`` keeps every description whole."""
-    if os.environ.get("COLUMNS") or _is_terminal(sys.stdout):
+    if constants.columns_chosen() or _is_terminal(sys.stdout):
         return constants.terminal_columns()
     return None
 

@@ -57,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Misplaced(argparse.Action):
-    """An option people try that does not exist: refused with what to write instead (its ``help``)."""
+    """An option people try that does not exist: refused with what to write instead (its ``const``)."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
