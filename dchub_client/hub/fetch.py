@@ -120,13 +120,9 @@ class _Pipeline:
         """Hash *n* bytes of the file from *offset* (just put there by the kernel: read from the page cache)."""
         if self._reread is None:
             self._reread = memoryview(bytearray(_SPLICE_STEP))
-        end = offset + n
-        while offset < end:
-            got = os.preadv(self.fd, [self._reread[:min(len(self._reread), end - offset)]], offset)
-            if not got:
-                raise OSError(f"the temp file ends at byte {offset}, before the {n} bytes just written to it")
-            self._digest.update(self._reread[:got])
-            offset += got
+        got = _hash_from(self.fd, offset, n, self._digest, self._reread)
+        if got < n:
+            raise OSError(f"the temp file ends at byte {offset + got}, before the {n} bytes just written to it")
 
     def buffer(self) -> memoryview:
         """A free buffer to receive into (waits while all are queued)."""
@@ -410,14 +406,21 @@ def _refetch_part(mirrors: Sequence[Mirror], part: Part, fd: int, offset: int,
 
 def _hash_range(fd: int, offset: int, size: int) -> str:
     digest = hashlib.sha256()
-    end = offset + size
-    while offset < end:
-        chunk = os.pread(fd, min(CHUNK_SIZE, end - offset), offset)
-        if not chunk:
-            break
-        digest.update(chunk)
-        offset += len(chunk)
+    _hash_from(fd, offset, size, digest, memoryview(bytearray(max(1, min(CHUNK_SIZE, size)))))
     return digest.hexdigest()
+
+
+def _hash_from(fd: int, offset: int, size: int, digest: Any, buffer: memoryview) -> int:
+    """Feed *size* bytes of *fd* from *offset* into *digest*, read through *buffer*; the bytes read
+    (fewer where the file ends first)."""
+    done = 0
+    while done < size:
+        got = os.preadv(fd, [buffer[:min(len(buffer), size - done)]], offset + done)
+        if not got:
+            break
+        digest.update(buffer[:got])
+        done += got
+    return done
 
 
 def _fetch_one(cache: Cache, mirrors: Sequence[Mirror], entry: FileEntry, *, what: str, progress: Any) -> None:

@@ -494,13 +494,7 @@ class Response:
         if self.chunked:
             return self._read_chunked(view)
         if self.length is not None:
-            n = self.conn.readinto(view[:self._left])
-            if not n:  # closed before the announced length: the caller reports it as truncated
-                self.done = self.will_close = True
-                return 0
-            self._left -= n
-            self.done = self._left == 0
-            return n
+            return self._counted(self.conn.readinto(view[:self._left]))
         n = self.conn.readinto(view)
         self.done = n == 0
         return n
@@ -515,8 +509,12 @@ class Response:
         for a body :attr:`can_splice` allows."""
         if self.done or not count:
             return 0
-        n = self.conn.splice_into(fd, offset, min(count, self._left))
-        if not n:  # closed before the announced length: the caller reports it as truncated
+        return self._counted(self.conn.splice_into(fd, offset, min(count, self._left)))
+
+    def _counted(self, n: int) -> int:
+        """Count *n* bytes of a ``Content-Length`` body just received; 0 means the connection closed
+        before the announced length (the caller reports it as truncated)."""
+        if not n:
             self.done = self.will_close = True
             return 0
         self._left -= n
