@@ -56,6 +56,7 @@ from dchub_client.hub import sidecar, trust
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.hubs import Hub
 from dchub_client.hub.mirrors import MAX_METADATA_BYTES, Mirror, failure_types, is_missing, try_mirrors
+from dchub_client.humanize import counted
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +295,11 @@ def _fetch(cache: Cache, hub: Hub, mirrors: Sequence[Mirror], cached: _Cached | 
     except MirrorError as err:
         if missing and set(missing) == {m.root for m in mirrors}:
             raise not_a_hub([root + notes.get(root, "") for root in missing], hub) from err
+        others = cached_hub_names(cache) if cached is None else []
+        if others:  # e.g. the cache was filled from http://localhost:8000/, this is http://127.0.0.1:8000/
+            err.add_note(f"the cache holds {counted(len(others), 'hub')} ({', '.join(others)}) fetched from other "
+                         "addresses; until this one answers, dchub cannot tell which hub it serves: use the "
+                         "address they were fetched from, or DEEPCHEM_HUB_OFFLINE=1 to load from the cache")
         raise
     return index
 

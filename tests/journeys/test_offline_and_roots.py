@@ -44,6 +44,23 @@ def test_a_model_pulled_once_loads_offline_whatever_deepchem_model_hub_says(hub,
     assert "run `dchub pull esol` once while online" in missing.stderr  # true: it was never pulled
 
 
+def test_a_dead_address_never_seen_says_how_to_load_what_the_cache_holds(hub, serve):
+    """Filled from http://localhost:PORT/, asked through http://127.0.0.1:PORT/ once the server is gone: dchub
+    cannot tell which hub that address serves, so it does not guess; it says what to do instead."""
+    server = serve(hub)
+    port = server.url.rsplit(":", 1)[1].strip("/")
+    pulled = ok("pull", "-q", "esol", env={"DEEPCHEM_MODEL_HUB": f"http://localhost:{port}/"}).strip()
+    server.close()
+    done = run("pull", "-q", "esol", env={"DEEPCHEM_MODEL_HUB": f"http://127.0.0.1:{port}/"})
+    assert done.returncode == 1 and "Connection refused" in done.stderr, done.stderr
+    assert ("dchub: hint: the cache holds 1 hub (test-hub) fetched from other addresses; until this one answers, "
+            "dchub cannot tell which hub it serves: use the address they were fetched from, or "
+            "DEEPCHEM_HUB_OFFLINE=1 to load from the cache") in done.stderr, done.stderr
+    for env in ({"DEEPCHEM_MODEL_HUB": f"http://localhost:{port}"},  # what the hint says works, both ways
+                {"DEEPCHEM_MODEL_HUB": f"http://127.0.0.1:{port}/", "DEEPCHEM_HUB_OFFLINE": "1"}):
+        assert ok("pull", "-q", "esol", env=env).strip() == pulled, env
+
+
 def test_offline_ls_and_info_show_what_the_cache_holds_whatever_deepchem_model_hub_says(hub, serve):
     """Offline, ``ls`` and ``info`` read what ``path`` and ``from_pretrained`` load: a hub cached here, when
     the searched hub was never fetched (``DEEPCHEM_MODEL_HUB`` unset, or naming somewhere else)."""
