@@ -46,16 +46,18 @@ Example:
 """
 from __future__ import annotations
 
-import datetime
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dchub_client.errors import HubFormatError, ManifestMismatchError
 from dchub_client.format import jsonstrict, layout
 from dchub_client.format.hashing import is_sha256, sha256_bytes, shown_pair
+
+if TYPE_CHECKING:
+    import datetime
 
 #: Model names and versions: URL- and file-name-safe, at most this long.
 MAX_NAME_LENGTH = 100
@@ -314,10 +316,19 @@ def _expires(value: Any, source: str | None) -> str | None:
 
 def parse_time(value: str) -> datetime.datetime:
     """An RFC 3339 time (``...Z`` or ``...+01:00``) as an aware :class:`datetime.datetime`."""
+    import datetime  # on first use: most indexes carry no times a pull reads (start-up, docs/benchmarks.md)
+
     parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         raise ValueError("no time zone")
     return parsed
+
+
+def utc_now() -> datetime.datetime:
+    """Now, as an aware UTC :class:`datetime.datetime` (what :func:`parse_time` values compare with)."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 # --- manifests ---------------------------------------------------------------------------

@@ -29,7 +29,6 @@ whatever its age, and a hub mirror that is a local folder is read directly (it n
 """
 from __future__ import annotations
 
-import datetime
 import hashlib
 import logging
 import os
@@ -240,7 +239,7 @@ def _still_trusted(cache: Cache, hub: Hub, lookup: sidecar.Lookup) -> bool:
             trust.notice_unchecked_signatures()
         return True
     expires = header.get("expires")
-    if expires is None or hubfiles.parse_time(expires) <= datetime.datetime.now(datetime.timezone.utc):
+    if expires is None or hubfiles.parse_time(expires) <= hubfiles.utc_now():
         return False
     highest = trust.TrustStore(cache.root).highest(header["hub"])
     return highest is None or (header.get("version") or 0) >= highest

@@ -32,7 +32,6 @@ stall: the mirror is down), :class:`~dchub_client.errors.HTTPStatusError` or
 """
 from __future__ import annotations
 
-import base64
 import functools
 import os
 import threading
@@ -198,6 +197,8 @@ def _proxy_url(scheme: str, host: str) -> str | None:
 
 
 def _basic(user: str | None, password: str | None) -> str:
+    import base64  # on first use: most mirrors need no credentials (start-up, docs/benchmarks.md)
+
     raw = f"{urllib.parse.unquote(user or '')}:{urllib.parse.unquote(password or '')}".encode()
     return "Basic " + base64.b64encode(raw).decode("ascii")
 

@@ -14,7 +14,6 @@ Bare names resolve in :func:`search_order` (``search = [...]`` of the config, el
 """
 from __future__ import annotations
 
-import base64
 from typing import NamedTuple
 
 from dchub_client import constants
@@ -155,7 +154,7 @@ def require_hub(alias: str, config: HubConfig | None = None) -> Hub:
 
 def key_text(key: trust.PublicKey) -> str:
     """The base64 of a public key's raw bytes: how the config file stores keys."""
-    return base64.b64encode(key.raw).decode("ascii")
+    return key.text
 
 
 def _source(config: HubConfig, entry: HubEntry) -> str:

@@ -32,23 +32,24 @@ Every failure raises :class:`dchub_client.errors.TrustError` naming the index so
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import datetime
 import hashlib
 import json
 import logging
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dchub_client import constants
 from dchub_client.errors import OtherHubError, StaleIndexError, TrustError
 from dchub_client.format import hubfiles, layout
 from dchub_client.format.atomic import atomic_write_bytes
 from dchub_client.humanize import counted
+
+if TYPE_CHECKING:
+    import datetime
+
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class PublicKey(NamedTuple):
     @property
     def text(self) -> str:
         """The base64 of the raw key (the form ``.pub`` files and rotation records hold)."""
+        import base64  # here and below on first use: a pull from a hub that signs nothing never needs it
+
         return base64.b64encode(self.raw).decode("ascii")
 
     def verify(self, signature: bytes, data: bytes) -> bool:
@@ -148,9 +151,11 @@ def parse_public_key(data: bytes | str, source: str) -> PublicKey:
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     if "-----BEGIN" in text:
         return PublicKey(_pem_public_raw(text, source), source)
+    import base64
+
     try:
         raw = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError) as err:
+    except ValueError as err:  # binascii.Error is a ValueError
         raise TrustError(f"{source}: not a PEM or base64 ed25519 public key ({err})") from err
     if len(raw) != RAW_KEY_BYTES:
         raise TrustError(f"{source}: an ed25519 public key is {RAW_KEY_BYTES} bytes, this one is {len(raw)}")
@@ -266,9 +271,11 @@ def parse_signatures(obj: dict[str, Any], source: str, where: str = "") -> list[
         if not isinstance(item, dict) or not isinstance(item.get("keyid"), str) \
                 or not isinstance(item.get("sig"), str):
             raise TrustError(f"{source}: {where}signatures[{i}] must be an object with string 'keyid' and 'sig'")
+        import base64
+
         try:
             sig = base64.b64decode(item["sig"], validate=True)
-        except (binascii.Error, ValueError) as err:
+        except ValueError as err:  # binascii.Error is a ValueError
             raise TrustError(f"{source}: {where}signatures[{i}].sig is not base64 ({err})") from err
         out.append((item["keyid"], sig))
     return out
@@ -527,8 +534,7 @@ def check_index(obj: dict[str, Any], index: hubfiles.Index, source: str, *, stor
 
 
 def _check_expiry(expires: str, source: str, allow_expired: bool, now: datetime.datetime | None) -> None:
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    if hubfiles.parse_time(expires) > now:
+    if hubfiles.parse_time(expires) > (now or hubfiles.utc_now()):
         return
     if allow_expired:
         log.warning("%s: the hub index expired at %s; using it anyway (DEEPCHEM_HUB_ALLOW_EXPIRED, offline)",
