@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ("dchub_client.constants", "dchub_client.errors", "dchub_client.humanize", "dchub_client.quiet",
+SHARED = ("dchub_client.cmdline", "dchub_client.constants", "dchub_client.errors", "dchub_client.humanize", "dchub_client.quiet",
           "dchub_client.terminal")
 
 #: layer -> the dchub modules it may import (prefixes). Everything may import SHARED.

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dchub_client import __version__, constants
+from dchub_client import __version__, cmdline, constants
 
 #: The default CSV column of ``dchub predict --input FILE.csv``.
 SMILES_COLUMN = "smiles"
@@ -24,7 +24,7 @@ def make_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sub-parser, mostly looking up translations of its help texts); without one, or when *argv* names
     no command (``dchub``, ``dchub --help``, a typo), every command is, so usage and errors list them all.
     """
-    parser = _Parser(prog="dchub", description="DeepChem model hub client.")
+    parser = cmdline.Parser(prog="dchub", description="DeepChem model hub client.")
     parser.add_argument("-V", "--version", action="version",
                         version=f"dchub {__version__} (distribution dchub, import dchub_client)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
@@ -36,46 +36,12 @@ def make_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse's parser with :class:`_Formatter` (its sub-parsers too: argparse makes them of this class),
-    taking options only as spelled: an abbreviation would let ``--smiles CCO`` mean ``--smiles-column CCO``."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", _Formatter)
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-        self.set_defaults(parsed_by=self)  # the innermost (sub-)parser that ran sets it last
-
-    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
-                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
-        """argparse's, but an unknown argument is reported with the usage of the command it was given to
-        (``dchub pull --qu x``: ``dchub pull``'s usage, which lists ``-q``), not ``dchub``'s."""
-        parsed, extras = self.parse_known_args(args, namespace)
-        if extras:
-            getattr(parsed, "parsed_by", self).error(f"unrecognized arguments: {' '.join(extras)}")
-        return parsed
-
-
 class _Misplaced(argparse.Action):
     """An option people try that does not exist: refused with what to write instead (its ``const``)."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
         parser.error(f"there is no {option_string} option: {self.const}")
-
-
-class _Formatter(argparse.HelpFormatter):
-    """argparse's help formatter, sized to the terminal without importing :mod:`shutil`.
-
-    argparse makes a formatter for every argument it adds (to check its metavar) and asks
-    ``shutil.get_terminal_size`` for the width each time; importing shutil (with zlib, bz2 and lzma)
-    is ~2 ms of a command's start-up, which a pull would spend only on that.
-    """
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
-        width = constants.terminal_columns() - 2 if width is None else width  # argparse's own margin of 2
-        super().__init__(prog, indent_increment, max_help_position, width)
 
 
 def _command_named(argv: Sequence[str] | None) -> str | None:

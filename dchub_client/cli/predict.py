@@ -88,15 +88,17 @@ def parse_output(value: str) -> Output:
 
 
 def _molecules(args: argparse.Namespace) -> Molecules:
+    """The molecules the command line gives; a wrong combination of arguments is a usage error (exit 2,
+    with ``dchub predict``'s usage), as argparse's own."""
     if args.smiles and args.input:
-        raise InputFileError("give SMILES as arguments or --input FILE, not both")
+        args.parsed_by.error("give SMILES as arguments or --input FILE, not both")
     if args.input:
         return read_molecules(args.input, args.smiles_column)
     if args.smiles_column != SMILES_COLUMN:
-        raise InputFileError(f"--smiles-column names the column of an --input table that holds SMILES; without "
+        args.parsed_by.error(f"--smiles-column names the column of an --input table that holds SMILES; without "
                              f"--input, give SMILES as arguments: dchub predict {args.spec} CCO")
     if not args.smiles:
-        raise InputFileError("no molecules: give SMILES as arguments or --input FILE")
+        args.parsed_by.error("no molecules: give SMILES as arguments or --input FILE")
     return from_arguments(args.smiles)
 
 

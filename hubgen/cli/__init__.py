@@ -13,7 +13,7 @@ import importlib
 import logging
 import sys
 
-from dchub_client import __version__, constants, quiet, terminal
+from dchub_client import __version__, cmdline, constants, quiet, terminal
 from dchub_client.errors import DchubError
 from hubgen.errors import HubgenError
 
@@ -27,7 +27,7 @@ _QUIET_LIBRARIES = ("boto3", "botocore", "s3transfer")
 
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser with every command of :data:`COMMANDS` registered."""
-    parser = argparse.ArgumentParser(prog="hubgen", description="Build, check and publish static DeepChem model hubs.")
+    parser = cmdline.Parser(prog="hubgen", description="Build, check and publish static DeepChem model hubs.")
     parser.add_argument("-V", "--version", action="version", version=f"hubgen {__version__} (distribution dchub)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors")

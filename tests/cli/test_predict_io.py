@@ -132,11 +132,13 @@ def test_smiles_given_as_an_option_are_refused_saying_where_they_go(predict):
     for args, exit_code, said in [
         (("--smiles", "CCO"), 2, "there is no --smiles option: SMILES go after the model, as arguments"),
         (("--smiles-col", "CCO"), 2, "dchub predict: error: unrecognized arguments: --smiles-col"),  # none at all
-        (("--smiles-column", "CCO"), 1, "without --input, give SMILES as arguments: dchub predict esol-test CCO"),
+        (("--smiles-column", "CCO"), 2, "without --input, give SMILES as arguments: dchub predict esol-test CCO"),
+        (("CCO", "--input", "mols.smi"), 2, "give SMILES as arguments or --input FILE, not both"),
+        ((), 2, "no molecules: give SMILES as arguments or --input FILE"),
     ]:
         done = predict("esol-test", *args)
         assert done.returncode == exit_code and said in done.stderr, (args, done.stderr)
-        assert exit_code == 1 or done.stderr.startswith("usage: dchub predict "), done.stderr  # its own usage
+        assert done.stderr.startswith("usage: dchub predict "), done.stderr  # a usage error: its own usage
         assert done.stdout == "" and "Traceback" not in done.stderr
     done = predict("esol-test", "CCO", "--smiles-column", "smiles")  # the default, spelled out: harmless
     assert done.returncode == 0 and "CCO" in done.stdout, done.stderr

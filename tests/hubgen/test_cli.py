@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,17 @@ def test_counts_are_pluralized_in_hubgens_messages():
     assert (counted(1, "file"), counted(2, "file"), counted(0, "blob"), counted(1, "blob byte")) == \
         ("1 file", "2 files", "0 blobs", "1 blob byte")
     assert counted(2, "index", "indexes") == "2 indexes"
+
+
+def test_options_are_taken_only_as_spelled(hub_yaml, tmp_path):
+    """``--sign k`` once meant ``--sign-key k`` (argparse's abbreviations): an option is now refused unless
+    spelled in full, by the command's own parser (its usage lists what it takes), and nothing is built."""
+    hubgen = str(Path(sys.executable).with_name("hubgen"))
+    for args, unknown in [(("build", str(hub_yaml), "--sign", "k", "--out", "hub"), "--sign k"),
+                          (("build", str(hub_yaml), "--o", "x", "--out", "hub"), "--o x"),
+                          (("verify", "hub", "--trusted", "k"), "--trusted k")]:
+        done = subprocess.run([hubgen, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.startswith(f"usage: hubgen {args[0]} "), done.stderr
+        assert f"hubgen {args[0]}: error: unrecognized arguments: {unknown}" in done.stderr
+        assert not (tmp_path / "hub").exists()
