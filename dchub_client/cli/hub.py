@@ -96,7 +96,7 @@ def _key_text(entry: str) -> str:
     keys = list(trust.parse_key_entries(entry, "--key"))
     if len(keys) != 1:
         raise ConfigError(f"--key {entry!r}: expected one public key, found {len(keys)}")
-    return hubs.key_text(keys[0])
+    return keys[0].text  # the base64 of its raw bytes, as the config file stores keys
 
 
 def run_rm(args: argparse.Namespace) -> int:

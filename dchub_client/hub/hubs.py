@@ -152,14 +152,9 @@ def require_hub(alias: str, config: HubConfig | None = None) -> Hub:
     return hub
 
 
-def key_text(key: trust.PublicKey) -> str:
-    """The base64 of a public key's raw bytes: how the config file stores keys."""
-    return key.text
-
-
 def _source(config: HubConfig, entry: HubEntry) -> str:
     return f"{config.path} [hubs.{entry.name}]"
 
 
-__all__ = ["Hub", "configured_names", "default_hub", "entry_hub", "key_text", "named_hub", "require_hub",
+__all__ = ["Hub", "configured_names", "default_hub", "entry_hub", "named_hub", "require_hub",
            "search_order"]
