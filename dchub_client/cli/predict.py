@@ -50,7 +50,10 @@ def run_predict(args: argparse.Namespace) -> int:
     for note in molecules.notes:
         print(f"dchub: warning: {note}", file=sys.stderr)
     # the models layer brings numpy and a framework: imported for `dchub predict` only, so other commands start fast
+    from dchub_client.models import dependencies
     from dchub_client.models.pipeline import load_pipeline
+
+    dependencies.require("deepchem", "dchub predict")  # before the model is downloaded
 
     pipeline = load_pipeline(args.spec, refresh=args.refresh)
     frame, failures = _predict(pipeline, molecules.smiles)

@@ -21,6 +21,7 @@ import numpy as np
 
 from dchub_client import quiet
 from dchub_client.errors import (
+    MissingDependencyError,
     ModelClassMismatchError,
     ParameterEncodingError,
     PretrainedFormatError,
@@ -31,7 +32,7 @@ from dchub_client.errors import (
 from dchub_client.format import layout, pretrained
 from dchub_client.format.card import Card, parse_card
 from dchub_client.hub.resolve import resolve_pretrained
-from dchub_client.models import adapters, encoding, introspection, netguard, pipeline_codec
+from dchub_client.models import adapters, dependencies, encoding, introspection, netguard, pipeline_codec
 from dchub_client.models.allowlist import registry
 
 logger = logging.getLogger(__name__)
@@ -332,6 +333,12 @@ def _build_from_folder(folder: Path, info: pretrained.PretrainedInfo, source: Pa
 def _build(adapter: adapters.Adapter, cls: type, parameters: dict[str, Any], source: Path) -> Any:
     try:
         return adapter.build(cls, parameters)
+    except MissingDependencyError:
+        raise
+    except ImportError as err:  # a constructor that needs a package missing here (DeepChem's DGL models)
+        dependencies.raise_if_missing(err, f"{source}: {cls.__name__}")
+        raise MissingDependencyError(f"{source}: cannot build {cls.__name__}, a package it needs is missing "
+                                     f"({err})") from err
     except TypeError as err:  # arguments the constructor does not take (edited file, other version)
         raise PretrainedFormatError(f"cannot build {cls.__name__} from its parameters: {err}", path=source) from err
 

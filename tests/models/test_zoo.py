@@ -26,6 +26,8 @@ dc = pytest.importorskip("deepchem")
 pytest.importorskip("torch")
 pytest.importorskip("tensorflow")
 
+from dchub_client.errors import MissingDependencyError  # noqa: E402
+from dchub_client.models.allowlist import registry  # noqa: E402
 from tests.models.zoo import cases as zoo  # noqa: E402
 from tests.models.zoo import census, coverage  # noqa: E402
 from tests.models.zoo.worker import RELOAD, TRAIN, folder_name  # noqa: E402
@@ -111,6 +113,9 @@ def test_missing_packages_are_really_missing(discovered: dict[str, census.Found]
         f"{reason.package} is installed now: give {name} a case in tests/models/zoo/cases.py"
     if discovered[name].import_error is not None:
         assert reason.package in discovered[name].import_error
+        # a folder of this class says what is missing, not that dchub's allowlist refuses the class
+        with pytest.raises(MissingDependencyError, match=r"needs .*, which is not installed"):
+            registry.resolve(name, "class")
     if reason.probe is not None:
         with pytest.raises(ImportError, match=re.compile(re.escape(reason.package), re.I)):
             reason.probe()

@@ -31,12 +31,12 @@ import numpy as np
 
 from dchub_client.errors import (
     FrameworkConfigurationError,
-    MissingDependencyError,
     PretrainedFormatError,
     UnsupportedModelError,
 )
 from dchub_client.format import layout
 from dchub_client.format.pretrained import WeightReader, validate_weight_name
+from dchub_client.models import dependencies
 from dchub_client.models.adapters.base import Adapter, WeightSpec
 
 ROOT_LAYER = "root"
@@ -55,7 +55,7 @@ def tensorflow() -> Any:
     try:
         tf = importlib.import_module("tensorflow")
     except ImportError as err:
-        raise MissingDependencyError("this model needs TensorFlow: pip install 'dchub[keras]'") from err
+        raise dependencies.missing("tensorflow", "this model") from err
     if keras3_active(tf):
         raise FrameworkConfigurationError(KERAS3_MESSAGE)
     return tf

@@ -34,14 +34,13 @@ import numpy as np
 
 from dchub_client.errors import (
     DchubError,
-    MissingDependencyError,
     PretrainedFormatError,
     UnsupportedModelError,
     WeightFileError,
 )
 from dchub_client.format import layout
 from dchub_client.format.pretrained import WeightReader, validate_weight_name
-from dchub_client.models import encoding
+from dchub_client.models import dependencies, encoding
 from dchub_client.models.adapters import sklearn_state
 from dchub_client.models.adapters.base import Adapter, WeightSpec
 from dchub_client.models.allowlist import sklearn_estimators
@@ -56,7 +55,7 @@ def _sklearn() -> Any:
     try:
         import sklearn
     except ImportError as err:
-        raise MissingDependencyError("this model needs scikit-learn: pip install 'dchub[sklearn]'") from err
+        raise dependencies.missing("sklearn", "this model") from err
     return sklearn
 
 

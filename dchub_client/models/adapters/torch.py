@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from dchub_client.errors import InvalidWeightNameError, MissingDependencyError, UnsupportedModelError
+from dchub_client.errors import InvalidWeightNameError, UnsupportedModelError
 from dchub_client.format import layout
 from dchub_client.format.pretrained import WeightEntry, WeightReader, validate_weight_name
+from dchub_client.models import dependencies
 from dchub_client.models.adapters.base import Adapter, WeightSpec
 from dchub_client.models.recording import split_varargs
 
@@ -38,7 +39,7 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError as err:
-        raise MissingDependencyError("this model needs PyTorch: pip install 'dchub[torch]'") from err
+        raise dependencies.missing("torch", "this model") from err
     return torch
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from dchub_client.errors import NetworkAccessError, UntrustedClassError
+from dchub_client.models import dependencies
 from dchub_client.models.recording import record_init
 
 T = TypeVar("T")
@@ -94,6 +95,8 @@ def resolve(name: str, kind: Kind, *, source: str | Path | None = None) -> Any:
         UntrustedClassError: the name is not registered and not in a trusted package, or the
             object found does not pass its package's policy. Untrusted modules are never imported.
         NetworkAccessError: the class is known to use the network in its constructor (an UntrustedClassError).
+        MissingDependencyError: a trusted package, or one its module imports, is not installed (the message
+            names the extra of ``dchub`` that installs it).
     """
     if isinstance(name, str) and name in _REGISTERED:
         return _REGISTERED[name]
@@ -137,7 +140,8 @@ def _import_object(name: str, source: str | Path | None) -> Any:
     for cut in range(len(parts) - 1, 0, -1):
         try:
             obj: Any = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
+        except ImportError as err:
+            dependencies.raise_if_missing(err, f"{source}: {name}" if source else name)
             continue
         except (Exception, SystemExit) as err:  # a trusted package's module that fails or exits on import
             raise UntrustedClassError(name, path=source, reason=f"importing it failed ({err!r})") from err
