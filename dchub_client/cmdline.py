@@ -5,14 +5,19 @@ argparse's, with three changes people notice:
 * options are taken only as spelled: an abbreviation would let ``dchub predict --smiles CCO`` mean
   ``--smiles-column CCO``, or ``hubgen build --sign k`` mean ``--sign-key k``, silently;
 * an unknown argument is reported with the usage of the command it was given to
-  (``dchub pull --qu x`` shows ``dchub pull``'s usage, which lists ``-q``), not the program's;
+  (``dchub pull --qu x`` shows ``dchub pull``'s usage, which lists ``-q``), not the program's, and an
+  error names the options that do not exist with the nearest that does (``hubgen build --o DIR``: "the
+  following arguments are required: --out/-o (--o is not an option: did you mean --out?)");
+* words after the options still go to a command's last list argument
+  (``dchub predict MODEL --smiles-column x CCO``: ``CCO`` is a molecule, as before the option);
 * help is sized to the terminal without importing :mod:`shutil` (see :class:`Formatter`).
 """
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from dchub_client import constants
 
@@ -40,14 +45,66 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         self.set_defaults(parsed_by=self)  # the innermost (sub-)parser that ran sets it last
+        self._given: list[str] = []
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        """argparse's; the words are kept for :meth:`error` (a sub-parser is given its command's words)."""
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                    namespace: argparse.Namespace | None = None) -> argparse.Namespace:
-        """argparse's, but an unknown argument is reported by the (sub-)parser of the command it was given to."""
+        """argparse's, but words left after the options go to the command's last list argument, and
+        anything else unknown is reported by the (sub-)parser of the command it was given to."""
         parsed, extras = self.parse_known_args(args, namespace)
-        if extras:
-            getattr(parsed, "parsed_by", self).error(f"unrecognized arguments: {' '.join(extras)}")
+        parser = getattr(parsed, "parsed_by", self)
+        if extras and not parser._take_trailing(parsed, extras):
+            # every word was given here; an option of the program's may sit before the command's name
+            unknown = _unknown_options(self._given, {**self._options(), **parser._options()})
+            argparse.ArgumentParser.error(parser, _with(f"unrecognized arguments: {' '.join(extras)}", unknown))
         return parsed
+
+    def _take_trailing(self, parsed: argparse.Namespace, extras: list[str]) -> bool:
+        """Give *extras* to the last positional when it takes a list of plain words (argparse fills it only
+        from the words before the first option); False when they are not that."""
+        positionals = [a for a in self._actions if not a.option_strings]
+        last = positionals[-1] if positionals else None
+        if last is None or last.nargs not in ("*", "+") or last.type is not None or last.choices is not None \
+                or any(word.startswith("-") for word in extras):
+            return False
+        setattr(parsed, last.dest, [*(getattr(parsed, last.dest, None) or []), *extras])
+        return True
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        """argparse's (usage, then the message, exit 2), naming the options given that do not exist."""
+        super().error(_with(message, _unknown_options(self._given, self._options())))
+
+    def _options(self) -> dict[str, bool]:
+        """Every option this parser takes -> whether it is shown (a hidden one is a refusal with advice)."""
+        return {option: action.help is not argparse.SUPPRESS for action in self._actions
+                for option in action.option_strings}
+
+
+def _unknown_options(words: Sequence[str], options: dict[str, bool]) -> list[str]:
+    """``"--o is not an option: did you mean --out?"`` for each long option in *words* not in *options*."""
+    import difflib  # on an error only
+
+    shown = sorted(option for option, visible in options.items() if visible)
+    found = []
+    for word in words:
+        if word == "--":
+            break
+        option = word.split("=", 1)[0]
+        if not option.startswith("--") or option in options:
+            continue
+        near = [o for o in shown if o.startswith(option)] or difflib.get_close_matches(option, shown, n=1)
+        found.append(f"{option} is not an option" + (f": did you mean {' or '.join(near[:3])}?" if near else ""))
+    return found
+
+
+def _with(message: str, unknown: list[str]) -> str:
+    return f"{message} ({'; '.join(unknown)})" if unknown else message
 
 
 __all__ = ["Formatter", "Parser"]

@@ -133,6 +133,8 @@ def test_smiles_given_as_an_option_are_refused_saying_where_they_go(predict):
         (("--smiles", "CCO"), 2, "there is no --smiles option: SMILES go after the model, as arguments"),
         (("--smiles-col", "CCO"), 2, "dchub predict: error: unrecognized arguments: --smiles-col"),  # none at all
         (("--smiles-column", "CCO"), 2, "without --input, give SMILES as arguments: dchub predict esol-test CCO"),
+        (("--smiles-column", "x", "CCO"), 2, "without --input, give SMILES as arguments"),  # CCO is a molecule
+        (("--smile", "CCO"), 2, "--smile is not an option: did you mean --smiles-column?"),
         (("CCO", "--input", "mols.smi"), 2, "give SMILES as arguments or --input FILE, not both"),
         ((), 2, "no molecules: give SMILES as arguments or --input FILE"),
     ]:
@@ -142,6 +144,8 @@ def test_smiles_given_as_an_option_are_refused_saying_where_they_go(predict):
         assert done.stdout == "" and "Traceback" not in done.stderr
     done = predict("esol-test", "CCO", "--smiles-column", "smiles")  # the default, spelled out: harmless
     assert done.returncode == 0 and "CCO" in done.stdout, done.stderr
+    done = predict("esol-test", "CCO", "--output", "csv", "c1ccccc1O")  # molecules on both sides of an option
+    assert done.returncode == 0 and [r["smiles"] for r in _rows(done.stdout)] == ["CCO", "c1ccccc1O"], done.stderr
 
 
 def test_every_csv_row_gives_a_row_with_its_columns(predict, esol_pipeline, tmp_path):

@@ -50,13 +50,22 @@ def test_counts_are_pluralized_in_hubgens_messages():
 
 def test_options_are_taken_only_as_spelled(hub_yaml, tmp_path):
     """``--sign k`` once meant ``--sign-key k`` (argparse's abbreviations): an option is now refused unless
-    spelled in full, by the command's own parser (its usage lists what it takes), and nothing is built."""
+    spelled in full, by the command's own parser (its usage lists what it takes), which names the option
+    meant, and nothing is built."""
     hubgen = str(Path(sys.executable).with_name("hubgen"))
-    for args, unknown in [(("build", str(hub_yaml), "--sign", "k", "--out", "hub"), "--sign k"),
-                          (("build", str(hub_yaml), "--o", "x", "--out", "hub"), "--o x"),
-                          (("verify", "hub", "--trusted", "k"), "--trusted k")]:
+    for args, said in [
+        (("build", str(hub_yaml), "--sign", "k", "--out", "hub"),
+         "unrecognized arguments: --sign k (--sign is not an option: did you mean --sign-key?)"),
+        (("build", str(hub_yaml), "--o", "hub"),  # argparse's own error first: the required --out is missing
+         "the following arguments are required: --out/-o (--o is not an option: did you mean --out?)"),
+        (("verify", "hub", "--trusted", "k"),
+         "unrecognized arguments: --trusted k (--trusted is not an option: did you mean --trusted-key?)"),
+        (("--verbos", "verify", "hub"),  # the program's option, given before the command
+         "unrecognized arguments: --verbos (--verbos is not an option: did you mean --verbose?)"),
+    ]:
         done = subprocess.run([hubgen, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        command = next(a for a in args if not a.startswith("-"))
         assert done.returncode == 2, (args, done.stderr)
-        assert done.stderr.startswith(f"usage: hubgen {args[0]} "), done.stderr
-        assert f"hubgen {args[0]}: error: unrecognized arguments: {unknown}" in done.stderr
+        assert done.stderr.startswith(f"usage: hubgen {command} "), done.stderr
+        assert done.stderr.endswith(f"hubgen {command}: error: {said}\n"), done.stderr
         assert not (tmp_path / "hub").exists()
