@@ -9,7 +9,7 @@ fine-tuned model's frozen weights) is never written. :meth:`BlobStore.digest_all
 files at once, so one file's hashing overlaps another's copying. Each temp file is moved to
 ``blobs/sha256/<xx>/<sha>`` unless that blob is already there.
 
-The hash cache (``<hub>/.hubgen-cache.json``, never published) maps a source file's
+The hash cache (``<hub>/.hubgen-cache.json``, never published, readable by its owner only) maps a source file's
 ``(absolute path, size, mtime_ns, inode)`` to its sha256 and parts, so an unchanged file is never
 read again.
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from dchub_client.format import hubfiles, layout
-from dchub_client.format.atomic import atomic_write_bytes, publish_unnamed
+from dchub_client.format.atomic import atomic_write_bytes, keep_private, publish_unnamed
 from dchub_client.format.hashing import sha256_bytes, sha256_file
 
 logger = logging.getLogger(__name__)
@@ -61,12 +61,15 @@ class FileDigest:
 
 
 class HashCache:
-    """``(path, size, mtime_ns, inode, part_size)`` → :class:`FileDigest`, stored as JSON."""
+    """``(path, size, mtime_ns, inode, part_size)`` → :class:`FileDigest`, stored as JSON (mode ``0600``: it
+    names the builder's own files, which a web server serving the hub must not show)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._entries: dict[str, dict] = self._load(path) if path is not None else {}
         self._dirty = False
+        if path is not None:
+            keep_private(path)  # written readable by an older version
 
     @classmethod
     def of(cls, entries: dict[str, dict]) -> HashCache:
@@ -155,7 +158,8 @@ class HashCache:
         """Write the cache atomically if anything changed (an in-memory cache is never written)."""
         if self._dirty and self.path is not None:
             data = {"version": _CACHE_VERSION, "entries": dict(sorted(self._entries.items()))}
-            atomic_write_bytes(self.path, json.dumps(data, separators=(",", ":")).encode())  # C encoder: fast
+            atomic_write_bytes(self.path, json.dumps(data, separators=(",", ":")).encode(),  # C encoder: fast
+                               private=True)  # it names the builder's own files: never for a web server
             self._dirty = False
 
 

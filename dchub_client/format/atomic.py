@@ -111,10 +111,12 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
 
 
 @contextlib.contextmanager
-def atomic_file(target: str | os.PathLike[str], mode: str = "wb") -> Iterator[tuple[Path, object]]:
+def atomic_file(target: str | os.PathLike[str], mode: str = "wb", *,
+                private: bool = False) -> Iterator[tuple[Path, object]]:
     """Open a temp file next to *target*; on success it replaces *target* atomically.
 
-    The file gets :func:`shared_file_mode` (readable by others, like ``cp``'s output). Yields
+    The file gets :func:`shared_file_mode` (readable by others, like ``cp``'s output), or ``0600`` if
+    *private* (a build's own bookkeeping, which a web server serving the folder must not read). Yields
     ``(temp_path, handle)``. On any exception the temp file is removed and *target* is
     untouched. Callers may verify ``temp_path`` inside the block before it is moved.
     """
@@ -127,7 +129,8 @@ def atomic_file(target: str | os.PathLike[str], mode: str = "wb") -> Iterator[tu
     tmp_path = Path(tmp)
     moved = False
     try:
-        os.fchmod(fd, shared_file_mode())  # mkstemp makes 0600; the final file is readable like cp's
+        if not private:
+            os.fchmod(fd, shared_file_mode())  # mkstemp makes 0600; the final file is readable like cp's
         with os.fdopen(fd, mode) as handle:
             yield tmp_path, handle
         os.replace(tmp_path, target)
@@ -138,26 +141,37 @@ def atomic_file(target: str | os.PathLike[str], mode: str = "wb") -> Iterator[tu
                 tmp_path.unlink()
 
 
-def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
-    """Write *data* to *target* atomically."""
-    with atomic_file(target, "wb") as (_, handle):
+def atomic_write_bytes(target: str | os.PathLike[str], data: bytes, *, private: bool = False) -> None:
+    """Write *data* to *target* atomically (mode ``0600`` if *private*, see :func:`atomic_file`)."""
+    with atomic_file(target, "wb", private=private) as (_, handle):
         handle.write(data)  # type: ignore[attr-defined]
 
 
-def write_if_changed(target: str | os.PathLike[str], data: bytes) -> bool:
+def write_if_changed(target: str | os.PathLike[str], data: bytes, *, private: bool = False) -> bool:
     """Write *data* atomically unless *target* already holds exactly it; True when written.
 
-    Keeps mtimes (and so incremental copies and syncs downstream) stable across rebuilds.
+    Keeps mtimes (and so incremental copies and syncs downstream) stable across rebuilds. A *private*
+    file is ``0600`` (see :func:`atomic_file`), also when its bytes were already right.
     """
     target = Path(target)
     try:
         if target.stat().st_size == len(data) and target.read_bytes() == data:
+            if private:
+                keep_private(target)
             return False
     except FileNotFoundError:  # a new file: linked into place whole, no temp name (see publish_unnamed)
-        if publish_unnamed(os.fspath(target), data, mode=0o666):  # under the umask, like cp
+        if publish_unnamed(os.fspath(target), data, mode=0o600 if private else 0o666):  # 0666: under the umask
             return True
-    atomic_write_bytes(target, data)
+    atomic_write_bytes(target, data, private=private)
     return True
+
+
+def keep_private(target: str | os.PathLike[str]) -> None:
+    """Make *target* readable by its owner only (``0600``) if it is readable by others: a private file
+    an older version wrote under the umask. A missing file, or one owned by someone else, is left."""
+    with contextlib.suppress(FileNotFoundError, PermissionError):
+        if os.stat(target).st_mode & 0o077:
+            os.chmod(target, 0o600)
 
 
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from dchub_client.format.atomic import write_if_changed
+from dchub_client.format.atomic import keep_private, write_if_changed
 from hubgen.site import reader, svg
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ class HistogramCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        keep_private(path)  # it is saved only when a page is rendered: an older version's may be readable
         self._loaded: dict[str, Any] | None = None  # read on first use: a rebuild with no page to render never needs it
         self._used: dict[str, Any] = {}
 
@@ -70,7 +71,7 @@ class HistogramCache:
     def save(self) -> None:
         """Keep the entries this build used (older ones are dropped)."""
         data = {"version": _VERSION, "histograms": self._used}
-        write_if_changed(self.path, json.dumps(data, sort_keys=True).encode("utf-8"))
+        write_if_changed(self.path, json.dumps(data, sort_keys=True).encode("utf-8"), private=True)
 
 
 def _decode(data: dict[str, Any] | None) -> svg.Histogram | None:

@@ -226,7 +226,7 @@ class PageRecord:
 
     def save(self, pages: dict[str, str]) -> None:
         write_if_changed(self.path, json.dumps({"version": 1, "pages": dict(sorted(pages.items()))},
-                                               separators=(",", ":")).encode("utf-8"))
+                                               separators=(",", ":")).encode("utf-8"), private=True)
 
 
 @functools.lru_cache(maxsize=1)

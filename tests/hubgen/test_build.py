@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -421,3 +422,20 @@ def test_a_cache_snapshot_folder_is_a_build_input(tmp_path):
     yaml.write_text(f"name: lab\nmodels:\n  - name: esol-mtr\n    version: '2.1'\n    path: {copy}\n")
     with pytest.raises(BuildError, match=r"hidden file .*\.DS_Store"):
         build_hub(yaml, tmp_path / "lab")
+
+
+def test_the_builds_bookkeeping_is_readable_by_its_owner_only(hub_yaml, tmp_path):
+    """The hash cache names the builder's own files by absolute path: a web server running as another user,
+    serving the hub folder, must not show it (hubgen publish never sends it). Also when an older version
+    left it readable: the next build, even one with nothing to do, closes it."""
+    out = tmp_path / "hub"
+    build_hub(hub_yaml, out)
+    private = sorted(p for p in out.iterdir() if p.name in layout.PRIVATE_NAMES and p.is_file())
+    assert {p.name for p in private} == {layout.BUILD_CACHE_FILE, layout.SITE_CACHE_FILE, layout.SITE_PAGES_FILE}
+    assert str(tmp_path) in (out / layout.BUILD_CACHE_FILE).read_text()  # what there is to hide
+    assert {stat.S_IMODE(p.stat().st_mode) for p in private} == {0o600}
+    assert stat.S_IMODE((out / "index.json").stat().st_mode) & 0o004  # the hub itself is for everyone
+    for path in private:
+        path.chmod(0o644)
+    build_hub(hub_yaml, out)  # nothing changed
+    assert {stat.S_IMODE(p.stat().st_mode) for p in private} == {0o600}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from dchub_client.format import layout
 from tests._support.folders import make_folder
 from tests._support.servers import HubServer
 
@@ -75,11 +76,16 @@ def _served_files(hub: Path) -> list[str]:
     return [*listed, "SHA256SUMS", "index.json"]
 
 
+def _private_files(folder: Path) -> list[Path]:
+    """hubgen's own bookkeeping in a hub folder (its hash cache, site cache, page record)."""
+    return sorted(p for p in folder.iterdir() if p.name in layout.PRIVATE_NAMES and p.is_file())
+
+
 def _modes(folder: Path) -> tuple[set[int], set[int]]:
     files, dirs = set(), set()
     for path in folder.rglob("*"):
         if path.name.startswith(".hubgen"):
-            continue  # hubgen's private caches are never served
+            continue  # hubgen's private caches: see _private_files
         (dirs if path.is_dir() else files).add(stat.S_IMODE(path.stat().st_mode))
     return files, dirs
 
@@ -88,9 +94,12 @@ def _modes(folder: Path) -> tuple[set[int], set[int]]:
 def test_everything_written_follows_the_umask_like_cp(shared_tmp: Path, umask: int) -> None:
     made = _produce_everything(shared_tmp, umask)
     for name, folder in made.items():
+        private = {path: stat.S_IMODE(path.stat().st_mode) for path in _private_files(folder)}
         files, dirs = _modes(folder)
         assert files <= {0o666 & ~umask, 0o444 & ~umask}, (name, sorted(map(oct, files)))
         assert dirs == {0o777 & ~umask}, (name, sorted(map(oct, dirs)))
+        assert set(private.values()) <= {0o600}, (name, private)  # the build's bookkeeping: its owner's only
+    assert _private_files(made["hub"]), "the built hub keeps its hash cache, site cache and page record"
     assert stat.S_IMODE((shared_tmp / "keys" / "hub.pem").stat().st_mode) == 0o600  # the secret stays private
     assert stat.S_IMODE((shared_tmp / "keys" / "hub.pub").stat().st_mode) == 0o666 & ~umask
 
@@ -104,6 +113,9 @@ def test_a_web_server_running_as_nobody_serves_every_file(shared_tmp: Path) -> N
         try:
             failures = [(rel, _status(url + rel)) for rel in _served_files(folder)]
             assert [f for f in failures if f[1] != 200] == [], name
+            # the build's bookkeeping names the builder's own files (absolute paths): not for the web
+            shown = [(p.name, _status(url + p.relative_to(folder).as_posix())) for p in _private_files(folder)]
+            assert all(status == 404 for _, status in shown), (name, shown)
             if name != "usb":
                 assert _status(url + "index.html") == 200
         finally:
