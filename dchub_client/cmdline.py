@@ -56,12 +56,20 @@ class Parser(argparse.ArgumentParser):
     def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                    namespace: argparse.Namespace | None = None) -> argparse.Namespace:
         """argparse's, but words left after the options go to the command's last list argument, and
-        anything else unknown is reported by the (sub-)parser of the command it was given to."""
-        parsed, extras = self.parse_known_args(args, namespace)
+        anything else unknown is reported by the parser of the part of the line it was given in: the
+        command's (sub-)parser, or the program's for an option before the command's name. A program
+        of commands given none shows its help (as git does), exit 2."""
+        words = list(sys.argv[1:] if args is None else args)
+        if not words and self._subparsers is not None:
+            self.print_help(sys.stderr)
+            self.exit(2)
+        parsed, extras = self.parse_known_args(words, namespace)
         parser = getattr(parsed, "parsed_by", self)
         if extras and not parser._take_trailing(parsed, extras):
-            # every word was given here; an option of the program's may sit before the command's name
-            unknown = _unknown_options(self._given, {**self._options(), **parser._options()})
+            before = self._given[:len(self._given) - len(parser._given)] if parser is not self else []
+            if any(word.startswith("-") and word in before for word in extras):
+                parser = self  # `dchub --verbos ls`: an option of dchub's, misspelt
+            unknown = _unknown_options(before if parser is self and before else parser._given, parser._options())
             argparse.ArgumentParser.error(parser, _with(f"unrecognized arguments: {' '.join(extras)}", unknown))
         return parsed
 

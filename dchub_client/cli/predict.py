@@ -65,7 +65,8 @@ def run_predict(args: argparse.Namespace) -> int:
         print(_table_text(frame, pipeline, molecules, reasons, constants.terminal_columns()))
     else:
         _write(frame, molecules, output)
-    return 0
+    # every row written, as always; but a run that predicted nothing failed (a script must notice)
+    return 1 if failures and len(failures) == len(molecules.smiles) else 0
 
 
 def parse_output(value: str) -> Output:

@@ -36,7 +36,8 @@ def test_words_after_the_options_join_the_last_list_argument() -> None:
     (["count", "--ou"], "the following arguments are required: --out (--ou is not an option: "
                              "did you mean --out?)"),
     (["count", "--out", "f", "--", "--ou"], "argument numbers: invalid int value: '--ou'"),  # after --: a word
-    (["--verb", "run", "m"], "tool run: error: unrecognized arguments: --verb (--verb is not an option: "
+    # an option before the command's name is the program's: reported with the program's usage
+    (["--verb", "run", "m"], "tool: error: unrecognized arguments: --verb (--verb is not an option: "
                              "did you mean --verbose?)"),
 ])
 def test_errors_name_the_option_meant(argv, said, capsys) -> None:
@@ -52,3 +53,11 @@ def test_typed_list_arguments_take_no_words_after_the_options(capsys) -> None:
     with pytest.raises(SystemExit):
         _parser().parse_args(["count", "1", "--out", "f", "2"])
     assert "unrecognized arguments: 2" in capsys.readouterr().err
+
+
+def test_a_program_given_no_command_shows_its_help(capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        _parser().parse_args([])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: tool ") and "{run,count}" in err and "--verbose" in err

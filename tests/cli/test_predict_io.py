@@ -148,6 +148,17 @@ def test_smiles_given_as_an_option_are_refused_saying_where_they_go(predict):
     assert done.returncode == 0 and [r["smiles"] for r in _rows(done.stdout)] == ["CCO", "c1ccccc1O"], done.stderr
 
 
+def test_a_run_that_predicts_nothing_fails(predict):
+    """Its rows are still written (one per molecule, as always), but the exit status says it: a script
+    that predicted a file of broken SMILES must notice. One good molecule is a success with warnings."""
+    done = predict("esol-test", "notasmiles", "C1CC(", "--output", "csv")
+    assert done.returncode == 1, done.stderr
+    assert [r["smiles"] for r in _rows(done.stdout)] == ["notasmiles", "C1CC("]
+    assert "2 of 2 molecules" in done.stderr and "Traceback" not in done.stderr
+    done = predict("esol-test", "notasmiles", "CCO", "--output", "csv")
+    assert done.returncode == 0 and "1 of 2 molecules" in done.stderr, done.stderr
+
+
 def test_every_csv_row_gives_a_row_with_its_columns(predict, esol_pipeline, tmp_path):
     (tmp_path / "bad.csv").write_text('name,smiles,y\na,CCO,1\nb,c1ccccc1,2,EXTRA\nc,,3\nd,"C(C)O",4\ne\n')
     done = predict("esol-test", "-i", str(tmp_path / "bad.csv"), "-o", str(tmp_path / "out.csv"))

@@ -60,12 +60,14 @@ def test_options_are_taken_only_as_spelled(hub_yaml, tmp_path):
          "the following arguments are required: --out/-o (--o is not an option: did you mean --out?)"),
         (("verify", "hub", "--trusted", "k"),
          "unrecognized arguments: --trusted k (--trusted is not an option: did you mean --trusted-key?)"),
-        (("--verbos", "verify", "hub"),  # the program's option, given before the command
+        (("--verbos", "verify", "hub"),  # the program's option, given before the command: hubgen's usage
          "unrecognized arguments: --verbos (--verbos is not an option: did you mean --verbose?)"),
     ]:
         done = subprocess.run([hubgen, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-        command = next(a for a in args if not a.startswith("-"))
+        prog = "hubgen" if args[0].startswith("-") else f"hubgen {args[0]}"
         assert done.returncode == 2, (args, done.stderr)
-        assert done.stderr.startswith(f"usage: hubgen {command} "), done.stderr
-        assert done.stderr.endswith(f"hubgen {command}: error: {said}\n"), done.stderr
+        assert done.stderr.startswith(f"usage: {prog} "), done.stderr
+        assert done.stderr.endswith(f"{prog}: error: {said}\n"), done.stderr
         assert not (tmp_path / "hub").exists()
+    bare = subprocess.run([hubgen], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert bare.returncode == 2 and "build" in bare.stderr and "publish" in bare.stderr  # its help, every command
