@@ -22,20 +22,37 @@ def hub_of(ref: ModelRef, cache: Cache, *, refresh: bool = False) -> Hub:
     return resolver.hub_holding(ref)
 
 
-def fit_table(header: Sequence[str], rows: Sequence[Sequence[object]], width: int | None) -> str:
+def fit_table(header: Sequence[str], rows: Sequence[Sequence[object]], width: int | None, *,
+              optional: Sequence[str] = ()) -> str:
     """:func:`table` with the last column's cells cut (ending in ``…``) so lines fit *width* (None: uncut).
 
-    The last column keeps at least 12 characters however narrow the terminal is.
+    The last column keeps at least :data:`MIN_LAST` characters; where the other columns leave it less,
+    the *optional* columns are left out, in that order, until they do (``dchub info`` shows every field).
     """
+    header = list(header)
     cells = [[" ".join(str(c).split()) for c in row] for row in rows]
     if width is None:
         return table(header, cells)
-    fixed = sum(max(len(str(r[i])) for r in [header, *cells]) + 2 for i in range(len(header) - 1))
-    room = max(width - fixed, 12)
+    for name in optional:
+        if _fixed(header, cells) + MIN_LAST <= width:
+            break
+        i = header.index(name)
+        header.pop(i)
+        cells = [row[:i] + row[i + 1:] for row in cells]
+    room = max(width - _fixed(header, cells), MIN_LAST)
     for row in cells:
         if row and len(row[-1]) > room:
             row[-1] = row[-1][:room - 1] + "…"
     return table(header, cells)
+
+
+#: The fewest characters :func:`fit_table` cuts its last column to.
+MIN_LAST = 12
+
+
+def _fixed(header: Sequence[str], cells: Sequence[Sequence[str]]) -> int:
+    """The width of every column but the last, with their separators."""
+    return sum(max(len(str(r[i])) for r in [header, *cells]) + 2 for i in range(len(header) - 1))
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -90,7 +90,7 @@ def _ls_index(hub: Hub, cache: Cache, *, refresh: bool, width: int | None) -> No
     print(f"{index.title or index.name} ({len(rows)} models) - hub {index.name!r}"
           + (" (default)" if hub.is_default else ""))
     print(fit_table(["NAME", "LATEST", "FRAMEWORK", "TASK", "SIZE", "LICENSE", "METRIC", "DESCRIPTION"],
-                    rows, width))
+                    rows, width, optional=("LICENSE", "SIZE", "TASK", "LATEST")))  # narrow terminals
     uncached = sorted(name for name, err in errors.items() if isinstance(err, OfflineError))
     if uncached:
         print(f"dchub: offline, no cached details for {', '.join(uncached)}; run `dchub ls` once while online",

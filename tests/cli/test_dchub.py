@@ -213,6 +213,13 @@ def test_ls_truncates_the_description_to_the_terminal(card_hub, serve, monkeypat
     lines = capsys.readouterr().out.splitlines()
     assert max(len(line) for line in lines[1:]) == 100
     assert lines[-1].endswith("…") and lines[-1].split("  ")[-1].strip()[:-1] in LONG
+    monkeypatch.setenv("COLUMNS", "80")  # the columns alone are wider: the least needed are left out
+    assert main(["ls"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines[1:]) <= 80 and lines[-1].endswith("…")
+    shown = lines[1].split()
+    assert "LICENSE" not in shown and "SIZE" not in shown, shown  # the first to go
+    assert shown[0] == "NAME" and shown[-1] == "DESCRIPTION" and "FRAMEWORK" in shown and "METRIC" in shown
     monkeypatch.setenv("COLUMNS", "400")
     assert main(["ls"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].endswith(LONG.strip())
