@@ -68,9 +68,12 @@ def not_found(name: str, candidates: list[str], where: str) -> ModelNotFoundErro
 
 
 def _close(word: str, candidates: list[str]) -> list[str]:
+    """The names *word* begins (``esol``: every ``esol-*``, at most five), then the most similar (three in all)."""
     import difflib  # stdlib, only on the error path: a no-op `dchub pull` does not load it
 
-    return difflib.get_close_matches(word, candidates, n=3, cutoff=0.5)
+    begun = sorted(c for c in candidates if c.lower().startswith(word.lower()) and c != word)[:5]
+    similar = [c for c in difflib.get_close_matches(word, candidates, n=3, cutoff=0.5) if c not in begun]
+    return begun + similar[:max(0, 3 - len(begun))]
 
 
 def load_model_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, version: str, ref: VersionRef, *,

@@ -1,6 +1,7 @@
 """Resolving names over real HTTP mirrors on 127.0.0.1: verification, fallback, partial mirrors, parts."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -138,6 +139,11 @@ def test_unknown_names_suggest_close_ones(toy_hub, serve, monkeypatch):
     with pytest.raises(ModelNotFoundError) as info:
         resolve_pretrained("esol-g")
     assert "esol-gc" in info.value.suggestions and "did you mean" in str(info.value)
+    hub_names = sorted(json.loads((toy_hub / "index.json").read_text())["models"])
+    with pytest.raises(ModelNotFoundError) as info:  # a prefix: every model it begins, not only the nearest
+        resolve_pretrained("e")
+    begun = [n for n in hub_names if n.startswith("e")][:5]
+    assert len(begun) >= 2 and info.value.suggestions[:len(begun)] == begun
     with pytest.raises(ModelNotFoundError) as info:
         resolve_pretrained("esol-gc@1.2.0")
     assert "1.1.0" in str(info.value) and "esol-gc@1.1.0" in info.value.suggestions
