@@ -66,10 +66,12 @@ class Parser(argparse.ArgumentParser):
         parsed, extras = self.parse_known_args(words, namespace)
         parser = getattr(parsed, "parsed_by", self)
         if extras and not parser._take_trailing(parsed, extras):
-            before = self._given[:len(self._given) - len(parser._given)] if parser is not self else []
-            if any(word.startswith("-") and word in before for word in extras):
-                parser = self  # `dchub --verbos ls`: an option of dchub's, misspelt
-            unknown = _unknown_options(before if parser is self and before else parser._given, parser._options())
+            given = parser._given
+            if parser is not self:
+                before = self._given[:len(self._given) - len(parser._given)]  # the words before the command's
+                if any(word.startswith("-") and word in before for word in extras):
+                    parser, given = self, before  # `dchub --verbos ls`: an option of dchub's, misspelt
+            unknown = _unknown_options(given, parser._options())
             argparse.ArgumentParser.error(parser, _with(f"unrecognized arguments: {' '.join(extras)}", unknown))
         return parsed
 
