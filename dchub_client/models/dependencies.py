@@ -1,6 +1,6 @@
 """The optional packages a model may need, and what to install when one is missing.
 
-The distribution's extras (``pyproject.toml``) install them; ``tests/test_packaging.py`` checks this
+The distribution's extras (``pyproject.toml``) install them; ``tests/models/test_dependencies.py`` checks this
 table against the extras, so that a message never names an extra that does not exist. Only these
 names are ever suggested: a package named by a stranger's ``params.json`` is refused by the allowlist,
 never offered to ``pip``.
