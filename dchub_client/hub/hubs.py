@@ -14,6 +14,7 @@ Bare names resolve in :func:`search_order` (``search = [...]`` of the config, el
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from dchub_client import constants
@@ -133,18 +134,19 @@ def configured_names(config: HubConfig | None = None) -> set[str]:
     return set(config.hubs)
 
 
-def require_hub(alias: str, config: HubConfig | None = None) -> Hub:
+def require_hub(alias: str, config: HubConfig | None = None, *, also: Sequence[str] = ()) -> Hub:
     """:func:`named_hub`, raising when *alias* is not configured.
 
     Raises:
-        ConfigError: no hub of that name (the message lists the configured ones and how to add one).
+        ConfigError: no hub of that name (the message lists the configured ones, then *also*: other
+            names that would have been accepted, such as the default hub's own, and how to add one).
     """
     config = config if config is not None else load_config()
     hub = named_hub(alias, config)
     if hub is None:
         import difflib  # only on the error path
 
-        names = [DEFAULT_ALIAS, *config.hubs]
+        names = list(dict.fromkeys([DEFAULT_ALIAS, *config.hubs, *also]))
         close = difflib.get_close_matches(alias, names, n=1, cutoff=0.6)
         fix = f"did you mean {close[0]!r}? Or add" if close else "add"
         raise ConfigError(f"no hub named {alias!r} is configured (known: {', '.join(names)}); {fix} it with "

@@ -187,11 +187,13 @@ def hub_for_alias(alias: str, cache: Cache, config: HubConfig) -> Hub:
     if hub is not None:
         return hub
     default = hubs.default_hub(config)
-    if catalog.identity(cache, default) == alias:
+    identity = catalog.identity(cache, default)
+    if identity == alias:
         return default
-    if alias in catalog.cached_hub_names(cache):
+    cached = catalog.cached_hub_names(cache)
+    if alias in cached:
         return Hub(alias, alias, (), None, None, f"the cache ({cache.root})")
-    return hubs.require_hub(alias, config)
+    return hubs.require_hub(alias, config, also=[*([identity] if identity else []), *cached])
 
 
 class Resolver:

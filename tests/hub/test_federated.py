@@ -74,9 +74,11 @@ def test_hub_name_picks_the_hub_and_each_hub_has_its_own_cache(hubs, isolated_en
         resolve_pretrained("acme:esol")
     with pytest.raises(ConfigError, match="no hub named 'nope' is configured .*; add it with .*dchub hub add nope"):
         resolve_pretrained("nope:tox21-gc")
-    with pytest.raises(ConfigError, match=r"no hub named 'acm' is configured \(known: default, acme\); did you mean "
-                                          "'acme'\\? Or add it with"):
+    with pytest.raises(ConfigError, match=r"no hub named 'acm' is configured \(known: default, acme, deepchem\); did "
+                                          "you mean 'acme'\\? Or add it with"):
         resolve_pretrained("acm:tox21-gc")
+    with pytest.raises(ConfigError, match=r"\(known: default, acme, deepchem\); did you mean 'deepchem'"):
+        resolve_pretrained("deepchen:tox21-gc")  # the default hub's own name (as `dchub ls` shows it) is known
 
 
 def test_a_name_in_two_searched_hubs_is_an_error_naming_them(hubs):
