@@ -63,6 +63,19 @@ def table_width() -> int | None:
     return None
 
 
+def shown(text: str, *, lines: bool = False) -> str:
+    """*text* from a hub (a card, a task name) made safe to print: control characters (C0, DEL, C1; a
+    newline kept when *lines*) and the bidirectional overrides are written as escapes (``\\x1b``,
+    ``\\u202e``), so a stranger's card cannot move the cursor, clear or retitle the terminal, hide
+    the line above, or show text reversed."""
+    return text.translate(_SHOWN_LINES if lines else _SHOWN)
+
+
+_UNSAFE = [*range(0x00, 0x20), 0x7f, *range(0x80, 0xa0), *range(0x202a, 0x202f), *range(0x2066, 0x206a)]
+_SHOWN = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
+_SHOWN_LINES = {c: escape for c, escape in _SHOWN.items() if c != ord("\n")}
+
+
 def _is_terminal(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
@@ -103,4 +116,4 @@ def _fileno(stream: Any) -> int | None:
         return None
 
 
-__all__ = ["EXIT_UNWRITTEN", "end_output", "output_closed", "shows_progress", "table_width"]
+__all__ = ["EXIT_UNWRITTEN", "end_output", "output_closed", "shown", "shows_progress", "table_width"]

@@ -1,7 +1,12 @@
-"""Model card values as plain text for the terminal (``dchub ls``, ``dchub info``)."""
+"""Model card values as plain text for the terminal (``dchub ls``, ``dchub info``).
+
+A card is a stranger's text: every key and value passes :func:`dchub_client.terminal.shown`.
+"""
 from __future__ import annotations
 
 from typing import Any
+
+from dchub_client.terminal import shown
 
 #: Card keys ``dchub info`` shows first, in this order; the rest follow alphabetically.
 FIRST_KEYS = ("title", "description", "task", "headline_metric", "metrics", "training_data", "dataset",
@@ -20,7 +25,7 @@ def one_line(value: object) -> str:
         text = ", ".join(f"{k}: {one_line(v)}" for k, v in value.items())
     else:
         text = _number(value) if isinstance(value, float) else str(value)
-    return " ".join(text.split())
+    return shown(" ".join(text.split()))
 
 
 def headline(card: dict[str, Any]) -> str:
@@ -30,12 +35,13 @@ def headline(card: dict[str, Any]) -> str:
     if name is None:
         return "-" if not metrics else f"{metrics[0][0]} {_number(metrics[0][1])}"
     value = next((v for n, v, _ in metrics if n == name), None)
-    return one_line(name) if value is None else f"{name} {_number(value)}"
+    return one_line(name) if value is None else f"{one_line(name)} {_number(value)}"
 
 
 def metric_lines(value: object) -> list[str]:
     """``name: value (split)``, one per metric (a mapping or a list of ``{name, value, split}``)."""
-    return [f"{name}: {_number(v)}" + (f" ({split})" if split else "") for name, v, split in _metric_list(value)]
+    return [f"{one_line(name)}: {one_line(v)}" + (f" ({one_line(split)})" if split else "")
+            for name, v, split in _metric_list(value)]
 
 
 def card_lines(card: dict[str, Any]) -> list[str]:
@@ -47,12 +53,14 @@ def card_lines(card: dict[str, Any]) -> list[str]:
             continue
         value = card[key]
         items = metric_lines(value) if key == "metrics" else \
-            [f"{k}: {one_line(v)}" for k, v in value.items()] if isinstance(value, dict) else None
+            [f"{one_line(k)}: {one_line(v)}" for k, v in value.items()] if isinstance(value, dict) else \
+            [shown(line.rstrip().expandtabs(4), lines=True) for line in value.strip().splitlines()] \
+            if isinstance(value, str) and "\n" in value.strip() else None  # a BibTeX entry keeps its lines
         if items:
-            lines.append(f"  {key}:")
-            lines += [f"    {item}" for item in items]
+            lines.append(f"  {one_line(key)}:")
+            lines += [f"    {item}".rstrip() for item in items]
         else:
-            lines.append(f"  {key}: {one_line(value)}")
+            lines.append(f"  {one_line(key)}: {one_line(value)}")
     return lines
 
 

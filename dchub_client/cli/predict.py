@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dchub_client import constants
+from dchub_client import constants, terminal
 from dchub_client.cli._common import table
 from dchub_client.cli._molecule_files import InputFileError, Molecules, from_arguments, read_molecules
 from dchub_client.cli._parser import SMILES_COLUMN
@@ -61,8 +61,10 @@ def run_predict(args: argparse.Namespace) -> int:
         print(f"dchub: warning: {_failure_text(failures, molecules)}", file=sys.stderr)
     reasons = {i: why for i, _, why in failures}
     if output.kind == "table":
-        print(describe(pipeline, args.spec))
-        print(_table_text(frame, pipeline, molecules, reasons, constants.terminal_columns()))
+        # task names, units and class labels are the model's (a stranger's) text: shown, not obeyed
+        print(terminal.shown(describe(pipeline, args.spec)))
+        print(terminal.shown(_table_text(frame, pipeline, molecules, reasons, constants.terminal_columns()),
+                             lines=True))
     else:
         _write(frame, molecules, output)
     # every row written, as always; but a run that predicted nothing failed (a script must notice)

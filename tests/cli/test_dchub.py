@@ -11,7 +11,7 @@ from dchub_client.hub.cache import Cache
 from dchub_client.hub.resolve import resolve_pretrained
 from dchub_client.humanize import human_size
 from tests._support.folders import make_folder, validate_folder
-from tests._support.hubs import build_hub
+from tests._support.hubs import build_hub, rewrite_manifest
 from tests._support.servers import HubServer, _Handler
 
 
@@ -274,3 +274,24 @@ def test_ls_plain_layout_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", str(tmp_path / "missing"))
     assert main(["ls"]) == 1
     assert f"{tmp_path / 'missing'}: no such folder" in capsys.readouterr().err
+
+
+def test_a_strangers_card_cannot_drive_the_terminal(card_hub, serve, monkeypatch, capsys):
+    """A card is a stranger's text: escape sequences (clear the screen, retitle the window, colour) and
+    bidirectional overrides are shown as escapes in `dchub ls` and `dchub info`, never sent to the
+    terminal; a multi-line value (a BibTeX entry) keeps its lines."""
+    hub, _ = card_hub
+
+    def forge(manifest):
+        manifest["card"].update(description="fine\x1b[2J\x1b]0;pwned\x07 text", title="\u202eevil",
+                                headline_metric="rmse\x1b[31m", metrics={"rmse\x1b[31m": 0.5},
+                                citation="@misc{x,\n  title = {T}\x1b[8m\n}\n", **{"k\x1b[1m": "v\x9b1m"})
+    rewrite_manifest(hub, "esol-gc", "1.1.0", forge)
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", serve(hub).url)
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["ls"]) == 0 and main(["info", "esol-gc@1.1.0"]) == 0
+    out = capsys.readouterr().out
+    assert not any(c in out for c in ("\x1b", "\x07", "\x9b", "\u202e")), repr(out)
+    assert "fine\\x1b[2J\\x1b]0;pwned\\x07 text" in out and "\\u202eevil" in out and "rmse\\x1b[31m 0.5" in out
+    assert "  citation:\n    @misc{x,\n      title = {T}\\x1b[8m\n    }\n" in out
+    assert "  k\\x1b[1m: v\\x9b1m" in out

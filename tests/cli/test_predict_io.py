@@ -257,3 +257,19 @@ def test_other_warnings_raised_while_predicting_are_not_swallowed():
         frame, failures = predict_cli._predict(Noisy(), ["CCO", "C1CC("])
     assert frame == "frame" and failures == [(1, "C1CC(", "invalid SMILES")]
     assert not [w for w in caught if issubclass(w.category, InvalidMoleculeWarning)]  # read, not shown
+
+
+def test_a_strangers_task_names_cannot_drive_the_terminal(tmp_path):
+    """Task names and units are the model's text: escape sequences in them are shown, not sent, in the
+    table and in the blocks of a narrow terminal (a CSV keeps the values as they are: it is data)."""
+    model, featurizer = _fingerprint_model("regressor", 1)
+    contract = dchub_client.OutputContract.regression(["log\x1b[2J sol"], unit="u\x1b]0;x\x07")
+    folder = dchub_client.to_pretrained(model, tmp_path / "src", featurizer=featurizer, outputs=contract)
+    hub = build_hub(tmp_path, {("hostile", "1.0"): folder})
+    env = {"DEEPCHEM_MODEL_HUB": str(hub), "TF_USE_LEGACY_KERAS": "1"}
+    for columns in ("300", "20"):
+        done = run("predict", "hostile", "CCO", env={**env, "COLUMNS": columns})
+        assert done.returncode == 0, done.stderr
+        assert "\x1b" not in done.stdout and "\x07" not in done.stdout, repr(done.stdout)
+        assert "log\\x1b[2J sol" in done.stdout, done.stdout
+    assert "\x1b[2J" in run("predict", "hostile", "CCO", "--output", "csv", env=env).stdout.splitlines()[0]
