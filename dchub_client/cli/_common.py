@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dchub_client import constants
+from dchub_client import constants, terminal
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.config import load_config
 from dchub_client.hub.hubs import Hub
@@ -30,7 +30,7 @@ def fit_table(header: Sequence[str], rows: Sequence[Sequence[object]], width: in
     the *optional* columns are left out, in that order, until they do (``dchub info`` shows every field).
     """
     header = list(header)
-    cells = [[" ".join(str(c).split()) for c in row] for row in rows]
+    cells = [[terminal.shown(" ".join(str(c).split())) for c in row] for row in rows]  # a hub's text: shown
     if width is None:
         return table(header, cells)
     for name in optional:

@@ -87,7 +87,7 @@ def _ls_index(hub: Hub, cache: Cache, *, refresh: bool, width: int | None) -> No
     mirrors, no_fetch = hub.reachable(offline)
     manifests, errors = latest_manifests(cache, mirrors, index, offline=no_fetch)
     rows = [_hub_row(name, index.models[name].latest, manifests.get(name)) for name in sorted(index.models)]
-    print(f"{index.title or index.name} ({len(rows)} models) - hub {index.name!r}"
+    print(f"{terminal.shown(index.title or index.name)} ({len(rows)} models) - hub {index.name!r}"
           + (" (default)" if hub.is_default else ""))
     print(fit_table(["NAME", "LATEST", "FRAMEWORK", "TASK", "SIZE", "LICENSE", "METRIC", "DESCRIPTION"],
                     rows, width, optional=("LICENSE", "SIZE", "TASK", "LATEST")))  # narrow terminals
@@ -172,7 +172,8 @@ def run_info(args: argparse.Namespace) -> int:
     version, vref = find_model(index, ref.name, ref.version)
     mirrors, no_fetch = hub.reachable(offline)
     manifest = load_model_manifest(cache, mirrors, ref.name, version, vref, offline=no_fetch)
-    print(f"{ref.name}@{version}  ({manifest.class_name}, {manifest.framework}, {human_size(manifest.size)})")
+    print(terminal.shown(f"{ref.name}@{version}  ({manifest.class_name}, {manifest.framework}, "
+                         f"{human_size(manifest.size)})"))
     where = f"the default hub, from {hub.source}" if hub.is_default else f"configured in {hub.source}"
     print(f"hub: {index.name!r} ({where}); mirrors: {' '.join(m.root for m in hub.mirrors) or 'none'}")
     print(_trust_line(cache, hub, index))
@@ -212,7 +213,7 @@ def _info_plain(folder: Path) -> int:
     card = read_folder_card(folder)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     size = sum(p.stat().st_size for p in files)
-    print(f"{folder.name}  ({info.class_name}, {info.framework}, {human_size(size)})")
+    print(terminal.shown(f"{folder.name}  ({info.class_name}, {info.framework}, {human_size(size)})"))
     print(f"plain folder: {folder} (no versions, no hub index or signature; weights are checked against "
           f"{layout.PARAMS_FILE} when loaded)")
     if card is not None:

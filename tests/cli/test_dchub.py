@@ -1,6 +1,7 @@
 """The ``dchub`` command against a real loopback hub."""
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -295,3 +296,9 @@ def test_a_strangers_card_cannot_drive_the_terminal(card_hub, serve, monkeypatch
     assert "fine\\x1b[2J\\x1b]0;pwned\\x07 text" in out and "\\u202eevil" in out and "rmse\\x1b[31m 0.5" in out
     assert "  citation:\n    @misc{x,\n      title = {T}\\x1b[8m\n    }\n" in out
     assert "  k\\x1b[1m: v\\x9b1m" in out
+    index = json.loads((hub / "index.json").read_bytes())
+    index["title"] = "Title\x1b[2J"
+    (hub / "index.json").write_bytes(json.dumps(index).encode())
+    assert main(["ls", "--refresh"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and out.startswith("Title\\x1b[2J (")
