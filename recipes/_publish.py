@@ -152,7 +152,7 @@ def bibtex(recipe: Recipe, data: MoleculeSet) -> str:
     """BibTeX for the model, the data set and MoleculeNet."""
     key = recipe.name.replace("-", "_")
     entries = [f"@misc{{dchub_{key},\n  title = {{{recipe.name}: {recipe.description}}},\n"
-               "  author = {{DeepChem model hub maintainers}},\n  note = {{DeepChem example model hub, "
+               "  author = {{DeepChem model hub maintainers}},\n  note = {DeepChem example model hub, "
                f"recipe {recipe.module}}}\n}}", _moleculenet.BIBTEX]
     entries += [entry for entry in DATASET_BIBTEX.get(data.name.split(" ")[0], ())]
     return "\n\n".join(entries) + "\n"

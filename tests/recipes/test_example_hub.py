@@ -72,6 +72,30 @@ def test_hub_has_the_moleculenet_models_and_no_weak_ones(built_hub):
             {f["path"] for f in manifest["files"]}, name
 
 
+def _bibtex_entries(text: str) -> list[str]:
+    """The entries of *text*, each checked to open and close its braces in order."""
+    entries, depth, start = [], 0, None
+    for i, char in enumerate(text):
+        if char == "@" and depth == 0:
+            start = i
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        assert depth >= 0, f"a '}}' closes nothing at {i}: {text[max(0, i - 60):i + 1]!r}"
+        if char == "}" and depth == 0 and start is not None:
+            entries.append(text[start:i + 1])
+            start = None
+    assert depth == 0 and start is None, f"an entry is never closed: {text[-120:]!r}"
+    return entries
+
+
+def test_every_citation_is_well_formed_bibtex(built_hub):
+    """A note once opened two braces and closed one, so the model's own @misc entry never ended."""
+    for name, manifest in _manifests(built_hub.hub).items():
+        entries = _bibtex_entries(manifest["card"]["citation"])
+        assert entries[0].startswith(f"@misc{{dchub_{name.replace('-', '_')},"), name
+        assert any(e.startswith("@article{wu2018moleculenet,") for e in entries), name
+        assert all(e.count(" = {") == e.count("},\n") + 1 for e in entries), name  # one field per line
+
+
 def test_moleculenet_comparison_quotes_the_paper_and_judges_right(built_hub):
     for name, folder in built_hub.folders.items():
         card = _card(folder)
