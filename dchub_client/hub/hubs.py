@@ -150,7 +150,8 @@ def require_hub(alias: str, config: HubConfig | None = None, *, also: Sequence[s
         close = difflib.get_close_matches(alias, names, n=1, cutoff=0.6)
         fix = f"did you mean {close[0]!r}? Or add" if close else "add"
         raise ConfigError(f"no hub named {alias!r} is configured (known: {', '.join(names)}); {fix} it with "
-                          f"`dchub hub add {alias} MIRROR_URL`", path=config.path)
+                          f"`dchub hub add {alias} MIRROR_URL`",
+                          path=config.path if config.path.is_file() else None)  # no file: nothing to point at
     return hub
 
 

@@ -115,13 +115,18 @@ def test_the_default_hub_takes_its_mirrors_from_deepchem_model_hub_else_the_conf
     acme = hubs.named_hub("acme")
     assert acme.name == "acme" and acme.keys() == () and acme.others == {"dc"}
     assert hubs.search_order() == [default]
-    with pytest.raises(ConfigError, match="no hub named 'nope' is configured .*dchub hub add nope"):
+    with pytest.raises(ConfigError, match="no hub named 'nope' is configured .*dchub hub add nope") as caught:
         hubs.require_hub("nope")
+    assert str(caught.value).startswith(f"{path}: ")  # the file that names the hubs
 
 
-def test_without_a_config_the_default_hub_is_unpinned_and_uses_the_client_wide_keys(monkeypatch):
+def test_without_a_config_the_default_hub_is_unpinned_and_uses_the_client_wide_keys(monkeypatch, tmp_path):
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", "http://a.example/, http://b.example/")
     monkeypatch.setenv("DEEPCHEM_HUB_TRUSTED_KEYS", KEY)
+    monkeypatch.setenv("DCHUB_CONFIG", str(tmp_path / "none.toml"))
+    with pytest.raises(ConfigError) as caught:  # no file: the message points at none
+        hubs.require_hub("nope")
+    assert str(caught.value).startswith("no hub named 'nope' is configured (known: default)")
     default = hubs.default_hub()
     assert default.name is None and default.is_default and len(default.keys()) == 1
     assert [m.root for m in default.mirrors] == ["http://a.example/", "http://b.example/"]
