@@ -52,16 +52,24 @@ def card_lines(card: dict[str, Any]) -> list[str]:
         if key in HIDDEN_KEYS:
             continue
         value = card[key]
-        items = metric_lines(value) if key == "metrics" else \
-            [f"{one_line(k)}: {one_line(v)}" for k, v in value.items()] if isinstance(value, dict) else \
-            [shown(line.rstrip().expandtabs(4), lines=True) for line in value.strip().splitlines()] \
-            if isinstance(value, str) and "\n" in value.strip() else None  # a BibTeX entry keeps its lines
+        items = _items(key, value)
         if items:
             lines.append(f"  {one_line(key)}:")
             lines += [f"    {item}".rstrip() for item in items]
         else:
             lines.append(f"  {one_line(key)}: {one_line(value)}")
     return lines
+
+
+def _items(key: str, value: object) -> list[str] | None:
+    """The lines an entry is shown as under its key (metrics, mappings, multi-line text), else None."""
+    if key == "metrics":
+        return metric_lines(value)
+    if isinstance(value, dict):
+        return [f"{one_line(k)}: {one_line(v)}" for k, v in value.items()]
+    if isinstance(value, str) and "\n" in value.strip():  # a BibTeX entry keeps its lines
+        return [shown(line.rstrip().expandtabs(4)) for line in value.strip().splitlines()]
+    return None
 
 
 def _metric_list(value: object) -> list[tuple[str, float, str]]:
