@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from dchub_client import constants
+from dchub_client.humanize import suggestions
 
 
 class Formatter(argparse.HelpFormatter):
@@ -98,8 +99,6 @@ class Parser(argparse.ArgumentParser):
 
 def _unknown_options(words: Sequence[str], options: dict[str, bool]) -> list[str]:
     """``"--o is not an option: did you mean --out?"`` for each long option in *words* not in *options*."""
-    import difflib  # on an error only
-
     shown = sorted(option for option, visible in options.items() if visible)
     found = []
     for word in words:
@@ -108,7 +107,7 @@ def _unknown_options(words: Sequence[str], options: dict[str, bool]) -> list[str
         option = word.split("=", 1)[0]
         if not option.startswith("--") or option in options:
             continue
-        near = [o for o in shown if o.startswith(option)] or difflib.get_close_matches(option, shown, n=1)
+        near = suggestions(option, shown)
         found.append(f"{option} is not an option" + (f": did you mean {' or '.join(near[:3])}?" if near else ""))
     return found
 

@@ -1,5 +1,7 @@
-"""Numbers as people read them, shared by both CLIs and the catalogue site."""
+"""Numbers as people read them, and the names they probably meant; shared by both CLIs and the catalogue site."""
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 
 def human_size(n: float) -> str:
@@ -27,3 +29,20 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
         ('1 key', '3 files', '0 blobs')
     """
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def suggestions(word: str, names: Iterable[str], *, most: int = 3) -> list[str]:
+    """The *names* someone who typed *word* probably meant: those it begins (``esol``: every ``esol-*``,
+    ``--o``: ``--out``; at most five), else the *most* most similar.
+
+    Example:
+        >>> suggestions("esol", ["tox21-mtc", "esol-rf", "esol-mtr"])
+        ['esol-mtr', 'esol-rf']
+        >>> suggestions("acm", ["default", "acme"])
+        ['acme']
+    """
+    import difflib  # on an error path only: a command that succeeds never loads it
+
+    names = list(names)
+    begun = sorted(n for n in names if n.lower().startswith(word.lower()) and n != word)[:5]
+    return begun or difflib.get_close_matches(word, names, n=most, cutoff=0.5)

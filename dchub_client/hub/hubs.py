@@ -22,6 +22,7 @@ from dchub_client.errors import ConfigError
 from dchub_client.hub import trust
 from dchub_client.hub.config import DEFAULT_ALIAS, HubConfig, HubEntry, load_config
 from dchub_client.hub.mirrors import Mirror, parse_mirrors
+from dchub_client.humanize import suggestions
 
 
 class Hub(NamedTuple):
@@ -144,10 +145,8 @@ def require_hub(alias: str, config: HubConfig | None = None, *, also: Sequence[s
     config = config if config is not None else load_config()
     hub = named_hub(alias, config)
     if hub is None:
-        import difflib  # only on the error path
-
         names = list(dict.fromkeys([DEFAULT_ALIAS, *config.hubs, *also]))
-        close = difflib.get_close_matches(alias, names, n=1, cutoff=0.6)
+        close = suggestions(alias, names)
         fix = f"did you mean {close[0]!r}? Or add" if close else "add"
         raise ConfigError(f"no hub named {alias!r} is configured (known: {', '.join(names)}); {fix} it with "
                           f"`dchub hub add {alias} MIRROR_URL`",

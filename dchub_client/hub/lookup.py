@@ -23,6 +23,7 @@ from dchub_client.hub.cache import Cache
 from dchub_client.hub.catalog import load_index
 from dchub_client.hub.hubs import Hub
 from dchub_client.hub.mirrors import Mirror, try_mirrors
+from dchub_client.humanize import suggestions
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def find_model(index: Index, name: str, version: str | None) -> tuple[str, Versi
     version = version or entry.latest
     ref = entry.versions.get(version)
     if ref is None:
-        close = _close(version, list(entry.versions))
+        close = suggestions(version, entry.versions)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ModelNotFoundError(f"model {name!r} has no version {version!r}{hint} "
                                  f"(versions: {', '.join(sorted(entry.versions, key=hubfiles.version_key))})",
@@ -59,21 +60,12 @@ def find_model(index: Index, name: str, version: str | None) -> tuple[str, Versi
 
 def not_found(name: str, candidates: list[str], where: str) -> ModelNotFoundError:
     """A :class:`ModelNotFoundError` for *name* suggesting the closest of *candidates*."""
-    close = _close(name, candidates)
+    close = suggestions(name, candidates)
     lower = {c.lower(): c for c in candidates}
     if name.lower() in lower and lower[name.lower()] not in close:
         close.insert(0, lower[name.lower()])
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return ModelNotFoundError(f"no model named {name!r} in {where}{hint}", suggestions=close)
-
-
-def _close(word: str, candidates: list[str]) -> list[str]:
-    """The names *word* begins (``esol``: every ``esol-*``, at most five), then the most similar (three in all)."""
-    import difflib  # stdlib, only on the error path: a no-op `dchub pull` does not load it
-
-    begun = sorted(c for c in candidates if c.lower().startswith(word.lower()) and c != word)[:5]
-    similar = [c for c in difflib.get_close_matches(word, candidates, n=3, cutoff=0.5) if c not in begun]
-    return begun + similar[:max(0, 3 - len(begun))]
 
 
 def load_model_manifest(cache: Cache, mirrors: Sequence[Mirror], name: str, version: str, ref: VersionRef, *,
