@@ -47,6 +47,7 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.set_defaults(parsed_by=self)  # the innermost (sub-)parser that ran sets it last
         self._given: list[str] = []
+        self._program: Parser | None = None  # a command's parser: the program's, which ran it
 
     def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                          namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
@@ -64,6 +65,8 @@ class Parser(argparse.ArgumentParser):
         if not words and self._subparsers is not None:
             self.print_help(sys.stderr)
             self.exit(2)
+        for command in self._commands():
+            command._program = self
         parsed, extras = self.parse_known_args(words, namespace)
         parser = getattr(parsed, "parsed_by", self)
         if extras and not parser._take_trailing(parsed, extras):
@@ -88,18 +91,32 @@ class Parser(argparse.ArgumentParser):
         return True
 
     def error(self, message: str) -> NoReturn:  # type: ignore[override]
-        """argparse's (usage, then the message, exit 2), naming the options given that do not exist."""
-        super().error(_with(message, _unknown_options(self._given, self._options())))
+        """argparse's (usage, then the message, exit 2), naming the options given that do not exist: the
+        command's, and the program's misspelt before the command's name (``hubgen --verb build``)."""
+        unknown = _unknown_options(self._given, self._options())
+        if self._program is not None:
+            before = self._program._given[:len(self._program._given) - len(self._given)]
+            unknown = _unknown_options(before, self._program._options()) + unknown
+        super().error(_with(message, unknown))
 
-    def _options(self) -> dict[str, bool]:
-        """Every option this parser takes -> whether it is shown (a hidden one is a refusal with advice)."""
-        return {option: action.help is not argparse.SUPPRESS for action in self._actions
-                for option in action.option_strings}
+    def _commands(self) -> list[Parser]:
+        """The parsers of this program's commands."""
+        return [command for action in self._actions if isinstance(action, argparse._SubParsersAction)
+                for command in action.choices.values() if isinstance(command, Parser)]
+
+    def _options(self) -> dict[str, str | None]:
+        """Every option this parser takes -> None when it is shown, else the advice it answers with (a
+        hidden option is a refusal with advice, its ``const``; ``""`` when it has none)."""
+        return {option: None if action.help is not argparse.SUPPRESS
+                else action.const if isinstance(action.const, str) else ""
+                for action in self._actions for option in action.option_strings}
 
 
-def _unknown_options(words: Sequence[str], options: dict[str, bool]) -> list[str]:
-    """``"--o is not an option: did you mean --out?"`` for each long option in *words* not in *options*."""
-    shown = sorted(option for option, visible in options.items() if visible)
+def _unknown_options(words: Sequence[str], options: dict[str, str | None]) -> list[str]:
+    """``"--o is not an option: did you mean --out?"`` for each long option in *words* not in *options*;
+    when the nearest is a hidden refusal, its advice (``--smile``: "SMILES go after the model, ...")."""
+    shown = sorted(option for option, advice in options.items() if advice is None)
+    advised = {option: advice for option, advice in options.items() if advice}
     found = []
     for word in words:
         if word == "--":
@@ -107,8 +124,14 @@ def _unknown_options(words: Sequence[str], options: dict[str, bool]) -> list[str
         option = word.split("=", 1)[0]
         if not option.startswith("--") or option in options:
             continue
-        near = suggestions(option, shown)
-        found.append(f"{option} is not an option" + (f": did you mean {' or '.join(near[:3])}?" if near else ""))
+        near = suggestions(option, [*shown, *advised])
+        advice = next((advised[name] for name in near if name in advised), None)
+        near = [name for name in near if name in shown][:3]
+        meant = f"did you mean {' or '.join(near)}?" if near else ""
+        if advice:
+            found.append(f"{option} is not an option: {advice}" + (f"; or {meant}" if meant else ""))
+        else:
+            found.append(f"{option} is not an option" + (f": {meant}" if meant else ""))
     return found
 
 

@@ -91,7 +91,7 @@ def _predict(sub: argparse._SubParsersAction) -> None:
                                    "name; an SD file's title, SMILES and data fields); one that cannot be "
                                    "predicted has empty predictions and is named, by line or record, in a warning.")
     p.add_argument("spec", metavar="NAME[@VERSION]|FOLDER", help="a model of the hub, or a pretrained folder")
-    p.add_argument("smiles", nargs="*", metavar="SMILES", help="molecules to predict")
+    p.add_argument("smiles", nargs="*", default=[], metavar="SMILES", help="molecules to predict")
     p.add_argument("--smiles", action=_Misplaced, nargs="*", help=argparse.SUPPRESS,
                    const="SMILES go after the model, as arguments: dchub predict MODEL CCO 'c1ccccc1O'")
     p.add_argument("-i", "--input", type=Path, metavar="FILE",

@@ -2,6 +2,8 @@
 an error, and words after the options given to a command's last list argument."""
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from dchub_client.cmdline import Parser
@@ -15,6 +17,8 @@ def _parser() -> Parser:
     run.add_argument("model")
     run.add_argument("words", nargs="*")
     run.add_argument("--column", default="smiles")
+    run.add_argument("--words", action="store_const", help=argparse.SUPPRESS,  # a refusal with advice
+                     const="words go after the model: tool run M a b")
     count = sub.add_parser("count")
     count.add_argument("numbers", nargs="*", type=int)
     count.add_argument("--out", required=True)
@@ -39,6 +43,13 @@ def test_words_after_the_options_join_the_last_list_argument() -> None:
     # an option before the command's name is the program's: reported with the program's usage
     (["--verb", "run", "m"], "tool: error: unrecognized arguments: --verb (--verb is not an option: "
                              "did you mean --verbose?)"),
+    # ... also when the command's own error comes first
+    (["--verb", "count"], "tool count: error: the following arguments are required: --out (--verb is not an "
+                          "option: did you mean --verbose?)"),
+    # the nearest option is a hidden refusal: its advice, then the shown options meant
+    (["run", "m", "--word", "a"], "(--word is not an option: words go after the model: tool run M a b)"),
+    (["run", "m", "--wor", "a"], "(--wor is not an option: words go after the model: tool run M a b)"),
+    (["run", "m", "--c", "a"], "(--c is not an option: did you mean --column?)"),
 ])
 def test_errors_name_the_option_meant(argv, said, capsys) -> None:
     with pytest.raises(SystemExit) as stop:

@@ -134,7 +134,8 @@ def test_smiles_given_as_an_option_are_refused_saying_where_they_go(predict):
         (("--smiles-col", "CCO"), 2, "dchub predict: error: unrecognized arguments: --smiles-col"),  # none at all
         (("--smiles-column", "CCO"), 2, "without --input, give SMILES as arguments: dchub predict esol-test CCO"),
         (("--smiles-column", "x", "CCO"), 2, "without --input, give SMILES as arguments"),  # CCO is a molecule
-        (("--smile", "CCO"), 2, "--smile is not an option: did you mean --smiles-column?"),
+        (("--smile", "CCO"), 2, "--smile is not an option: SMILES go after the model, as arguments: dchub "
+                                "predict MODEL CCO 'c1ccccc1O'; or did you mean --smiles-column?"),
         (("CCO", "--input", "mols.smi"), 2, "give SMILES as arguments or --input FILE, not both"),
         ((), 2, "no molecules: give SMILES as arguments or --input FILE"),
     ]:
@@ -142,6 +143,9 @@ def test_smiles_given_as_an_option_are_refused_saying_where_they_go(predict):
         assert done.returncode == exit_code and said in done.stderr, (args, done.stderr)
         assert done.stderr.startswith("usage: dchub predict "), done.stderr  # a usage error: its own usage
         assert done.stdout == "" and "Traceback" not in done.stderr
+    done = predict()  # molecules may come from --input: only the model is named as required
+    assert done.returncode == 2 and done.stderr.rstrip().endswith(
+        "the following arguments are required: NAME[@VERSION]|FOLDER"), done.stderr
     done = predict("esol-test", "CCO", "--smiles-column", "smiles")  # the default, spelled out: harmless
     assert done.returncode == 0 and "CCO" in done.stdout, done.stderr
     done = predict("esol-test", "CCO", "--output", "csv", "c1ccccc1O")  # molecules on both sides of an option
