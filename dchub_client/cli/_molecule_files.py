@@ -2,7 +2,8 @@
 
 Every record of a file is one molecule, in file order, and stays one, usable or not: a record without a
 SMILES (an empty CSV cell, a short row, an SD record RDKit cannot read) has ``smiles`` None and a reason,
-and its predictions are empty. With each molecule comes what lines the predictions up with the input:
+and its predictions are empty (``invalid`` in the table). With each molecule comes what lines the
+predictions up with the input:
 
 =================  ==================================================================================
 file               columns carried into the output, before the predictions

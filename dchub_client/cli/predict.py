@@ -66,7 +66,7 @@ def run_predict(args: argparse.Namespace) -> int:
         print(terminal.shown(_table_text(frame, pipeline, molecules, reasons, constants.terminal_columns()),
                              lines=True))
     else:
-        _write(frame, molecules, output)
+        _write(frame, molecules, reasons, output)
     # every row written, as always; but a run that predicted nothing failed (a script must notice)
     return 1 if failures and len(failures) == len(molecules.smiles) else 0
 
@@ -132,8 +132,8 @@ def _failure_text(failures: list[tuple[int, Any, str]], molecules: Molecules) ->
 
     shown = ", ".join(one(*failure) for failure in failures[:10])
     more = f" and {len(failures) - 10} more" if len(failures) > 10 else ""
-    return (f"{len(failures)} of {len(molecules.smiles)} molecules could not be featurized; their predictions "
-            f"are empty: {shown}{more}")
+    return (f"{len(failures)} of {len(molecules.smiles)} molecules could not be featurized, so they have no "
+            f"predictions: {shown}{more}")
 
 
 def describe(pipeline: Any, spec: str) -> str:
@@ -150,14 +150,15 @@ def describe(pipeline: Any, spec: str) -> str:
 # --- CSV and TSV ----------------------------------------------------------------------------------
 
 
-def _write(frame: Any, molecules: Molecules, output: Output) -> None:
-    """The input's columns, then the predictions, one row per molecule; values as the model gave them."""
+def _write(frame: Any, molecules: Molecules, reasons: dict[int, str], output: Output) -> None:
+    """The input's columns, then the predictions, one row per molecule; values as the model gave them, and
+    empty cells for a molecule in *reasons* (not predicted: nor is it in or out of the domain)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=WRITTEN[f".{output.kind}"], lineterminator="\n")
     writer.writerow(_unique([*molecules.columns, *frame.columns]))
     values = [_column_text(frame[c].to_numpy()) for c in frame.columns]
     for i, row in enumerate(molecules.rows):
-        writer.writerow([*row, *(column[i] for column in values)])
+        writer.writerow([*row, *("" if i in reasons else column[i] for column in values)])
     if output.path is None:
         sys.stdout.write(buffer.getvalue())
         return
@@ -199,7 +200,8 @@ def _table_text(frame: Any, pipeline: Any, molecules: Molecules, reasons: dict[i
     """One row per molecule when that fits *width*; else one block per molecule, one line per task."""
     names = molecules.names if molecules.names and any(molecules.names) else None
     header = ["SMILES", *(["name"] if names else []), *frame.columns]
-    rows = [[s or "(no SMILES)", *([names[i]] if names else []), *(_cell(v) for v in row)]
+    rows = [[s or "(no SMILES)", *([names[i]] if names else []),
+             *("invalid" if i in reasons else _cell(v) for v in row)]
             for i, (s, row) in enumerate(zip(molecules.smiles, frame.itertuples(index=False)))]
     wide = table(header, rows)
     if max(len(line) for line in wide.splitlines()) <= width:

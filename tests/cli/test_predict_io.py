@@ -190,6 +190,12 @@ def test_smi_header_names_and_line_numbers(predict, tmp_path):
                                                         ("c1ccccc1O", "phenol")]
     assert "1 of 3 molecules" in done.stderr and "line 5 'C1CC(' (invalid SMILES)" in done.stderr
     assert rows[1][SOLUBILITY] == "" and rows[0][SOLUBILITY] and rows[2][SOLUBILITY]
+    # not predicted: neither in nor out of the domain
+    assert [r["in domain"] for r in rows] == ["True", "", "True"] and rows[1]["domain similarity"] == ""
+    table = predict("esol-test", "-i", str(tmp_path / "in.smi"), columns=200)
+    assert "so they have no predictions: line 5 'C1CC(' (invalid SMILES)" in table.stderr
+    broken = next(line for line in table.stdout.splitlines() if line.startswith("C1CC("))
+    assert broken.split()[1:] == ["broken", "ring", "invalid", "invalid", "invalid"], broken
 
 
 def test_csv_values_read_back_as_the_models(predict, esol_pipeline):
@@ -235,7 +241,7 @@ def test_a_wide_table_becomes_one_block_per_molecule_on_a_narrow_terminal(predic
     assert wide.returncode == 0, wide.stderr
     header, rule, *rows = wide.stdout.splitlines()[1:]
     assert header.split("  ")[0] == "SMILES" and "SR-p53 (P(active))" in header
-    assert [row.split()[0] for row in rows] == list(molecules) and rows[2].split()[1] == "invalid"
+    assert [row.split()[0] for row in rows] == list(molecules) and set(rows[2].split()[1:]) == {"invalid"}
     for row, block in zip(rows[:2], blocks[:2]):  # the same numbers in both forms
         assert row.split()[1:] == [line.split()[1] for line in block.splitlines()[1:]]
 
