@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 
 from dchub_client.cli._common import table
-from dchub_client.errors import AmbiguousModelError, ModelNotFoundError
+from dchub_client.errors import AmbiguousModelError
 from dchub_client.hub import catalog, plain
 from dchub_client.hub.cache import Cache, SnapshotInfo
+from dchub_client.hub.config import load_config
 from dchub_client.hub.lookup import not_found
-from dchub_client.hub.resolve import parse_model_ref
+from dchub_client.hub.resolve import ModelRef, cached_names, parse_model_ref
 from dchub_client.humanize import human_size
 
 
@@ -61,11 +62,12 @@ def run_rm(args: argparse.Namespace) -> int:
     snaps = cache.snapshots()
     for spec in args.specs:
         ref = parse_model_ref(spec)
+        names = None if ref.hub is None else cached_names(ref.hub, cache, load_config())
         hits = [s for s in snaps if s.name == ref.name and ref.version in (None, s.version)
-                and ref.hub in (None, s.hub)]
+                and (names is None or s.hub in names)]
         if not hits:
-            raise _not_cached(spec, [f"{s.name}@{s.version}" for s in snaps] + [s.name for s in snaps])
-        if len(hubs := sorted({s.hub for s in hits})) > 1:
+            raise not_found(spec, _cached_specs(snaps, ref, names or set()), "the cache")
+        if ref.hub is None and len(hubs := sorted({s.hub for s in hits})) > 1:
             choices = "\n".join(f"  - {hub}:{spec}" for hub in hubs)
             raise AmbiguousModelError(f"{spec!r} is cached from more than one hub; name the hub (or several):\n"
                                       f"{choices}", hubs=hubs)
@@ -77,5 +79,18 @@ def run_rm(args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_cached(spec: str, candidates: list[str]) -> ModelNotFoundError:
-    return not_found(spec, sorted(set(candidates)), "the cache")
+def _cached_specs(snaps: list[SnapshotInfo], ref: ModelRef, names: set[str]) -> list[str]:
+    """What ``dchub cache rm`` removes one hub's copies with, for the spec *ref* that matched nothing:
+    ``HUB:NAME[@VERSION]`` (HUB spelled as typed when it is the hub named), and the bare forms of names
+    cached from one hub only; only those of the name *ref* names, when it is cached from another hub."""
+    hubs_of: dict[str, set[str]] = {}
+    for s in snaps:
+        hubs_of.setdefault(s.name, set()).add(s.hub)
+    same = [s for s in snaps if s.name == ref.name]
+    specs = []
+    for s in same or snaps:
+        tail = [s.name] if s.version == plain.PLAIN_VERSION else [s.name, f"{s.name}@{s.version}"]
+        hub = ref.hub if s.hub in names else None if plain.is_plain_namespace(s.hub) else s.hub
+        specs += [f"{hub}:{t}" for t in tail] if hub else []
+        specs += tail if len(hubs_of[s.name]) == 1 else []
+    return sorted(set(specs))

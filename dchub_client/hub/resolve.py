@@ -196,6 +196,24 @@ def hub_for_alias(alias: str, cache: Cache, config: HubConfig) -> Hub:
     return hubs.require_hub(alias, config, also=[*([identity] if identity else []), *cached])
 
 
+def cached_names(alias: str, cache: Cache, config: HubConfig) -> set[str]:
+    """The names the cache keeps the snapshots of ``alias:`` under, read without the network.
+
+    ``default`` (and a configured hub) is the name its index declares, when known here, and the
+    plain-layout namespace of each of its mirrors; any other name is itself (a hub known only from
+    the cache). Empty when ``alias:`` names the default hub but nothing here says what it serves.
+
+    Example:
+        >>> cached_names("acme", Cache(), load_config())  # doctest: +SKIP
+        {'acme'}
+    """
+    hub = hubs.named_hub(alias, config)
+    if hub is None:
+        return {alias}
+    identity = catalog.identity(cache, hub)
+    return {*([identity] if identity else []), *(plain.namespace(m.root) for m in hub.mirrors)}
+
+
 class Resolver:
     """One resolution: the cache, the config and the options of :func:`resolve_pretrained`."""
 
@@ -536,5 +554,5 @@ def _require_online_or_cached(cache: Cache, model: HubModel, offline: bool) -> N
                            f"`dchub pull {model.name}@{model.version}` while online")
 
 
-__all__ = ["ModelRef", "ResolvedFolder", "Resolver", "download", "hub_for_alias", "parse_model_ref", "parse_spec",
-           "resolve_pretrained"]
+__all__ = ["ModelRef", "ResolvedFolder", "Resolver", "cached_names", "download", "hub_for_alias", "parse_model_ref",
+           "parse_spec", "resolve_pretrained"]

@@ -85,6 +85,20 @@ def test_cache_ls_verify_prune_rm(hub_url, capsys, isolated_environment):
     assert "snapshot removed: test-hub:esol-mtr@0.1 (`dchub pull test-hub:esol-mtr@0.1`" in capsys.readouterr().out
 
 
+def test_cache_rm_default_is_the_default_hub_whatever_it_is_called(hub_url, tmp_path, serve, monkeypatch, capsys):
+    assert main(["pull", "-q", "esol-gc"]) == 0 and main(["pull", "-q", "esol-mtr"]) == 0
+    assert main(["cache", "rm", "default:esol-gc"]) == 0  # the default hub's index declares 'test-hub'
+    assert "removed test-hub:esol-gc@1.1.0" in capsys.readouterr().out
+    make_folder(tmp_path / "plain" / "esol", seed=1)
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", serve(tmp_path / "plain").url)  # now a plain-layout default hub
+    assert main(["pull", "-q", "esol"]) == 0
+    assert main(["cache", "rm", "default:esol-mtr"]) == 1  # test-hub is no longer the default hub
+    assert "did you mean 'esol-mtr', 'test-hub:esol-mtr', 'esol-mtr@0.1'?" in capsys.readouterr().err
+    assert main(["cache", "rm", "default:esol"]) == 0
+    assert "removed (plain layout):esol@plain" in capsys.readouterr().out
+    assert [s.name for s in Cache().snapshots()] == ["esol-mtr"]
+
+
 def test_mirror_makes_a_valid_hub(hub_url, tmp_path, capsys, monkeypatch):
     from hubgen.verify import verify_hub
 

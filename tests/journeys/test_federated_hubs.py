@@ -74,3 +74,32 @@ def test_two_hubs_with_a_colliding_name(tmp_path: Path, keys, serve, monkeypatch
     assert Path(acme_path).is_dir()
     assert "removed acme:tox21-gc@2.0.0" in ok("cache", "rm", "acme:tox21-gc")
     assert not Path(acme_path).exists() and ok("path", "tox21-gc").strip().endswith("/deepchem/tox21-gc/1.0")
+
+
+def test_cache_rm_takes_default_as_the_default_hub(tmp_path: Path, serve, monkeypatch):
+    """The newcomer's journey: `dchub pull NAME` says to write `default:NAME`, and `dchub cache rm` takes it."""
+    src = {n: make_folder(tmp_path / "src" / n, seed=i, n_weights=2, size=400) for i, n in enumerate("ab")}
+    deepchem = build_hub(tmp_path, {("sol-rf", "1.0.0"): src["a"]}, out="dc", hub_name="deepchem")
+    acme = build_hub(tmp_path, {("sol-rf", "2.0.0"): src["b"]}, out="acme", hub_name="acme")
+    monkeypatch.setenv("DCHUB_CONFIG", str(tmp_path / "config" / "dchub.toml"))
+    monkeypatch.setenv("DEEPCHEM_MODEL_HUB", serve(deepchem).url)
+    ok("hub", "add", "acme", serve(acme).url)
+    ok("hub", "search", "default", "acme")
+    clash = run("pull", "-q", "sol-rf")
+    assert clash.returncode == 1 and "default:sol-rf (hub 'deepchem', 1.0.0)" in clash.stderr
+    dc_path = ok("pull", "-q", "default:sol-rf@1.0.0").strip()
+    acme_path = ok("pull", "-q", "acme:sol-rf").strip()
+    assert ok("path", "--offline", "default:sol-rf").strip() == dc_path  # path takes it too, offline
+
+    typo = run("cache", "rm", "default:sol-rff")
+    assert typo.returncode == 1
+    assert "did you mean 'default:sol-rf', 'default:sol-rf@1.0.0', 'acme:sol-rf'?" in typo.stderr  # never 'sol-rf'
+    bare = run("cache", "rm", "sol-rff")  # sol-rf alone is refused (cached from two hubs): not suggested
+    assert bare.returncode == 1 and "'acme:sol-rf'" in bare.stderr and "'sol-rf'" not in bare.stderr
+    assert "removed deepchem:sol-rf@1.0.0" in ok("cache", "rm", "default:sol-rf")
+    assert not Path(dc_path).exists() and Path(acme_path).is_dir()
+    again = run("cache", "rm", "default:sol-rf")
+    assert again.returncode == 1 and "no model named 'default:sol-rf' in the cache" in again.stderr
+    assert "'acme:sol-rf'" in again.stderr and "'sol-rf'" in again.stderr  # now cached from one hub only
+    assert ok("path", "--offline", "acme:sol-rf").strip() == acme_path
+    assert "removed acme:sol-rf@2.0.0" in ok("cache", "rm", "sol-rf")
