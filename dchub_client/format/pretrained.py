@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from dchub_client.errors import (
 from dchub_client.format import jsonstrict, layout
 from dchub_client.format.atomic import atomic_folder
 from dchub_client.format.hashing import CHUNK_SIZE, THREADED_MIN_BYTES, ThreadedDigest, is_sha256, sha256_file
+
+if TYPE_CHECKING:
+    from dchub_client.format.stamps import Stamps
 
 #: ``params.json`` larger than this is refused before parsing.
 MAX_PARAMS_BYTES = 64 << 20
@@ -326,14 +329,18 @@ class WeightReader:
     """One weight file, read on demand: into a new array, or straight into a live buffer.
 
     With ``verify`` the bytes are hashed as they are read, and a mismatch raises
-    :class:`ChecksumError` before the caller can use them. Adapters receive these readers so
-    that each byte is read once, directly into the model's own memory where possible.
+    :class:`ChecksumError` before the caller can use them; with *stamps* too, a file noted there as
+    verified and unchanged since (:mod:`dchub_client.format.stamps`) is not hashed again, and one
+    hashed now is noted (the caller saves the notes). Adapters receive these readers so that each
+    byte is read once, directly into the model's own memory where possible.
     """
 
-    def __init__(self, folder: str | os.PathLike[str], entry: WeightEntry, *, verify: bool = True) -> None:
+    def __init__(self, folder: str | os.PathLike[str], entry: WeightEntry, *, verify: bool = True,
+                 stamps: Stamps | None = None) -> None:
         self.entry = entry
         self.path = Path(folder) / entry.file
         self.verify = verify
+        self.stamps = stamps if verify else None
         self._offset, self._fortran = read_header(self.path, entry)
 
     @property
@@ -346,7 +353,20 @@ class WeightReader:
 
     def load(self, *, mmap: bool = False) -> np.ndarray:
         """Return the array (memory-mapped read-only with *mmap*)."""
-        return load_weight(self.path.parent, self.entry, verify=self.verify, mmap=mmap)
+        st = os.stat(self.path) if self.stamps is not None else None
+        verify = self._must_hash(st)
+        array = load_weight(self.path.parent, self.entry, verify=verify, mmap=mmap)
+        self._note(st, verify)
+        return array
+
+    def _must_hash(self, st: os.stat_result | None) -> bool:
+        """Whether the bytes must be hashed: asked to verify, and not noted as verified as they are (*st*)."""
+        return self.verify and not (st is not None and self.stamps is not None
+                                    and self.stamps.known(self.entry.file, st, self.entry.sha256))
+
+    def _note(self, st: os.stat_result | None, hashed: bool) -> None:
+        if hashed and st is not None and self.stamps is not None:
+            self.stamps.add(self.entry.file, st, self.entry.sha256)
 
     def read_into(self, out: np.ndarray) -> None:
         """Fill *out* (same shape and dtype) with the stored values."""
@@ -355,21 +375,25 @@ class WeightReader:
             np.copyto(out, self.load(mmap=True), casting="same_kind")
             return
         target = memoryview(out.reshape(-1).view(np.uint8)) if out.size else memoryview(b"")
-        threaded = self.verify and len(target) >= THREADED_MIN_BYTES
-        with open(self.path, "rb", buffering=0) as handle, \
-                (ThreadedDigest() if threaded else contextlib.nullcontext(hashlib.sha256())) as digest:
-            digest.update(handle.read(self._offset))
-            done = 0
-            while done < len(target):
-                n = handle.readinto(target[done:done + CHUNK_SIZE])
-                if not n:
-                    raise WeightFileError("file truncated while reading", path=self.path, weight=self.entry.name)
-                if self.verify:
-                    digest.update(target[done:done + n])
-                done += n
-            actual = digest.hexdigest() if self.verify else None
+        with open(self.path, "rb", buffering=0) as handle:
+            st = os.fstat(handle.fileno()) if self.stamps is not None else None  # the file read is the one checked
+            verify = self._must_hash(st)
+            threaded = verify and len(target) >= THREADED_MIN_BYTES
+            with ThreadedDigest() if threaded else contextlib.nullcontext(hashlib.sha256()) as digest:
+                digest.update(handle.read(self._offset))
+                done = 0
+                while done < len(target):
+                    n = handle.readinto(target[done:done + CHUNK_SIZE])
+                    if not n:
+                        raise WeightFileError("file truncated while reading", path=self.path,
+                                              weight=self.entry.name)
+                    if verify:
+                        digest.update(target[done:done + n])
+                    done += n
+                actual = digest.hexdigest() if verify else None
         if actual is not None and actual != self.entry.sha256:
             raise ChecksumError(self.path, expected=self.entry.sha256, actual=actual, weight=self.entry.name)
+        self._note(st, verify)
 
 
 # --- writing ----------------------------------------------------------------------------

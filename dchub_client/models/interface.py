@@ -29,7 +29,7 @@ from dchub_client.errors import (
     WeightFileError,
     WeightMismatchError,
 )
-from dchub_client.format import layout, pretrained
+from dchub_client.format import layout, pretrained, stamps
 from dchub_client.format.card import Card, parse_card
 from dchub_client.hub.resolve import resolve_pretrained
 from dchub_client.models import adapters, dependencies, encoding, introspection, netguard, pipeline_codec
@@ -244,8 +244,10 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
         name_or_path: a folder (an existing path always wins), or a hub model ``name`` /
             ``name@version`` looked up in ``DEEPCHEM_MODEL_HUB``.
         expected_class: refuse a folder whose class is not this class or a subclass of it.
-        verify: check every weight's sha256. Default: yes, except for files the hub cache already
-            verified when they entered it.
+        verify: check every weight's sha256: True hashes every byte now, False none. Default: the hub
+            cache's files were verified when they entered it; a folder given by path has each weight
+            hashed unless it was verified before and has not changed since (its device, inode, size,
+            mtime and ctime, noted in the user's cache: :mod:`dchub_client.format.stamps`).
         refresh: fetch the hub index again even if the cached one is recent.
         **overrides: constructor arguments to change (e.g. ``model_dir=``, ``batch_size=``).
 
@@ -266,9 +268,22 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
     """
     folder, verified = locate(name_or_path, refresh=refresh)
     info = pretrained.read_params(folder)
-    check = (not verified) if verify is None else verify
+    check, notes = checks(folder, verified=verified, verify=verify)
     with quiet.frameworks_quiet(native=True):  # as load_pipeline: the frameworks' chatter only when asked for
-        return build_from_folder(folder, info, verify=check, expected_class=expected_class, **overrides)
+        model = build_from_folder(folder, info, verify=check, notes=notes, expected_class=expected_class,
+                                  **overrides)
+    if notes is not None:
+        notes.save()
+    return model
+
+
+def checks(folder: Path, *, verified: bool, verify: bool | None) -> tuple[bool, stamps.Stamps | None]:
+    """Whether to hash the weights of *folder* (which the hub cache *verified*, or not) as the caller's
+    *verify* asks, and the notes of files verified before that may spare it (a folder given by path,
+    by default)."""
+    if verify is None and not verified:
+        return True, stamps.Stamps.of(folder)
+    return (not verified) if verify is None else verify, None
 
 
 def locate(name_or_path: str | os.PathLike[str], *, refresh: bool = False) -> tuple[Path, bool]:
@@ -286,13 +301,16 @@ def locate(name_or_path: str | os.PathLike[str], *, refresh: bool = False) -> tu
 
 
 def build_from_folder(folder: Path, info: pretrained.PretrainedInfo, *, verify: bool,
-                      expected_class: type | None = None, **overrides: Any) -> Any:
+                      notes: stamps.Stamps | None = None, expected_class: type | None = None,
+                      **overrides: Any) -> Any:
     """Build the model a pretrained *folder* holds (its ``params.json`` already read as *info*).
 
     Args:
         folder: the pretrained folder.
         info: :func:`dchub_client.format.pretrained.read_params` of it.
         verify: check every weight's sha256 while reading it.
+        notes: with *verify*, the notes of files verified before (not hashed again), to which the
+            files hashed now are added; the caller saves them.
         expected_class: refuse a folder whose class is not this class or a subclass of it.
         **overrides: constructor arguments to change.
 
@@ -304,19 +322,20 @@ def build_from_folder(folder: Path, info: pretrained.PretrainedInfo, *, verify: 
     """
     source = folder / layout.PARAMS_FILE
     with netguard.no_network(info.class_name, source=source):
-        return _build_from_folder(folder, info, source, verify=verify, expected_class=expected_class,
-                                  overrides=overrides)
+        return _build_from_folder(folder, info, source, verify=verify, notes=notes,
+                                  expected_class=expected_class, overrides=overrides)
 
 
 def _build_from_folder(folder: Path, info: pretrained.PretrainedInfo, source: Path, *, verify: bool,
-                       expected_class: type | None, overrides: dict[str, Any]) -> Any:
+                       notes: stamps.Stamps | None, expected_class: type | None, overrides: dict[str, Any]) -> Any:
     cls = _model_class(info, source, expected_class)
     adapter = adapters.for_class(cls)
     if info.framework != adapter.framework:
         raise PretrainedFormatError(f"framework {info.framework!r} does not match {cls.__name__}'s "
                                     f"({adapter.framework!r})", path=source)
     pretrained.check_no_extra_files(folder, info)
-    readers = {name: pretrained.WeightReader(folder, entry, verify=verify) for name, entry in info.weights.items()}
+    readers = {name: pretrained.WeightReader(folder, entry, verify=verify, stamps=notes)
+               for name, entry in info.weights.items()}
     parameters = encoding.decode_parameters(info.parameters, source=source)
     model = _build(adapter, cls, {**parameters, **overrides}, source)
     auxiliary = _auxiliary_names(info, source)

@@ -273,7 +273,8 @@ def load_pipeline(name_or_path: str | os.PathLike[str], *, verify: bool | None =
 
     Args:
         name_or_path: a folder (an existing path wins) or a hub name ``name`` / ``name@version``.
-        verify: check every weight's sha256 (default: unless the hub cache verified them).
+        verify: check every weight's sha256 (as :func:`dchub_client.from_pretrained`'s *verify*: by default
+            not the hub cache's files, nor a folder's files verified before and unchanged since).
         refresh: fetch the hub index again.
         **overrides: constructor arguments for the model (e.g. ``batch_size=``).
 
@@ -287,13 +288,15 @@ def load_pipeline(name_or_path: str | os.PathLike[str], *, verify: bool | None =
         >>> dchub_client.load_pipeline("esol-mtr").predict(["CCO"])  # doctest: +SKIP
     """
     folder, verified = interface.locate(name_or_path, refresh=refresh)
-    check = (not verified) if verify is None else verify
+    check, notes = interface.checks(folder, verified=verified, verify=verify)
     info = pretrained.read_params(folder)
     card = read_folder_card(folder)
     with quiet.frameworks_quiet(native=True), \
             netguard.no_network(info.class_name, source=folder / layout.PARAMS_FILE):  # never phones home
-        stored = pipeline_codec.decode_pipeline(folder, info, verify=check)
-        model = interface.build_from_folder(folder, info, verify=check, **overrides)
+        stored = pipeline_codec.decode_pipeline(folder, info, verify=check, notes=notes)
+        model = interface.build_from_folder(folder, info, verify=check, notes=notes, **overrides)
+    if notes is not None:
+        notes.save()
     return Pipeline(model=model, featurizer=stored.featurizer, transformers=stored.transformers, card=card,
                     path=folder, outputs=stored.outputs, applicability=stored.domain, name=_name(folder))
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from dchub_client.errors import ParameterEncodingError, PretrainedFormatError, WeightFileError
 from dchub_client.format import layout, pretrained
+from dchub_client.format.stamps import Stamps
 from dchub_client.models import encoding
 from dchub_client.models.allowlist import registry
 from dchub_client.models.domain import FINGERPRINTS_WEIGHT, ApplicabilityDomain
@@ -213,7 +214,8 @@ class StoredPipeline:
     domain: ApplicabilityDomain | None = None
 
 
-def decode_pipeline(folder: Path, info: pretrained.PretrainedInfo, *, verify: bool) -> StoredPipeline:
+def decode_pipeline(folder: Path, info: pretrained.PretrainedInfo, *, verify: bool,
+                    notes: Stamps | None = None) -> StoredPipeline:
     """The featurizer, transformers, output contract and domain stored in *folder*'s ``params.json`` (*info*).
 
     Raises:
@@ -227,7 +229,8 @@ def decode_pipeline(folder: Path, info: pretrained.PretrainedInfo, *, verify: bo
         return StoredPipeline()
     if not isinstance(spec, dict):
         raise PretrainedFormatError("extra.pipeline must be an object", path=source)
-    readers = {name: pretrained.WeightReader(folder, entry, verify=verify) for name, entry in info.weights.items()
+    readers = {name: pretrained.WeightReader(folder, entry, verify=verify, stamps=notes)
+               for name, entry in info.weights.items()
                if name.startswith(TRANSFORMER_PREFIX + ".") or name == FINGERPRINTS_WEIGHT}
     return StoredPipeline(featurizer=decode_featurizer(spec.get("featurizer"), source=source),
                           transformers=tuple(decode_transformers(spec.get("transformers"), readers, source=source)),

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +153,32 @@ def test_weight_file_problems_stop_loading_before_a_model_is_returned(regressor,
     target.unlink()
     with pytest.raises(errors.WeightFileError, match="missing"):
         dchub_client.from_pretrained(folder)
+
+
+def test_a_folder_loaded_before_is_hashed_again_only_when_changed(regressor, tmp_path: Path,
+                                                                    isolated_environment: Path) -> None:
+    """The journey in two processes: load a folder (every weight hashed, then noted in the user's cache),
+    load it again (nothing to hash), then a weight edited in place is caught by the next load."""
+    from dchub_client.format import stamps
+
+    folder = regressor.to_pretrained(tmp_path / "m")
+    time.sleep(stamps.RACY_SECONDS + 0.1)  # files written just now are not noted (see format/stamps.py)
+    load = [sys.executable, "-c", "import sys, dchub_client; dchub_client.from_pretrained(sys.argv[1])", str(folder)]
+    first = subprocess.run(load, capture_output=True, text=True, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    assert first.returncode == 0, first.stderr
+    notes = stamps.Stamps.of(folder)
+    info = dchub_client.format.pretrained.read_params(folder)
+    assert all(notes.known(e.file, os.stat(folder / e.file), e.sha256) for e in info.weights.values())
+    target = folder / "multitaskregressor-layers.0-0.npy"
+    raw = bytearray(target.read_bytes())
+    raw[-1] ^= 1
+    with open(target, "r+b") as handle:  # in place: same inode, same size
+        handle.write(raw)
+    again = subprocess.run(load, capture_output=True, text=True, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    assert again.returncode == 1 and "multitaskregressor-layers.0-0.npy: sha256 mismatch" in again.stderr, \
+        again.stderr
+    with pytest.raises(errors.ChecksumError, match="multitaskregressor-layers.0-0.npy"):
+        dchub_client.from_pretrained(folder, verify=True)
 
 
 def test_folder_from_a_different_architecture_is_refused(regressor, tmp_path: Path) -> None:
