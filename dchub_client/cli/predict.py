@@ -27,7 +27,7 @@ from dchub_client import constants, terminal
 from dchub_client.cli._common import table
 from dchub_client.cli._molecule_files import InputFileError, Molecules, from_arguments, read_molecules
 from dchub_client.cli._parser import SMILES_COLUMN
-from dchub_client.errors import InvalidMoleculeWarning
+from dchub_client.errors import InvalidMoleculeWarning, PretrainedFormatError
 from dchub_client.format.atomic import atomic_write_bytes
 
 #: ``--output`` values that print to stdout, and the suffixes of the files it writes (with their separators).
@@ -56,6 +56,10 @@ def run_predict(args: argparse.Namespace) -> int:
     dependencies.require("deepchem", "dchub predict")  # before the model is downloaded
 
     pipeline = load_pipeline(args.spec, refresh=args.refresh)
+    if pipeline.featurizer is None:
+        raise PretrainedFormatError(f"{args.spec} holds a model without its featurizer, so it cannot turn SMILES "
+                                    f"into features: dchub predict needs a folder saved with "
+                                    f"to_pretrained(model, path, featurizer=...)")
     frame, failures = _predict(pipeline, molecules.smiles)
     if failures:
         print(f"dchub: warning: {_failure_text(failures, molecules)}", file=sys.stderr)

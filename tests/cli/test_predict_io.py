@@ -283,3 +283,15 @@ def test_a_strangers_task_names_cannot_drive_the_terminal(tmp_path):
         assert "\x1b" not in done.stdout and "\x07" not in done.stdout, repr(done.stdout)
         assert "log\\x1b[2J sol" in done.stdout, done.stdout
     assert "\x1b[2J" in run("predict", "hostile", "CCO", "--output", "csv", env=env).stdout.splitlines()[0]
+
+
+def test_a_model_saved_without_its_featurizer_is_refused_in_the_words_of_the_command_line(predict, tmp_path):
+    """A plain ``to_pretrained(model, path)`` folder: the error says what ``dchub predict`` needs, not
+    which Python method to call."""
+    model, _ = _fingerprint_model("classifier", 2)
+    folder = dchub_client.to_pretrained(model, tmp_path / "bare")
+    done = predict(str(folder), "CCO")
+    assert done.returncode == 1 and done.stdout == "", done.stderr
+    assert "holds a model without its featurizer, so it cannot turn SMILES into features: dchub predict needs a " \
+           "folder saved with to_pretrained(model, path, featurizer=...)" in done.stderr, done.stderr
+    assert str(folder.name) in done.stderr and ".model.predict" not in done.stderr and "Traceback" not in done.stderr
