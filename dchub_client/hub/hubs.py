@@ -38,6 +38,8 @@ class Hub(NamedTuple):
         source: where it was configured, for messages.
         others: the names of the other configured hubs: an index declaring one of them is theirs,
             never this hub's (checked for the default hub, whose name may not be pinned).
+        settings: where *key_entries* and *threshold* were configured (a config file's hub table), for
+            messages; None: nowhere but the environment.
     """
 
     alias: str
@@ -47,6 +49,7 @@ class Hub(NamedTuple):
     threshold: int | None = None
     source: str = "DEEPCHEM_MODEL_HUB"
     others: frozenset[str] = frozenset()
+    settings: str | None = None
 
     @property
     def is_default(self) -> bool:
@@ -64,13 +67,25 @@ class Hub(NamedTuple):
         """The public keys that must sign this hub's index (empty: signatures are not checked)."""
         if self.key_entries is None:
             return trust.trusted_keys()
-        return tuple(trust.parse_key_entries("\n".join(self.key_entries), f"{self.source} keys"))
+        return tuple(trust.parse_key_entries("\n".join(self.key_entries), f"{self.settings or self.source} keys"))
 
     def policy(self) -> trust.TrustPolicy:
-        """How this hub's index is judged: its keys, how many must sign, and the name it must declare."""
+        """How this hub's index is judged: its keys, how many must sign, and the name it must declare.
+
+        Raises:
+            TrustError: a key that cannot be read, or a threshold above the number of distinct keys (the
+                message names the setting: ``DEEPCHEM_HUB_KEY_THRESHOLD``, or the config file's table).
+        """
         keys = self.keys()
-        threshold = self.threshold or (trust.key_threshold() if self.key_entries is None else 1)
-        return trust.TrustPolicy(keys=keys, threshold=threshold if keys else 1, hub=self.name)
+        if not keys:
+            return trust.TrustPolicy(hub=self.name)
+        if self.threshold:
+            threshold, setting = self.threshold, f"{self.settings or self.source} threshold = {self.threshold}"
+        elif self.key_entries is None:
+            threshold, setting = trust.key_threshold(), trust.key_threshold_named()
+        else:
+            threshold, setting = 1, ""
+        return trust.TrustPolicy(keys, trust.checked_threshold(threshold, keys, setting), self.name)
 
     def with_mirrors(self, mirrors: list[Mirror] | tuple[Mirror, ...]) -> Hub:
         """The same hub reached through *mirrors* only."""
@@ -100,7 +115,8 @@ def default_hub(config: HubConfig | None = None) -> Hub:
         roots, source = list(pinned.mirrors), _source(config, pinned)
     keys = pinned.keys if pinned is not None and pinned.keys and not trust.trusted_keys() else None
     return Hub(DEFAULT_ALIAS, pinned.name if pinned else None, tuple(parse_mirrors(roots)), keys,
-               pinned.threshold if pinned else None, source, frozenset(config.hubs) - {pinned.name if pinned else ""})
+               pinned.threshold if pinned else None, source, frozenset(config.hubs) - {pinned.name if pinned else ""},
+               _source(config, pinned) if pinned else None)
 
 
 def named_hub(alias: str, config: HubConfig | None = None) -> Hub | None:
@@ -119,7 +135,7 @@ def named_hub(alias: str, config: HubConfig | None = None) -> Hub | None:
 def entry_hub(entry: HubEntry, config: HubConfig) -> Hub:
     """The hub a config entry declares, with its own mirrors (for a ``default = true`` entry too)."""
     return Hub(entry.name, entry.name, tuple(parse_mirrors(entry.mirrors)), entry.keys, entry.threshold,
-               _source(config, entry), frozenset(config.hubs) - {entry.name})
+               _source(config, entry), frozenset(config.hubs) - {entry.name}, _source(config, entry))
 
 
 def search_order(config: HubConfig | None = None) -> list[Hub]:

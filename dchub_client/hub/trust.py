@@ -25,7 +25,8 @@ API:
                 allow_expired=False, now=None) -> Verdict
     TrustStore(root): highest(hub) / record(hub, version) / keyset(hub, configured) / accept(verdict)
     KeySet(keys, threshold, version)                  the keys trusted at one point of a rotation chain
-    trusted_keys() / key_threshold() / parse_public_key(data, source) / parse_key_entries(...)
+    trusted_keys() / key_threshold() / checked_threshold(k, keys, setting) / parse_public_key(data, source)
+    parse_key_entries(...)
     signed_bytes(obj) / rotation_signed_bytes(record) / verify_signatures(...) / verify_threshold(...)
 
 Every failure raises :class:`dchub_client.errors.TrustError` naming the index source.
@@ -208,6 +209,30 @@ def key_threshold() -> int:
         raise TrustError(f"DEEPCHEM_HUB_KEY_THRESHOLD={setting!r}: must be a positive integer (how many of the "
                          "trusted keys must sign the hub index)")
     return int(setting)
+
+
+def key_threshold_named() -> str:
+    """How messages name the threshold :func:`key_threshold` read: ``DEEPCHEM_HUB_KEY_THRESHOLD=2``."""
+    return f"DEEPCHEM_HUB_KEY_THRESHOLD={(constants.key_threshold_setting() or '').strip() or 1}"
+
+
+def checked_threshold(threshold: int, keys: Sequence[PublicKey], setting: str) -> int:
+    """*threshold*, when *keys* hold at least that many distinct keys (or none: nothing is checked).
+
+    Args:
+        setting: where *threshold* was set, as the message names it (``DEEPCHEM_HUB_KEY_THRESHOLD=2``,
+            ``/home/me/.config/dchub/config.toml [hubs.acme] threshold = 2``, ``--threshold 2``).
+
+    Raises:
+        TrustError: more than the distinct keys; the message names *setting* and where the keys came from.
+    """
+    distinct = {k.keyid: k for k in keys}
+    if not distinct or 1 <= threshold <= len(distinct):
+        return threshold
+    sources = ", ".join(dict.fromkeys(k.source for k in distinct.values() if k.source))
+    raise TrustError(f"{setting}: more signatures than there are distinct trusted keys "
+                     f"({len(distinct)}{', from ' + sources if sources else ''}); lower it to at most {len(distinct)}, "
+                     "or trust more keys")
 
 
 def parse_key_entries(text: str, source: str, base: Path | None = None) -> Iterator[PublicKey]:
@@ -472,8 +497,13 @@ class TrustPolicy(_TrustPolicyFields):
 
     @classmethod
     def from_environment(cls, hub: str | None = None) -> TrustPolicy:
-        """The default hub's policy: :func:`trusted_keys` and :func:`key_threshold`."""
-        return cls(keys=trusted_keys(), threshold=key_threshold(), hub=hub)
+        """The default hub's policy: :func:`trusted_keys` and :func:`key_threshold`.
+
+        Raises:
+            TrustError: a threshold above the number of distinct trusted keys (naming the variable).
+        """
+        keys = trusted_keys()
+        return cls(keys=keys, threshold=checked_threshold(key_threshold(), keys, key_threshold_named()), hub=hub)
 
     def check(self, obj: dict[str, Any], index: hubfiles.Index, source: str, *, store: TrustStore | None,
               allow_expired: bool = False, now: datetime.datetime | None = None) -> Verdict:
@@ -512,8 +542,11 @@ def check_index(obj: dict[str, Any], index: hubfiles.Index, source: str, *, stor
         raise OtherHubError(f"{source}: this index is of hub {index.name!r}, but the mirror is configured for hub "
                             f"{expected_hub!r}; refusing it (a mirror serving another hub)",
                             found=index.name, expected=expected_hub)
-    if keys is None:
-        keys, threshold = trusted_keys(), key_threshold() if threshold is None else threshold
+    if keys is None and threshold is None:
+        policy = TrustPolicy.from_environment()
+        keys, threshold = policy.keys, policy.threshold
+    elif keys is None:
+        keys = trusted_keys()
     if not keys:
         if obj.get(SIGNATURES_KEY):
             notice_unchecked_signatures()
@@ -647,6 +680,6 @@ VersionStore = TrustStore
 
 
 __all__ = ["KeySet", "PublicKey", "TrustPolicy", "TrustStore", "Verdict", "VersionStore", "check_index",
-           "follow_rotations", "key_threshold", "keyid", "notice_unchecked_signatures", "parse_public_key",
-           "parse_rotations", "parse_signatures", "rotation_signed_bytes", "signed_bytes", "trusted_keys",
-           "verify_signatures", "verify_threshold"]
+           "checked_threshold", "follow_rotations", "key_threshold", "key_threshold_named", "keyid",
+           "notice_unchecked_signatures", "parse_public_key", "parse_rotations", "parse_signatures",
+           "rotation_signed_bytes", "signed_bytes", "trusted_keys", "verify_signatures", "verify_threshold"]

@@ -28,10 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``hubgen verify``; print the report to stdout; 0 iff the hub is whole (and trusted, with keys)."""
-    if args.trusted_key:
-        keys, threshold = parse_trusted_keys(args.trusted_key), args.threshold or 1
+    keys = parse_trusted_keys(args.trusted_key) if args.trusted_key else trust.trusted_keys()
+    if args.threshold:
+        threshold = trust.checked_threshold(args.threshold, keys, f"--threshold {args.threshold}")
+    elif args.trusted_key:
+        threshold = 1
     else:
-        keys, threshold = trust.trusted_keys(), args.threshold or trust.key_threshold()
+        threshold = trust.checked_threshold(trust.key_threshold(), keys, trust.key_threshold_named())
     progress = ByteProgress("verifying")
     try:
         report = verify_hub(args.location, progress=progress.add, keys=keys, threshold=threshold)

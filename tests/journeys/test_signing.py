@@ -100,3 +100,23 @@ def test_an_operator_vouches_for_a_partial_mirror_with_hubgen_sign(tmp_path, ser
     _ok(_run("dchub", "pull", "-q", "esol-gc", env=site))
     assert "SIGNED" in _ok(_run("hubgen", "verify", str(copy), "--trusted-key", keys["operator"][1]))
     _refused(_run("hubgen", "sign", str(tmp_path / "nowhere"), "--sign-key", keys["operator"][0]), "no such file")
+
+
+def test_a_threshold_above_the_trusted_keys_names_where_it_was_set(tmp_path, serve):
+    keys = _keys(tmp_path, "a", "b")
+    hub = tmp_path / "hub"
+    _ok(_run("hubgen", "build", str(_manifest(tmp_path)), "--out", str(hub), "--sign-key", keys["a"][0]))
+    url = serve(hub).url
+    client = {"DEEPCHEM_MODEL_HUB": url, "DEEPCHEM_HUB_TRUSTED_KEYS": keys["a"][1], "DEEPCHEM_HUB_KEY_THRESHOLD": "2"}
+    _refused(_run("dchub", "ls", env=client),
+             f"dchub: error: DEEPCHEM_HUB_KEY_THRESHOLD=2: more signatures than there are distinct trusted keys (1, "
+             f"from {keys['a'][1]}); lower it to at most 1, or trust more keys")
+    _refused(_run("hubgen", "verify", url, "--trusted-key", keys["a"][1], "--threshold", "2"),
+             "--threshold 2: more signatures than there are distinct trusted keys (1, from ")
+
+    config = tmp_path / "dchub.toml"  # the default hub pinned with 2 of 2 keys, the environment trusting one
+    config.write_text(f'[hubs.lab]\nmirrors = ["{url}"]\nkeys = ["{keys["a"][1]}", "{keys["b"][1]}"]\n'
+                      'threshold = 2\ndefault = true\n', encoding="utf-8")
+    pinned = {"DCHUB_CONFIG": str(config), "DEEPCHEM_MODEL_HUB": url, "DEEPCHEM_HUB_TRUSTED_KEYS": keys["a"][1]}
+    _refused(_run("dchub", "ls", env=pinned), f"dchub: error: {config} [hubs.lab] threshold = 2: more signatures than "
+                                              f"there are distinct trusted keys (1, from {keys['a'][1]})")
