@@ -29,7 +29,16 @@ from hubgen import recipes
 from hubgen.blobs import BlobStore, FileDigest, HashCache, StoreTotals
 from hubgen.errors import BuildError, VersionConflictError
 from hubgen.manifest import HubSpec, ModelSpec, load_hub_manifest
-from hubgen.signing import DEFAULT_EXPIRES_DAYS, MAX_EXPIRES_DAYS, check_not_retired, index_bytes, load_private_key
+from hubgen.signing import (
+    DEFAULT_EXPIRES_DAYS,
+    MAX_EXPIRES_DAYS,
+    SignSummary,
+    check_not_retired,
+    check_signer_kept,
+    index_bytes,
+    load_private_key,
+    signed_summary,
+)
 from hubgen.site import reader
 from hubgen.site import render as site_render
 from hubgen.workers import Workers, pool_for
@@ -66,6 +75,7 @@ class BuildSummary:
     bytes_new: int
     bytes_reused: int
     bytes_hashed: int
+    signed: SignSummary | None = None  # the signed index.json (None: built without --sign-key)
 
 
 @dataclass(frozen=True)
@@ -80,7 +90,7 @@ class _Source:
 def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int | None = None,
               rebuild: bool = False, progress: ProgressCallback | None = None,
               sign_keys: Sequence[str | Path] = (), expires_days: float = DEFAULT_EXPIRES_DAYS,
-              jobs: int = 1, workers: int | None = None) -> BuildSummary:
+              jobs: int = 1, workers: int | None = None, new_signer: bool = False) -> BuildSummary:
     """Build (or update in place) the hub described by *manifest_path* into *out_dir*.
 
     Args:
@@ -95,6 +105,9 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
         sign_keys: private key files (``hubgen keygen``); each signs ``index.json``, which then
             carries ``expires`` (now + *expires_days*) and a ``version`` one above the previous.
         expires_days: lifetime of a signed index.
+        new_signer: sign with *sign_keys* even when none of them signed the previous index nor is a key its
+            key rotations hand over to (a deliberate fresh start; see
+            :func:`hubgen.signing.check_signer_kept`).
 
     Returns:
         A :class:`BuildSummary`.
@@ -103,8 +116,9 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
         ManifestError: the YAML is invalid (the message gives line and key).
         BuildError: a folder is missing or invalid, a recipe failed, or *out_dir* is not a hub.
         VersionConflictError: a published version would change; bump the version.
-        SigningError: a signing key is unreadable or not ed25519, or a key rotation of the hub in *out_dir*
-            retired it (nothing is written then).
+        SigningError: a signing key is unreadable or not ed25519, a key rotation of the hub in *out_dir*
+            retired it, or the keys would replace the previous index's signers without a rotation or
+            *new_signer* (nothing is written then).
 
     Example:
         >>> build_hub("hub_manifest.yaml", "public/")  # doctest: +SKIP
@@ -121,9 +135,11 @@ def build_hub(manifest_path: str | Path, out_dir: str | Path, *, part_size: int 
     keys = [key for _, key in named]
     out = Path(out_dir)
     old = _existing_index(out, spec)
-    if old is not None and named:  # before anything is written: a retired key would sign an index clients refuse
+    if old is not None and named:  # before anything is written: keys whose index clients would refuse
         path = out / layout.INDEX_FILE
-        check_not_retired(jsonstrict.loads(path.read_bytes(), str(path)), named, path)
+        previous = jsonstrict.loads(path.read_bytes(), str(path))
+        check_not_retired(previous, named, path)
+        check_signer_kept(previous, named, out, new_signer=new_signer)
     published = {(name, v) for name, model in (old.models.items() if old else ()) for v in model.versions}
     pool = pool_for(sum((m.name, m.version) not in published for m in spec.models), workers)
     with recipes.importable_from(spec.source.parent):
@@ -383,7 +399,8 @@ class _Builder:
             sources, manifests, new = self._write_versions(prepared)
             index = self._dated(self._index(manifests))
             self._render_site(index, manifests)
-            write_if_changed(self.out / layout.INDEX_FILE, self._index_bytes(index))
+            data = self._index_bytes(index)
+            write_if_changed(self.out / layout.INDEX_FILE, data)
         except BaseException:
             self.publisher.roll_back()
             self.store.cache.save()
@@ -395,7 +412,8 @@ class _Builder:
         write_if_changed(self.out / layout.NOJEKYLL, b"")
         write_checksum_files(self.out, digest=self.store.cache.sha256)  # unchanged files are not read again
         self.store.cache.save()
-        return self._summary(index, sources, new)
+        signed = signed_summary(self.out / layout.INDEX_FILE, data) if self.keys else None
+        return dataclasses.replace(self._summary(index, sources, new), signed=signed)
 
     def _index_bytes(self, index: hubfiles.Index) -> bytes:
         """The new ``index.json``: versioned above the old one and signed (see :mod:`hubgen.signing`)."""

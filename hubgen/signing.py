@@ -16,7 +16,10 @@ API:
     rotation_record(hub, version, new_keys, *, threshold, signers) -> dict
     index_bytes(new, old, *, keys, expires_days, now=None) -> bytes
     check_not_retired(obj, keys, source)             (refuses keys a key rotation of the hub retired)
-    sign_hub(folder, keys, *, expires_days, add=False, check=True) -> SignSummary        (``hubgen sign``)
+    check_signer_kept(obj, keys, folder, *, new_signer=False)
+                                                     (refuses replacing the signers with keys clients cannot follow to)
+    signed_summary(path, data, checked=0) -> SignSummary                                (what an index's bytes say)
+    sign_hub(folder, keys, *, expires_days, add=False, check=True, new_signer=False) -> SignSummary (``hubgen sign``)
     rotate_hub(folder, old_keys, new_keys, *, threshold=1, ...) -> SignSummary          (``hubgen rotate``)
 
 Where a function takes keys, each may be a loaded private key or the path of its file (then
@@ -243,7 +246,8 @@ class SignSummary:
 
 def sign_hub(folder: str | os.PathLike[str], keys: Sequence[KeyLike], *,
              expires_days: float = DEFAULT_EXPIRES_DAYS, add: bool = False, check: bool = True,
-             progress: Callable[[int], None] | None = None, now: datetime.datetime | None = None) -> SignSummary:
+             new_signer: bool = False, progress: Callable[[int], None] | None = None,
+             now: datetime.datetime | None = None) -> SignSummary:
     """Sign the index of an existing hub folder (``hubgen sign DIR``), e.g. a ``dchub mirror`` copy.
 
     By default the folder is first checked whole (every manifest and blob against the index: you
@@ -251,15 +255,24 @@ def sign_hub(folder: str | os.PathLike[str], keys: Sequence[KeyLike], *,
     replace the signatures. With *add*, *keys*' signatures are added to the index as it is (k-of-n
     keys held by different people sign in turn). The checksum files (``SHA256SUMS``, ``registry.txt``) are rewritten.
 
+    Replacing the signatures of a signed index with keys that share none of its signers (after the
+    hub's key rotations) is refused unless *new_signer* (see :func:`check_signer_kept`).
+
     Raises:
-        SigningError: no keys, no index, a key a rotation of this hub retired, a damaged folder, or (with
-            *add*) an unsigned index. Nothing is written then.
+        SigningError: no keys, no index, a key a rotation of this hub retired, a change of signer without
+            *new_signer*, a damaged folder, or (with *add*) an unsigned index. Nothing is written then.
+
+    Example:
+        >>> sign_hub("public/", ["keys/hub-key.pem"]).version  # doctest: +SKIP
+        8
     """
     if not keys:
         raise SigningError("no signing key given (--sign-key)")
     named = _named_keys(keys)
     root, obj = _read_hub(folder)
     check_not_retired(obj, named, root / layout.INDEX_FILE)
+    if not add:  # --add keeps every signature the index carries: no signer is dropped
+        check_signer_kept(obj, named, root, new_signer=new_signer)
     checked = _check_whole(root, progress) if check else 0
     loaded = [key for _, key in named]
     if add:
@@ -365,6 +378,64 @@ def _fingerprints(keyids: Sequence[str]) -> str:
     return ", ".join(k[:16] for k in sorted(keyids))
 
 
+def check_signer_kept(obj: dict[str, Any], keys: Sequence[tuple[str, Ed25519PrivateKey]],
+                      folder: str | os.PathLike[str], *, new_signer: bool = False) -> None:
+    """Refuse to replace the signatures of the index *obj* with *keys* that clients trusting its signers cannot accept.
+
+    A client accepts the re-signed index when it trusts one of *keys*, directly or by following the
+    index's key rotations from a key it trusts. So a re-signing is a change of signer when none of
+    *keys* is a key that signed *obj* or a key the rotation chain hands one of those signers over to:
+    every client configured with the old keys would refuse the hub. An unsigned *obj* has no signer to
+    change; a re-signing that keeps one signer (the first holder of k-of-n keys signing, the others then
+    ``--add``) is not a change.
+
+    Args:
+        obj: the hub's current ``index.json``, parsed.
+        keys: ``(name, private key)`` of the keys that will sign; the names (files) are what the message shows.
+        folder: the hub folder, for messages.
+        new_signer: accept the change (a deliberate fresh start: clients must be given the new public keys);
+            a warning is logged instead.
+
+    Raises:
+        SigningError: a change of signer without *new_signer*; the message names the folder, the previous and
+            the new key ids, and the two ways forward (``hubgen rotate``, ``--new-signer``).
+    """
+    try:
+        signers = sorted({kid for kid, _ in trust.parse_signatures(obj, str(folder))})
+        records = trust.parse_rotations(obj, obj.get("name"), str(folder))
+    except DchubError as err:
+        raise SigningError(str(err)) from err
+    given = {trust.keyid(_public_raw(key)): name for name, key in keys}
+    if not signers or any(given.keys() & _followed(kid, records) for kid in signers):
+        return
+    noun = "key" if len(signers) == 1 else "keys"
+    old = f"{noun} {_fingerprints(signers)}"
+    new = ", ".join(f"{name} (key {kid[:16]})" for kid, name in sorted(given.items(), key=lambda item: item[1]))
+    if not new_signer:
+        raise SigningError(_signer_change(folder, old, new, sorted(given.values())))
+    logger.warning("%s: the signer changes from %s to %s (--new-signer): clients that trust the old %s refuse the hub "
+                   "until they are given the new public key", folder, old, new, noun)
+
+
+def _signer_change(folder: str | os.PathLike[str], old: str, new: str, files: Sequence[str]) -> str:
+    """The refusal of a change of signer: who signed, who would, what clients do, the two ways forward."""
+    return (f"{folder}: index.json is signed by {old}, which {new} would replace, and no key rotation hands "
+            f"{'it' if old.startswith('key ') else 'them'} over to the new {'key' if len(files) == 1 else 'keys'}: "
+            f"clients that trust {old} would refuse this hub. To hand over, run `hubgen rotate {folder} --sign-key "
+            f"OLD.pem --new-key {files[0]}` (OLD.pem: the private key of {old}); to start afresh (clients must then "
+            "be given the new public key), add --new-signer. Nothing was changed")
+
+
+def _followed(kid: str, records: Sequence[Any]) -> set[str]:
+    """The key ids a client trusting only *kid* trusts after following the rotation *records* (by key ids: the
+    signatures themselves are the client's to check)."""
+    current, threshold = {kid}, 1
+    for record in records:
+        if len(current & {signer for signer, _ in record.signatures}) >= threshold:
+            current, threshold = set(record.keyset.keyids), record.keyset.threshold
+    return current
+
+
 def _read_hub(folder: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
     root = Path(folder)
     path = root / layout.INDEX_FILE
@@ -424,13 +495,18 @@ def _write_index(root: Path, data: bytes, checked: int) -> SignSummary:
     """Write ``index.json`` then the checksum files (which list it)."""
     atomic_write_bytes(root / layout.INDEX_FILE, data)
     write_checksum_files(root)
+    return signed_summary(root / layout.INDEX_FILE, data, checked)
+
+
+def signed_summary(path: Path, data: bytes, checked: int = 0) -> SignSummary:
+    """What the signed ``index.json`` bytes *data* (written to *path*) carry: version, expiry, signers, rotation."""
     obj = jsonstrict.loads(data)
     records = obj.get(trust.ROTATIONS_KEY, [])
-    return SignSummary(path=root / layout.INDEX_FILE, version=obj["version"], expires=obj.get("expires", ""),
+    return SignSummary(path=path, version=obj["version"], expires=obj.get("expires", ""),
                        keyids=tuple(s["keyid"] for s in obj.get(trust.SIGNATURES_KEY, [])),
                        rotation=max((r["version"] for r in records), default=0), checked=checked)
 
 
 __all__ = ["DEFAULT_EXPIRES_DAYS", "MAX_EXPIRES_DAYS", "SignSummary", "add_signatures", "check_not_retired",
-           "generate_keypair", "index_bytes", "load_private_key", "public_key_text", "rotate_hub", "rotation_record",
-           "sign_hub", "sign_index"]
+           "check_signer_kept", "generate_keypair", "index_bytes", "load_private_key", "public_key_text", "rotate_hub",
+           "rotation_record", "sign_hub", "sign_index", "signed_summary"]

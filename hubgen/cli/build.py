@@ -7,6 +7,7 @@ from dchub_client.humanize import human_size
 from hubgen.build import BuildSummary, build_hub
 from hubgen.cli._args import days
 from hubgen.cli._progress import ByteProgress
+from hubgen.cli.sign import summary_line
 from hubgen.signing import DEFAULT_EXPIRES_DAYS
 from hubgen.workers import MIN_VERSIONS
 
@@ -30,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "several keys (k of n; `hubgen rotate` changes keys)")
     parser.add_argument("--expires-days", type=days, default=DEFAULT_EXPIRES_DAYS, metavar="DAYS",
                         help="lifetime of a signed index (default: %(default)s)")
+    parser.add_argument("--new-signer", action="store_true",
+                        help="sign with --sign-key even though other keys signed the previous index and no key "
+                             "rotation hands over to it: a fresh start, clients trusting the old keys will refuse "
+                             "the hub (`hubgen rotate` hands over instead)")
     parser.set_defaults(func=run)
 
 
@@ -61,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = build_hub(args.manifest, args.out, part_size=args.part_size, rebuild=args.rebuild,
                             progress=progress, sign_keys=args.sign_key, expires_days=args.expires_days,
-                            jobs=args.jobs, workers=args.workers)
+                            jobs=args.jobs, workers=args.workers, new_signer=args.new_signer)
     finally:
         progress.close()
     print("\n".join(summary_lines(summary)))
@@ -69,11 +74,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary_lines(summary: BuildSummary) -> list[str]:
-    """Human-readable summary of a build (for the CLI)."""
+    """Human-readable summary of a build (for the CLI); a signed build ends with the line `hubgen sign` prints."""
+    signed = [summary_line(summary.signed)] if summary.signed is not None else []
     return [
         f"hub: {summary.out_dir}",
         f"models: {summary.models}, versions: {summary.versions} ({summary.versions_new} new), "
         f"files: {summary.files}",
         f"bytes: {human_size(summary.bytes_total)} in the manifest's folders, {human_size(summary.bytes_new)} new, "
         f"{human_size(summary.bytes_reused)} reused, {human_size(summary.bytes_hashed)} hashed",
+        *signed,
     ]

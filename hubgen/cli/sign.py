@@ -16,6 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Check the hub folder is whole, then sign its index.json: version + 1, a new expiry, the "
                     "given keys' signatures (they replace any others). With --add, add the given keys' "
                     "signatures to the index as it is (k-of-n keys held by different people sign in turn). "
+                    "When none of the given keys signed the index or is handed over to by a key rotation, "
+                    "signing is refused (clients trusting the old keys would refuse the hub): hand over with "
+                    "`hubgen rotate`, or pass --new-signer for a fresh start. "
                     "SHA256SUMS and registry.txt are rewritten; publish the folder again afterwards.")
     parser.add_argument("folder", metavar="DIR", help="the hub folder")
     parser.add_argument("--sign-key", action="append", required=True, metavar="KEY",
@@ -26,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="keep the index, its version, expiry and signatures; add these keys' signatures")
     parser.add_argument("--no-verify", dest="check", action="store_false",
                         help="do not hash every file first (only for a folder you built yourself)")
+    parser.add_argument("--new-signer", action="store_true",
+                        help="replace the signatures even though other keys signed the index and no key rotation "
+                             "hands over to these: a fresh start, clients trusting the old keys will refuse the "
+                             "hub (`hubgen rotate` hands over instead)")
     parser.set_defaults(func=run)
 
 
@@ -34,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     progress = ByteProgress("verifying")
     try:
         summary = sign_hub(args.folder, args.sign_key, expires_days=args.expires_days, add=args.add, check=args.check,
-                           progress=progress.add)
+                           new_signer=args.new_signer, progress=progress.add)
     finally:
         progress.close()
     print(summary_line(summary))

@@ -270,7 +270,8 @@ def test_a_forged_index_stops_a_pull_and_says_that_cached_models_load_offline(si
 
     hub, _ = signed
     folder = ok("pull", "-q", "esol-gc").strip()
-    _signed_hub(tmp_path, sources, keys, names=("old",))  # the mirror now serves an index by a key nobody trusts
+    # the mirror now serves an index by a key nobody trusts (a forger's fresh start: --new-signer)
+    _signed_hub(tmp_path, sources, keys, names=("old",), new_signer=True)
     forged = run("pull", "-q", "esol-gc", "--refresh")
     assert forged.returncode == 1 and "signed only by keys you do not trust" in forged.stderr
     assert "dchub: hint: the copy of this hub's index cached earlier is still trusted: models already in the cache " \

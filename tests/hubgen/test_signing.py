@@ -4,6 +4,12 @@ After ``hubgen rotate``, the retired key must not sign again (clients that follo
 what it signs): ``sign`` and ``build`` refuse it before writing anything. ``rotate`` refuses a rotation
 to the keys already in use and an unsigned hub (saying to sign it first), and ``--expires-days``
 accepts what its message says.
+
+Replacing the signatures of a signed hub with keys clients trusting its signers cannot follow to (none of
+them, and no rotation hands over) is a change of signer: ``sign`` and ``build`` refuse it, leaving the hub
+as it was, unless ``--new-signer`` says it is meant; the same key, a key added beside it, the keys a
+rotation hands over to, and an unsigned hub are not a change. A signed build says so in the line
+``hubgen sign`` prints.
 """
 from __future__ import annotations
 
@@ -82,8 +88,9 @@ def test_sign_and_build_refuse_the_key_a_rotation_retired(tmp_path):
     assert "OK" in _ok(_hubgen("verify", "hubR", "--trusted-key", "keys/hub-key.pub", cwd=tmp_path))
     _ok(_hubgen("build", "lab/hub_manifest.yaml", "--out", "hubR", "--sign-key", "keys/new.pem", cwd=tmp_path))
     assert "OK" in _ok(_hubgen("verify", "hubR", "--trusted-key", "keys/hub-key.pub", cwd=tmp_path))
-    # a key the rotations never named (an operator vouching for a copy, for clients that trust it) still signs
-    _ok(_hubgen("sign", "hubR", "--sign-key", "keys/operator.pem", cwd=tmp_path))
+    # a key the rotations never named (an operator vouching for a copy, for clients that trust it) is not retired:
+    # it signs, as the deliberate change of signer it is (without --new-signer, see test_a_change_of_signer_...)
+    _ok(_hubgen("sign", "hubR", "--sign-key", "keys/operator.pem", "--new-signer", cwd=tmp_path))
     assert "OK" in _ok(_hubgen("verify", "hubR", "--trusted-key", "keys/operator.pub", cwd=tmp_path))
 
 
@@ -127,3 +134,87 @@ def test_expires_days_accepts_what_its_message_says(tmp_path):
     for good in ("0.5", "36500"):
         assert "expires" in _ok(_hubgen("sign", "hub", "--sign-key", "keys/hub-key.pem", "--expires-days", good,
                                         cwd=tmp_path))
+
+
+# --- a change of signer: refused unless handed over by `hubgen rotate` or asked for with --new-signer --------
+
+
+def _signed_lab(tmp_path: Path) -> tuple[Path, Path]:
+    """Keys hub-key and b; ``lab/hub_manifest.yaml`` (esol-mtr) built into ``hub``, signed by hub-key."""
+    _keygen(tmp_path, "hub-key", "b")
+    manifest = _manifest(tmp_path, "esol-mtr")
+    _ok(_hubgen("build", manifest, "--out", "hub", "--sign-key", "keys/hub-key.pem", cwd=tmp_path))
+    return tmp_path / "hub", manifest
+
+
+def _trusts(tmp_path: Path, hub: str, key: str) -> bool:
+    """Whether ``hubgen verify`` (the client's trust check) accepts *hub* for a client trusting only *key*."""
+    result = _hubgen("verify", hub, "--trusted-key", f"keys/{key}.pub", cwd=tmp_path)
+    return result.returncode == 0 and "OK" in result.stdout
+
+
+def test_a_change_of_signer_is_refused_by_build_and_sign_and_the_hub_is_left_as_it_was(tmp_path):
+    hub, _ = _signed_lab(tmp_path)
+    bigger = _manifest(tmp_path, "esol-mtr", "tox21-mtc")  # a build would publish a new version's blobs
+    (tmp_path / "lab" / "esol-mtr" / "params.json").touch()  # and hash a changed source again
+    before = _tree(hub)
+    old, new = _fingerprint(tmp_path, "hub-key"), _fingerprint(tmp_path, "b")
+
+    for command in (["build", bigger, "--out", "hub"], ["sign", "hub"], ["sign", "hub", "--no-verify"]):
+        err = _refused(_hubgen(*command, "--sign-key", "keys/b.pem", cwd=tmp_path),
+                       f"hub: index.json is signed by key {old}, which keys/b.pem (key {new}) would replace",
+                       f"clients that trust key {old} would refuse this hub",
+                       "`hubgen rotate hub --sign-key OLD.pem --new-key keys/b.pem`", "add --new-signer",
+                       "Nothing was changed")
+        assert err.count("\n") == 1, err
+        assert _tree(hub) == before, command  # byte for byte: no blob of tox21-mtc, the same index and sums
+    assert _trusts(tmp_path, "hub", "hub-key")
+
+
+def test_the_same_key_an_added_key_or_an_unsigned_hub_is_no_change_of_signer(tmp_path):
+    hub, manifest = _signed_lab(tmp_path)
+    key = _fingerprint(tmp_path, "hub-key")
+    out = _ok(_hubgen("build", manifest, "--out", "hub", "--sign-key", "keys/hub-key.pem", cwd=tmp_path))
+    assert out.splitlines()[-1].startswith("signed hub/index.json: version 2, expires ")  # as `hubgen sign` says
+    assert out.splitlines()[-1].endswith(f"signatures by {key}")
+    assert f"signatures by {key}" in _ok(_hubgen("sign", "hub", "--sign-key", "keys/hub-key.pem", cwd=tmp_path))
+
+    # k of n: b signs beside hub-key; then either holder re-signs first and the other adds (no signer is new)
+    _ok(_hubgen("sign", "hub", "--add", "--sign-key", "keys/b.pem", cwd=tmp_path))
+    assert _trusts(tmp_path, "hub", "hub-key") and _trusts(tmp_path, "hub", "b")
+    _ok(_hubgen("build", manifest, "--out", "hub", "--sign-key", "keys/b.pem", cwd=tmp_path))
+    _ok(_hubgen("sign", "hub", "--add", "--sign-key", "keys/hub-key.pem", cwd=tmp_path))
+    assert _trusts(tmp_path, "hub", "hub-key") and _trusts(tmp_path, "hub", "b")
+
+    _ok(_hubgen("build", manifest, "--out", "plain", cwd=tmp_path))  # nobody signed it: nothing to hand over
+    out = _ok(_hubgen("build", manifest, "--out", "plain", "--sign-key", "keys/b.pem", cwd=tmp_path))
+    assert f"signatures by {_fingerprint(tmp_path, 'b')}" in out
+
+
+def test_new_signer_is_a_deliberate_fresh_start(tmp_path):
+    hub, manifest = _signed_lab(tmp_path)
+    old, new = _fingerprint(tmp_path, "hub-key"), _fingerprint(tmp_path, "b")
+    result = _hubgen("sign", "hub", "--sign-key", "keys/b.pem", "--new-signer", cwd=tmp_path)
+    assert f"signatures by {new}" in _ok(result)
+    assert f"hub: the signer changes from key {old} to keys/b.pem (key {new}) (--new-signer)" in result.stderr
+    assert _trusts(tmp_path, "hub", "b") and not _trusts(tmp_path, "hub", "hub-key")
+
+    _keygen(tmp_path, "c")
+    _refused(_hubgen("build", manifest, "--out", "hub", "--sign-key", "keys/c.pem", cwd=tmp_path), "--new-signer")
+    out = _ok(_hubgen("build", manifest, "--out", "hub", "--sign-key", "keys/c.pem", "--new-signer", cwd=tmp_path))
+    assert out.splitlines()[-1].endswith(f"signatures by {_fingerprint(tmp_path, 'c')}")
+    assert _trusts(tmp_path, "hub", "c") and not _trusts(tmp_path, "hub", "b")
+
+
+def test_after_hubgen_rotate_the_new_key_signs_and_clients_of_the_old_key_follow(tmp_path):
+    hub, manifest = _signed_lab(tmp_path)
+    _ok(_hubgen("rotate", "hub", "--sign-key", "keys/hub-key.pem", "--new-key", "keys/b.pem", cwd=tmp_path))
+    _ok(_hubgen("build", _manifest(tmp_path, "esol-mtr", "tox21-mtc"), "--out", "hub", "--sign-key", "keys/b.pem",
+                cwd=tmp_path))
+    _ok(_hubgen("sign", "hub", "--sign-key", "keys/b.pem", cwd=tmp_path))
+    assert _trusts(tmp_path, "hub", "hub-key") and _trusts(tmp_path, "hub", "b")
+
+    # the rotation hands over to b only: a third key is still a change of signer, named against b
+    _keygen(tmp_path, "c")
+    _refused(_hubgen("sign", "hub", "--sign-key", "keys/c.pem", cwd=tmp_path),
+             f"index.json is signed by key {_fingerprint(tmp_path, 'b')}, which keys/c.pem")
