@@ -344,11 +344,14 @@ class Cache:
     # --- maintenance ----------------------------------------------------------------------
 
     def prune(self, keep: set[str] | None = None) -> tuple[int, int]:
-        """Remove blobs no snapshot uses (except *keep*) and temp files older than six hours.
+        """Remove blobs no snapshot uses (except *keep*), temp files older than six hours, and the notes
+        of verified folders that are gone (:func:`dchub_client.format.stamps.forget_missing`).
 
         Run it while no other process is pulling into this cache: a blob fetched a moment ago
         but not yet linked into its snapshot counts as unused. Returns ``(files removed, bytes freed)``.
         """
+        from dchub_client.format import stamps  # only here: a pull never needs it
+
         self._flatten_legacy_blobs()
         used = set().union(*(self.snapshot_files(s) for s in self.snapshots()))
         keep = set(keep or ()) | {s.manifest_sha256 for s in self.snapshots()}
@@ -361,7 +364,7 @@ class Cache:
         for path in self._stale_temps():
             removed += 1
             remove_tree(path) if path.is_dir() else _unlink(path)
-        return removed, freed
+        return removed + stamps.forget_missing(self.root), freed
 
     def _flatten_legacy_blobs(self) -> None:
         """Move blobs of the old ``blobs/sha256/ab/`` shard folders into the flat store (where a blob
@@ -381,7 +384,7 @@ class Cache:
         now = time.time()
         found = []
         for pattern in ("blobs/sha256/.*.tmp", "blobs/sha256/??/.*.tmp", "snapshots/*/*/.*.tmp",
-                        "snapshots/*/*/.*.old"):
+                        "snapshots/*/*/.*.old", "verified/.*.tmp"):
             for path in self.root.glob(pattern):
                 with contextlib.suppress(OSError):
                     if now - path.lstat().st_mtime > STALE_TEMP_SECONDS:

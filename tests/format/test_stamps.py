@@ -164,3 +164,21 @@ def test_forget_missing_removes_notes_of_folders_gone(tmp_path, no_race) -> None
     gone.rmdir()
     assert stamps.forget_missing() == 2
     assert [p.name for p in stamps.Stamps.of(kept).record.parent.iterdir()] == [stamps.Stamps.of(kept).record.name]
+
+
+def test_dchub_cache_prune_drops_the_notes_of_folders_gone(tmp_path, no_race) -> None:
+    """The command a user runs to tidy the cache: ``dchub cache prune``, in a subprocess."""
+    import shutil
+
+    from tests.journeys._cli import run
+
+    kept, gone = make_folder(tmp_path / "kept"), make_folder(tmp_path / "gone", seed=1)
+    for folder in (kept, gone):
+        _load_all(folder, stamps.Stamps.of(folder))
+    stale = stamps.Stamps.of(kept).record.parent / ".half-written.json.tmp"
+    stale.write_text("{")
+    os.utime(stale, (0, 0))
+    shutil.rmtree(gone)
+    done = run("cache", "prune")
+    assert done.returncode == 0 and "removed 2 files" in done.stdout, done
+    assert [p.name for p in stamps.Stamps.of(kept).record.parent.iterdir()] == [stamps.Stamps.of(kept).record.name]
