@@ -81,9 +81,14 @@ class MirrorHealth:
             if root in self._announced:
                 return
             self._announced.add(root)
+            found_here = root in self._here
+        if found_here:  # by this process, a moment ago
+            log.warning("skipping mirror %s for the rest of this run (%s); it is tried again only if every other "
+                        "mirror fails", root, down.why)
+            return
         ago = max(0.0, time.time() - down.at)
-        log.warning("skipping mirror %s (%s ago: %s); it is tried again only if every other mirror fails",
-                    root, _ago(ago), down.why)
+        log.warning("skipping mirror %s (found down %s ago: %s); it is tried again only if every other mirror "
+                    "fails", root, _ago(ago), down.why)
 
     def _read(self) -> dict[str, Down]:
         try:

@@ -39,19 +39,24 @@ def test_a_silent_first_mirror_costs_one_connect_timeout_and_is_then_skipped(hub
     assert silent.connections == 1  # the index request; the manifest and 22 files went straight to the good one
     skips = [r.getMessage() for r in caplog.records if "skipping mirror" in r.getMessage()]
     assert len(skips) == 1 and silent.url in skips[0] and f"no answer within {CONNECT:g} s" in skips[0]
+    assert "for the rest of this run" in skips[0] and " ago" not in skips[0], skips  # found by this process
     record = health.MirrorHealth(isolated_environment)  # what a later process reads
     assert record.down(silent.url) is not None and record.down(good.url) is None
 
 
 def test_a_later_process_skips_the_mirror_from_the_record_until_the_backoff_ends(hub, serve, silent, monkeypatch,
-                                                                                 isolated_environment):
+                                                                                 caplog, isolated_environment):
     good = serve(hub)
     monkeypatch.setenv("DEEPCHEM_MODEL_HUB", f"{silent.url} {good.url}")
     resolve_pretrained("other@1.0")
     assert silent.connections == 1
     health._REGISTRY.clear()  # a new process: only the record remains
-    resolve_pretrained("many@1.0", refresh=True)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dchub_client.hub.health"):
+        resolve_pretrained("many@1.0", refresh=True)
     assert silent.connections == 1
+    skips = [r.getMessage() for r in caplog.records if "skipping mirror" in r.getMessage()]
+    assert len(skips) == 1 and "(found down 0 s ago: " in skips[0], skips  # the record's time, not this run's
     monkeypatch.setenv("DEEPCHEM_HUB_MIRROR_BACKOFF", "0.2")
     health._REGISTRY.clear()
     time.sleep(0.3)
