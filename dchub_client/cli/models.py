@@ -197,7 +197,7 @@ def _trust_line(cache: Cache, hub: Hub, index: Index) -> str:
         current = trust.TrustStore(cache.root).keyset(index.name, trust.KeySet(policy.keys, policy.threshold))
         rotated = "" if not current.version else (
             f"; the hub has rotated its keys since those you configured: now {current.threshold} of "
-            f"{', '.join(k[:16] for k in current.keyids)} (key rotation {current.version})")
+            f"{', '.join(trust.short_keyid(k) for k in current.keyids)} (key rotation {current.version})")
         return f"signature: verified with the hub's trusted keys ({what}){rotated}"
     state = "signed, but its signatures were not checked" if signed else "not signed"
     return (f"signature: {state}: no trusted keys are configured for this hub (set DEEPCHEM_HUB_TRUSTED_KEYS, or "

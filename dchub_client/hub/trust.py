@@ -64,14 +64,23 @@ MAX_KEY_FILE_BYTES = 64 << 10
 #: At most this many keys in one key set, and this many rotation records in one index.
 MAX_KEYS = 64
 MAX_ROTATIONS = 1000
+#: How many hex digits of a key id messages show (64 bits: :func:`short_keyid`).
+SHORT_KEYID_CHARS = 16
 _notice_given = False
 
 
 class PublicKey(NamedTuple):
-    """A trusted ed25519 public key; ``keyid`` is the sha256 hex of its raw 32 bytes."""
+    """A trusted ed25519 public key; ``keyid`` is the sha256 hex of its raw 32 bytes.
+
+    Attributes:
+        raw: the 32 bytes of the key.
+        source: where it was given, for messages (a variable, a config table, a key file).
+        file: the ``.pub``/PEM file it was read from, if any (named beside its id in messages).
+    """
 
     raw: bytes
     source: str = ""
+    file: str = ""
 
     @property
     def keyid(self) -> str:
@@ -99,6 +108,12 @@ class PublicKey(NamedTuple):
 def keyid(raw: bytes) -> str:
     """The key id of a raw ed25519 public key: the sha256 hex of its 32 bytes."""
     return hashlib.sha256(raw).hexdigest()
+
+
+def short_keyid(kid: str) -> str:
+    """A key id as people are shown it, in every message of both CLIs: its first
+    :data:`SHORT_KEYID_CHARS` hex digits (``hubgen keygen`` prints it beside the files it wrote)."""
+    return kid[:SHORT_KEYID_CHARS]
 
 
 class _KeySetFields(NamedTuple):
@@ -248,7 +263,7 @@ def parse_key_entries(text: str, source: str, base: Path | None = None) -> Itera
         if base is not None and not path.is_absolute():
             path = base / path
         if path.is_file():
-            yield parse_public_key(_read_key_file(path), str(path))
+            yield parse_public_key(_read_key_file(path), str(path))._replace(file=str(path))
             continue
         try:
             key = parse_public_key(entry, source)
@@ -344,7 +359,7 @@ def verify_threshold(obj: dict[str, Any], keyset: KeySet, source: str) -> tuple[
     else:
         why = "it is signed only by keys you do not trust"
     raise TrustError(f"{source}: refusing the hub index: {why} (signed by {_ids(k for k, _ in signatures)}; "
-                     f"trusted: {_ids(keyset.keyids)}{_since(keyset)})")
+                     f"trusted: {_named_ids(keyset.keys)}{_since(keyset)})")
 
 
 def verify_signatures(obj: dict[str, Any], keys: Sequence[PublicKey], source: str) -> str:
@@ -357,7 +372,13 @@ def verify_signatures(obj: dict[str, Any], keys: Sequence[PublicKey], source: st
 
 
 def _ids(ids: Any) -> str:
-    return ", ".join(str(i)[:16] for i in ids) or "none"
+    return ", ".join(short_keyid(str(i)) for i in ids) or "none"
+
+
+def _named_ids(keys: Sequence[PublicKey]) -> str:
+    """The distinct keys' short ids, sorted, each followed by the file it was read from, if any."""
+    files = {k.keyid: k.file for k in sorted(keys, key=lambda k: bool(k.file))}  # one also given by file: named
+    return ", ".join(short_keyid(kid) + (f" ({files[kid]})" if files[kid] else "") for kid in sorted(files)) or "none"
 
 
 def _since(keyset: KeySet) -> str:
@@ -682,4 +703,5 @@ VersionStore = TrustStore
 __all__ = ["KeySet", "PublicKey", "TrustPolicy", "TrustStore", "Verdict", "VersionStore", "check_index",
            "checked_threshold", "follow_rotations", "key_threshold", "key_threshold_named", "keyid",
            "notice_unchecked_signatures", "parse_public_key", "parse_rotations", "parse_signatures",
-           "rotation_signed_bytes", "signed_bytes", "trusted_keys", "verify_signatures", "verify_threshold"]
+           "rotation_signed_bytes", "short_keyid", "signed_bytes", "trusted_keys", "verify_signatures",
+           "verify_threshold"]

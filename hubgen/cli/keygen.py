@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from dchub_client.hub import trust
 from hubgen.signing import generate_keypair
 
 
@@ -19,9 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``hubgen keygen``; print the two paths and the public key."""
+    """Run ``hubgen keygen``; print the two paths, the key id (as messages show it) and the public key."""
     private, public = generate_keypair(args.out, args.name)
+    key = trust.parse_public_key(public.read_text(encoding="ascii"), str(public))
     print(f"private key: {private} (keep it secret; hubgen build --sign-key {private})")
     print(f"public key:  {public}")
-    print(f"clients: export DEEPCHEM_HUB_TRUSTED_KEYS={public.read_text(encoding='ascii').strip()}")
+    print(f"key id:      {trust.short_keyid(key.keyid)} (how signatures and errors name this key)")
+    print(f"clients: export DEEPCHEM_HUB_TRUSTED_KEYS={key.text}")
     return 0

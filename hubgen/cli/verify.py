@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from dchub_client.hub import trust
 from dchub_client.humanize import counted
@@ -69,13 +70,19 @@ def _signature_line(status: SignatureStatus) -> str:
         return f"UNTRUSTED {status.error}"  # the message names the index
     if status.checked:
         rotation = f" (keys followed to rotation {status.rotation})" if status.rotation else ""
+        signed_by = _short(status.signed_by.split(", ") if status.signed_by else ())
         if status.threshold == 1:
-            return f"SIGNED   index.json: signature verified with trusted key {status.signed_by}{rotation}; {fields}"
-        return (f"SIGNED   index.json: signatures verified with trusted keys {status.signed_by} ({status.threshold} "
+            return f"SIGNED   index.json: signature verified with trusted key {signed_by}{rotation}; {fields}"
+        return (f"SIGNED   index.json: signatures verified with trusted keys {signed_by} ({status.threshold} "
                 f"required){rotation}; {fields}")
     unchecked = "signatures NOT checked (no trusted keys: pass --trusted-key or set DEEPCHEM_HUB_TRUSTED_KEYS)"
     if status.error:
         return f"UNCHECKED index.json: malformed signatures ({status.error}); {fields}; {unchecked}"
     if status.keyids:
-        return f"UNCHECKED index.json: signed by key {', '.join(status.keyids)}; {fields}; {unchecked}"
+        return f"UNCHECKED index.json: signed by key {_short(status.keyids)}; {fields}; {unchecked}"
     return f"UNSIGNED index.json: carries no signatures; {fields}; {unchecked}"
+
+
+def _short(keyids: Sequence[str]) -> str:
+    """Key ids in the short form every message uses (``hubgen keygen`` prints it beside the key files)."""
+    return ", ".join(trust.short_keyid(k) for k in keyids)

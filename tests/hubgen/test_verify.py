@@ -133,7 +133,7 @@ def test_signed_hub_with_the_right_key_names_the_key_version_and_expiry(signed, 
     assert status.expires == jsonstrict.loads((signed / "index.json").read_bytes())["expires"] and not status.expired
     assert main(["verify", location, "--trusted-key", str(keys["hub"][1])]) == 0
     out = capsys.readouterr().out
-    assert f"SIGNED   index.json: signature verified with trusted key {_keyid(keys, 'hub')}; version 2, " \
+    assert f"SIGNED   index.json: signature verified with trusted key {_keyid(keys, 'hub')[:16]}; version 2, " \
            f"expires {status.expires}" in out
     assert out.rstrip().endswith("blob bytes checked)") and ": OK (" in out
 
@@ -191,7 +191,7 @@ def test_without_keys_signatures_are_reported_not_checked(signed, keys, capsys):
     assert report.signature.keyids == (_keyid(keys, "hub"),)
     assert main(["verify", str(signed)]) == 0
     out = capsys.readouterr().out
-    assert f"UNCHECKED index.json: signed by key {_keyid(keys, 'hub')}; version 2" in out
+    assert f"UNCHECKED index.json: signed by key {_keyid(keys, 'hub')[:16]}; version 2" in out  # as errors show it
     assert "signatures NOT checked (no trusted keys" in out
     _resign(signed, keys["hub"][0], title="Re-signed by someone else")  # still only reported
     obj = jsonstrict.loads((signed / "index.json").read_bytes())
@@ -212,7 +212,7 @@ def test_client_trusted_keys_are_the_default_and_the_option_overrides_them(signe
     assert "signed only by keys you do not trust" in capsys.readouterr().out
     hub_key = keys["hub"][1].read_text().strip()  # the base64 form
     assert main(["verify", str(signed), "--trusted-key", hub_key]) == 0
-    assert f"trusted key {_keyid(keys, 'hub')}" in capsys.readouterr().out
+    assert f"trusted key {_keyid(keys, 'hub')[:16]};" in capsys.readouterr().out
     monkeypatch.delenv("DEEPCHEM_HUB_TRUSTED_KEYS")
     constants.cache_dir().mkdir(parents=True, exist_ok=True)
     constants.trusted_keys_file().write_text(f"# the hub key\n{hub_key}\n")

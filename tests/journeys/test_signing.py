@@ -120,3 +120,22 @@ def test_a_threshold_above_the_trusted_keys_names_where_it_was_set(tmp_path, ser
     pinned = {"DCHUB_CONFIG": str(config), "DEEPCHEM_MODEL_HUB": url, "DEEPCHEM_HUB_TRUSTED_KEYS": keys["a"][1]}
     _refused(_run("dchub", "ls", env=pinned), f"dchub: error: {config} [hubs.lab] threshold = 2: more signatures than "
                                               f"there are distinct trusted keys (1, from {keys['a'][1]})")
+
+
+def test_a_key_id_in_an_error_is_the_one_keygen_printed_beside_its_files(tmp_path, serve):
+    made = {n: _ok(_run("hubgen", "keygen", "--out", str(tmp_path / "keys"), "--name", n)) for n in ("a", "b")}
+    ids = {n: next(line.split()[2] for line in out.splitlines() if line.startswith("key id:")) for n, out in made.items()}
+    assert all(len(kid) == 16 for kid in ids.values()) and ids["a"] != ids["b"]
+    assert f"public key:  {tmp_path / 'keys' / 'a.pub'}\nkey id:      {ids['a']} (" in made["a"]
+    hub = tmp_path / "hub"
+    _ok(_run("hubgen", "build", str(_manifest(tmp_path)), "--out", str(hub), "--sign-key", str(tmp_path / "keys" / "b.pem")))
+    a_pub = str(tmp_path / "keys" / "a.pub")
+    trusted_a = f"(signed by {ids['b']}; trusted: {ids['a']} ({a_pub}))"  # the file named beside its id
+    _refused(_run("dchub", "pull", "-q", "esol-gc", env={"DEEPCHEM_MODEL_HUB": serve(hub).url,
+                                                        "DEEPCHEM_HUB_TRUSTED_KEYS": a_pub}), trusted_a)
+    untrusted = _run("hubgen", "verify", str(hub), "--trusted-key", a_pub)
+    assert untrusted.returncode == 1 and trusted_a in untrusted.stdout, untrusted.stdout
+    b_text = (tmp_path / "keys" / "b.pub").read_text().strip()  # given as text: no file to name
+    assert f"signature verified with trusted key {ids['b']};" in _ok(_run("hubgen", "verify", str(hub),
+                                                                          "--trusted-key", b_text))
+    assert f"UNCHECKED index.json: signed by key {ids['b']};" in _ok(_run("hubgen", "verify", str(hub)))
