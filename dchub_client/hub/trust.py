@@ -167,15 +167,20 @@ def parse_public_key(data: bytes | str, source: str) -> PublicKey:
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     if "-----BEGIN" in text:
         return PublicKey(_pem_public_raw(text, source), source)
+    try:
+        return PublicKey(_base64_raw(text), source)
+    except ValueError as err:
+        raise TrustError(f"{source}: not a PEM or base64 ed25519 public key: {err}") from err
+
+
+def _base64_raw(text: str) -> bytes:
+    """The raw key *text* holds in base64. Raises ValueError saying why it holds none."""
     import base64
 
-    try:
-        raw = base64.b64decode(text.strip(), validate=True)
-    except ValueError as err:  # binascii.Error is a ValueError
-        raise TrustError(f"{source}: not a PEM or base64 ed25519 public key ({err})") from err
+    raw = base64.b64decode(text.strip(), validate=True)  # binascii.Error is a ValueError
     if len(raw) != RAW_KEY_BYTES:
-        raise TrustError(f"{source}: an ed25519 public key is {RAW_KEY_BYTES} bytes, this one is {len(raw)}")
-    return PublicKey(raw, source)
+        raise ValueError(f"it decodes to {len(raw)} bytes; an ed25519 public key is {RAW_KEY_BYTES} bytes")
+    return raw
 
 
 def _pem_public_raw(text: str, source: str) -> bytes:
@@ -185,9 +190,9 @@ def _pem_public_raw(text: str, source: str) -> bytes:
     try:
         key = serialization.load_pem_public_key(text.encode("utf-8"))
     except ValueError as err:
-        raise TrustError(f"{source}: unreadable PEM public key ({err})") from err
+        raise TrustError(f"{source}: unreadable PEM public key: {err}") from err
     if not isinstance(key, Ed25519PublicKey):
-        raise TrustError(f"{source}: not an ed25519 public key ({type(key).__name__})")
+        raise TrustError(f"{source}: not an ed25519 public key but an {type(key).__name__}")
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -266,11 +271,10 @@ def parse_key_entries(text: str, source: str, base: Path | None = None) -> Itera
             yield parse_public_key(_read_key_file(path), str(path))._replace(file=str(path))
             continue
         try:
-            key = parse_public_key(entry, source)
-        except TrustError as err:
-            why = str(err).removeprefix(f"{source}: ")
+            key = PublicKey(_base64_raw(entry), source)
+        except ValueError as err:
             raise TrustError(f"{source}: {entry!r} is neither a key file (there is no file {path.absolute()}) "
-                             f"nor a base64 ed25519 public key ({why})") from None
+                             f"nor a base64 ed25519 public key: {err}") from None
         yield key
 
 
@@ -281,7 +285,7 @@ def _read_key_file(path: Path) -> str:
     except FileNotFoundError:
         raise
     except OSError as err:
-        raise TrustError(f"{path}: cannot read the key file ({err})") from err
+        raise TrustError(f"{path}: cannot read the key file: {err}") from err
     if len(data) > MAX_KEY_FILE_BYTES:
         raise TrustError(f"{path}: larger than {MAX_KEY_FILE_BYTES} bytes; not a key file")
     return data.decode("utf-8", "replace")
@@ -316,7 +320,7 @@ def parse_signatures(obj: dict[str, Any], source: str, where: str = "") -> list[
         try:
             sig = base64.b64decode(item["sig"], validate=True)
         except ValueError as err:  # binascii.Error is a ValueError
-            raise TrustError(f"{source}: {where}signatures[{i}].sig is not base64 ({err})") from err
+            raise TrustError(f"{source}: {where}signatures[{i}].sig is not base64: {err}") from err
         out.append((item["keyid"], sig))
     return out
 
@@ -658,7 +662,7 @@ class TrustStore:
         except FileNotFoundError:
             return configured
         except (OSError, ValueError) as err:
-            raise TrustError(f"{path}: unreadable ({err}); remove it to follow the hub's key rotations again") \
+            raise TrustError(f"{path}: unreadable: {err}; remove it to follow the hub's key rotations again") \
                 from err
         if not isinstance(state, dict) or state.get("anchor") != configured.anchor:
             return configured
@@ -666,7 +670,8 @@ class TrustStore:
             keys = tuple(parse_public_key(k, str(path)) for k in state["keys"])
             return KeySet(keys, state["threshold"], state["version"])
         except (KeyError, TypeError, TrustError) as err:
-            raise TrustError(f"{path}: damaged ({err}); remove it to follow the hub's key rotations again") from err
+            why = str(err).removeprefix(f"{path}: ")
+            raise TrustError(f"{path}: damaged: {why}; remove it to follow the hub's key rotations again") from err
 
     def accept(self, verdict: Verdict) -> None:
         """Remember an index that is being used: its version, and the key rotation it was checked at."""

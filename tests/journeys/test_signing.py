@@ -139,3 +139,22 @@ def test_a_key_id_in_an_error_is_the_one_keygen_printed_beside_its_files(tmp_pat
     assert f"signature verified with trusted key {ids['b']};" in _ok(_run("hubgen", "verify", str(hub),
                                                                           "--trusted-key", b_text))
     assert f"UNCHECKED index.json: signed by key {ids['b']};" in _ok(_run("hubgen", "verify", str(hub)))
+
+
+def test_a_bad_trusted_key_is_named_in_one_plain_sentence(tmp_path):
+    hub = tmp_path / "hub"
+    _ok(_run("hubgen", "build", str(_manifest(tmp_path)), "--out", str(hub)))
+    (tmp_path / "bad.pub").write_text("abc\n")
+    for entry, said in [("abc", f"DEEPCHEM_HUB_TRUSTED_KEYS: 'abc' is neither a key file (there is no file "
+                                 f"{tmp_path / 'abc'}) nor a base64 ed25519 public key: Incorrect padding"),
+                        (str(tmp_path / "bad.pub"), f"{tmp_path / 'bad.pub'}: not a PEM or base64 ed25519 public key: "
+                                                    "Incorrect padding"),
+                        ("AAAA", f"DEEPCHEM_HUB_TRUSTED_KEYS: 'AAAA' is neither a key file (there is no file "
+                                  f"{tmp_path / 'AAAA'}) nor a base64 ed25519 public key: it decodes to 3 bytes; an "
+                                  "ed25519 public key is 32 bytes")]:
+        done = subprocess.run([str(BIN / "dchub"), "ls"], capture_output=True, text=True, timeout=180, cwd=tmp_path,
+                              env=dict(os.environ, DEEPCHEM_MODEL_HUB=str(hub), DEEPCHEM_HUB_TRUSTED_KEYS=entry))
+        assert done.returncode == 1 and done.stderr == f"dchub: error: {said}\n", done.stderr
+    verify = _run("hubgen", "verify", str(hub), "--trusted-key", "abc")
+    assert "hubgen: error: --trusted-key: 'abc' is neither a key file (there is no file " in verify.stderr
+    assert verify.stderr.rstrip().endswith(") nor a base64 ed25519 public key: Incorrect padding")
