@@ -188,6 +188,8 @@ def _cached(cache: Cache, hub: Hub, *, offline: bool, refused: list[TrustError] 
         age = max(0.0, time.time() - (folder / LOOKUP_FILE).stat().st_mtime)
     except TrustError as err:
         if offline:
+            err.add_note(f"while online, `dchub ls {hub.alias} --refresh` replaces the cached index of hub {name!r} "
+                         f"with one a mirror serves that passes these checks")
             raise
         log.info("%s", err)  # e.g. expired since it was cached: fetch a new one
         if refused is not None:

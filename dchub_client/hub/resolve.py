@@ -45,6 +45,7 @@ from dchub_client.hub.fetch import fetch_files
 from dchub_client.hub.hubs import Hub
 from dchub_client.hub.lookup import HubModel, find_model, load_model_manifest, not_found
 from dchub_client.hub.mirrors import Mirror
+from dchub_client.humanize import counted
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,13 @@ class Resolver:
     def resolve(self, ref: ModelRef) -> ResolvedFolder:
         """The folder of *ref* (see the module docstring)."""
         if ref.hub is not None:
-            return self.in_hub(hub_for_alias(ref.hub, self.cache, self.config), ref)
+            hub = hub_for_alias(ref.hub, self.cache, self.config)
+            try:
+                return self.in_hub(hub, ref)
+            except OfflineError as err:
+                if self.offline:
+                    self._note_cached_elsewhere(err, hub, ref)
+                raise
         order = hubs.search_order(self.config)
         if self.offline:
             return self._offline(order, ref)
@@ -470,6 +477,18 @@ class Resolver:
                      ref, name)
         cached = hub_for_alias(name, self.cache, self.config)._replace(name=name, mirrors=())
         return self.in_hub(cached, ref)  # the hub as cached under its name (keys and threshold as configured)
+
+    def _note_cached_elsewhere(self, err: OfflineError, hub: Hub, ref: ModelRef) -> None:
+        """Offline, *ref* not loadable from *hub*: name the other hubs the cache holds it from (``default:``
+        may now be mirrors never used here, while the model came through the hub's earlier ones)."""
+        name = catalog.identity(self.cache, hub)
+        others = sorted({info.hub for info in self.cache.snapshots(ref.name) if info.hub != name
+                         and not plain.is_plain_namespace(info.hub)
+                         and ref.version in (None, info.version)})
+        if others:
+            forms = " or ".join(str(ModelRef(ref.name, ref.version, other)) for other in others)
+            err.add_note(f"{ref.name} is in the cache from {counted(len(others), 'hub')} ({', '.join(others)}): "
+                         f"load it as {forms}")
 
     def _cached_in_several(self, ref: ModelRef, copies: dict[str, list[str]]) -> AmbiguousModelError:
         lines = []

@@ -61,6 +61,20 @@ def test_a_dead_address_never_seen_says_how_to_load_what_the_cache_holds(hub, se
         assert ok("pull", "-q", "esol", env=env).strip() == pulled, env
 
 
+def test_offline_default_colon_name_through_new_mirrors_names_the_hub_the_model_came_from(hub, serve):
+    """``default:NAME`` offline while DEEPCHEM_MODEL_HUB names mirrors never used here: dchub cannot tell which
+    hub they serve, so ``default`` is unknown; the bare name loads, and the error for ``default:`` says how."""
+    server = serve(hub)
+    pulled = ok("pull", "-q", "esol", env={"DEEPCHEM_MODEL_HUB": server.url}).strip()
+    server.close()
+    offline = {"DEEPCHEM_HUB_OFFLINE": "1", "DEEPCHEM_MODEL_HUB": "http://127.0.0.1:9/new-mirror/"}
+    done = run("pull", "-q", "default:esol", env=offline)
+    assert done.returncode == 1 and "is not in the cache" in done.stderr, done.stderr
+    assert "esol is in the cache from 1 hub (test-hub): load it as test-hub:esol" in done.stderr, done.stderr
+    assert ok("pull", "-q", "test-hub:esol", env=offline).strip() == pulled  # what the note says works
+    assert ok("pull", "-q", "esol", env=offline).strip() == pulled
+
+
 def test_offline_ls_and_info_show_what_the_cache_holds_whatever_deepchem_model_hub_says(hub, serve):
     """Offline, ``ls`` and ``info`` read what ``path`` and ``from_pretrained`` load: a hub cached here, when
     the searched hub was never fetched (``DEEPCHEM_MODEL_HUB`` unset, or naming somewhere else)."""

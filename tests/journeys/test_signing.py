@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -158,3 +159,30 @@ def test_a_bad_trusted_key_is_named_in_one_plain_sentence(tmp_path):
     verify = _run("hubgen", "verify", str(hub), "--trusted-key", "abc")
     assert "hubgen: error: --trusted-key: 'abc' is neither a key file (there is no file " in verify.stderr
     assert verify.stderr.rstrip().endswith(") nor a base64 ed25519 public key: Incorrect padding")
+
+
+def test_a_tampered_index_cached_without_keys_says_how_to_recover(tmp_path, serve):
+    """One run without keys caches whatever a mirror served (a tampered index: 'not checked', as documented);
+    with the keys back, offline loads refuse that cached index and say what repairs it, which works."""
+    keys = _keys(tmp_path, "a")
+    hub = tmp_path / "hub"
+    _ok(_run("hubgen", "build", str(_manifest(tmp_path)), "--out", str(hub), "--sign-key", keys["a"][0]))
+    good = serve(hub).url
+    bad_hub = tmp_path / "bad"
+    subprocess.run(["cp", "-a", str(hub), str(bad_hub)], check=True)
+    index = bad_hub / "index.json"
+    data = json.loads(index.read_text())
+    data["title"] = "Evil models"  # signed content changed, signatures kept
+    index.write_text(json.dumps(data))
+    bad = serve(bad_hub).url
+    trusting = {"DEEPCHEM_HUB_TRUSTED_KEYS": keys["a"][1], "DEEPCHEM_HUB_INDEX_TTL": "0"}
+    _ok(_run("dchub", "pull", "-q", "esol-gc", env={"DEEPCHEM_MODEL_HUB": good, **trusting}))
+    _ok(_run("dchub", "ls", "--refresh", env={"DEEPCHEM_MODEL_HUB": bad}))  # no keys: accepted, not checked
+    offline = _run("dchub", "pull", "-q", "esol-gc", env={"DEEPCHEM_MODEL_HUB": good, "DEEPCHEM_HUB_OFFLINE": "1",
+                                                          **trusting})
+    _refused(offline, "changed after signing")
+    assert "while online, `dchub ls default --refresh` replaces the cached index of hub 'lab'" in offline.stderr, \
+        offline.stderr
+    _ok(_run("dchub", "ls", "default", "--refresh", env={"DEEPCHEM_MODEL_HUB": good, **trusting}))  # the advice
+    _ok(_run("dchub", "pull", "-q", "esol-gc", env={"DEEPCHEM_MODEL_HUB": good, "DEEPCHEM_HUB_OFFLINE": "1",
+                                                    **trusting}))
