@@ -118,20 +118,20 @@ def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
     try:
         data = Path(path).read_bytes()
     except OSError as err:
-        raise SigningError(f"{path}: cannot read the signing key ({err})") from err
+        raise SigningError(f"{path}: cannot read the signing key: {err}") from err
     if b"-----BEGIN" in data:
         try:
             key = serialization.load_pem_private_key(data, password=None)
         except (ValueError, TypeError) as err:
-            raise SigningError(f"{path}: unreadable PEM private key ({err})") from err
+            raise SigningError(f"{path}: unreadable PEM private key: {err}") from err
         if not isinstance(key, Ed25519PrivateKey):
-            raise SigningError(f"{path}: not an ed25519 private key ({type(key).__name__})")
+            raise SigningError(f"{path}: not an ed25519 private key but {type(key).__name__}")
         return key
     try:
         raw = base64.b64decode(data.strip(), validate=True)
         return Ed25519PrivateKey.from_private_bytes(raw)
     except (binascii.Error, ValueError) as err:
-        raise SigningError(f"{path}: not a PEM or base64 ed25519 private key ({err})") from err
+        raise SigningError(f"{path}: not a PEM or base64 ed25519 private key: {err}") from err
 
 
 def _public_raw(key: Ed25519PrivateKey) -> bytes:
@@ -318,7 +318,7 @@ def _named_keys(keys: Sequence[KeyLike]) -> list[tuple[str, Ed25519PrivateKey]]:
         if isinstance(key, (str, os.PathLike)):
             named.append((str(key), load_private_key(key)))
         else:
-            named.append((f"key {trust.keyid(_public_raw(key))[:16]}", key))
+            named.append((f"key {trust.short_keyid(trust.keyid(_public_raw(key)))}", key))
     return named
 
 
@@ -375,7 +375,7 @@ def _retired_by(records: Sequence[Any]) -> dict[str, int]:
 
 
 def _fingerprints(keyids: Sequence[str]) -> str:
-    return ", ".join(k[:16] for k in sorted(keyids))
+    return ", ".join(trust.short_keyid(k) for k in sorted(keyids))
 
 
 def check_signer_kept(obj: dict[str, Any], keys: Sequence[tuple[str, Ed25519PrivateKey]],
@@ -410,7 +410,8 @@ def check_signer_kept(obj: dict[str, Any], keys: Sequence[tuple[str, Ed25519Priv
         return
     noun = "key" if len(signers) == 1 else "keys"
     old = f"{noun} {_fingerprints(signers)}"
-    new = ", ".join(f"{name} (key {kid[:16]})" for kid, name in sorted(given.items(), key=lambda item: item[1]))
+    new = ", ".join(f"{name} (key {trust.short_keyid(kid)})"
+                    for kid, name in sorted(given.items(), key=lambda item: item[1]))
     if not new_signer:
         raise SigningError(_signer_change(folder, old, new, sorted(given.values())))
     logger.warning("%s: the signer changes from %s to %s (--new-signer): clients that trust the old %s refuse the hub "

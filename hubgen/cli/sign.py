@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from dchub_client.hub import trust
 from dchub_client.humanize import counted
 from hubgen.cli._args import days
 from hubgen.cli._progress import ByteProgress
@@ -53,4 +54,4 @@ def summary_line(summary: SignSummary) -> str:
     checked = f"{counted(summary.checked, 'file')} checked, " if summary.checked else ""
     rotation = f", key rotation {summary.rotation}" if summary.rotation else ""
     return (f"signed {summary.path}: {checked}version {summary.version}, expires {summary.expires}, "
-            f"signatures by {', '.join(k[:16] for k in summary.keyids)}{rotation}")
+            f"signatures by {', '.join(trust.short_keyid(k) for k in summary.keyids)}{rotation}")

@@ -218,3 +218,26 @@ def test_after_hubgen_rotate_the_new_key_signs_and_clients_of_the_old_key_follow
     _keygen(tmp_path, "c")
     _refused(_hubgen("sign", "hub", "--sign-key", "keys/c.pem", cwd=tmp_path),
              f"index.json is signed by key {_fingerprint(tmp_path, 'b')}, which keys/c.pem")
+
+
+def test_a_bad_signing_key_is_one_plain_line_and_the_hub_is_left_as_it_was(tmp_path):
+    hub, _ = _signed_lab(tmp_path)
+    before = _tree(hub)
+    (tmp_path / "keys" / "junk.pem").write_text("x\n")
+    (tmp_path / "keys" / "rsa.pem").write_bytes(_rsa_pem())
+    for key, said in [("keys/junk.pem", "keys/junk.pem: not a PEM or base64 ed25519 private key: Invalid base64"),
+                      ("keys/rsa.pem", "keys/rsa.pem: not an ed25519 private key but "),
+                      ("keys/gone.pem", "keys/gone.pem: cannot read the signing key: [Errno 2] No such file")]:
+        for command in (["sign", "hub"], ["build", "lab/hub_manifest.yaml", "--out", "hub"]):
+            err = _refused(_hubgen(*command, "--sign-key", key, cwd=tmp_path), said)
+            assert err.count("\n") == 1 and "((" not in err and "))" not in err, err
+    assert _tree(hub) == before
+
+
+def _rsa_pem() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
