@@ -114,8 +114,10 @@ def default_hub(config: HubConfig | None = None) -> Hub:
     else:
         roots, source = list(pinned.mirrors), _source(config, pinned)
     keys = pinned.keys if pinned is not None and pinned.keys and not trust.trusted_keys() else None
+    threshold = pinned.threshold if pinned is not None and keys is not None else None  # it goes with its keys:
+    # the environment's keys (DEEPCHEM_HUB_TRUSTED_KEYS, <cache>/trusted_keys) with DEEPCHEM_HUB_KEY_THRESHOLD
     return Hub(DEFAULT_ALIAS, pinned.name if pinned else None, tuple(parse_mirrors(roots)), keys,
-               pinned.threshold if pinned else None, source, frozenset(config.hubs) - {pinned.name if pinned else ""},
+               threshold, source, frozenset(config.hubs) - {pinned.name if pinned else ""},
                _source(config, pinned) if pinned else None)
 
 

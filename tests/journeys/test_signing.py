@@ -115,12 +115,17 @@ def test_a_threshold_above_the_trusted_keys_names_where_it_was_set(tmp_path, ser
     _refused(_run("hubgen", "verify", url, "--trusted-key", keys["a"][1], "--threshold", "2"),
              "--threshold 2: more signatures than there are distinct trusted keys (1, from ")
 
-    config = tmp_path / "dchub.toml"  # the default hub pinned with 2 of 2 keys, the environment trusting one
-    config.write_text(f'[hubs.lab]\nmirrors = ["{url}"]\nkeys = ["{keys["a"][1]}", "{keys["b"][1]}"]\n'
+    config = tmp_path / "dchub.toml"  # the default hub pinned with one key listed twice, 2 required
+    config.write_text(f'[hubs.lab]\nmirrors = ["{url}"]\nkeys = ["{keys["a"][1]}", "{keys["a"][1]}"]\n'
                       'threshold = 2\ndefault = true\n', encoding="utf-8")
-    pinned = {"DCHUB_CONFIG": str(config), "DEEPCHEM_MODEL_HUB": url, "DEEPCHEM_HUB_TRUSTED_KEYS": keys["a"][1]}
+    pinned = {"DCHUB_CONFIG": str(config), "DEEPCHEM_MODEL_HUB": url}
     _refused(_run("dchub", "ls", env=pinned), f"dchub: error: {config} [hubs.lab] threshold = 2: more signatures than "
                                               f"there are distinct trusted keys (1, from {keys['a'][1]})")
+    # the environment's keys replace the pinned hub's, and go with the environment's threshold (default 1), as
+    # docs/client.md says: the config's threshold of 2 does not apply to them
+    assert "esol-gc" in _ok(_run("dchub", "ls", env={**pinned, "DEEPCHEM_HUB_TRUSTED_KEYS": keys["a"][1]}))
+    _refused(_run("dchub", "ls", env={**pinned, "DEEPCHEM_HUB_TRUSTED_KEYS": keys["a"][1],
+                                      "DEEPCHEM_HUB_KEY_THRESHOLD": "2"}), "DEEPCHEM_HUB_KEY_THRESHOLD=2: ")
 
 
 def test_a_key_id_in_an_error_is_the_one_keygen_printed_beside_its_files(tmp_path, serve):
