@@ -7,8 +7,8 @@ Example:
     >>> hub.get_weights(model)                        # doctest: +SKIP
 
 The public names are imported on first use (PEP 562), so ``import dchub_client`` and the ``dchub``
-command start without numpy or any framework; the DeepChem hooks and allowlist policies are
-installed at import, as they must be before any model is built.
+command start without numpy or any framework; the DeepChem hooks are installed at import, as they
+must be before any model is built (the allowlist's built-in policies when it is first consulted).
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 from dchub_client.models import deepchem_hooks as _deepchem_hooks  # noqa: E402
-from dchub_client.models.allowlist import policies as _policies  # noqa: E402
 
 if TYPE_CHECKING:  # the names below, for type checkers and IDEs
     from dchub_client.hub.resolve import download
@@ -72,7 +71,6 @@ def __dir__() -> list[str]:
 
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
-_policies.install()
 _deepchem_hooks.install()
 
 __all__ = [

@@ -141,7 +141,7 @@ def _tfp(name: str, obj: Any, kind: Kind) -> bool:
 
 
 def install() -> None:
-    """Register the built-in policies (idempotent: called once from ``dchub_client/__init__``)."""
+    """Register the built-in policies (idempotent: called by the registry before its first use)."""
     add_policy("deepchem", _deepchem)
     for name, fetches in _DEEPCHEM_NETWORK_CLASSES.items():
         refuse_network_class(name, fetches)

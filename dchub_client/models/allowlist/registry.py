@@ -7,6 +7,7 @@ module). Names outside the trusted packages are refused before anything is impor
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -25,6 +26,21 @@ _POLICIES: dict[str, list[Policy]] = {}
 #: ``module.QualName`` of classes whose constructors use the network -> what they fetch. Never resolved
 #: (nor their subclasses, however named) unless registered; :mod:`dchub_client.models.netguard` catches others.
 _NETWORK_CLASSES: dict[str, str] = {}
+_BUILT_IN: list[bool] = []  # [True] once the built-in policies are installed
+_BUILT_IN_LOCK = threading.Lock()
+
+
+def _built_in_policies() -> None:
+    """Install the built-in policies (:mod:`.policies`) before the allowlist is first consulted: not at
+    ``import dchub_client``, which the ``dchub`` command pays for on every run."""
+    if _BUILT_IN:
+        return
+    with _BUILT_IN_LOCK:  # a thread arriving meanwhile waits: it must not judge by half the policies
+        if not _BUILT_IN:
+            from dchub_client.models.allowlist import policies  # late: policies imports us, and a pull needs neither
+
+            policies.install()
+            _BUILT_IN.append(True)
 
 
 def qualified_name(obj: Any) -> str:
@@ -68,6 +84,7 @@ def refuse_network_class(name: str, fetches: str) -> None:
 
 
 def _network_use(obj: Any) -> str | None:
+    _built_in_policies()
     for base in getattr(obj, "__mro__", ()) if isinstance(obj, type) else ():
         fetches = _NETWORK_CLASSES.get(qualified_name_or_none(base) or "")
         if fetches is not None:
@@ -77,6 +94,7 @@ def _network_use(obj: Any) -> str | None:
 
 def is_allowed(obj: Any, kind: Kind) -> bool:
     """Whether *obj* may be named in ``params.json`` as *kind*."""
+    _built_in_policies()
     try:
         name = qualified_name(obj)
     except AttributeError:
@@ -98,6 +116,7 @@ def resolve(name: str, kind: Kind, *, source: str | Path | None = None) -> Any:
         MissingDependencyError: a trusted package, or one its module imports, is not installed (the message
             names the extra of ``dchub`` that installs it).
     """
+    _built_in_policies()
     if isinstance(name, str) and name in _REGISTERED:
         return _REGISTERED[name]
     if not isinstance(name, str) or not all(p.isidentifier() for p in name.split(".")):
