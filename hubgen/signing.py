@@ -107,10 +107,13 @@ def public_key_text(key: Ed25519PrivateKey) -> str:
 
 
 def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
-    """A private key from a PEM file (PKCS#8, unencrypted) or a file holding base64 of the raw 32-byte seed.
+    """A private key from a PEM file (PKCS#8, unencrypted: what ``hubgen keygen`` writes).
+
+    Raw keys (base64 of 32 bytes) are refused: that is how a public key is written (a ``.pub`` file),
+    and read as a seed it would make a signing key anybody holding the public key could rebuild.
 
     Raises:
-        SigningError: unreadable, encrypted, or not ed25519.
+        SigningError: unreadable, encrypted, not PEM (a public key: the message says so), or not ed25519.
     """
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -119,19 +122,34 @@ def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
         data = Path(path).read_bytes()
     except OSError as err:
         raise SigningError(f"{path}: cannot read the signing key: {err}") from err
-    if b"-----BEGIN" in data:
-        try:
-            key = serialization.load_pem_private_key(data, password=None)
-        except (ValueError, TypeError) as err:
-            raise SigningError(f"{path}: unreadable PEM private key: {err}") from err
-        if not isinstance(key, Ed25519PrivateKey):
-            raise SigningError(f"{path}: not an ed25519 private key but {type(key).__name__}")
-        return key
+    if b"-----BEGIN" not in data:
+        raise SigningError(f"{path}: {_not_private(path, data)}")
+    if b"PRIVATE KEY-----" not in data:
+        raise SigningError(f"{path}: a PEM public key, not a private key; sign with the private key (a .pem "
+                           f"file written by `hubgen keygen`)")
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as err:
+        raise SigningError(f"{path}: unreadable PEM private key: {err}") from err
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningError(f"{path}: not an ed25519 private key but {type(key).__name__}")
+    return key
+
+
+def _not_private(path: str | os.PathLike[str], data: bytes) -> str:
+    """Why *data* (not PEM) is no signing key. Thirty-two bytes of base64 is how a public key is written
+    (``hubgen keygen``'s ``.pub``), and any 32 bytes would make an ed25519 seed: one anybody holding the
+    public key could rebuild. So raw keys are never read as private keys."""
     try:
         raw = base64.b64decode(data.strip(), validate=True)
-        return Ed25519PrivateKey.from_private_bytes(raw)
-    except (binascii.Error, ValueError) as err:
-        raise SigningError(f"{path}: not a PEM or base64 ed25519 private key: {err}") from err
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) == 32:
+        twin = Path(path).with_suffix(".pem")
+        beside = f" ({twin}, beside it?)" if twin.is_file() and twin != Path(path) else ""
+        return (f"a public key (base64 of 32 bytes, as in a .pub file), not a private key; sign with the "
+                f"private key, the .pem file `hubgen keygen` wrote{beside}")
+    return "not a PEM private key (hubgen keygen writes one, PKCS#8, in NAME.pem)"
 
 
 def _public_raw(key: Ed25519PrivateKey) -> bytes:

@@ -58,14 +58,26 @@ def test_keygen_writes_a_private_0600_and_a_public_key_and_never_overwrites(tmp_
     assert not [p for p in (tmp_path / "k").iterdir() if p.name.startswith(".")]
 
 
-def test_private_key_loads_from_pem_or_raw_base64_and_refuses_others(tmp_path, keys):
+def test_private_key_loads_from_pem_only_and_refuses_others(tmp_path, keys):
+    """A raw 32-byte key is refused even when it is a real seed: it cannot be told from a public key, and a
+    public key read as a seed is a signing key anybody can rebuild."""
     from cryptography.hazmat.primitives import serialization
 
     key = load_private_key(keys["old"][0])
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                             serialization.NoEncryption())
     (tmp_path / "raw.key").write_text(__import__("base64").b64encode(raw).decode())
-    assert load_private_key(tmp_path / "raw.key").public_key() == key.public_key()
+    with pytest.raises(SigningError, match="raw.key: a public key .base64 of 32 bytes, as in a .pub file., not a "
+                                           "private key"):
+        load_private_key(tmp_path / "raw.key")
+    with pytest.raises(SigningError, match=r"old.pub: a public key .* the .pem file `hubgen keygen` wrote "
+                                           r"\(.*old.pem, beside it\?\)"):
+        load_private_key(keys["old"][1])
+    pem_public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    (tmp_path / "public.pem").write_bytes(pem_public)
+    with pytest.raises(SigningError, match="public.pem: a PEM public key, not a private key"):
+        load_private_key(tmp_path / "public.pem")
     (tmp_path / "bad.key").write_text("not a key")
     with pytest.raises(SigningError, match="bad.key"):
         load_private_key(tmp_path / "bad.key")

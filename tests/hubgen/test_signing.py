@@ -225,7 +225,8 @@ def test_a_bad_signing_key_is_one_plain_line_and_the_hub_is_left_as_it_was(tmp_p
     before = _tree(hub)
     (tmp_path / "keys" / "junk.pem").write_text("x\n")
     (tmp_path / "keys" / "rsa.pem").write_bytes(_rsa_pem())
-    for key, said in [("keys/junk.pem", "keys/junk.pem: not a PEM or base64 ed25519 private key: Invalid base64"),
+    for key, said in [("keys/junk.pem", "keys/junk.pem: not a PEM private key (hubgen keygen writes one, PKCS#8, "
+                                        "in NAME.pem)"),
                       ("keys/rsa.pem", "keys/rsa.pem: not an ed25519 private key but "),
                       ("keys/gone.pem", "keys/gone.pem: cannot read the signing key: [Errno 2] No such file")]:
         for command in (["sign", "hub"], ["build", "lab/hub_manifest.yaml", "--out", "hub"]):
@@ -241,3 +242,19 @@ def _rsa_pem() -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
+
+
+def test_a_public_key_given_as_a_signing_key_is_refused_by_every_command(tmp_path):
+    """``keys/b.pub`` where ``keys/b.pem`` was meant: read as a 32-byte seed it would sign with a key anybody
+    holding the public key can rebuild (and clients following a rotation to it would trust forgeries)."""
+    hub, manifest = _signed_lab(tmp_path)
+    before = _tree(hub)
+    said = "keys/b.pub: a public key (base64 of 32 bytes, as in a .pub file), not a private key; sign with the " \
+           "private key, the .pem file `hubgen keygen` wrote (keys/b.pem, beside it?)"
+    for command in (["rotate", "hub", "--sign-key", "keys/hub-key.pem", "--new-key", "keys/b.pub"],
+                    ["sign", "hub", "--add", "--sign-key", "keys/b.pub"],
+                    ["sign", "hub", "--new-signer", "--sign-key", "keys/b.pub"],
+                    ["build", manifest, "--out", "hub", "--sign-key", "keys/b.pub", "--new-signer"],
+                    ["build", manifest, "--out", "fresh", "--sign-key", "keys/b.pub"]):
+        _refused(_hubgen(*command, cwd=tmp_path), said)
+    assert _tree(hub) == before and not (tmp_path / "fresh").exists()  # nothing written anywhere
