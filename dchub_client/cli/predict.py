@@ -46,6 +46,9 @@ class Output:
 def run_predict(args: argparse.Namespace) -> int:
     constants.prefer_legacy_keras()  # before load_pipeline imports a framework
     output = parse_output(args.output)  # before anything slow: a wrong --output is known at once
+    if output.path is not None and args.input and _same_file(args.input, output.path):  # it would replace the input
+        args.parsed_by.error(f"--output {args.output} is the --input file; write the predictions elsewhere (the "
+                             f"input's columns come first in them)")
     molecules = _molecules(args)
     for note in molecules.notes:
         print(f"dchub: warning: {note}", file=sys.stderr)
@@ -110,6 +113,14 @@ def _molecules(args: argparse.Namespace) -> Molecules:
     if not args.smiles:
         args.parsed_by.error("no molecules: give SMILES as arguments or --input FILE")
     return from_arguments(args.smiles)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether *a* and *b* name one file (links and ``..`` included)."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _predict(pipeline: Any, smiles: list[str | None]) -> tuple[Any, list[tuple[int, Any, str]]]:

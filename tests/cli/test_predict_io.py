@@ -295,3 +295,17 @@ def test_a_model_saved_without_its_featurizer_is_refused_in_the_words_of_the_com
     assert "holds a model without its featurizer, so it cannot turn SMILES into features: dchub predict needs a " \
            "folder saved with to_pretrained(model, path, featurizer=...)" in done.stderr, done.stderr
     assert str(folder.name) in done.stderr and ".model.predict" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_output_file_may_not_be_the_input_file(predict, tmp_path):
+    """``-i m.csv -o m.csv`` (or a link to it) would replace the molecules with the predictions: refused, the
+    file untouched, before the model is looked up."""
+    original = "smiles,id\nCCO,1,extra\nc1ccccc1O,2\n"
+    (tmp_path / "m.csv").write_text(original)
+    (tmp_path / "link.csv").symlink_to(tmp_path / "m.csv")
+    for out in ("m.csv", "link.csv", "./sub/../m.csv"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        done = predict("no-such-model", "-i", str(tmp_path / "m.csv"), "-o", str(tmp_path / out))
+        assert done.returncode == 2 and "is the --input file; write the predictions elsewhere" in done.stderr, \
+            done.stderr
+        assert (tmp_path / "m.csv").read_text() == original and "no model named" not in done.stderr
