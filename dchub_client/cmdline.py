@@ -75,7 +75,7 @@ class Parser(argparse.ArgumentParser):
                 before = self._given[:len(self._given) - len(parser._given)]  # the words before the command's
                 if any(word.startswith("-") and word in before for word in extras):
                     parser, given = self, before  # `dchub --verbos ls`: an option of dchub's, misspelt
-            unknown = _unknown_options(given, parser._options())
+            unknown = _unknown_options(given, parser._options(), parser._program_options())
             argparse.ArgumentParser.error(parser, _with(f"unrecognized arguments: {' '.join(extras)}", unknown))
         return parsed
 
@@ -93,11 +93,19 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # type: ignore[override]
         """argparse's (usage, then the message, exit 2), naming the options given that do not exist: the
         command's, and the program's misspelt before the command's name (``hubgen --verb build``)."""
-        unknown = _unknown_options(self._given, self._options())
+        unknown = _unknown_options(self._given, self._options(), self._program_options())
         if self._program is not None:
             before = self._program._given[:len(self._program._given) - len(self._given)]
             unknown = _unknown_options(before, self._program._options()) + unknown
         super().error(_with(message, unknown))
+
+    def _program_options(self) -> dict[str, str]:
+        """A command's parser: the program's options -> how to give them (``dchub --verbose ls``)."""
+        if self._program is None:
+            return {}
+        command = self.prog.split()[-1]
+        return {option: f"{self._program.prog} {option} {command} ..." for option, advice
+                in self._program._options().items() if advice is None and option not in ("-h", "--help")}
 
     def _commands(self) -> list[Parser]:
         """The parsers of this program's commands."""
@@ -112,9 +120,11 @@ class Parser(argparse.ArgumentParser):
                 for action in self._actions for option in action.option_strings}
 
 
-def _unknown_options(words: Sequence[str], options: dict[str, str | None]) -> list[str]:
+def _unknown_options(words: Sequence[str], options: dict[str, str | None],
+                     program: dict[str, str] | None = None) -> list[str]:
     """``"--o is not an option: did you mean --out?"`` for each long option in *words* not in *options*;
-    when the nearest is a hidden refusal, its advice (``--smile``: "SMILES go after the model, ...")."""
+    when the nearest is a hidden refusal, its advice (``--smile``: "SMILES go after the model, ..."); an
+    option of the program given after the command (*program*: option -> how to give it) says where it goes."""
     shown = sorted(option for option, advice in options.items() if advice is None)
     advised = {option: advice for option, advice in options.items() if advice}
     found = []
@@ -122,7 +132,12 @@ def _unknown_options(words: Sequence[str], options: dict[str, str | None]) -> li
         if word == "--":
             break
         option = word.split("=", 1)[0]
-        if not option.startswith("--") or option in options:
+        if not option.startswith("-") or option in options:
+            continue
+        if program and option in program:
+            found.append(f"{option} goes before the command: {program[option]}")
+            continue
+        if not option.startswith("--"):
             continue
         near = suggestions(option, [*shown, *advised])
         advice = next((advised[name] for name in near if name in advised), None)

@@ -10,7 +10,7 @@ from dchub_client.hub.cache import Cache, SnapshotInfo
 from dchub_client.hub.config import load_config
 from dchub_client.hub.lookup import not_found
 from dchub_client.hub.resolve import ModelRef, cached_names, parse_model_ref
-from dchub_client.humanize import human_size
+from dchub_client.humanize import counted, human_size
 
 
 def _folder_size(info: SnapshotInfo) -> int:
@@ -53,7 +53,7 @@ def _prune(cache: Cache) -> tuple[int, int]:
 
 def run_prune(args: argparse.Namespace) -> int:
     removed, freed = _prune(Cache())
-    print(f"removed {removed} files, freed {human_size(freed)}")
+    print(f"removed {counted(removed, 'file')}, freed {human_size(freed)}")
     return 0
 
 

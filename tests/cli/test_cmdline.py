@@ -50,6 +50,11 @@ def test_words_after_the_options_join_the_last_list_argument() -> None:
     (["run", "m", "--word", "a"], "(--word is not an option: words go after the model: tool run M a b)"),
     (["run", "m", "--wor", "a"], "(--wor is not an option: words go after the model: tool run M a b)"),
     (["run", "m", "--c", "a"], "(--c is not an option: did you mean --column?)"),
+    # an option of the program's, after the command: where it goes
+    (["run", "m", "--verbose"], "tool run: error: unrecognized arguments: --verbose (--verbose goes before the "
+                                "command: tool --verbose run ...)"),
+    (["count", "--verbose"], "the following arguments are required: --out (--verbose goes before the command: "
+                             "tool --verbose count ...)"),
 ])
 def test_errors_name_the_option_meant(argv, said, capsys) -> None:
     with pytest.raises(SystemExit) as stop:
