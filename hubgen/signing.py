@@ -424,7 +424,15 @@ def check_signer_kept(obj: dict[str, Any], keys: Sequence[tuple[str, Ed25519Priv
     except DchubError as err:
         raise SigningError(str(err)) from err
     given = {trust.keyid(_public_raw(key)): name for name, key in keys}
-    if not signers or any(given.keys() & _followed(kid, records) for kid in signers):
+    if not signers:
+        return
+    if any(given.keys() & _followed(kid, records) for kid in signers):
+        dropped = [kid for kid in signers if kid not in given]
+        if dropped:  # k of n: the others must --add again (what the holder re-signing first means to happen)
+            logger.warning("%s: the signatures of %s are dropped (re-signed by %s only); clients that require "
+                           "more than one signature refuse the hub until their holders run `hubgen sign %s --add "
+                           "--sign-key KEY`", folder, f"key{'s' if len(dropped) > 1 else ''} {_fingerprints(dropped)}",
+                           ", ".join(sorted(given.values())), folder)
         return
     noun = "key" if len(signers) == 1 else "keys"
     old = f"{noun} {_fingerprints(signers)}"

@@ -182,7 +182,11 @@ def test_the_same_key_an_added_key_or_an_unsigned_hub_is_no_change_of_signer(tmp
     # k of n: b signs beside hub-key; then either holder re-signs first and the other adds (no signer is new)
     _ok(_hubgen("sign", "hub", "--add", "--sign-key", "keys/b.pem", cwd=tmp_path))
     assert _trusts(tmp_path, "hub", "hub-key") and _trusts(tmp_path, "hub", "b")
-    _ok(_hubgen("build", manifest, "--out", "hub", "--sign-key", "keys/b.pem", cwd=tmp_path))
+    rebuilt = _hubgen("build", manifest, "--out", "hub", "--sign-key", "keys/b.pem", cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert f"the signatures of key {key} are dropped (re-signed by keys/b.pem only); clients that require more " \
+           f"than one signature refuse the hub until their holders run `hubgen sign hub --add --sign-key KEY`" \
+        in rebuilt.stderr, rebuilt.stderr  # said, not silent
     _ok(_hubgen("sign", "hub", "--add", "--sign-key", "keys/hub-key.pem", cwd=tmp_path))
     assert _trusts(tmp_path, "hub", "hub-key") and _trusts(tmp_path, "hub", "b")
 
