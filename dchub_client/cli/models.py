@@ -54,8 +54,8 @@ def _offline_order(order: list[Hub], cache: Cache, config: HubConfig) -> list[Hu
         return order
     if cached:
         searched = "; ".join(h.label for h in order)
-        log.warning("offline: %s was never fetched into this cache; listing the hub(s) it holds: %s",
-                    searched, ", ".join(cached))
+        log.warning("offline: this cache never fetched %s; listing what it holds instead: %s",
+                    searched, ", ".join(f"hub {name!r}" for name in cached))
     return [hub_for_alias(name, cache, config) for name in cached] or order
 
 

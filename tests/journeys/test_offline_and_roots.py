@@ -85,7 +85,8 @@ def test_offline_ls_and_info_show_what_the_cache_holds_whatever_deepchem_model_h
         env = {"DEEPCHEM_HUB_OFFLINE": "1", "DEEPCHEM_MODEL_HUB": spelling}
         listed = run("ls", env=env)
         assert listed.returncode == 0 and "nci-tpsa-mtr  1.1.0" in listed.stdout, listed.stderr
-        assert "was never fetched into this cache; listing the hub(s) it holds: test-hub" in listed.stderr
+        assert "offline: this cache never fetched the default hub, from " in listed.stderr, listed.stderr
+        assert "; listing what it holds instead: hub 'test-hub'" in listed.stderr, listed.stderr
         info = run("info", "nci-tpsa-mtr", env=env)
         assert info.returncode == 0 and info.stdout.startswith("nci-tpsa-mtr@1.1.0"), info.stderr
     never = run("path", "esol", env={"DEEPCHEM_HUB_OFFLINE": "1", "DEEPCHEM_MODEL_HUB": None})
