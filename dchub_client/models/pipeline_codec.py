@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from dchub_client import quiet
 from dchub_client.errors import ParameterEncodingError, PretrainedFormatError, WeightFileError
 from dchub_client.format import layout, pretrained
 from dchub_client.format.stamps import Stamps
@@ -79,7 +80,9 @@ def _encode_featurizer(featurizer: Any) -> dict[str, Any]:
         raise ParameterEncodingError("featurizer", "must be stored as a constructible object (class + arguments)")
     rebuilt = encoding.decode_value(encoded, None)
     for smiles in PROBE_SMILES:
-        if not _same(featurizer.featurize([smiles]), rebuilt.featurize([smiles])):
+        with quiet.frameworks_quiet():  # our probe, not the user's featurizing: RDKit's deprecation notes unsaid
+            same = _same(featurizer.featurize([smiles]), rebuilt.featurize([smiles]))
+        if not same:
             raise ParameterEncodingError(
                 "featurizer", f"{type(featurizer).__name__} rebuilt from {encoded['kwargs']} featurizes {smiles!r} "
                 "differently: some constructor argument is not kept as an attribute; register the class with "
