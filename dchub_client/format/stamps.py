@@ -23,7 +23,6 @@ What it does not see, nor does git: bytes that change on the disk itself, below 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from pathlib import Path
 
 from dchub_client import constants
 from dchub_client.format.atomic import atomic_write_bytes
+from dchub_client.format.hashing import sha256_bytes
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Stamps:
     def of(cls, folder: str | os.PathLike[str], *, cache: Path | None = None) -> Stamps:
         """The notes of *folder* (none when it was never verified, or its record is unreadable)."""
         real = Path(os.path.realpath(folder))
-        key = hashlib.sha256(os.fsencode(real)).hexdigest()[:32]
+        key = sha256_bytes(os.fsencode(real))[:32]
         record = (cache if cache is not None else constants.cache_dir()) / FOLDER / f"{key}.json"
         return cls(real, record, _read(record, real))
 

@@ -26,21 +26,22 @@ _POLICIES: dict[str, list[Policy]] = {}
 #: ``module.QualName`` of classes whose constructors use the network -> what they fetch. Never resolved
 #: (nor their subclasses, however named) unless registered; :mod:`dchub_client.models.netguard` catches others.
 _NETWORK_CLASSES: dict[str, str] = {}
-_BUILT_IN: list[bool] = []  # [True] once the built-in policies are installed
+_built_in = False  # whether the built-in policies are installed
 _BUILT_IN_LOCK = threading.Lock()
 
 
 def _built_in_policies() -> None:
     """Install the built-in policies (:mod:`.policies`) before the allowlist is first consulted: not at
     ``import dchub_client``, which the ``dchub`` command pays for on every run."""
-    if _BUILT_IN:
+    global _built_in
+    if _built_in:
         return
     with _BUILT_IN_LOCK:  # a thread arriving meanwhile waits: it must not judge by half the policies
-        if not _BUILT_IN:
+        if not _built_in:
             from dchub_client.models.allowlist import policies  # late: policies imports us, and a pull needs neither
 
             policies.install()
-            _BUILT_IN.append(True)
+            _built_in = True
 
 
 def qualified_name(obj: Any) -> str:
