@@ -72,7 +72,7 @@ class Parser(argparse.ArgumentParser):
         if extras and not parser._take_trailing(parsed, extras):
             given = parser._given
             if parser is not self:
-                before = self._given[:len(self._given) - len(parser._given)]  # the words before the command's
+                before = parser._before_command()
                 if any(word.startswith("-") and word in before for word in extras):
                     parser, given = self, before  # `dchub --verbos ls`: an option of dchub's, misspelt
             unknown = _unknown_options(given, parser._options(), parser._program_options())
@@ -95,9 +95,13 @@ class Parser(argparse.ArgumentParser):
         command's, and the program's misspelt before the command's name (``hubgen --verb build``)."""
         unknown = _unknown_options(self._given, self._options(), self._program_options())
         if self._program is not None:
-            before = self._program._given[:len(self._program._given) - len(self._given)]
-            unknown = _unknown_options(before, self._program._options()) + unknown
+            unknown = _unknown_options(self._before_command(), self._program._options()) + unknown
         super().error(_with(message, unknown))
+
+    def _before_command(self) -> list[str]:
+        """A command's parser: the words of the line before the command's name (the program's options)."""
+        given = self._program._given if self._program is not None else []
+        return given[:len(given) - len(self._given)]
 
     def _program_options(self) -> dict[str, str]:
         """A command's parser: the program's options -> how to give them (``dchub --verbose ls``)."""
