@@ -339,9 +339,11 @@ def _build_from_folder(folder: Path, info: pretrained.PretrainedInfo, source: Pa
     parameters = encoding.decode_parameters(info.parameters, source=source)
     model = _build(adapter, cls, {**parameters, **overrides}, source)
     auxiliary = _auxiliary_names(info, source)
-    adapter.prepare(model, extra=info.extra, weights={n: e for n, e in info.weights.items() if n not in auxiliary},
-                    source=source)
-    if not adapter.composite:  # a composite's members were loaded (and checked) from their own folders
+    if adapter.composite:  # its weights are its members': folders of their own, checked as this one is
+        adapter.load_members(model, extra=info.extra, source=source, verify=None if notes is not None else verify)
+    else:
+        adapter.prepare(model, extra=info.extra,
+                        weights={n: e for n, e in info.weights.items() if n not in auxiliary}, source=source)
         _assign_all(adapter, model, {n: r for n, r in readers.items() if n not in auxiliary}, source)
     if layout.EXTRA_TRAINING in info.extra:
         arrays = {name: readers[name].load() for name in auxiliary}

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import dchub_client
-from dchub_client.format import hubfiles, jsonstrict
+from dchub_client.format import hubfiles, jsonstrict, stamps
 from hubgen.build import build_hub
 from hubgen.errors import BuildError
 from tests.journeys._cli import ok
@@ -74,6 +74,8 @@ def test_a_composite_is_published_pulled_and_loaded_with_its_members(composite, 
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-6)
+    # the members came with the snapshot, verified when they entered the cache: not noted as folders given by path
+    assert not (Path(os.environ["DEEPCHEM_HUB_CACHE"]) / stamps.FOLDER).exists()
 
 
 def test_a_folder_under_members_that_params_json_does_not_list_is_refused(composite, tmp_path):

@@ -74,3 +74,30 @@ def test_a_missing_or_renamed_member_folder_is_a_clear_error(fitted: tuple, tmp_
     shutil.rmtree(folder / "members" / "1")
     with pytest.raises(errors.DchubError, match=r"members/1"):
         dchub_client.from_pretrained(folder)
+
+
+def _tamper_member_weight(folder: Path) -> Path:
+    """Change the last byte of member 0's first weight in place (a valid .npy, other values)."""
+    weight = sorted((folder / "members" / "0").glob("*.npy"))[0]
+    data = bytearray(weight.read_bytes())
+    data[-1] ^= 0x01
+    weight.write_bytes(bytes(data))
+    return weight
+
+
+def test_verify_reaches_the_members(fitted: tuple, tmp_path: Path, isolated_environment: Path) -> None:
+    import time
+
+    from dchub_client.format import stamps
+
+    folder = fitted[0].to_pretrained(tmp_path / "stm")
+    time.sleep(stamps.RACY_SECONDS + 0.1)  # files written just now are never noted
+    dchub_client.from_pretrained(folder, verify=True)  # every byte hashed now: nothing noted, for no member
+    assert not (isolated_environment / stamps.FOLDER).exists()
+    dchub_client.from_pretrained(folder)  # by default each member folder is noted as verified
+    assert len(list((isolated_environment / stamps.FOLDER).glob("*.json"))) == len(TASKS)
+    weight = _tamper_member_weight(folder)
+    with pytest.raises(errors.ChecksumError, match=rf"{weight.name}"):
+        dchub_client.from_pretrained(folder)
+    tampered = dchub_client.from_pretrained(folder, verify=False)  # as asked: no member hashed
+    assert sorted(tampered.get_weights()) == sorted(fitted[0].get_weights())

@@ -96,6 +96,18 @@ class Adapter(abc.ABC):
             source: the ``params.json`` path, for error messages.
         """
 
+    def load_members(self, model: Any, *, extra: Mapping[str, Any], source: Path, verify: bool | None) -> None:
+        """Instead of :meth:`prepare` and :meth:`assign` for a :attr:`composite` model: load its member
+        folders and attach them to *model*.
+
+        Args:
+            extra: ``params.json`` ``extra`` (where :meth:`extra` listed the members).
+            source: the ``params.json`` path; member folders are relative to its folder.
+            verify: ``from_pretrained``'s *verify* for each member: the composite's own check (a folder
+                of the hub cache is not hashed again; ``verify=True`` hashes every member's bytes).
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no member folders")
+
     def class_name(self, model: Any) -> str:
         """The fully qualified class recorded in ``params.json``."""
         cls = type(model)

@@ -85,12 +85,12 @@ class CompositeAdapter(Adapter):
     def build(self, cls: type, parameters: dict[str, Any]) -> Any:
         return super().build(cls, {**parameters, "model_builder": MemberModels({})})
 
-    def prepare(self, model: Any, *, extra: Mapping[str, Any], weights: Mapping[str, Any], source: Path) -> None:
-        """Load every member folder and make the model's builder return them."""
+    def load_members(self, model: Any, *, extra: Mapping[str, Any], source: Path, verify: bool | None) -> None:
+        """Load every member folder (checked as *verify* says) and make the model's builder return them."""
         from dchub_client.models import interface  # members are folders like any other (interface imports us)
 
         entries = _member_entries(extra, model.tasks, source)
-        loaded = {model.task_model_dirs[task]: interface.from_pretrained(source.parent / folder)
+        loaded = {model.task_model_dirs[task]: interface.from_pretrained(source.parent / folder, verify=verify)
                   for task, folder in entries}
         model.model_builder = MemberModels(loaded)
 
