@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import BinaryIO
 
 #: Read size for hashing and copying: large enough that per-call overhead vanishes.
 CHUNK_SIZE = 1 << 20
@@ -42,15 +43,22 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         >>> sha256_file("params.json")  # doctest: +SKIP
         '3b5d...'
     """
+    with open(path, "rb", buffering=0) as handle:
+        return sha256_handle(handle)
+
+
+def sha256_handle(handle: BinaryIO) -> str:
+    """Hex sha256 of an open file's contents, read from its start (the descriptor's own bytes, whatever
+    its path names by now)."""
     digest = hashlib.sha256()
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
-        while True:
-            n = handle.readinto(buffer)
-            if not n:
-                break
-            digest.update(view[:n])
+    handle.seek(0)
+    while True:
+        n = handle.readinto(buffer)
+        if not n:
+            break
+        digest.update(view[:n])
     return digest.hexdigest()
 
 

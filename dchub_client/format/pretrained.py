@@ -30,7 +30,7 @@ from dchub_client.errors import (
 )
 from dchub_client.format import jsonstrict, layout
 from dchub_client.format.atomic import atomic_folder
-from dchub_client.format.hashing import CHUNK_SIZE, THREADED_MIN_BYTES, ThreadedDigest, is_sha256, sha256_file
+from dchub_client.format.hashing import CHUNK_SIZE, THREADED_MIN_BYTES, ThreadedDigest, is_sha256, sha256_handle
 
 if TYPE_CHECKING:
     from dchub_client.format.stamps import Stamps
@@ -268,11 +268,14 @@ def read_header(path: Path, entry: WeightEntry) -> tuple[int, bool]:
         raise WeightFileError(
             f"file holds {dtype.str}{list(shape)} but params.json says {entry.dtype.str}{list(entry.shape)}",
             path=path, weight=entry.name)
-    expected = offset + entry.nbytes
+    _check_size(actual, offset + entry.nbytes, path, entry)
+    return offset, bool(fortran)
+
+
+def _check_size(actual: int, expected: int, path: Path, entry: WeightEntry) -> None:
     if actual != expected:
         state = "truncated" if actual < expected else "has trailing bytes"
         raise WeightFileError(f"file {state}: {actual} bytes, expected {expected}", path=path, weight=entry.name)
-    return offset, bool(fortran)
 
 
 #: Bytes read at once for a header: every header numpy writes for a plain array fits.
@@ -314,15 +317,7 @@ def load_weight(folder: str | os.PathLike[str], entry: WeightEntry, *, verify: b
 
     With *mmap* the array is memory-mapped read-only; copy it before writing to it.
     """
-    path = Path(folder) / entry.file
-    read_header(path, entry)
-    if verify:
-        actual = sha256_file(path)
-        if actual != entry.sha256:
-            raise ChecksumError(path, expected=entry.sha256, actual=actual, weight=entry.name)
-    if entry.nbytes == 0 or not mmap:
-        return np.load(path, allow_pickle=False)
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    return WeightReader(folder, entry, verify=verify).load(mmap=mmap)
 
 
 class WeightReader:
@@ -331,8 +326,9 @@ class WeightReader:
     With ``verify`` the bytes are hashed as they are read, and a mismatch raises
     :class:`ChecksumError` before the caller can use them; with *stamps* too, a file noted there as
     verified and unchanged since (:mod:`dchub_client.format.stamps`) is not hashed again, and one
-    hashed now is noted (the caller saves the notes). Adapters receive these readers so that each
-    byte is read once, directly into the model's own memory where possible.
+    hashed now is noted (the caller saves the notes). The bytes used are always those of the file
+    checked: one descriptor is checked (``fstat``), hashed and read. Adapters receive these readers so
+    that each byte is read once, directly into the model's own memory where possible.
     """
 
     def __init__(self, folder: str | os.PathLike[str], entry: WeightEntry, *, verify: bool = True,
@@ -353,11 +349,19 @@ class WeightReader:
 
     def load(self, *, mmap: bool = False) -> np.ndarray:
         """Return the array (memory-mapped read-only with *mmap*)."""
-        st = os.stat(self.path) if self.stamps is not None else None
-        verify = self._must_hash(st)
-        array = load_weight(self.path.parent, self.entry, verify=verify, mmap=mmap)
-        self._note(st, verify)
+        if mmap and self.entry.nbytes:
+            return self._mapped()
+        array = np.empty(self.entry.shape, self.entry.dtype, order="F" if self._fortran else "C")
+        self._fill(_raw_bytes(array.T if self._fortran else array))  # the transpose of F order is C order
         return array
+
+    def read_into(self, out: np.ndarray) -> None:
+        """Fill *out* (same shape and dtype) with the stored values."""
+        if self._fortran or not out.flags.c_contiguous or out.dtype != self.entry.dtype \
+                or out.shape != self.entry.shape:
+            np.copyto(out, self.load(mmap=True), casting="same_kind")
+            return
+        self._fill(_raw_bytes(out))
 
     def _must_hash(self, st: os.stat_result | None) -> bool:
         """Whether the bytes must be hashed: asked to verify, and not noted as verified as they are (*st*)."""
@@ -368,15 +372,16 @@ class WeightReader:
         if hashed and st is not None and self.stamps is not None:
             self.stamps.add(self.entry.file, st, self.entry.sha256)
 
-    def read_into(self, out: np.ndarray) -> None:
-        """Fill *out* (same shape and dtype) with the stored values."""
-        if self._fortran or not out.flags.c_contiguous or out.dtype != self.entry.dtype \
-                or out.shape != self.entry.shape:
-            np.copyto(out, self.load(mmap=True), casting="same_kind")
-            return
-        target = memoryview(out.reshape(-1).view(np.uint8)) if out.size else memoryview(b"")
+    def _checked(self, handle: Any) -> os.stat_result:
+        """The identity of the open file, refused if its size is not the one its header was checked with."""
+        st = os.fstat(handle.fileno())
+        _check_size(st.st_size, self._offset + self.entry.nbytes, self.path, self.entry)
+        return st
+
+    def _fill(self, target: memoryview) -> None:
+        """Read the data into *target* (the raw bytes of an array), hashing header and data if needed."""
         with open(self.path, "rb", buffering=0) as handle:
-            st = os.fstat(handle.fileno()) if self.stamps is not None else None  # the file read is the one checked
+            st = self._checked(handle)
             verify = self._must_hash(st)
             threaded = verify and len(target) >= THREADED_MIN_BYTES
             with ThreadedDigest() if threaded else contextlib.nullcontext(hashlib.sha256()) as digest:
@@ -391,9 +396,28 @@ class WeightReader:
                         digest.update(target[done:done + n])
                     done += n
                 actual = digest.hexdigest() if verify else None
+        self._compare(actual)
+        self._note(st, verify)
+
+    def _mapped(self) -> np.ndarray:
+        """The data memory-mapped read-only from the descriptor that was hashed (if it had to be)."""
+        with open(self.path, "rb", buffering=0) as handle:
+            st = self._checked(handle)
+            verify = self._must_hash(st)
+            self._compare(sha256_handle(handle) if verify else None)
+            array = np.memmap(handle, dtype=self.entry.dtype, mode="r", offset=self._offset,
+                              shape=self.entry.shape, order="F" if self._fortran else "C")
+        self._note(st, verify)
+        return array
+
+    def _compare(self, actual: str | None) -> None:
         if actual is not None and actual != self.entry.sha256:
             raise ChecksumError(self.path, expected=self.entry.sha256, actual=actual, weight=self.entry.name)
-        self._note(st, verify)
+
+
+def _raw_bytes(array: np.ndarray) -> memoryview:
+    """The bytes of a C-contiguous *array*, writable in place."""
+    return memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(b"")
 
 
 # --- writing ----------------------------------------------------------------------------

@@ -100,6 +100,38 @@ def test_a_file_replaced_by_another_is_hashed(tmp_path, no_race) -> None:
         _load_all(folder, stamps.Stamps.of(folder))
 
 
+@pytest.mark.parametrize("how", ["read_into", "load", "load(mmap=True)"])
+def test_a_file_swapped_just_after_its_check_is_not_the_one_read(tmp_path, monkeypatch, no_race, how) -> None:
+    """The race a note opens: the file is checked (noted, unchanged), then replaced before it is read. The
+    reader checks, hashes and reads one open descriptor, so the bytes it returns are the checked file's."""
+    folder = make_folder(tmp_path / "m", n_weights=1)
+    stored = _load_all(folder, stamps.Stamps.of(folder))
+    target = folder / "toy-dense.0-0.npy"
+    forged = bytearray(target.read_bytes())
+    forged[-4:] = np.float32(1e6).tobytes()
+    known = stamps.Stamps.known
+
+    def swap_after_check(self, name, st, sha256):
+        answer = known(self, name, st, sha256)
+        (folder / "swap").write_bytes(bytes(forged))
+        os.replace(folder / "swap", target)  # a new file under the old name, right after the check
+        return answer
+
+    monkeypatch.setattr(stamps.Stamps, "known", swap_after_check)
+    entry = pretrained.read_params(folder).weights["toy-dense.0-0"]
+    reader = pretrained.WeightReader(folder, entry, verify=True, stamps=stamps.Stamps.of(folder))
+    if how == "read_into":
+        got = np.empty(entry.shape, entry.dtype)
+        reader.read_into(got)
+    else:
+        got = np.array(reader.load(mmap=how.endswith("True)")))
+    np.testing.assert_array_equal(got, stored["toy-dense.0-0"])
+    assert np.load(target)[-1] == np.float32(1e6)  # the swap happened; a new check of the path would see it
+    monkeypatch.setattr(stamps.Stamps, "known", known)
+    with pytest.raises(ChecksumError, match="toy-dense.0-0.npy"):
+        _load_all(folder, stamps.Stamps.of(folder), into=False)
+
+
 def test_a_new_expected_sha256_is_not_covered_by_an_old_note(tmp_path, no_race, hashes) -> None:
     folder = make_folder(tmp_path / "m")
     notes = stamps.Stamps.of(folder)
