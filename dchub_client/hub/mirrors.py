@@ -95,6 +95,20 @@ class Mirror(NamedTuple):
 
         return round_trip(self.base)
 
+    def served_here(self) -> bool:
+        """Whether this is an http mirror on the loopback interface: its server runs on this machine's CPUs."""
+        if self.kind != "http":
+            return False
+        host = urllib.parse.urlsplit(self.base).hostname or ""
+        if host == "localhost" or host.endswith(".localhost"):
+            return True
+        import ipaddress  # already imported by urllib.parse; named here for what it is used for
+
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
     def has_index(self) -> bool:
         """For a local mirror: whether it holds ``index.json`` (else it may be a plain folder of models)."""
         return self.kind != "local" or Path(self.base, layout.INDEX_FILE).is_file()
