@@ -13,7 +13,6 @@ must be before any model is built (the allowlist's built-in policies when it is 
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -70,7 +69,9 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+# No handler of dchub's own (pooch and huggingface_hub show their warnings too): a program that configures
+# logging decides what it shows; one that does not (a script, a notebook) sees dchub's warnings, such as a
+# mirror skipped or a cached copy used offline, on stderr (logging.lastResort), and nothing below WARNING.
 _deepchem_hooks.install()
 
 __all__ = [

@@ -7,7 +7,9 @@ than a few connect timeouts over the same command with the good mirror alone), n
 """
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -125,3 +127,26 @@ def test_a_hub_that_cannot_be_refreshed_is_one_warning_line(toy_hub, serve, tmp_
     lines = done.stderr.splitlines()
     assert len(lines) == 2 and lines[0].startswith("dchub: warning: could not refresh the index of hub "), done.stderr
     assert lines[1].strip().startswith(f"- {server.url}: ") and lines[-1].endswith("min ago")
+
+
+_LIBRARY_USER = """
+import sys
+import dchub_client
+print(dchub_client.download(sys.argv[1]))
+"""
+
+
+def test_a_library_user_who_configured_no_logging_sees_the_skip_line(good, silent, tmp_path):
+    """A script (a notebook) that never configured logging: dchub's warnings reach its stderr, as Python
+    shows any library's, and nothing below WARNING does; a script that configures logging decides."""
+    env = {**os.environ, **_environment(tmp_path / "c", [silent.url, good])}
+    script = subprocess.run([sys.executable, "-c", _LIBRARY_USER, "many"], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert script.returncode == 0, script.stderr
+    validate_folder(Path(script.stdout.strip()))
+    assert len(_skip_lines(script.stderr, silent.url)) == 1, script.stderr
+    assert script.stderr.strip().count("\n") == 0, f"one line, nothing below WARNING: {script.stderr}"
+    quieted = subprocess.run([sys.executable, "-c", "import logging; logging.basicConfig(level=logging.ERROR)\n"
+                              + _LIBRARY_USER, "other"], env={**env, "DEEPCHEM_HUB_CACHE": str(tmp_path / "c2")},
+                             capture_output=True, text=True, timeout=120)
+    assert quieted.returncode == 0 and quieted.stderr == "", quieted.stderr
