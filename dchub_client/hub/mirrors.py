@@ -13,6 +13,7 @@ only after every other mirror failed, for the rest of the process and, for a whi
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import urllib.parse
 from collections.abc import Callable, Iterable
@@ -102,8 +103,6 @@ class Mirror(NamedTuple):
         host = urllib.parse.urlsplit(self.base).hostname or ""
         if host == "localhost" or host.endswith(".localhost"):
             return True
-        import ipaddress  # already imported by urllib.parse; named here for what it is used for
-
         try:
             return ipaddress.ip_address(host).is_loopback
         except ValueError:
