@@ -29,6 +29,9 @@ class HubServer(http.server.ThreadingHTTPServer):
     """A threaded HTTP server for one hub folder; ``url`` is where the hub's ``index.html`` is."""
 
     daemon_threads = True
+    #: Connections the kernel queues while the server is busy. The standard library's 5 is fewer than
+    #: the files dchub fetches at once (8): the others' SYNs were dropped and retried 1 s later.
+    request_queue_size = 128
 
     def __init__(self, root: Path, base: str, port: int) -> None:
         handler = functools.partial(_Handler, directory=str(root), base=base)

@@ -5,9 +5,12 @@ import contextlib
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from email.message import Message
@@ -46,6 +49,13 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @contextlib.contextmanager
 def _serve(folder: Path, base: str = "/myhub/") -> Iterator[str]:
     """``hubgen serve FOLDER --port 0 --base BASE`` in a subprocess; yields the hub's URL."""
+    with _server_process(folder, base) as (_, url):
+        yield url
+
+
+@contextlib.contextmanager
+def _server_process(folder: Path, base: str = "/myhub/") -> Iterator[tuple[subprocess.Popen, str]]:
+    """:func:`_serve`, yielding the process too."""
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from hubgen.cli import main; sys.exit(main())",
                              "serve", str(folder), "--port", "0", "--base", base],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -53,7 +63,7 @@ def _serve(folder: Path, base: str = "/myhub/") -> Iterator[str]:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         match = re.search(rf"at (http://127\.0\.0\.1:\d+{re.escape(base)})index\.html", line)
         assert match, f"unexpected first line {line!r}; stderr: {proc.stderr.read() if proc.poll() else ''}"
-        yield match.group(1)
+        yield proc, match.group(1)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -106,6 +116,25 @@ def test_hidden_files_of_a_gh_pages_clone_are_not_served(hub: Path, tmp_path: Pa
         pulled = subprocess.run([str(Path(sys.executable).parent / "dchub"), "pull", "-q", "esol-mtr"], env=env,
                                 capture_output=True, text=True, timeout=120)
         assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+
+
+def test_a_burst_of_connections_waits_for_a_busy_server(hub: Path) -> None:
+    """dchub opens up to 8 connections at once (one per file); while the server is busy (here: stopped)
+    the kernel must queue them all. With the standard library's backlog of 5 only 6 connected, and each
+    other client's SYN was dropped and retried 1 s later: a 1 s stall in a ``dchub pull`` after ``dchub ls``."""
+    with _server_process(hub) as (proc, url):
+        os.kill(proc.pid, signal.SIGSTOP)
+        connected = []
+        try:
+            for _ in range(16):
+                with contextlib.suppress(OSError):
+                    connected.append(socket.create_connection(("127.0.0.1", urllib.parse.urlsplit(url).port),
+                                                              timeout=0.5))
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+            for sock in connected:
+                sock.close()
+    assert len(connected) == 16
 
 
 def test_binds_loopback_only(hub: Path) -> None:
