@@ -263,6 +263,10 @@ class MirrorError(HubError, ConnectionError):
         lines = "\n".join(f"  - {mirror}: {why}" for mirror, why in failures.items())
         super().__init__(f"could not fetch {what} from any mirror:\n{lines}")
 
+    def one_line(self) -> str:
+        """The failures on one line, ``MIRROR: why; MIRROR: why``, for a message that says what was fetched."""
+        return "; ".join(f"{mirror}: {why}" for mirror, why in self.failures.items())
+
 
 class BadResponseError(HubError, ValueError):
     """One mirror answered with the wrong bytes (a sha256 mismatch, too many or too few bytes).

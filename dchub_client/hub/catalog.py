@@ -149,7 +149,8 @@ def load_index(cache: Cache, hub: Hub, *, refresh: bool = False, offline: bool =
             raise refused[0] from err
         if cached is None:
             raise
-        warn_caller(f"could not refresh the index of hub {cached.index.name!r} ({err}); using the cached copy "
+        why = err.one_line() if isinstance(err, MirrorError) else err  # a warning is one line
+        warn_caller(f"could not refresh the index of hub {cached.index.name!r} ({why}); using the cached copy "
                     f"from {cached.age / 60:.0f} min ago", CachedIndexWarning)
         return cached.index
 

@@ -125,8 +125,17 @@ def test_a_hub_that_cannot_be_refreshed_is_one_warning_line(toy_hub, serve, tmp_
     done = run("path", "esol-gc", env={**env, "DEEPCHEM_HUB_INDEX_TTL": "0"})
     assert done.returncode == 0
     lines = done.stderr.splitlines()
-    assert len(lines) == 2 and lines[0].startswith("dchub: warning: could not refresh the index of hub "), done.stderr
-    assert lines[1].strip().startswith(f"- {server.url}: ") and lines[-1].endswith("min ago")
+    assert len(lines) == 1 and lines[0].startswith("dchub: warning: could not refresh the index of hub "), done.stderr
+    assert f" ({server.url}: connection error (" in lines[0] and lines[0].endswith("min ago"), done.stderr
+    # A script that configured no logging: Python's one warning, its message on one line (it was two,
+    # the mirror's failure on a line of its own inside the parentheses), then the script's line.
+    script = subprocess.run([sys.executable, "-c", "import dchub_client\ndchub_client.download('esol-gc')"],
+                            env={**os.environ, **env, "DEEPCHEM_HUB_INDEX_TTL": "0"}, capture_output=True,
+                            text=True, timeout=120)
+    assert script.returncode == 0, script.stderr
+    first, *rest = script.stderr.splitlines()
+    assert "CachedIndexWarning: could not refresh the index of hub " in first and first.endswith("min ago"), first
+    assert f" ({server.url}: connection error (" in first and len(rest) <= 1, script.stderr
 
 
 _LIBRARY_USER = """
