@@ -63,16 +63,24 @@
     var home = document.querySelector("a.home");
     if (!home) { return null; }
     var url = new URL(".", home.href);
-    if (/^https?:$/.test(url.protocol)) { return url.href; }
-    if (url.protocol === "file:") { return decodeURIComponent(url.pathname); }
+    if (/^https?:$/.test(url.protocol)) {
+      return {root: url.href, why: "This is the address you are browsing this hub at."};
+    }
+    if (url.protocol === "file:") {
+      return {root: decodeURIComponent(url.pathname), why: "This is the folder you opened this hub from."};
+    }
     return null;
   }
 
+  // The note under the snippet says what it now holds (the page's HTML says: the first mirror).
   function setupHubRoot() {
     var spans = document.querySelectorAll(".hub-root");
-    var root = spans.length ? hubRoot() : null;
-    if (!root) { return; }
-    Array.prototype.forEach.call(spans, function (span) { span.textContent = root; });
+    var found = spans.length ? hubRoot() : null;
+    if (!found) { return; }
+    Array.prototype.forEach.call(spans, function (span) { span.textContent = found.root; });
+    Array.prototype.forEach.call(document.querySelectorAll(".hub-root-why"), function (why) {
+      why.textContent = found.why;
+    });
   }
 
   function start() {

@@ -119,6 +119,25 @@ def test_every_page_and_link_over_http(hub: Path, page: tuple[Page, Watcher]) ->
     assert watcher.problems == []
 
 
+def test_how_to_load_says_what_address_it_shows(hub: Path, page: tuple[Page, Watcher]) -> None:
+    """The note under "Point dchub at this hub" says what the snippet holds: the address being browsed (or
+    the folder opened) once the script put it there, the first mirror without script. It said "This is the
+    hub's first mirror" under the address being browsed."""
+    tab, watcher = page
+    model = "models/esol-mtr/index.html"
+    with serving(hub) as server:
+        tab.goto(server.url + model)
+        tab.wait_for_load_state("networkidle")
+        assert tab.text_content("#snippet-shell") == f'export DEEPCHEM_MODEL_HUB="{server.url}"'
+        assert tab.text_content(".hub-root-note") == "This is the address you are browsing this hub at."
+    tab.goto((hub / model).as_uri())
+    tab.wait_for_load_state("load")
+    assert tab.text_content("#snippet-shell") == f'export DEEPCHEM_MODEL_HUB="{hub}/"'
+    assert tab.text_content(".hub-root-note") == "This is the folder you opened this hub from."
+    assert watcher.problems == []
+    assert "This is the hub's first mirror; when you browse" in (hub / model).read_text()  # without script
+
+
 def test_site_works_from_file_urls(hub: Path, page: tuple[Page, Watcher]) -> None:
     tab, watcher = page
     tab.goto((hub / "index.html").as_uri())
