@@ -276,6 +276,12 @@ class BadResponseError(HubError, ValueError):
     """
 
 
+class DigestMismatchError(BadResponseError):
+    """One mirror served a file whose sha256 is not the one the hub records for it: a tampered or damaged
+    copy. Named in a warning even when another mirror then served the right bytes.
+    """
+
+
 class HTTPStatusError(BadResponseError):
     """A mirror answered an HTTP request with a status other than 200 (``HTTP 404 Not Found``).
 

@@ -44,7 +44,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from dchub_client import constants
-from dchub_client.errors import BadResponseError, ChecksumError, MirrorError
+from dchub_client.errors import BadResponseError, ChecksumError, DigestMismatchError, MirrorError
 from dchub_client.format.hashing import CHUNK_SIZE, sha256_bytes, shown_pair
 from dchub_client.format.hubfiles import FileEntry, Part, blob_path
 from dchub_client.hub.cache import Cache
@@ -307,28 +307,29 @@ def _fetch_small(mirrors: Sequence[Mirror], part: Part, *, what: str) -> memoryv
         data = sink.data()
         actual = sha256_bytes(data)
         if actual != part.sha256:
-            raise BadResponseError(_mismatch(actual, part.sha256))
+            raise DigestMismatchError(_mismatch(actual, part.sha256))
         return data
 
     return try_mirrors(mirrors, what, attempt)
 
 
 def _fetch_verified(mirrors: Sequence[Mirror], part: Part, fd: int, offset: int, *, what: str,
-                    progress: Any = None) -> None:
-    """Write one blob, verified by its own sha256, at *offset* of *fd*, from the first good mirror."""
+                    progress: Any = None) -> Mirror:
+    """Write one blob, verified by its own sha256, at *offset* of *fd*, from the first good mirror (returned)."""
     with _Pipeline(fd) as pipeline:
         start = pipeline.checkpoint()
 
-        def attempt(mirror: Mirror) -> None:
+        def attempt(mirror: Mirror) -> Mirror:
             pipeline.restart(start)
             sink = _BlobSink(pipeline, offset, part.size, progress)
             _stream(mirror, part, sink)
             actual = pipeline.digest().hexdigest()
             if actual != part.sha256:
                 sink.abandon()
-                raise BadResponseError(_mismatch(actual, part.sha256))
+                raise DigestMismatchError(_mismatch(actual, part.sha256))
+            return mirror
 
-        try_mirrors(mirrors, what, attempt)
+        return try_mirrors(mirrors, what, attempt)
 
 
 def _fetch_parts(mirrors: Sequence[Mirror], entry: FileEntry, fd: int, *, what: str, progress: Any) -> None:
@@ -400,9 +401,10 @@ def _refetch_part(mirrors: Sequence[Mirror], part: Part, fd: int, offset: int,
     if not rest:
         raise MirrorError(what, failures)
     try:
-        _fetch_verified(rest, part, fd, offset, what=what, progress=progress)
+        used = _fetch_verified(rest, part, fd, offset, what=what, progress=progress)
     except MirrorError as err:
         raise MirrorError(err.what, {**failures, **err.failures}) from err
+    log.warning("%s: refused what %s served (%s); used %s", what, bad.root, why, used.root)  # as try_mirrors does
 
 
 def _hash_range(fd: int, offset: int, size: int) -> str:

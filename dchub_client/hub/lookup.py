@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 from dchub_client import constants
 from dchub_client.errors import (
-    BadResponseError,
     DchubError,
+    DigestMismatchError,
     ManifestMismatchError,
     ModelNotFoundError,
     OfflineError,
@@ -132,7 +132,7 @@ def _manifest_attempt(mirror: Mirror, ref: VersionRef, name: str, version: str) 
     try:
         manifest = hubfiles.read_manifest(data, ref, mirror.locate(ref.manifest), name=name, version=version)
     except ManifestMismatchError as err:  # other bytes than the index's: this mirror is wrong, try the next
-        raise BadResponseError(str(err)) from err
+        raise DigestMismatchError(str(err)) from err
     return data, manifest
 
 

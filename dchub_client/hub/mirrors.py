@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from dchub_client import constants
 from dchub_client.errors import (
     BadResponseError,
+    DigestMismatchError,
     HubFormatError,
     MirrorDownError,
     MirrorError,
@@ -226,7 +227,7 @@ def _warn_refused(what: str, used: Mirror, failures: dict[str, str], errors: lis
     malformed: worth knowing even though another mirror served it); plain failures and mirrors that are
     only behind (a stale index) stay at INFO."""
     for (root, why), err in zip(failures.items(), errors):
-        if isinstance(err, (TrustError, HubFormatError)) and not isinstance(err, StaleIndexError):
+        if isinstance(err, (TrustError, HubFormatError, DigestMismatchError)) and not isinstance(err, StaleIndexError):
             log.warning("%s: refused what %s served (%s); used %s", what, root, why, used.root)
 
 
