@@ -8,7 +8,9 @@ downloader=HTTPDownloader())`` works, and every http(s) fetch of a mirror goes t
 
 * Connections are kept alive and reused. Idle ones wait in a pool per host, shared by the download
   threads (each connection used by one thread at a time), so a model of 500 small files costs a
-  handful of TCP handshakes, not 500. A pooled connection the server has closed is replaced.
+  handful of TCP handshakes, not 500. A pooled connection the server has closed is replaced. New
+  connections to a server are opened at most four at a time until each is answered, so a small server's
+  listen queue is not overflowed (:class:`_Openings`).
 * A body is read straight into the caller's buffers (``output.consume(readinto)``), so each byte is
   copied once out of the socket and can be hashed and written from there. An output that writes to
   a file (``output.consume_file(splice_into)``) gets the body put into the file by the kernel where
@@ -32,11 +34,13 @@ stall: the mirror is down), :class:`~dchub_client.errors.HTTPStatusError` or
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
+import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from dchub_client import __version__, constants
@@ -53,6 +57,8 @@ USER_AGENT = f"dchub-client/{__version__}"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Idle connections kept per host.
 _MAX_IDLE = 32
+#: New connections to a host that may wait for their first answer at once (see :class:`_Openings`).
+_MAX_OPENING = 4
 #: An error answer whose body is at most this long is read to keep its connection; longer ones close it.
 _DRAIN_BYTES = 64 << 10
 #: Raised by a pooled connection the server had closed (retried once on a new connection).
@@ -244,6 +250,45 @@ class _Pool:
 _POOL = _Pool()
 
 
+class _Openings:
+    """New connections to a server, at most :data:`_MAX_OPENING` at a time until each is answered.
+
+    A burst of connection attempts overflows a small server's listen queue (``python -m http.server``
+    queues 5; eight download threads open eight connections at once), and the kernel drops the attempts
+    it has no room for: each is sent again a second later, and the whole pull waits for it. Once its
+    first answer has started, a connection has been accepted, so the next one may be opened. A thread
+    that waited while an attempt failed fails the same way at once (the server did not take a
+    connection a moment ago) rather than after a timeout of its own.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict[tuple[Any, ...], threading.Semaphore] = {}
+        self._failed: dict[tuple[Any, ...], tuple[float, str]] = {}
+
+    @contextlib.contextmanager
+    def slot(self, route: _Route) -> Iterator[None]:
+        with self._lock:
+            slots = self._slots.setdefault(route.key, threading.Semaphore(_MAX_OPENING))
+        asked = time.monotonic()
+        with slots:
+            failed = self._failed.get(route.key)
+            if failed is not None and failed[0] >= asked:
+                raise MirrorDownError(failed[1])
+            try:
+                yield
+            except MirrorDownError as err:
+                self._failed[route.key] = (time.monotonic(), str(err))
+                raise
+
+
+_OPENINGS = _Openings()
+
+
 def close_connections() -> None:
     """Close the idle connections kept for reuse (they are also closed at exit)."""
     _POOL.clear()
@@ -292,7 +337,8 @@ class _Exchange:
                 return cls._on(conn, url, route, method, headers, clock, pooled=True)
             except _StaleConnection:
                 pass  # the server closed it while it was idle: once more, on a new connection
-        return cls._on(_open(route), url, route, method, headers, clock, pooled=False)
+        with _OPENINGS.slot(route):
+            return cls._on(_open(route), url, route, method, headers, clock, pooled=False)
 
     @classmethod
     def _on(cls, conn: Connection, url: str, route: _Route, method: str, headers: Mapping[str, str], clock: Clock,

@@ -190,3 +190,82 @@ def test_proxy_variables_are_read_as_urllib_reads_them(env, monkeypatch):
             proxy = urllib.request.getproxies_environment().get(scheme)
             expected = None if not proxy or urllib.request.proxy_bypass_environment(host) else proxy
             assert constants.proxy_url(scheme, host) == expected, (scheme, host)
+
+
+class _SlowToAnswerHandler(http_server.SimpleHTTPRequestHandler):
+    """HTTP/1.1 keep-alive; the first answer on each connection starts 50 ms late. The server records how many
+    connections were waiting for their first answer at once (``opening``, ``most_opening``)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.answered = False
+        with self.server.lock:  # type: ignore[attr-defined]
+            self.server.opening += 1  # type: ignore[attr-defined]
+            self.server.most_opening = max(self.server.most_opening, self.server.opening)  # type: ignore[attr-defined]
+
+    def do_GET(self) -> None:
+        if not self.answered:
+            time.sleep(0.05)
+            self.answered = True
+            with self.server.lock:  # type: ignore[attr-defined]
+                self.server.opening -= 1  # type: ignore[attr-defined]
+        super().do_GET()
+
+
+class _SlowToAnswerServer(KeepAliveServer):
+    handler_class = _SlowToAnswerHandler
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.httpd.lock, self.httpd.opening, self.httpd.most_opening = threading.Lock(), 0, 0
+
+
+def test_new_connections_to_a_server_wait_for_its_answer_four_at_a_time(tmp_path, monkeypatch):
+    """Eight download threads do not open eight connections at once: a small server's listen queue
+    (``python -m http.server`` queues 5) would drop the excess, each dropped one retried a second later."""
+    folder = make_folder(tmp_path / "src", seed=1, n_weights=40, size=300)
+    server = _SlowToAnswerServer(build_hub(tmp_path, {("many", "1.0"): folder}))
+    try:
+        monkeypatch.setenv("DEEPCHEM_MODEL_HUB", server.url)
+        monkeypatch.setenv("DEEPCHEM_HUB_WORKERS", "8")
+        validate_folder(resolve_pretrained("many@1.0").path)
+        assert server.httpd.most_opening <= http._MAX_OPENING == 4
+        assert 4 <= server.connections <= 8 + 1  # the threads still got connections of their own
+    finally:
+        http.close_connections()
+        server.close()
+
+
+def test_threads_waiting_to_connect_fail_with_the_attempts_before_them(monkeypatch):
+    """When the connections being opened fail (a mirror that never answers), the threads waiting for
+    their turn fail at once with the same reason, instead of each waiting out a timeout of its own."""
+    from dchub_client.errors import MirrorDownError
+    from tests._support.servers import SilentServer
+
+    monkeypatch.setenv("DEEPCHEM_HUB_CONNECT_TIMEOUT", "0.5")
+    silent = SilentServer()
+    errors: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            parse_mirror(silent.url).read_bytes("index.json")
+        except MirrorDownError as err:
+            errors.append(err)
+
+    try:
+        start = time.monotonic()
+        threads = [threading.Thread(target=fetch) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(errors) == 8 and all("no answer within 0.5 s" in str(e) for e in errors), errors
+        assert silent.connections == 4  # the four waiting threads never connected
+        assert time.monotonic() - start < 2 * 0.5  # one timeout, not two in a row
+    finally:
+        silent.close()

@@ -130,24 +130,26 @@ def test_a_web_server_running_as_nobody_serves_every_file(shared_tmp: Path) -> N
 
 
 def _serve_as_nobody(folder: Path) -> tuple[subprocess.Popen, str]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _free_port()
     proc = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", SYSTEM_PYTHON,
                              "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(folder)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            _status(url)
-            return proc, url
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("http.server as nobody did not start")
+    try:
+        _wait_until_served(url)
+    except AssertionError:
+        proc.kill()
+        raise
+    return proc, url
+
+
+def _free_port() -> int:
+    """A free loopback port (released for the server about to bind it)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _status(url: str) -> int:
@@ -157,3 +159,47 @@ def _status(url: str) -> int:
             return response.status
     except urllib.error.HTTPError as err:
         return err.code
+
+
+def test_a_pull_from_python_http_server_after_ls_does_not_stall(tmp_path: Path) -> None:
+    """``python -m http.server`` (what a self-hoster tries first) queues 5 connections. After ``dchub ls`` the
+    manifests are cached, so ``dchub pull`` starts with nothing learnt of the mirror and eight download
+    threads: opened all at once, their connections overflowed that queue and the pull waited a second for
+    the kernel to retry the dropped ones. It now takes about as long as with four threads."""
+    from tests._support.hubs import build_hub
+    from tests.journeys._cli import run
+
+    hub = build_hub(tmp_path, {("many", "1.0"): make_folder(tmp_path / "many", seed=4, n_weights=98, size=100)})
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                             "--directory", str(hub)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_served(url)
+
+        def ls_then_pull(cache: str, workers: str | None) -> float:
+            env = {"DEEPCHEM_MODEL_HUB": url, "DEEPCHEM_HUB_CACHE": str(tmp_path / cache),
+                   "DEEPCHEM_HUB_WORKERS": workers}
+            assert run("ls", env=env).returncode == 0
+            start = time.monotonic()
+            pulled = run("pull", "-q", "many", env=env)
+            assert pulled.returncode == 0, pulled.stderr
+            return time.monotonic() - start
+
+        four = min(ls_then_pull(f"c4-{i}", "4") for i in range(2))
+        default = min(ls_then_pull(f"cd-{i}", None) for i in range(2))
+        assert default < four + 0.7, (default, four)  # a dropped connection costs a full second
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _wait_until_served(url: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            _status(url)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not start")
