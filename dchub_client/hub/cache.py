@@ -24,6 +24,7 @@ concurrent builder that loses the race discards its folder and uses the winner's
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import stat
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from dchub_client import constants
-from dchub_client.errors import CacheError, HubFormatError
+from dchub_client.errors import CacheError, DchubError, HubFormatError
 from dchub_client.format import hubfiles, jsonstrict, layout
 from dchub_client.format.atomic import make_temp_dir, make_temp_file, publish_unnamed, remove_tree
 from dchub_client.format.hashing import is_sha256, sha256_file
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 MARKER = layout.SNAPSHOT_MARKER
 #: Temp files and folders older than this are removed by :meth:`Cache.prune`.
 STALE_TEMP_SECONDS = 6 * 3600
+#: What the file system answers when this user may not write somewhere (permissions, a read-only mount).
+_WRITE_REFUSED = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 #: ``F_OFD_SETLKW`` where its ``struct flock`` layout is known (64-bit Linux), else None.
 _OFD_LOCK = getattr(fcntl, "F_OFD_SETLKW", None) if sys.platform == "linux" and sys.maxsize > 2**32 else None
 
@@ -78,10 +81,25 @@ class Cache:
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root) if root is not None else constants.cache_dir()
+        self._setting = "" if root is not None else " (DEEPCHEM_HUB_CACHE)" if constants.cache_setting() else \
+            " (the default cache folder)"
         if os.path.exists(self.root) and not os.path.isdir(self.root):
-            setting = "" if root is not None else " (DEEPCHEM_HUB_CACHE)" if constants.cache_setting() else \
-                " (the default cache folder)"
-            raise CacheError(f"{self.root}: the cache{setting} must be a folder, and this is a file")
+            raise CacheError(f"{self.root}: the cache{self._setting} must be a folder, and this is a file")
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Writes into the cache inside: one the file system refuses (no permission, a cache of another user,
+        a read-only mount) is a :class:`CacheError` naming the cache, the file and what to do, never taken
+        for a mirror's failure (:func:`dchub_client.hub.mirrors.try_mirrors` lets it through)."""
+        try:
+            yield
+        except OSError as err:
+            if isinstance(err, DchubError) or err.errno not in _WRITE_REFUSED:
+                raise
+            where = f": {err.filename}" if err.filename else ""
+            raise CacheError(f"cannot write to the cache {self.root}{self._setting}: {err.strerror}{where}"
+                             f"{_owner_note(err)}; make it writable by this user, or set DEEPCHEM_HUB_CACHE "
+                             "to a folder of your own") from err
 
     # --- blobs ----------------------------------------------------------------------------
 
@@ -118,11 +136,12 @@ class Cache:
     @contextlib.contextmanager
     def _range_locked(self, offset: int) -> Iterator[None]:
         path = self.root / "locks" / "blobs.lock"
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        with self.writing():
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:  # closing the descriptor releases the lock, whatever happens
             fcntl.fcntl(fd, _OFD_LOCK, struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, offset, 1, 0))
             yield
@@ -138,16 +157,18 @@ class Cache:
         """
         target = self._blob_path(sha256)
         folder = os.path.dirname(target)
-        try:
-            fd, tmp = make_temp_file(folder, prefix=f".{sha256[:16]}.")
-        except FileNotFoundError:  # the first blob of the cache
-            os.makedirs(folder, exist_ok=True)
-            fd, tmp = make_temp_file(folder, prefix=f".{sha256[:16]}.")
+        with self.writing():
+            try:
+                fd, tmp = make_temp_file(folder, prefix=f".{sha256[:16]}.")
+            except FileNotFoundError:  # the first blob of the cache
+                os.makedirs(folder, exist_ok=True)
+                fd, tmp = make_temp_file(folder, prefix=f".{sha256[:16]}.")
         try:
             with os.fdopen(fd, "w+b") as handle:
                 yield handle
-            os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-            _install_blob(tmp, target)
+            with self.writing():
+                os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                _install_blob(tmp, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -161,8 +182,9 @@ class Cache:
         likewise. An existing blob is never replaced.
         """
         target = self._blob_path(sha256)
-        if publish_unnamed(target, data, mode=0o444) is None:  # first writer wins: same bytes by hash
-            self._put_named(target, data)
+        with self.writing():
+            if publish_unnamed(target, data, mode=0o444) is None:  # first writer wins: same bytes by hash
+                self._put_named(target, data)
 
     def _put_named(self, target: str, data: bytes | memoryview) -> None:
         tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)[:16]}.{os.getpid()}-"
@@ -192,7 +214,8 @@ class Cache:
         if sha256_file(path) == sha256:
             return True
         log.warning("%s: cached blob is corrupt; removing it", path)
-        _unlink(path)
+        with self.writing():
+            _unlink(path)
         return False
 
     # --- snapshots ------------------------------------------------------------------------
@@ -225,14 +248,15 @@ class Cache:
         except HubFormatError as err:
             raise CacheError(f"cannot build the snapshot of {err}") from err
         target = self.snapshot(name, version, hub=hub)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = make_temp_dir(target.parent, prefix=f".{version}.")
-        try:
-            self._fill_snapshot(tmp, files, where)
-            _write_new_file(tmp / MARKER, (manifest_sha256 + "\n").encode("ascii"))
-            self._install_snapshot(tmp, target, manifest_sha256)
-        finally:
-            remove_tree(tmp)
+        with self.writing():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = make_temp_dir(target.parent, prefix=f".{version}.")
+            try:
+                self._fill_snapshot(tmp, files, where)
+                _write_new_file(tmp / MARKER, (manifest_sha256 + "\n").encode("ascii"))
+                self._install_snapshot(tmp, target, manifest_sha256)
+            finally:
+                remove_tree(tmp)
         return target
 
     def _fill_snapshot(self, tmp: Path, files: list[tuple[str, str]], where: str) -> None:
@@ -284,9 +308,10 @@ class Cache:
         folder = self.snapshot(name, version, hub=hub)
         if not folder.is_dir():
             return False
-        trash = make_temp_dir(folder.parent, prefix=f".{version}.", suffix=".old")
-        os.rename(folder, trash / "x")
-        remove_tree(trash)
+        with self.writing():
+            trash = make_temp_dir(folder.parent, prefix=f".{version}.", suffix=".old")
+            os.rename(folder, trash / "x")
+            remove_tree(trash)
         for empty in (folder.parent, folder.parent.parent):
             with contextlib.suppress(OSError):
                 empty.rmdir()
@@ -473,6 +498,24 @@ def _marker(folder: Path) -> str | None:
         return (folder / MARKER).read_text(encoding="ascii").strip()
     except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
         return None
+
+
+def _owner_note(err: OSError) -> str:
+    """`` (F belongs to USER)`` for the nearest existing folder of a refused path when another user owns it."""
+    if err.errno == errno.EROFS or not err.filename:
+        return ""
+    path = os.path.abspath(os.fsdecode(err.filename))
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    try:
+        import pwd  # Unix only: elsewhere no note
+
+        uid = os.stat(path).st_uid
+        if uid == os.geteuid():
+            return ""
+        return f" ({path} belongs to {pwd.getpwuid(uid).pw_name})"
+    except (ImportError, OSError, KeyError):
+        return ""
 
 
 def _unlink(path: Path) -> None:

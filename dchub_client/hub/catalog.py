@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 from dchub_client import constants
 from dchub_client.errors import (
     CachedIndexWarning,
+    CacheError,
     HubFormatError,
     MirrorError,
     NotAHubError,
@@ -144,7 +145,7 @@ def load_index(cache: Cache, hub: Hub, *, refresh: bool = False, offline: bool =
         raise MirrorError(layout.INDEX_FILE, {"(none)": f"{hub.label} has no mirrors"})
     try:
         return _fetch(cache, hub, hub.mirrors, cached, missing)
-    except (MirrorError, HubFormatError) as err:
+    except (MirrorError, HubFormatError, CacheError) as err:  # CacheError: e.g. a shared cache this user only reads
         if refused:  # the cached copy is no fallback (expired, ...): say why it was not used
             raise refused[0] from err
         if cached is None:
@@ -162,7 +163,7 @@ def _offline(cache: Cache, hub: Hub, cached: _Cached | None, ttl: float, missing
     if local:
         try:
             return _fetch(cache, hub, local, cached, missing)
-        except (MirrorError, HubFormatError):
+        except (MirrorError, HubFormatError, CacheError):
             if cached is None:
                 raise
             return cached.index
@@ -277,15 +278,16 @@ def _fetch(cache: Cache, hub: Hub, mirrors: Sequence[Mirror], cached: _Cached | 
                 missing.append(mirror.root)
                 notes[mirror.root] = _status_note(err)
             raise
-        if cached is not None and sha256_bytes(data) == cached.sha256:
-            _check_identity(cache, hub, cached.index, mirror.locate(layout.INDEX_FILE), mirror.root)
-            _touch(cache, cached.index.name)
-            _record_served(cache, cached.index.name, cached.sha256, mirror.root)
-            _bind(cache, hub, mirror.root, cached.index.name)
-            return cached.index, False
-        obj, index, verdict = _verify(cache, hub, data, mirror.locate(layout.INDEX_FILE), mirror.root)
-        _admit(cache, hub, index, obj, data, mirror.root, verdict)
-        return index, True
+        with cache.writing():
+            if cached is not None and sha256_bytes(data) == cached.sha256:
+                _check_identity(cache, hub, cached.index, mirror.locate(layout.INDEX_FILE), mirror.root)
+                _touch(cache, cached.index.name)
+                _record_served(cache, cached.index.name, cached.sha256, mirror.root)
+                _bind(cache, hub, mirror.root, cached.index.name)
+                return cached.index, False
+            obj, index, verdict = _verify(cache, hub, data, mirror.locate(layout.INDEX_FILE), mirror.root)
+            _admit(cache, hub, index, obj, data, mirror.root, verdict)
+            return index, True
 
     try:
         index, _ = try_mirrors(mirrors, layout.INDEX_FILE, attempt)
@@ -386,6 +388,8 @@ def _touch(cache: Cache, name: str) -> None:
         os.utime(path)
     except FileNotFoundError:
         pass
+    except OSError as err:  # os.utime names no file
+        raise OSError(err.errno, err.strerror, str(path)) from err
 
 
 def _header(index: Index, obj: dict[str, Any], data: bytes, hub: Hub) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from dchub_client import constants
 from dchub_client.errors import (
     BadResponseError,
+    CacheError,
     DigestMismatchError,
     HubFormatError,
     MirrorDownError,
@@ -205,6 +206,8 @@ def try_mirrors(mirrors: Iterable[Mirror], what: str, attempt: Callable[[Mirror]
     for mirror in order:
         try:
             result = attempt(mirror)
+        except CacheError:  # this machine's cache refused a write: no other mirror would do better
+            raise
         except failure_types() as err:
             _failed(record, mirror, what, err)
             failures[mirror.root] = describe(err)

@@ -6,8 +6,13 @@ loopback servers, and checks what a user reads on stderr and what the cache hold
 from __future__ import annotations
 
 import os
+import pwd
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +22,7 @@ from dchub_client.format.hashing import sha256_file
 from dchub_client.hub.cache import Cache
 from tests._support.folders import make_folder
 from tests._support.hubs import build_hub
-from tests.journeys._cli import run
+from tests.journeys._cli import BIN, run
 
 _DOWNLOAD = """
 import sys
@@ -71,3 +76,73 @@ def test_a_mirror_serving_wrong_bytes_alone_is_an_error_naming_the_file(hub, ser
     cache = Path(os.environ["DEEPCHEM_HUB_CACHE"])
     _trusted(cache)
     assert not list(cache.glob("snapshots/*/*/*"))
+
+
+# --- a cache this user cannot write ------------------------------------------------------------------
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Iterator[Path]:
+    """A folder every user can enter (``tmp_path`` is private to the test's user), removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("running as another user needs root (CI runs as root)")
+    base = Path(tempfile.mkdtemp(prefix="dchub-bad-luck-"))
+    os.chmod(base, 0o755)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _as_nobody(base: Path, cache: Path, hub_url: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``dchub ARGS`` (or ``python -c SCRIPT`` when the first argument is ``-c``) run as ``nobody``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPCHEM_", "DCHUB_"))}
+    environment.update(DEEPCHEM_HUB_CACHE=str(cache), DEEPCHEM_MODEL_HUB=hub_url, HOME=str(base / "home"),
+                       XDG_CACHE_HOME=str(base / "home"), XDG_CONFIG_HOME=str(base / "home"), **env)
+    command = [sys.executable, *args] if args[0] == "-c" else [str(BIN / "dchub"), *args]
+    return subprocess.run(["setpriv", "--reuid=nobody", f"--regid={pwd.getpwnam('nobody').pw_gid}", "--clear-groups",
+                           "--", *command], capture_output=True, text=True, timeout=120, env=environment, cwd=base)
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_cache_of_another_user_is_named_never_blamed_on_the_mirror(hub, serve, shared):
+    url = serve(hub).url
+    cache = shared / "cache"  # root's: what `sudo dchub pull` leaves behind, or a lab's shared cache
+    done = run("pull", "-q", "m@1.0", env={"DEEPCHEM_MODEL_HUB": url, "DEEPCHEM_HUB_CACHE": str(cache)})
+    assert done.returncode == 0, done.stderr
+    before = {p: p.read_bytes() for p in _files(cache)}
+    # what it holds loads from it, and a refresh of the index that cannot be written is a warning naming the cache
+    done = _as_nobody(shared, cache, url, "pull", "m@1.0", DEEPCHEM_HUB_INDEX_TTL="0")
+    assert done.returncode == 0 and done.stdout.strip().endswith("/test-hub/m/1.0"), done.stderr
+    assert done.stderr.startswith(f"dchub: warning: could not refresh the index of hub 'test-hub' (cannot write to "
+                                  f"the cache {cache} (DEEPCHEM_HUB_CACHE): Permission denied: {cache}/"), done.stderr
+    assert url not in done.stderr and done.stderr.count("\n") == 1
+    # what it does not hold: one line naming the cache, the file, its owner and what to do; the mirror is not blamed
+    rebuilt = build_hub(shared, {("m", "2.0"): make_folder(shared / "src", seed=3, card=None)}, out="hub2")
+    url = serve(rebuilt).url
+    for args in (("pull", "m@2.0"), ("-c", _DOWNLOAD, "m@2.0")):
+        done = _as_nobody(shared, shared / "cache", url, *args)
+        assert done.returncode == 1 and done.stdout == ""
+        message = done.stderr.splitlines()[-1]
+        assert re.search(rf"cannot write to the cache {cache} \(DEEPCHEM_HUB_CACHE\): Permission denied: {cache}/\S+ "
+                         rf"\({cache}\S* belongs to root\); make it writable by this user, or set DEEPCHEM_HUB_CACHE "
+                         "to a folder of your own$", message), done.stderr
+        assert "from any mirror" not in done.stderr and f"{url}:" not in done.stderr
+    assert done.stderr.count("\n") > 1  # a script shows the traceback, ending in the CacheError
+    assert run("pull", "m@1.0", env={"DEEPCHEM_MODEL_HUB": None, "DEEPCHEM_HUB_OFFLINE": "1",
+                                     "DEEPCHEM_HUB_CACHE": str(cache)}).returncode == 0
+    assert {p: p.read_bytes() for p in _files(cache)} == before
+
+
+def test_a_read_only_cache_folder_is_named(hub, serve, shared):
+    cache = shared / "cache"
+    cache.mkdir()
+    os.chown(cache, pwd.getpwnam("nobody").pw_uid, pwd.getpwnam("nobody").pw_gid)
+    os.chmod(cache, 0o555)
+    done = _as_nobody(shared, cache, serve(hub).url, "pull", "m@1.0")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (f"dchub: error: cannot write to the cache {cache} (DEEPCHEM_HUB_CACHE): Permission denied: "
+                           f"{cache}/hubs; make it writable by this user, or set DEEPCHEM_HUB_CACHE to a folder of "
+                           "your own\n")
+    assert not list(cache.iterdir())
