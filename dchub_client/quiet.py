@@ -11,7 +11,9 @@ TensorFlow's native absl lines ("oneDNN custom operations are on", "Could not fi
 * :func:`frameworks_quiet` (``from_pretrained``, ``load_pipeline``, ``Pipeline.predict``, recipes):
   the same loggers at ERROR while inside, RDKit's log blocked, and with ``native=True`` the process's
   stderr (file descriptor 2) captured while inside, so native lines are not shown; if the block raises,
-  what was captured is written out after all, so nothing that explains a failure is hidden.
+  what was captured is written out after all, so nothing that explains a failure is hidden (unless dchub
+  refused the folder's own files, a :class:`~dchub_client.errors.PretrainedFormatError` naming the file and
+  the problem: the frameworks' start-up lines would only bury it).
 
 Nothing is silenced when ``DCHUB_DEBUG=1`` or after :func:`set_verbose` (the CLIs' ``-v``).
 """
@@ -26,6 +28,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dchub_client import constants
+from dchub_client.errors import PretrainedFormatError
 
 #: Python loggers of the frameworks a model load or a recipe may import.
 FRAMEWORK_LOGGERS = ("deepchem", "tensorflow", "absl", "keras", "tf_keras", "h5py", "torch", "jax", "numexpr",
@@ -133,7 +136,8 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 @contextlib.contextmanager
 def _stderr_captured() -> Iterator[None]:
-    """Send file descriptor 2 to a temp file while inside; replay it if the block raises.
+    """Send file descriptor 2 to a temp file while inside; replay it if the block raises (not for a
+    :class:`PretrainedFormatError`: a malformed, truncated or changed file that the error names).
 
     Python's own ``sys.stderr`` (when it is file descriptor 2) is pointed at the real stderr meanwhile,
     so warnings, ``print(..., file=sys.stderr)`` and :class:`StderrHandler` still reach the terminal.
@@ -157,8 +161,8 @@ def _stderr_captured() -> Iterator[None]:
         failed = False
         try:
             yield
-        except BaseException:
-            failed = True
+        except BaseException as err:
+            failed = not isinstance(err, PretrainedFormatError)
             raise
         finally:
             real.flush()

@@ -146,3 +146,51 @@ def test_a_read_only_cache_folder_is_named(hub, serve, shared):
                            f"{cache}/hubs; make it writable by this user, or set DEEPCHEM_HUB_CACHE to a folder of "
                            "your own\n")
     assert not list(cache.iterdir())
+
+
+# --- a damaged folder: one error, without the frameworks' start-up lines --------------------------------
+
+_SAVE = """
+import sys
+import dchub_client
+import deepchem as dc
+model = dc.models.MultitaskRegressor(1, 64, layer_sizes=[8])
+dchub_client.to_pretrained(model, sys.argv[1], featurizer=dc.feat.CircularFingerprint(size=64))
+"""
+_LOAD = """
+import sys
+import dchub_client
+dchub_client.from_pretrained(sys.argv[1])
+"""
+_TRACEBACK = ("Traceback (most recent call last):", "  ", "dchub_client.errors.")
+
+
+def test_a_damaged_weight_is_one_error_without_what_the_frameworks_printed_meanwhile(tmp_path):
+    """Building the model imports DeepChem, and TensorFlow prints its native start-up lines (absl, oneDNN,
+    CUDA); they are captured while the model is built and replayed when the build fails, except when dchub
+    refused the folder's own files: then the error says everything, and they would only bury it."""
+    pytest.importorskip("deepchem")
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    saved = subprocess.run([sys.executable, "-c", _SAVE, str(tmp_path / "m")], capture_output=True, text=True,
+                           env=env, timeout=300)
+    assert saved.returncode == 0, saved.stderr
+    weight = "multitaskregressor-layers.0-0.npy"
+    truncated, edited = shutil.copytree(tmp_path / "m", tmp_path / "truncated"), tmp_path / "m"
+    os.truncate(truncated / weight, (truncated / weight).stat().st_size - 100)
+    before = (edited / weight).stat()
+    with open(edited / weight, "r+b") as handle:  # one byte changed in place, size and mtime kept
+        handle.seek(-1, os.SEEK_END)
+        last = handle.read(1)
+        handle.seek(-1, os.SEEK_END)
+        handle.write(bytes([last[0] ^ 1]))
+    os.utime(edited / weight, ns=(before.st_atime_ns, before.st_mtime_ns))
+    done = run("predict", str(truncated), "CCO", env={"TF_USE_LEGACY_KERAS": "1"})
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (f"dchub: error: {truncated / weight}: file truncated: "
+                           f"{before.st_size - 100} bytes, expected {before.st_size}\n")
+    script = subprocess.run([sys.executable, "-c", _LOAD, str(edited)], capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert script.returncode == 1
+    lines = script.stderr.splitlines()
+    assert lines[-1].startswith(f"dchub_client.errors.ChecksumError: {edited / weight}: sha256 mismatch: "), lines[-1]
+    assert [line for line in lines if line and not line.startswith(_TRACEBACK)] == [], script.stderr
