@@ -138,6 +138,8 @@ def load_index(cache: Cache, hub: Hub, *, refresh: bool = False, offline: bool =
     if offline:
         return _offline(cache, hub, cached, ttl, missing)
     if cached is not None and not refresh and cached.age < ttl:
+        log.info("hub %r: the index cached %.0f s ago (fetched again after %g s: DEEPCHEM_HUB_INDEX_TTL)",
+                 cached.index.name, cached.age, ttl)
         return cached.index
     if not hub.mirrors:
         if cached is not None:
@@ -284,9 +286,12 @@ def _fetch(cache: Cache, hub: Hub, mirrors: Sequence[Mirror], cached: _Cached | 
                 _touch(cache, cached.index.name)
                 _record_served(cache, cached.index.name, cached.sha256, mirror.root)
                 _bind(cache, hub, mirror.root, cached.index.name)
+                log.info("hub %r: %s serves the cached index, unchanged", cached.index.name, mirror.root)
                 return cached.index, False
             obj, index, verdict = _verify(cache, hub, data, mirror.locate(layout.INDEX_FILE), mirror.root)
             _admit(cache, hub, index, obj, data, mirror.root, verdict)
+            log.info("hub %r: index fetched from %s (%s, %s)", index.name, mirror.root,
+                     counted(len(index.models), "model"), _signed(verdict, trust.SIGNATURES_KEY in obj))
             return index, True
 
     try:
@@ -306,6 +311,14 @@ def _fetch(cache: Cache, hub: Hub, mirrors: Sequence[Mirror], cached: _Cached | 
                          "address they were fetched from, or DEEPCHEM_HUB_OFFLINE=1 to load from the cache")
         raise
     return index
+
+
+def _signed(verdict: trust.Verdict, signed: bool) -> str:
+    """How the index was trusted, for the log."""
+    if verdict.checked:
+        keys = ", ".join(map(trust.short_keyid, verdict.signed_by))
+        return f"signed by {counted(len(verdict.signed_by), 'trusted key')}: {keys}"
+    return "signed, but no trusted keys are configured to check it" if signed else "unsigned"
 
 
 def _status_note(err: BaseException) -> str:

@@ -39,6 +39,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,7 @@ from dchub_client.format.hashing import CHUNK_SIZE, sha256_bytes, shown_pair
 from dchub_client.format.hubfiles import FileEntry, Part, blob_path
 from dchub_client.hub.cache import Cache
 from dchub_client.hub.mirrors import Mirror, describe, failure_types, try_mirrors
+from dchub_client.humanize import counted, human_size
 
 if TYPE_CHECKING:
     from dchub_client.hub.http import ReadInto, SpliceInto
@@ -467,13 +469,17 @@ def fetch_files(cache: Cache, mirrors: Sequence[Mirror], entries: Sequence[FileE
         missing = _missing(cache, entries)  # under the lock: another process may have fetched some meanwhile
         if not missing:
             return
-        bar = _progress_bar(sum(e.size for e in missing), label) if progress else None
+        size = sum(e.size for e in missing)
+        bar = _progress_bar(size, label) if progress else None
+        start = time.monotonic()
         try:
             with _logging_above(bar):
                 _fetch_all(cache, mirrors, missing, label, bar)
         finally:
             if bar is not None:
                 bar.close()
+        log.info("%s: fetched and verified %s (%s) of %s in %.2f s", label or "files", counted(len(missing), "file"),
+                 human_size(size), counted(len(entries), "file"), time.monotonic() - start)
 
 
 def _missing(cache: Cache, entries: Sequence[FileEntry]) -> list[FileEntry]:
@@ -497,6 +503,8 @@ def _fetch_all(cache: Cache, mirrors: Sequence[Mirror], missing: list[FileEntry]
         _fetch_one(cache, mirrors, entry, what=f"{label}/{entry.path}" if label else entry.path, progress=bar)
 
     workers = min(download_threads(mirrors), len(missing))
+    log.info("%s: fetching %s from %s, %s at a time", label or "files", counted(len(missing), "file"),
+             mirrors[0].root if mirrors else "no mirror", workers)
     if workers == 1:
         for entry in missing:
             job(entry)

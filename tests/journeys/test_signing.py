@@ -137,8 +137,18 @@ def test_a_key_id_in_an_error_is_the_one_keygen_printed_beside_its_files(tmp_pat
     _ok(_run("hubgen", "build", str(_manifest(tmp_path)), "--out", str(hub), "--sign-key", str(tmp_path / "keys" / "b.pem")))
     a_pub = str(tmp_path / "keys" / "a.pub")
     trusted_a = f"(signed by {ids['b']}; trusted: {ids['a']} ({a_pub}))"  # the file named beside its id
-    _refused(_run("dchub", "pull", "-q", "esol-gc", env={"DEEPCHEM_MODEL_HUB": serve(hub).url,
+    url = serve(hub).url
+    _refused(_run("dchub", "pull", "-q", "esol-gc", env={"DEEPCHEM_MODEL_HUB": url,
                                                         "DEEPCHEM_HUB_TRUSTED_KEYS": a_pub}), trusted_a)
+    told = _run("dchub", "-v", "pull", "-q", "esol-gc", env={"DEEPCHEM_MODEL_HUB": url,
+                                                            "DEEPCHEM_HUB_TRUSTED_KEYS": str(tmp_path / "keys" / "b.pub")})
+    _ok(told)  # -v says where the index came from, how it was trusted, and what was fetched
+    assert f"dchub: info: hub 'lab': index fetched from {url} (2 models, signed by 1 trusted key: {ids['b']})" \
+        in told.stderr, told.stderr
+    assert "dchub: info: esol-gc@1.0: fetching 4 files from " in told.stderr, told.stderr
+    assert "dchub: info: esol-gc@1.0: fetched and verified 4 files (" in told.stderr, told.stderr
+    unchecked = _run("dchub", "-v", "ls", env={"DEEPCHEM_MODEL_HUB": url, "DEEPCHEM_HUB_CACHE": str(tmp_path / "c2")})
+    assert "(2 models, signed, but no trusted keys are configured to check it)" in _ok(unchecked) + unchecked.stderr
     untrusted = _run("hubgen", "verify", str(hub), "--trusted-key", a_pub)
     assert untrusted.returncode == 1 and trusted_a in untrusted.stdout, untrusted.stdout
     b_text = (tmp_path / "keys" / "b.pub").read_text().strip()  # given as text: no file to name
@@ -191,3 +201,13 @@ def test_a_tampered_index_cached_without_keys_says_how_to_recover(tmp_path, serv
     _ok(_run("dchub", "ls", "default", "--refresh", env={"DEEPCHEM_MODEL_HUB": good, **trusting}))  # the advice
     _ok(_run("dchub", "pull", "-q", "esol-gc", env={"DEEPCHEM_MODEL_HUB": good, "DEEPCHEM_HUB_OFFLINE": "1",
                                                     **trusting}))
+
+
+def test_verbose_says_an_index_is_unsigned(tmp_path, serve):
+    hub = tmp_path / "hub"
+    _ok(_run("hubgen", "build", str(_manifest(tmp_path)), "--out", str(hub)))
+    url = serve(hub).url
+    told = _run("dchub", "-v", "ls", env={"DEEPCHEM_MODEL_HUB": url})
+    assert f"dchub: info: hub 'lab': index fetched from {url} (2 models, unsigned)" in told.stderr, told.stderr
+    again = _run("dchub", "-v", "ls", env={"DEEPCHEM_MODEL_HUB": url})
+    assert "dchub: info: hub 'lab': the index cached " in again.stderr, again.stderr
