@@ -65,8 +65,10 @@ def _info(sub: argparse._SubParsersAction) -> None:
 
 
 def _pull(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pull", help="download a model into the cache (verified)")
-    p.add_argument("spec", metavar="[HUB:]NAME[@VERSION]")
+    p = sub.add_parser("pull", help="download models into the cache (verified)",
+                       description="Download each model into the cache, verified, and print its snapshot folder, "
+                                   "one line per model, in order.")
+    p.add_argument("specs", nargs="+", metavar="[HUB:]NAME[@VERSION]")
     p.add_argument("--refresh", action="store_true", help="fetch a new index")
     p.add_argument("--verify", action="store_true", help="re-hash cached files first")
     p.add_argument("-q", "--quiet", action="store_true",

@@ -229,9 +229,10 @@ def _info_plain(folder: Path) -> int:
 
 
 def run_pull(args: argparse.Namespace) -> int:
-    resolved = resolve_pretrained(args.spec, refresh=args.refresh, verify=args.verify,
-                                  progress=terminal.shows_progress(args.quiet))
-    print(resolved.path)
+    for spec in args.specs:  # the first failure stops the command; what was pulled stays cached
+        resolved = resolve_pretrained(spec, refresh=args.refresh, verify=args.verify,
+                                      progress=terminal.shows_progress(args.quiet))
+        print(resolved.path, flush=True)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -46,6 +47,21 @@ def test_pull_and_path(hub_url, capsys):
     validate_folder(snapshot)
     assert main(["path", "esol-gc", "--offline"]) == 0
     assert capsys.readouterr().out.strip() == str(snapshot)
+
+
+def test_pull_takes_several_models_and_stops_at_the_first_failure(hub_url):
+    from tests.journeys._cli import run
+
+    both = run("pull", "esol-gc", "esol-mtr@0.1")
+    assert both.returncode == 0, both.stderr
+    cache = Cache()
+    assert both.stdout.splitlines() == [str(cache.snapshot("esol-gc", "1.1.0", hub="test-hub")),
+                                        str(cache.snapshot("esol-mtr", "0.1", hub="test-hub"))]
+    for line in both.stdout.splitlines():
+        validate_folder(Path(line))
+    failed = run("pull", "esol-gc@1.0.0", "esol-g", "esol-mtr")
+    assert failed.returncode == 1 and "no model named 'esol-g'" in failed.stderr, failed.stderr
+    assert failed.stdout.splitlines() == [str(cache.snapshot("esol-gc", "1.0.0", hub="test-hub"))]
 
 
 def test_errors_are_one_line_and_exit_1(hub_url, capsys, monkeypatch):
