@@ -20,8 +20,9 @@ from hubgen.site import reader, svg
 
 logger = logging.getLogger(__name__)
 
-#: Changes whenever the sampling or binning changes, so old entries are not reused.
-_VERSION = f"1:{reader.SAMPLE_ELEMENTS}:{reader.SAMPLE_CHUNKS}:{svg.histogram.__defaults__}"
+#: Changes whenever the sampling, the binning or the labels' number format (``svg.number``) changes, so old
+#: entries are not reused (2: whole numbers from 100 up read ``1,883``, not ``1.88e+03``).
+_VERSION = f"2:{reader.SAMPLE_ELEMENTS}:{reader.SAMPLE_CHUNKS}:{svg.histogram.__defaults__}"
 
 
 class HistogramCache:

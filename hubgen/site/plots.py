@@ -2,7 +2,8 @@
 
 * :func:`parity`: predicted against measured values of a held-out set, one point per molecule;
 * :func:`roc`: ROC curves, one per task (for a few tasks);
-* :func:`auc_bars`: one bar per task's ROC-AUC, with the 0.5 line of a random ranking (for many);
+* :func:`auc_bars`: one bar per task's ROC-AUC, with the dashed 0.5 line of a random ranking, labelled
+  at its foot (for many);
 * :func:`labelled_histogram`: a histogram with an axis title (training-set molecular weight, logP).
 
 Every chart is at most :data:`WIDTH` user units wide and is drawn at that size, so its 11 px text
@@ -28,6 +29,10 @@ MAX_CURVES = 4
 _BAR_ROW = 20
 _BAR_LABEL = 104
 _BAR_VALUE = 44
+#: Below the bars: the label of the dashed chance line.
+_BAR_LEGEND = 18
+#: What the dashed line of :func:`auc_bars` marks (also its tooltip).
+CHANCE_LABEL = "ROC-AUC 0.5: a random ranking"
 
 
 def _r(value: float) -> float:
@@ -122,7 +127,7 @@ class AucBar:
 
 @dataclass(frozen=True)
 class AucBars:
-    """One ROC-AUC bar per task, on a 0-1 scale, with the 0.5 line."""
+    """One ROC-AUC bar per task, on a 0-1 scale, with the 0.5 line labelled ``chance_label`` at ``legend_y``."""
 
     width: int
     height: int
@@ -131,6 +136,8 @@ class AucBars:
     bar_span: int
     chance_x: float
     bars: tuple[AucBar, ...]
+    legend_y: float = 0.0
+    chance_label: str = CHANCE_LABEL
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -214,8 +221,9 @@ def auc_bars(aucs: Sequence[tuple[str, float, int]]) -> AucBars:
                         text_y=i * _BAR_ROW + _BAR_ROW - 6, value_x=_r(_BAR_LABEL + max(auc, 0) * span + 4),
                         below_chance=auc < 0.5, labelled=n)
                  for i, (task, auc, n) in enumerate(aucs))
-    return AucBars(width=WIDTH, height=max(len(bars), 1) * _BAR_ROW + 4, label_width=_BAR_LABEL - 6,
-                   bar_left=_BAR_LABEL, bar_span=span, chance_x=_r(_BAR_LABEL + 0.5 * span), bars=bars)
+    rows = max(len(bars), 1) * _BAR_ROW + 4
+    return AucBars(width=WIDTH, height=rows + _BAR_LEGEND, label_width=_BAR_LABEL - 6, bar_left=_BAR_LABEL,
+                   bar_span=span, chance_x=_r(_BAR_LABEL + 0.5 * span), bars=bars, legend_y=rows + 12)
 
 
 def labelled_histogram(values: Sequence[float], bins: int = 24) -> Histogram | None:

@@ -62,8 +62,18 @@ class Histogram:
     axis_y: int = _HIST_HEIGHT + 13
 
 
+#: Numbers at least this large (in magnitude) and below :data:`_PLAIN_BELOW` are written whole, with
+#: thousands separators (``1,883``): three significant digits would write them ``1.88e+03``.
+_WHOLE_FROM = 100
+_PLAIN_BELOW = 999_999.5
+
+
 def number(value: float) -> str:
-    """A short, stable text for a number (``0.0123``, ``1.5e+06``)."""
+    """A short, stable text for a number: three significant digits (``0.0123``, ``45.1``), whole numbers
+    from 100 up to a million (``1,883``), scientific notation only for very small or large ones
+    (``1.2e-05``, ``1.5e+06``)."""
+    if _WHOLE_FROM <= abs(value) < _PLAIN_BELOW:
+        return f"{value:,.0f}"
     return f"{value:.3g}"
 
 

@@ -195,3 +195,94 @@ def test_narrow_screen_has_no_page_overflow(hub: Path, browser: Any) -> None:
         _shot(tab, "model-narrow")
     finally:
         context.close()
+
+
+#: The whitespace-separated tokens of an element's text that the browser laid out over more than one line.
+SPLIT_TOKENS = """(el) => { const split = []; const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    for (const m of n.textContent.matchAll(/\\S+/g)) {
+      const r = document.createRange(); r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);
+      if (new Set(Array.from(r.getClientRects()).map(c => Math.round(c.top))).size > 1) { split.push(m[0]); }
+    } }
+  return split; }"""
+#: Mean brightness of the outer 6 px columns of an element's screenshot, (left, right).
+EDGE_STRIPS = 6
+
+
+def _edges(png: bytes) -> tuple[float, float]:
+    import io
+
+    from PIL import Image, ImageStat
+
+    image = Image.open(io.BytesIO(png)).convert("L")
+    width, height = image.size
+    left = ImageStat.Stat(image.crop((0, 0, EDGE_STRIPS, height))).mean[0]
+    right = ImageStat.Stat(image.crop((width - EDGE_STRIPS, 0, width, height))).mean[0]
+    return left, right
+
+
+def test_phone_metrics_table_fits_its_box(hub: Path, browser: Any) -> None:
+    """At 390 px a metrics table with a data-set column fits its box: it was 7 px wider (13 px on the example
+    hub's pages), its last column cut off with nothing saying that it scrolls."""
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    try:
+        tab = context.new_page()
+        tab.goto((hub / "models/tox-clf/index.html").as_uri())
+        tab.wait_for_load_state("load")
+        assert tab.locator("#metrics-table th").last.text_content() == "Data set"
+        box = tab.locator("#metrics-table").locator("xpath=..")
+        assert box.evaluate("b => b.scrollWidth - b.clientWidth") <= 0
+    finally:
+        context.close()
+
+
+def test_a_table_that_scrolls_shades_the_side_with_more(hub: Path, browser: Any) -> None:
+    """A table that cannot fit a phone (the weights) shades the edge it scrolls towards, as docs sites do."""
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    try:
+        tab = context.new_page()
+        tab.goto((hub / "models/tox-clf/index.html").as_uri())
+        tab.wait_for_load_state("load")
+        tab.click("#engineering > summary")
+        box = tab.locator("#weights-table").locator("xpath=..")
+        assert box.evaluate("b => b.scrollWidth - b.clientWidth") > 50  # it has to scroll
+        box.evaluate("b => { b.firstElementChild.style.visibility = 'hidden'; }")  # the box's own background only
+        left, right = _edges(box.screenshot())
+        assert right < left - 5, (left, right)  # more on the right: its edge is shaded
+        box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
+        left, right = _edges(box.screenshot())
+        assert left < right - 5, (left, right)  # scrolled to the end: the shade moved left
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_commands_never_break_inside_a_token_and_copy_intact(hub: Path, browser: Any, width: int) -> None:
+    """At 390 px the install command broke inside ".[torch,deepchem]": a command now keeps its line and
+    scrolls inside its box, on a desktop it fits, and Copy yields the single-line command."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    try:
+        tab = context.new_page()
+        with serving(hub) as server:
+            tab.goto(server.url + "models/esol-mtr/index.html")
+            tab.wait_for_load_state("networkidle")
+            tab.click("#engineering > summary")
+            snippets = tab.locator(".snippet pre:not(.bibtex)").all()
+            for pre in snippets:
+                assert pre.evaluate(SPLIT_TOKENS) == [], (width, pre.text_content())
+            assert len(snippets) == 5  # install from a clone, from a wheel, the hub, the pipeline, the model
+            assert tab.evaluate("document.documentElement.scrollWidth") <= width
+            install = tab.locator("#snippet-install")
+            if width == 1280:
+                assert install.evaluate("p => p.scrollWidth <= p.clientWidth")
+            tab.click("button[data-copy=snippet-install]")
+            tab.wait_for_function("() => document.querySelector('button[data-copy=snippet-install]').textContent"
+                                  " === 'Copied'")
+            assert tab.evaluate("navigator.clipboard.readText()") == \
+                'pip install -c constraints.txt -e ".[torch,deepchem]"'
+            assert tab.text_content("#snippet-wheel") == 'pip install "dchub-0.1.0-py3-none-any.whl[torch,deepchem]"'
+            ARTIFACTS.mkdir(exist_ok=True)
+            install.screenshot(path=str(ARTIFACTS / f"site-install-{width}.png"))
+    finally:
+        context.close()

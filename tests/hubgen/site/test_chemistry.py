@@ -47,7 +47,7 @@ def _files(task: str, n_tasks: int, rng: np.random.Generator) -> dict[str, bytes
         "training_set.json": json.dumps({"split": "random, training part", "molecules": 6, "distinct_scaffolds": 2,
                                          "acyclic": 3, "scaffolds": [{"smiles": "c1ccccc1", "count": 3},
                                                                      {"smiles": "c1ccncc1", "count": 1}],
-                                         "molecular_weight": [46.1, 94.1, 151.2, 45.1, 79.1, 122.1],
+                                         "molecular_weight": [46.1, 94.1, 1202.6, 45.1, 79.1, 122.1],
                                          "logp": [-0.1, 1.4, 0.5, -0.2, 0.8, 1.3]}).encode(),
         "reference_predictions.json": json.dumps({"smiles": SMILES[:3], "examples": 3, "predictions": reference,
                                                   "similarity": [1.0, 0.2, 0.9]}).encode(),
@@ -125,6 +125,8 @@ def test_regressor_page_has_contract_examples_parity_and_warning(hub):
     assert 'role="alert"' in page and "R² below 0" in page and 'class="warn"' in page
     assert "verdict-misses" in page and "misses the published spread" in page and "0.97 ± 0.01" in page
     assert page.count("molecular weight (g/mol)") == 1 and page.count("logP (Crippen)") == 1
+    ticks = re.findall(r'<text class="tick"[^>]*>([^<]*)</text>', page)
+    assert "1,203" in ticks and not [t for t in ticks if "e+" in t]  # the heaviest molecule read 1.2e+03
     assert len(re.findall(r'<figure class="scaffold">', page)) == 2
     assert "at least <strong>0.4</strong>" in page and "90%" in page
     assert 'id="bibtex"' in page and 'data-copy="bibtex"' in page and "delaney2004esol" in page
@@ -141,6 +143,13 @@ def test_classifier_pages_draw_roc_curves_or_auc_bars(hub):
     many = _page(hub, "many")
     assert re.findall(r'data-bars="(\d+)"', many) == ["6", "6"] and "data-curves" not in many
     assert many.count('class="below-chance"') == 2  # the backwards task, in both splits
+    for svg in re.findall(r'<svg class="plot auc-bars".*?</svg>', many, re.S):  # the dashed line says what it is
+        height = float(re.search(r'viewBox="0 0 \d+ ([\d.]+)"', svg).group(1))
+        line_end = float(re.search(r'<line class="chance"[^>]*y2="([\d.]+)"', svg).group(1))
+        label = re.search(r'<text class="chance"[^>]*y="([\d.]+)"[^>]*>([^<]+)</text>', svg)
+        last_bar = max(float(y) for y in re.findall(r'<rect class="bar"[^>]*y="([\d.]+)"', svg)) + 14
+        assert label and label.group(2) == "ROC-AUC 0.5: a random ranking"
+        assert last_bar <= line_end < float(label.group(1)) <= height
 
 
 def test_every_file_of_every_version_is_linked_through_its_blobs(hub):

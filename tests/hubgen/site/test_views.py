@@ -52,6 +52,16 @@ def test_numbers() -> None:
     assert [size_text(n) for n in (0, 1023, 1536, 5 << 20)] == ["0 B", "1023 B", "1.5 KiB", "5.0 MiB"]
 
 
+def test_chart_numbers_read_plainly() -> None:
+    """Axis and histogram labels: a molecular weight of 1883 read ``1.88e+03``; scientific notation is kept
+    for very small and very large values only."""
+    values = (0, 0.0123, 45.06, 123.4, 999.6, 1883.4, -1883.4, 45_678.9, 1.2e-5, 1.5e6)
+    assert [svg.number(v) for v in values] == \
+        ["0", "0.0123", "45.1", "123", "1,000", "1,883", "-1,883", "45,679", "1.2e-05", "1.5e+06"]
+    hist = svg.histogram(np.array([9.01, 500.0, 1883.4]), bins=2)
+    assert hist is not None and (hist.low, hist.high) == ("9.01", "1,883") and "e+" not in hist.bars[1].label
+
+
 def test_histogram_geometry() -> None:
     values = np.array([0.0, 0.0, 1.0, np.nan, np.inf], dtype=np.float32)
     hist = svg.histogram(values, bins=2)
