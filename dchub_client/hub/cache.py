@@ -52,6 +52,11 @@ log = logging.getLogger(__name__)
 MARKER = layout.SNAPSHOT_MARKER
 #: Temp files and folders older than this are removed by :meth:`Cache.prune`.
 STALE_TEMP_SECONDS = 6 * 3600
+#: A blob's temp file that no process holds (its download was killed) is removed by :meth:`Cache.prune` once
+#: unchanged this long (the delay only covers the instant between its creation and its writer locking it).
+ABANDONED_TEMP_SECONDS = 60
+#: The temp files of :meth:`Cache.blob_writer`, held by their writer (:func:`_hold`).
+_HELD_TEMPS = "blobs/sha256/.*.tmp"
 #: What the file system answers when this user may not write somewhere (permissions, a read-only mount).
 _WRITE_REFUSED = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 #: ``F_OFD_SETLKW`` where its ``struct flock`` layout is known (64-bit Linux), else None.
@@ -163,6 +168,7 @@ class Cache:
             except FileNotFoundError:  # the first blob of the cache
                 os.makedirs(folder, exist_ok=True)
                 fd, tmp = make_temp_file(folder, prefix=f".{sha256[:16]}.")
+        _hold(fd)
         try:
             with os.fdopen(fd, "w+b") as handle:
                 yield handle
@@ -369,8 +375,9 @@ class Cache:
     # --- maintenance ----------------------------------------------------------------------
 
     def prune(self, keep: set[str] | None = None) -> tuple[int, int]:
-        """Remove blobs no snapshot uses (except *keep*), temp files older than six hours, and the notes
-        of verified folders that are gone (:func:`dchub_client.format.stamps.forget_missing`).
+        """Remove blobs no snapshot uses (except *keep*), temp files older than six hours or of a download
+        that was killed (a blob's temp file no process holds, unchanged for a minute), and the notes of
+        verified folders that are gone (:func:`dchub_client.format.stamps.forget_missing`).
 
         Run it while no other process is pulling into this cache: a blob fetched a moment ago
         but not yet linked into its snapshot counts as unused. Returns ``(files removed, bytes freed)``.
@@ -388,7 +395,12 @@ class Cache:
                 _unlink(blob)
         for path in self._stale_temps():
             removed += 1
-            remove_tree(path) if path.is_dir() else _unlink(path)
+            if path.is_dir():
+                remove_tree(path)
+            else:
+                with contextlib.suppress(OSError):
+                    freed += path.lstat().st_size
+                _unlink(path)
         return removed + stamps.forget_missing(self.root), freed
 
     def _flatten_legacy_blobs(self) -> None:
@@ -412,9 +424,36 @@ class Cache:
                         "snapshots/*/*/.*.old", "verified/.*.tmp"):
             for path in self.root.glob(pattern):
                 with contextlib.suppress(OSError):
-                    if now - path.lstat().st_mtime > STALE_TEMP_SECONDS:
+                    age = now - path.lstat().st_mtime
+                    if age > STALE_TEMP_SECONDS or (pattern == _HELD_TEMPS and age > ABANDONED_TEMP_SECONDS
+                                                    and _abandoned(path)):
                         found.append(path)
         return found
+
+
+def _hold(fd: int) -> None:
+    """Lock a blob's new temp file for as long as its writer has it open: :meth:`Cache.prune` tells a
+    download under way from the leftover of a killed one by this lock (released by the kernel at exit)."""
+    if fcntl is not None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _abandoned(path: Path) -> bool:
+    """True when no process holds the blob temp file *path* (:func:`_hold`): its writer is gone."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 @contextlib.contextmanager

@@ -9,9 +9,11 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -194,3 +196,67 @@ def test_a_damaged_weight_is_one_error_without_what_the_frameworks_printed_meanw
     lines = script.stderr.splitlines()
     assert lines[-1].startswith(f"dchub_client.errors.ChecksumError: {edited / weight}: sha256 mismatch: "), lines[-1]
     assert [line for line in lines if line and not line.startswith(_TRACEBACK)] == [], script.stderr
+
+
+# --- a download killed halfway -------------------------------------------------------------------------
+
+
+def _temp_files(cache: Path) -> list[Path]:
+    return sorted((cache / "blobs" / "sha256").glob(".*.tmp"))
+
+
+def _started(process: subprocess.Popen, cache: Path) -> Path:
+    """The temp file *process* is downloading into, once some bytes arrived."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        found = [p for p in _temp_files(cache) if p.stat().st_size > 0]
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no download under way in {cache}")
+
+
+def _backdate(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def _dchub(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "dchub"), *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_prune_removes_what_a_killed_download_left_and_never_a_download_under_way(tmp_path, serve):
+    """A 3 MB weight from a slow mirror (about 2 s; one file at a time, the weight before params.json). A download
+    killed with SIGKILL leaves a temp file that `dchub cache prune` removes once a minute old (the time between
+    creating a temp file and locking it); one under way, stopped (SIGSTOP: its temp file unchanged for minutes),
+    is left alone and completes."""
+    weights = {"big-dense.0-0": np.random.default_rng(4).standard_normal(750_000).astype("<f4")}
+    hub = build_hub(tmp_path, {("m", "1.0"): make_folder(tmp_path / "src", weights, card=None)})
+    env = {**os.environ, "DEEPCHEM_MODEL_HUB": serve(hub, {"blobs/": "slow"}).url, "DEEPCHEM_HUB_WORKERS": "1"}
+    for case in ("killed", "stopped"):
+        cache = tmp_path / case
+        env["DEEPCHEM_HUB_CACHE"] = str(cache)
+        pull = subprocess.Popen([str(BIN / "dchub"), "pull", "-q", "m@1.0"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            temp = _started(pull, cache)
+            pull.send_signal(signal.SIGKILL if case == "killed" else signal.SIGSTOP)
+            pull.wait(60) if case == "killed" else None
+            prune = _dchub("cache", "prune", env=env)
+            assert prune.stdout == "removed 0 files, freed 0 B\n" and temp.exists(), prune.stdout  # not a minute old
+            _backdate(temp, 120)
+            prune = _dchub("cache", "prune", env=env)
+            if case == "killed":
+                assert prune.stdout.startswith("removed 1 file, freed ") and not temp.exists(), prune.stdout
+                assert _dchub("pull", "-q", "m@1.0", env=env).returncode == 0
+            else:  # its writer holds it
+                assert prune.stdout == "removed 0 files, freed 0 B\n" and temp.exists(), prune.stdout
+        finally:
+            pull.send_signal(signal.SIGCONT)
+            out, err = pull.communicate(timeout=60)
+        if case == "stopped":
+            assert pull.returncode == 0 and out.strip().endswith("/test-hub/m/1.0"), err
+        assert _temp_files(cache) == []
+        _trusted(cache)
+        verify = _dchub("cache", "verify", env=env)
+        assert verify.returncode == 0 and verify.stdout == "3 of 3 blobs ok\n", verify.stdout  # manifest, params.json, weight
