@@ -274,6 +274,10 @@ class Cache:
                     os.makedirs(os.path.dirname(dest), exist_ok=True)
                     folders.add(os.path.dirname(dest))
                 _link_or_copy(self._blob_path(sha), dest)
+            except FileNotFoundError as err:
+                raise CacheError(f"cannot build the snapshot of {where}: the blob of {relpath!r} is no longer in the "
+                                 f"cache ({err.filename}: removed meanwhile, e.g. by `dchub cache prune` in another "
+                                 "process); run the command again") from err
             except (FileExistsError, NotADirectoryError, IsADirectoryError) as err:
                 raise CacheError(f"cannot build the snapshot of {where}: {relpath!r} clashes with another file "
                                  "of the manifest on this file system (names that differ only in letter case on "
@@ -503,13 +507,16 @@ def _install_blob(tmp: str, target: str) -> None:
 def _link_or_copy(blob: str, dest: str) -> None:
     """Place *blob* at the new name *dest*: a hard link, else a symlink, else a copy into a new file.
 
-    A *dest* that exists already is a :class:`FileExistsError` (never opened, never written).
+    A *dest* that exists already is a :class:`FileExistsError` (never opened, never written); a missing
+    *blob* a :class:`FileNotFoundError` (never a link to nothing).
     """
     for place in (os.link, os.symlink):
+        if place is os.symlink and not os.path.isfile(blob):  # a link to nothing
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), blob)
         try:
             place(blob, dest)
             return
-        except FileExistsError:
+        except (FileExistsError, FileNotFoundError):
             raise
         except OSError:
             pass

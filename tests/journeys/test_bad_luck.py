@@ -22,7 +22,7 @@ import pytest
 
 from dchub_client.format.hashing import sha256_file
 from dchub_client.hub.cache import Cache
-from tests._support.folders import make_folder
+from tests._support.folders import make_folder, validate_folder
 from tests._support.hubs import build_hub
 from tests.journeys._cli import BIN, run
 
@@ -260,3 +260,35 @@ def test_prune_removes_what_a_killed_download_left_and_never_a_download_under_wa
         _trusted(cache)
         verify = _dchub("cache", "verify", env=env)
         assert verify.returncode == 0 and verify.stdout == "3 of 3 blobs ok\n", verify.stdout  # manifest, params.json, weight
+
+
+def test_a_blob_pruned_from_under_a_pull_fails_it_clearly_never_a_snapshot_missing_a_file(tmp_path, serve):
+    """`dchub cache prune` run while a pull is under way (docs/client.md says not to) removes the files that pull
+    fetched but has not linked into its snapshot yet (an unused blob, for prune). The pull then says so and
+    builds no snapshot: it used to link the missing blob by a symlink to nothing and report success."""
+    folder = make_folder(tmp_path / "src", seed=5, n_weights=1, size=750_000, card=None)  # params.json comes first
+    hub = build_hub(tmp_path, {("m", "1.0"): folder})
+    cache = tmp_path / "cache"
+    env = {**os.environ, "DEEPCHEM_MODEL_HUB": serve(hub, {"blobs/": "slow"}).url, "DEEPCHEM_HUB_WORKERS": "1",
+           "DEEPCHEM_HUB_CACHE": str(cache)}
+    pull = subprocess.Popen([str(BIN / "dchub"), "pull", "-q", "m@1.0"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _started(pull, cache)
+        pull.send_signal(signal.SIGSTOP)
+        prune = _dchub("cache", "prune", env=env)
+        assert prune.stdout.startswith("removed 1 file, freed "), prune.stdout  # params.json's blob
+    finally:
+        pull.send_signal(signal.SIGCONT)
+        out, err = pull.communicate(timeout=60)
+    assert (pull.returncode, out) == (1, ""), err
+    assert re.fullmatch(r"dchub: error: cannot build the snapshot of test-hub:m@1\.0 \(manifest \w+…\): the blob of "
+                        r"'params\.json' is no longer in the cache \(\S+: removed meanwhile, e\.g\. by `dchub cache "
+                        r"prune` in another process\); run the command again\n", err), err
+    assert not list(cache.glob("snapshots/*/m/*"))
+    again = _dchub("pull", "-q", "m@1.0", env=env)
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in Path(again.stdout.strip()).iterdir()) == [".dchub-manifest", "params.json",
+                                                                        "toy-dense.0-0.npy"]
+    validate_folder(Path(again.stdout.strip()))
+    _trusted(cache)
