@@ -499,8 +499,10 @@ def _lock_key(entries: Sequence[FileEntry]) -> str:
 
 
 def _fetch_all(cache: Cache, mirrors: Sequence[Mirror], missing: list[FileEntry], label: str, bar: Any) -> None:
+    progress = _Stoppable(bar)
+
     def job(entry: FileEntry) -> None:
-        _fetch_one(cache, mirrors, entry, what=f"{label}/{entry.path}" if label else entry.path, progress=bar)
+        _fetch_one(cache, mirrors, entry, what=f"{label}/{entry.path}" if label else entry.path, progress=progress)
 
     workers = min(download_threads(mirrors), len(missing))
     log.info("%s: fetching %s from %s, %s at a time", label or "files", counted(len(missing), "file"),
@@ -511,7 +513,13 @@ def _fetch_all(cache: Cache, mirrors: Sequence[Mirror], missing: list[FileEntry]
         return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dchub-fetch") as pool:
         futures = [pool.submit(job, e) for e in missing]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # Ctrl-C: the downloads under way stop too (the pool waits for them)
+            progress.stop.set()
+            for future in futures:
+                future.cancel()
+            raise
         for future in pending:
             future.cancel()
     errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
@@ -529,6 +537,26 @@ def download_threads(mirrors: Sequence[Mirror]) -> int:
         cpus = os.cpu_count() or 1
         return max(1, min(workers, cpus - 1 if mirrors[0].served_here() else cpus))  # leave its server a CPU
     return workers
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Raised in a download thread once the user interrupted the process (no mirror's failure)."""
+
+
+class _Stoppable:
+    """The progress of a model's downloads (drawn on *bar*, if any), which also stops them: once :attr:`stop`
+    is set (Ctrl-C in the main thread), the next bytes a download thread receives raise :class:`_Interrupted`,
+    so the downloads under way end within a chunk instead of running to their end."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.stop = threading.Event()
+
+    def update(self, n: int) -> None:
+        if n > 0 and self.stop.is_set():
+            raise _Interrupted
+        if self.bar is not None:
+            self.bar.update(n)
 
 
 class _LockedBar:

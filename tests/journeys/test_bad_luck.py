@@ -292,3 +292,29 @@ def test_a_blob_pruned_from_under_a_pull_fails_it_clearly_never_a_snapshot_missi
                                                                         "toy-dense.0-0.npy"]
     validate_folder(Path(again.stdout.strip()))
     _trusted(cache)
+
+
+def test_ctrl_c_stops_the_downloads_under_way(tmp_path, serve):
+    """Two 8 MB weights from a slow mirror (about 6 s each), two at a time: Ctrl-C stops both at once, leaving
+    nothing behind (the download threads used to run to the end of their files before the command exited)."""
+    rng = np.random.default_rng(6)
+    weights = {f"toy-dense.{i}-0": rng.standard_normal(2_000_000).astype("<f4") for i in range(2)}
+    hub = build_hub(tmp_path, {("m", "1.0"): make_folder(tmp_path / "src", weights, card=None)})
+    cache = tmp_path / "cache"
+    env = {**os.environ, "DEEPCHEM_MODEL_HUB": serve(hub, {"blobs/": "slow"}).url, "DEEPCHEM_HUB_WORKERS": "2",
+           "DEEPCHEM_HUB_CACHE": str(cache)}
+    pull = subprocess.Popen([str(BIN / "dchub"), "pull", "m@1.0"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _started(pull, cache)
+        pull.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        out, err = pull.communicate(timeout=60)
+    finally:
+        if pull.poll() is None:
+            pull.kill()
+            pull.communicate()
+    assert time.monotonic() - start < 3, f"{time.monotonic() - start:.1f} s after Ctrl-C"
+    assert (pull.returncode, out, err) == (130, "", "dchub: interrupted\n")
+    assert _temp_files(cache) == [] and not [p for p in Cache(cache).blobs() if p.stat().st_size > 1 << 20]
+    _trusted(cache)
