@@ -8,11 +8,12 @@ DeepChem's ``Model`` (see :mod:`dchub_client.models.deepchem_hooks`).
 from __future__ import annotations
 
 import abc
+import contextlib
 import difflib
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 
 from dchub_client import quiet
 from dchub_client.errors import (
+    ChecksumError,
     MissingDependencyError,
     ModelClassMismatchError,
     ParameterEncodingError,
@@ -269,7 +271,8 @@ def from_pretrained(name_or_path: str | os.PathLike[str], *, expected_class: typ
     folder, verified = locate(name_or_path, refresh=refresh)
     info = pretrained.read_params(folder)
     check, notes = checks(folder, verified=verified, verify=verify)
-    with quiet.frameworks_quiet(native=True):  # as load_pipeline: the frameworks' chatter only when asked for
+    # quiet as load_pipeline: the frameworks' chatter only when asked for
+    with quiet.frameworks_quiet(native=True), how_to_repair(name_or_path, verified=verified):
         model = build_from_folder(folder, info, verify=check, notes=notes, expected_class=expected_class,
                                   **overrides)
     if notes is not None:
@@ -284,6 +287,19 @@ def checks(folder: Path, *, verified: bool, verify: bool | None) -> tuple[bool, 
     if verify is None and not verified:
         return True, stamps.Stamps.of(folder)
     return (not verified) if verify is None else verify, None
+
+
+@contextlib.contextmanager
+def how_to_repair(name_or_path: str | os.PathLike[str], *, verified: bool) -> Iterator[None]:
+    """A corrupt file of the hub cache's copy (found with ``verify=True``): the error says how to fetch it again."""
+    try:
+        yield
+    except ChecksumError as err:
+        if verified:
+            name = os.fspath(name_or_path)
+            err.add_note(f"this is the hub cache's copy of {name}: `dchub pull --verify {name}` (or "
+                         f"dchub_client.download({name!r}, verify=True)) fetches its corrupt files again")
+        raise
 
 
 def locate(name_or_path: str | os.PathLike[str], *, refresh: bool = False) -> tuple[Path, bool]:

@@ -291,7 +291,7 @@ def load_pipeline(name_or_path: str | os.PathLike[str], *, verify: bool | None =
     check, notes = interface.checks(folder, verified=verified, verify=verify)
     info = pretrained.read_params(folder)
     card = read_folder_card(folder)
-    with quiet.frameworks_quiet(native=True), \
+    with quiet.frameworks_quiet(native=True), interface.how_to_repair(name_or_path, verified=verified), \
             netguard.no_network(info.class_name, source=folder / layout.PARAMS_FILE):  # never phones home
         stored = pipeline_codec.decode_pipeline(folder, info, verify=check, notes=notes)
         model = interface.build_from_folder(folder, info, verify=check, notes=notes, **overrides)

@@ -318,3 +318,43 @@ def test_ctrl_c_stops_the_downloads_under_way(tmp_path, serve):
     assert (pull.returncode, out, err) == (130, "", "dchub: interrupted\n")
     assert _temp_files(cache) == [] and not [p for p in Cache(cache).blobs() if p.stat().st_size > 1 << 20]
     _trusted(cache)
+
+
+# --- a corrupt file in the cache -----------------------------------------------------------------------
+
+_VERIFY_LOAD = """
+import sys
+import dchub_client
+dchub_client.from_pretrained(sys.argv[1], verify=True)
+print("LOADED")
+"""
+
+
+def test_a_corrupt_cached_file_found_by_verify_says_how_to_fetch_it_again(tmp_path, serve):
+    pytest.importorskip("deepchem")
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    saved = subprocess.run([sys.executable, "-c", _SAVE, str(tmp_path / "m")], capture_output=True, text=True,
+                           env=env, timeout=300)
+    assert saved.returncode == 0, saved.stderr
+    env["DEEPCHEM_MODEL_HUB"] = serve(build_hub(tmp_path, {("m", "1.0"): tmp_path / "m"})).url
+    assert run("pull", "-q", "m@1.0", env=env).returncode == 0
+    cache = Path(os.environ["DEEPCHEM_HUB_CACHE"])
+    weight = Cache(cache).blob(validate_folder(tmp_path / "m").weights["multitaskregressor-layers.0-0"].sha256)
+    os.chmod(weight, 0o644)
+    with open(weight, "r+b") as handle:  # one byte flipped: a disk error, or a hand that edited the cache
+        handle.seek(-1, os.SEEK_END)
+        last = handle.read(1)
+        handle.seek(-1, os.SEEK_END)
+        handle.write(bytes([last[0] ^ 1]))
+    load = [sys.executable, "-c", _VERIFY_LOAD, "m@1.0"]
+    done = subprocess.run(load, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-2:] == [
+        f"dchub_client.errors.ChecksumError: {cache}/snapshots/test-hub/m/1.0/multitaskregressor-layers.0-0.npy: "
+        f"sha256 mismatch: expected {weight.name}, got " + done.stderr.splitlines()[-2].rsplit(" got ", 1)[1],
+        "this is the hub cache's copy of m@1.0: `dchub pull --verify m@1.0` (or dchub_client.download('m@1.0', "
+        "verify=True)) fetches its corrupt files again"], done.stderr
+    repair = run("pull", "-q", "--verify", "m@1.0", env=env)
+    assert repair.returncode == 0 and "corrupt cached files, fetching them again" in repair.stderr, repair.stderr
+    done = subprocess.run(load, capture_output=True, text=True, env=env, timeout=300)
+    assert (done.returncode, done.stdout) == (0, "LOADED\n"), done.stderr
