@@ -167,17 +167,25 @@ dchub_client.from_pretrained(sys.argv[1])
 _TRACEBACK = ("Traceback (most recent call last):", "  ", "dchub_client.errors.")
 
 
-def test_a_damaged_weight_is_one_error_without_what_the_frameworks_printed_meanwhile(tmp_path):
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DeepChem MultitaskRegressor with its featurizer, saved by ``to_pretrained`` in another process."""
+    pytest.importorskip("deepchem")
+    folder = tmp_path_factory.mktemp("saved") / "m"
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "DEEPCHEM_HUB_CACHE": str(folder.parent / "cache")}
+    done = subprocess.run([sys.executable, "-c", _SAVE, str(folder)], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def test_a_damaged_weight_is_one_error_without_what_the_frameworks_printed_meanwhile(saved, tmp_path):
     """Building the model imports DeepChem, and TensorFlow prints its native start-up lines (absl, oneDNN,
     CUDA); they are captured while the model is built and replayed when the build fails, except when dchub
     refused the folder's own files: then the error says everything, and they would only bury it."""
-    pytest.importorskip("deepchem")
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
-    saved = subprocess.run([sys.executable, "-c", _SAVE, str(tmp_path / "m")], capture_output=True, text=True,
-                           env=env, timeout=300)
-    assert saved.returncode == 0, saved.stderr
     weight = "multitaskregressor-layers.0-0.npy"
-    truncated, edited = shutil.copytree(tmp_path / "m", tmp_path / "truncated"), tmp_path / "m"
+    truncated, edited = shutil.copytree(saved, tmp_path / "truncated"), shutil.copytree(saved, tmp_path / "edited")
     os.truncate(truncated / weight, (truncated / weight).stat().st_size - 100)
     before = (edited / weight).stat()
     with open(edited / weight, "r+b") as handle:  # one byte changed in place, size and mtime kept
@@ -330,16 +338,12 @@ print("LOADED")
 """
 
 
-def test_a_corrupt_cached_file_found_by_verify_says_how_to_fetch_it_again(tmp_path, serve):
-    pytest.importorskip("deepchem")
+def test_a_corrupt_cached_file_found_by_verify_says_how_to_fetch_it_again(saved, tmp_path, serve):
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
-    saved = subprocess.run([sys.executable, "-c", _SAVE, str(tmp_path / "m")], capture_output=True, text=True,
-                           env=env, timeout=300)
-    assert saved.returncode == 0, saved.stderr
-    env["DEEPCHEM_MODEL_HUB"] = serve(build_hub(tmp_path, {("m", "1.0"): tmp_path / "m"})).url
+    env["DEEPCHEM_MODEL_HUB"] = serve(build_hub(tmp_path, {("m", "1.0"): saved})).url
     assert run("pull", "-q", "m@1.0", env=env).returncode == 0
     cache = Path(os.environ["DEEPCHEM_HUB_CACHE"])
-    weight = Cache(cache).blob(validate_folder(tmp_path / "m").weights["multitaskregressor-layers.0-0"].sha256)
+    weight = Cache(cache).blob(validate_folder(saved).weights["multitaskregressor-layers.0-0"].sha256)
     os.chmod(weight, 0o644)
     with open(weight, "r+b") as handle:  # one byte flipped: a disk error, or a hand that edited the cache
         handle.seek(-1, os.SEEK_END)
