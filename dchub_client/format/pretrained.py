@@ -255,7 +255,11 @@ def read_header(path: Path, entry: WeightEntry) -> tuple[int, bool]:
     except FileNotFoundError as err:
         raise WeightFileError("weight file is missing", path=path, weight=entry.name) from err
     with handle:
-        canonical = _canonical_header(handle.read(_HEADER_PROBE), entry)
+        head = handle.read(_HEADER_PROBE)
+        if not head.startswith(_NPY_MAGIC):  # numpy's own message would quote the file's first bytes
+            raise WeightFileError("not a .npy file (it does not start with numpy's magic string)", path=path,
+                                  weight=entry.name)
+        canonical = _canonical_header(head, entry)
         if canonical is not None:
             shape, fortran, dtype, offset = canonical
         else:
@@ -278,6 +282,8 @@ def _check_size(actual: int, expected: int, path: Path, entry: WeightEntry) -> N
         raise WeightFileError(f"file {state}: {actual} bytes, expected {expected}", path=path, weight=entry.name)
 
 
+#: How every ``.npy`` file starts.
+_NPY_MAGIC = b"\x93NUMPY"
 #: Bytes read at once for a header: every header numpy writes for a plain array fits.
 _HEADER_PROBE = 4096
 #: The header numpy writes for an array of a plain dtype (``np.save``'s own ``repr`` of its dict).
@@ -286,9 +292,10 @@ _CANONICAL = re.compile(rb"\{'descr': '([<>|=][a-zA-Z][0-9]*)', 'fortran_order':
 
 
 def _canonical_header(head: bytes, entry: WeightEntry) -> tuple[tuple[int, ...], bool, np.dtype, int] | None:
-    """``(shape, fortran_order, dtype, data_offset)`` when *head* starts with a version 1 or 2 header in
-    numpy's own form whose dtype is *entry*'s, without evaluating it; else None (numpy's parser decides)."""
-    if head[:6] != b"\x93NUMPY" or len(head) < 12 or head[6] not in (1, 2):
+    """``(shape, fortran_order, dtype, data_offset)`` when *head* (its magic string checked by
+    :func:`read_header`) holds a version 1 or 2 header in numpy's own form whose dtype is *entry*'s,
+    without evaluating it; else None (numpy's parser decides)."""
+    if len(head) < 12 or head[6] not in (1, 2):
         return None
     start = 10 if head[6] == 1 else 12
     end = start + int.from_bytes(head[8:start], "little")

@@ -251,6 +251,21 @@ def test_weight_headers_are_judged_as_numpy_judges_them(tmp_path: Path, header: 
     assert caught.value.path == folder / "m-dense-0.npy"
 
 
+def test_a_weight_that_is_not_npy_is_refused_without_quoting_its_bytes(tmp_path: Path) -> None:
+    """A weight that is another file (a link to a system file, a text file) is named as not a .npy file; the
+    message never shows its first bytes (numpy's own message quotes them: ``got b'root:x'``)."""
+    folder = tmp_path / "m"
+    info = _write(folder)
+    secret = tmp_path / "passwd"
+    secret.write_text("s3cr3t:x:0:0:s3cr3t:/s3cr3t:/bin/bash\n" * 400)
+    (folder / "m-dense-0.npy").unlink()
+    (folder / "m-dense-0.npy").symlink_to(secret)
+    entry = info.weights["m-dense-0"]
+    with pytest.raises(errors.WeightFileError, match="not a .npy file") as caught:
+        pretrained.WeightReader(folder, entry)
+    assert "s3cr3t" not in str(caught.value) and caught.value.path == folder / "m-dense-0.npy"
+
+
 def test_checksum_mismatch_is_detected_on_every_read_path(tmp_path: Path) -> None:
     folder = tmp_path / "m"
     info = _write(folder)
