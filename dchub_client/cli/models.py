@@ -9,7 +9,7 @@ from pathlib import Path
 from dchub_client import constants, terminal
 from dchub_client.cli import _cards
 from dchub_client.cli._common import fit_table, hub_of, table
-from dchub_client.errors import DchubError, NotAHubError, OfflineError
+from dchub_client.errors import CacheError, DchubError, NotAHubError, OfflineError
 from dchub_client.format import hubfiles, layout
 from dchub_client.format.hubfiles import Index, Manifest
 from dchub_client.hub import catalog, hubs, plain, trust
@@ -95,8 +95,11 @@ def _ls_index(hub: Hub, cache: Cache, *, refresh: bool, width: int | None) -> No
     if uncached:
         print(f"dchub: offline, no cached details for {', '.join(uncached)}; run `dchub ls` once while online",
               file=sys.stderr)
+    refused = sorted(name for name, err in errors.items() if isinstance(err, CacheError))
+    if refused:  # the cache's problem, not the models': said once
+        _error(f"{', '.join(refused)}: {errors[refused[0]]}", "warning")
     for name, err in sorted(errors.items()):
-        if not isinstance(err, OfflineError):
+        if not isinstance(err, (OfflineError, CacheError)):
             _error(f"{name}: {err}", "warning")
 
 

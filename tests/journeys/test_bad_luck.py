@@ -137,6 +137,18 @@ def test_a_cache_of_another_user_is_named_never_blamed_on_the_mirror(hub, serve,
     assert {p: p.read_bytes() for p in _files(cache)} == before
 
 
+def test_ls_in_a_cache_this_user_cannot_write_says_so_once(serve, shared):
+    hub = build_hub(shared, {(name, "1.0"): make_folder(shared / name, seed=i, card=None)
+                             for i, name in enumerate(("a", "b", "c"))}, out="hub3")
+    url = serve(hub).url
+    cache = shared / "cache"  # root's, holding the index and model a's details only
+    assert run("pull", "-q", "a", env={"DEEPCHEM_MODEL_HUB": url, "DEEPCHEM_HUB_CACHE": str(cache)}).returncode == 0
+    done = _as_nobody(shared, cache, url, "ls")
+    assert done.returncode == 0 and "a    " in done.stdout, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr  # one line for b and c, not one each
+    assert done.stderr.startswith(f"dchub: warning: b, c: cannot write to the cache {cache} "), done.stderr
+
+
 def test_a_read_only_cache_folder_is_named(hub, serve, shared):
     cache = shared / "cache"
     cache.mkdir()
