@@ -97,8 +97,12 @@ def test_cache_ls_verify_prune_rm(hub_url, capsys, isolated_environment):
     blob = next(Cache().blobs())
     os.chmod(blob, 0o600)
     blob.write_bytes(b"corrupt")
-    assert main(["cache", "verify"]) == 1
-    assert "snapshot removed: test-hub:esol-mtr@0.1 (`dchub pull test-hub:esol-mtr@0.1`" in capsys.readouterr().out
+    from tests.journeys._cli import run
+
+    said = run("cache", "verify")  # a new process, as a user runs it: its own logging on stderr
+    assert said.returncode == 1
+    assert "snapshot removed: test-hub:esol-mtr@0.1 (`dchub pull test-hub:esol-mtr@0.1`" in said.stdout
+    assert f"corrupt blob removed: {blob.name}" in said.stdout and blob.name not in said.stderr, said.stderr
 
 
 def test_cache_rm_default_is_the_default_hub_whatever_it_is_called(hub_url, tmp_path, serve, monkeypatch, capsys):
