@@ -5,11 +5,13 @@ Real servers on 127.0.0.1; connection counts come from the server side.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.server as http_server
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pooch
@@ -66,18 +68,25 @@ def test_check_only_answers_whether_the_file_is_there(files, keep_alive, tmp_pat
     assert not store.is_available("nope.bin", downloader=http.HTTPDownloader())
 
 
-def test_a_pull_reuses_connections(tmp_path, monkeypatch):
+@contextlib.contextmanager
+def _pulled(tmp_path: Path, monkeypatch, server_class: type[KeepAliveServer], workers: int) -> Iterator:
+    """A model of 42 files served by *server_class*, pulled with *workers* download threads; the server (its counts)."""
     folder = make_folder(tmp_path / "src", seed=1, n_weights=40, size=300)
-    server = KeepAliveServer(build_hub(tmp_path, {("many", "1.0"): folder}))
+    server = server_class(build_hub(tmp_path, {("many", "1.0"): folder}))
     try:
         monkeypatch.setenv("DEEPCHEM_MODEL_HUB", server.url)
-        monkeypatch.setenv("DEEPCHEM_HUB_WORKERS", "4")
+        monkeypatch.setenv("DEEPCHEM_HUB_WORKERS", str(workers))
         validate_folder(resolve_pretrained("many@1.0").path)
-        assert server.hits["index.json"] == 1 and server.blob_hits() >= 42
-        assert server.connections <= 4 + 1  # one per download thread (the first may be the index's)
+        yield server
     finally:
         http.close_connections()
         server.close()
+
+
+def test_a_pull_reuses_connections(tmp_path, monkeypatch):
+    with _pulled(tmp_path, monkeypatch, KeepAliveServer, 4) as server:
+        assert server.hits["index.json"] == 1 and server.blob_hits() >= 42
+        assert server.connections <= 4 + 1  # one per download thread (the first may be the index's)
 
 
 def test_a_pooled_connection_the_server_closed_is_replaced(files, keep_alive, monkeypatch):
@@ -228,17 +237,9 @@ class _SlowToAnswerServer(KeepAliveServer):
 def test_new_connections_to_a_server_wait_for_its_answer_four_at_a_time(tmp_path, monkeypatch):
     """Eight download threads do not open eight connections at once: a small server's listen queue
     (``python -m http.server`` queues 5) would drop the excess, each dropped one retried a second later."""
-    folder = make_folder(tmp_path / "src", seed=1, n_weights=40, size=300)
-    server = _SlowToAnswerServer(build_hub(tmp_path, {("many", "1.0"): folder}))
-    try:
-        monkeypatch.setenv("DEEPCHEM_MODEL_HUB", server.url)
-        monkeypatch.setenv("DEEPCHEM_HUB_WORKERS", "8")
-        validate_folder(resolve_pretrained("many@1.0").path)
+    with _pulled(tmp_path, monkeypatch, _SlowToAnswerServer, 8) as server:
         assert server.httpd.most_opening <= http._MAX_OPENING == 4
         assert 4 <= server.connections <= 8 + 1  # the threads still got connections of their own
-    finally:
-        http.close_connections()
-        server.close()
 
 
 def test_threads_waiting_to_connect_fail_with_the_attempts_before_them(monkeypatch):
