@@ -221,6 +221,27 @@ def _edges(png: bytes) -> tuple[float, float]:
     return left, right
 
 
+def test_a_long_class_name_wraps_at_its_dots(hub: Path, browser: Any) -> None:
+    """A model's class (``deepchem.models.torch_models.MPNNModel``) wraps after a dot on a phone, never inside
+    a name (``GraphConvMode`` / ``l`` on the example hub's pages), and reads and copies as one name."""
+    context = browser.new_context(viewport={"width": 300, "height": 800})
+    try:
+        tab = context.new_page()
+        tab.goto((hub / "models/big-net/index.html").as_uri())
+        tab.wait_for_load_state("load")
+        code = tab.locator("p.meta code").first
+        assert code.text_content() == "deepchem.models.torch_models.MPNNModel"
+        lines = code.evaluate("""(el) => { const tops = []; const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+          for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+            const r = document.createRange(); r.selectNodeContents(n);
+            tops.push(new Set(Array.from(r.getClientRects()).map(c => Math.round(c.top))).size); }
+          return tops; }""")
+        assert len(lines) == 4 and all(n == 1 for n in lines), lines  # each dotted part on one line
+        assert code.evaluate("el => new Set(Array.from(el.getClientRects()).map(c => Math.round(c.top))).size") > 1
+    finally:
+        context.close()
+
+
 def test_phone_metrics_table_fits_its_box(hub: Path, browser: Any) -> None:
     """At 390 px a metrics table with a data-set column fits its box: it was 7 px wider (13 px on the example
     hub's pages), its last column cut off with nothing saying that it scrolls."""
